@@ -1,0 +1,38 @@
+'use strict';
+// PostgreSQL access for documents (node-pg from Debian).
+const { Pool } = require('pg');
+const { pg } = require('./config.js');
+const log = require('./log.js');
+
+const pool = new Pool({ ...pg, max: 10, connectionTimeoutMillis: 2000, idleTimeoutMillis: 30000, statement_timeout: 10000 });
+pool.on('error', (err) => log.warn('postgres pool error', { error: err.message }));
+
+const COLS = 'id, title, body, created_at, updated_at';
+const toDoc = (r) => r && { id: Number(r.id), title: r.title, body: r.body, created_at: r.created_at, updated_at: r.updated_at };
+
+module.exports = {
+  pool,
+  async ping() { await pool.query('SELECT 1'); },
+  async list(limit = 100) {
+    const { rows } = await pool.query(`SELECT ${COLS} FROM documents ORDER BY id DESC LIMIT $1`, [limit]);
+    return rows.map(toDoc);
+  },
+  async get(id) {
+    const { rows } = await pool.query(`SELECT ${COLS} FROM documents WHERE id = $1`, [id]);
+    return toDoc(rows[0]);
+  },
+  async create(title, body) {
+    const { rows } = await pool.query(`INSERT INTO documents (title, body) VALUES ($1, $2) RETURNING ${COLS}`, [title, body]);
+    return toDoc(rows[0]);
+  },
+  async update(id, title, body) {
+    const { rows } = await pool.query(
+      `UPDATE documents SET title = $2, body = $3, updated_at = now() WHERE id = $1 RETURNING ${COLS}`, [id, title, body]);
+    return toDoc(rows[0]);
+  },
+  async remove(id) {
+    const { rowCount } = await pool.query('DELETE FROM documents WHERE id = $1', [id]);
+    return rowCount > 0;
+  },
+  async close() { await pool.end(); },
+};
