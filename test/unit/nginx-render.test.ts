@@ -1,0 +1,131 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  appAddress,
+  checkCidr,
+  INCLUDE_FILES,
+  renderNginxIncludes,
+  renderUpstreams,
+  type NginxSettings,
+} from '../../lib/nginx-render.ts'
+
+const base: NginxSettings = {
+  netPrefix: '172.29.10',
+  listenAddr: '127.0.0.1',
+  httpsPort: 8443,
+  httpPort: 8080,
+  previewPort: 8444,
+  statusPort: 8090,
+  statusAllow: ['127.0.0.1/32', '172.29.10.0/24'],
+}
+
+function throwsWith(fn: () => unknown, ...parts: string[]): void {
+  try {
+    fn()
+  } catch (err) {
+    const msg = (err as Error).message
+    for (const p of parts) assert.ok(msg.includes(p), `message ${JSON.stringify(msg)} should include ${JSON.stringify(p)}`)
+    return
+  }
+  assert.unreachable('expected an error')
+}
+
+test('renders exactly the documented include files', () => {
+  const files = renderNginxIncludes(base)
+  assert.equal(Object.keys(files).sort(), [...INCLUDE_FILES].sort())
+})
+
+test('listen files carry address, port and TLS', () => {
+  const f = renderNginxIncludes(base)
+  assert.ok(f['listen-public.conf'].includes('listen 127.0.0.1:8443 ssl http2;\n'))
+  assert.ok(f['listen-preview.conf'].includes('listen 127.0.0.1:8444 ssl http2;\n'))
+  assert.ok(f['listen-status.conf'].includes('listen 127.0.0.1:8090;\n'))
+  assert.ok(f['listen-http.conf'].includes('listen 127.0.0.1:8080;\n'))
+  assert.ok(f['listen-http.conf'].includes('set $https_port_suffix ":8443";'))
+})
+
+test('port 443 needs no suffix in redirects', () => {
+  const f = renderNginxIncludes({ ...base, httpsPort: 443, httpPort: 80, listenAddr: '0.0.0.0' })
+  assert.ok(f['listen-http.conf'].includes('set $https_port_suffix "";'))
+  assert.ok(f['listen-public.conf'].includes('listen 0.0.0.0:443 ssl http2;'))
+})
+
+test('upstreams: one per role and slot at static addresses', () => {
+  const text = renderNginxIncludes(base)['upstreams.conf']
+  assert.is((text.match(/^upstream /gm) ?? []).length, 8)
+  assert.ok(text.includes('upstream api_blue {\n    server 172.29.10.12:8080 max_fails=0;\n    keepalive 16;'))
+  assert.ok(text.includes('upstream frontend_green {\n    server 172.29.10.21:8080 max_fails=0;'))
+  assert.ok(text.includes('upstream main_green {\n    server 172.29.10.24:8080'))
+  assert.ok(renderUpstreams('10.1.2', 4).includes('server 10.1.2.13:8080 max_fails=0;\n    keepalive 4;'))
+})
+
+test('appAddress follows slotNum/roleNum', () => {
+  assert.is(appAddress('172.29.10', 'blue', 'api'), '172.29.10.12')
+  assert.is(appAddress('172.29.20', 'green', 'docs'), '172.29.20.23')
+})
+
+test('status allow-list normalises bare addresses to /32', () => {
+  const text = renderNginxIncludes({ ...base, statusAllow: ['127.0.0.1', '10.0.0.0/8'] })['status-allow.conf']
+  assert.ok(text.includes('allow 127.0.0.1/32;\nallow 10.0.0.0/8;\n'))
+  assert.not.match(text, /^deny/m)
+})
+
+test('empty allow-list renders no allow lines', () => {
+  const text = renderNginxIncludes({ ...base, statusAllow: [] })['status-allow.conf']
+  assert.not.match(text, /^allow/m)
+})
+
+test('keepalive is configurable and validated', () => {
+  assert.ok(renderNginxIncludes({ ...base, keepalive: 64 })['upstreams.conf'].includes('keepalive 64;'))
+  throwsWith(() => renderNginxIncludes({ ...base, keepalive: 0 }), 'keepalive')
+  throwsWith(() => renderNginxIncludes({ ...base, keepalive: 2.5 }), 'keepalive')
+})
+
+test('rejects bad net prefixes, naming the value', () => {
+  for (const bad of ['172.29', '172.29.10.0', '172.29.300', '172.29.10; }', 'a.b.c', '', '01x.1.1']) {
+    throwsWith(() => renderNginxIncludes({ ...base, netPrefix: bad }), 'netPrefix', JSON.stringify(bad))
+  }
+})
+
+test('rejects bad listen addresses', () => {
+  for (const bad of ['localhost', '127.0.0.1:80', '127.0.0.1;include /etc/passwd', '256.0.0.1', '::1']) {
+    throwsWith(() => renderNginxIncludes({ ...base, listenAddr: bad }), 'listenAddr')
+  }
+})
+
+test('rejects bad ports', () => {
+  for (const bad of [0, 65536, -1, 80.5, NaN, '8443' as unknown as number]) {
+    throwsWith(() => renderNginxIncludes({ ...base, httpsPort: bad }), 'httpsPort')
+  }
+  throwsWith(() => renderNginxIncludes({ ...base, statusPort: 70000 }), 'statusPort', '70000')
+})
+
+test('rejects two listeners on one port', () => {
+  throwsWith(() => renderNginxIncludes({ ...base, previewPort: 8443 }), 'httpsPort', 'previewPort', '8443')
+})
+
+test('rejects bad CIDRs, including injection attempts', () => {
+  const bads = ['127.0.0.1/33', '127.0.0.1/', '10.0.0.1/8', 'all', '127.0.0.1/32; allow all', '1.2.3.4/24/1', '1.2.3.4 /32']
+  for (const bad of bads) {
+    throwsWith(() => renderNginxIncludes({ ...base, statusAllow: ['127.0.0.1/32', bad] }), 'statusAllow[1]', JSON.stringify(bad))
+  }
+  throwsWith(() => renderNginxIncludes({ ...base, statusAllow: 'x' as unknown as string[] }), 'statusAllow')
+})
+
+test('checkCidr accepts network addresses', () => {
+  assert.is(checkCidr('0.0.0.0/0'), '0.0.0.0/0')
+  assert.is(checkCidr('192.168.0.0/16'), '192.168.0.0/16')
+  assert.is(checkCidr('172.29.10.7'), '172.29.10.7/32')
+})
+
+test('no rendered value can carry nginx syntax', () => {
+  const files = renderNginxIncludes(base)
+  for (const [name, text] of Object.entries(files)) {
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#') || line === '') continue
+      assert.match(line, /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";)$/, `${name}: ${line}`)
+    }
+  }
+})
+
+test.run()
