@@ -1,0 +1,87 @@
+// Builds what every operation needs from a script's flags: the config, the runtime paths,
+// the printer with every secret registered for masking, and the deploy lock.
+import path from 'node:path'
+import type { FlagSpec, ScriptContext } from './cli.ts'
+import { loadConfig, type Config } from './config.ts'
+import { confirm } from './prompt.ts'
+import { acquireLock, appendAudit, describeHolder, forceUnlock, readLock, type Lock } from './state.ts'
+import { OperationError } from './errors.ts'
+import type { Printer } from './ui.ts'
+
+export type Paths = {
+  varDir: string
+  state: string
+  audit: string
+  lock: string
+  live: string
+  nginx: string
+  certs: string
+  secrets: string
+  backups: string
+  metrics: string
+  alerts: string
+}
+
+export function runtimePaths(varDir: string): Paths {
+  const p = (...parts: string[]) => path.join(varDir, ...parts)
+  return {
+    varDir,
+    state: p('state.json'),
+    audit: p('audit.log'),
+    lock: p('deploy.lock'),
+    live: p('live'),
+    nginx: p('nginx'),
+    certs: p('certs'),
+    secrets: p('secrets'),
+    backups: p('backups'),
+    metrics: p('metrics'),
+    alerts: p('health-alerts.json'),
+  }
+}
+
+export type Env = { config: Config; paths: Paths; ui: Printer }
+
+/** Loads the target's config and registers its secrets with the printer. */
+export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; env?: NodeJS.ProcessEnv } = {}): Env {
+  const config = loadConfig({
+    target: ctx.common.target,
+    env: opts.env,
+    generateSecrets: opts.generateSecrets ?? !ctx.common.dryRun,
+  })
+  ctx.ui.secrets.add(config.secrets)
+  for (const w of config.warnings) ctx.ui.warn(w)
+  return { config, paths: runtimePaths(config.varDir), ui: ctx.ui }
+}
+
+export const LOCK_FLAGS: Record<string, FlagSpec> = {
+  'lock-wait': { type: 'duration', value: '<seconds>', default: '0', description: 'wait this long for another deploy to finish instead of refusing (exit 3)' },
+  'force-unlock': { type: 'boolean', description: 'remove a lock left by a deploy that is gone (asks first; audited)' },
+}
+
+/** Takes the deploy lock for an operation, handling --force-unlock and --lock-wait. */
+export async function holdLock(ctx: ScriptContext, env: Env, action: string): Promise<Lock> {
+  const { paths, ui, config } = env
+  const mask = (s: string) => ui.mask(s)
+  if (ctx.flags['force-unlock'] === true) {
+    const holder = readLock(paths.lock)
+    if (holder) {
+      ui.warn(`The deploy lock is held by ${describeHolder(holder)}.`)
+      if (!(await confirm('remove the deploy lock', { yes: ctx.common.yes, ui, question: 'Remove it? Only do this if that deploy is really gone.' }))) {
+        appendAudit(paths.audit, { action: 'force-unlock', outcome: 'declined', target: config.target }, mask)
+        throw new OperationError(`Can't ${action}: the lock was left in place. Nothing was changed.`)
+      }
+      forceUnlock(paths.lock)
+      appendAudit(paths.audit, { action: 'force-unlock', outcome: 'done', target: config.target, detail: `removed lock of ${describeHolder(holder)}` }, mask)
+      ui.warn('Removed the deploy lock.')
+    }
+  }
+  return acquireLock(paths.lock, {
+    waitMs: Number(ctx.flags['lock-wait'] ?? 0),
+    signal: ctx.signal,
+    onWait: (h) => ui.info(`Waiting for the deploy lock held by ${describeHolder(h)}…`),
+    onStale: (h) => {
+      ui.warn(`Took over a stale deploy lock: ${describeHolder(h)} (that process is gone).`)
+      appendAudit(paths.audit, { action: 'lock-takeover', outcome: 'done', target: config.target, detail: `stale lock of ${describeHolder(h)}` }, mask)
+    },
+  })
+}

@@ -1,0 +1,337 @@
+// History from files: the per-target state file (atomic), the append-only audit log and the
+// deploy lock. The world (nginx markers, containers) is the truth about what runs; this file
+// records releases and what happened.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { LockHeldError, RefusedError, errorMessage } from './errors.ts'
+import { pidAlive, writeFileAtomic } from './fsutil.ts'
+
+export type Slot = 'blue' | 'green'
+export const SLOTS: readonly Slot[] = ['blue', 'green']
+export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue')
+
+export type Release = {
+  version: string
+  slot: Slot
+  deployedAt: string
+  deployedBy: string
+  images?: Record<string, string>
+}
+
+export type HistoryEntry = {
+  time: string
+  action: string
+  outcome: string
+  version?: string
+  from?: Slot | null
+  to?: Slot | null
+  detail?: string
+}
+
+export type DeployState = {
+  schema: 1
+  target: string
+  /** the live slot as last recorded (nginx's marker is the truth; a disagreement is drift) */
+  live: Slot | null
+  /** the release each slot holds (null: empty or stopped) */
+  slots: Record<Slot, Release | null>
+  /** the slot that was live before the last switch, kept warm until warmUntil */
+  previous: { slot: Slot; version: string; warmUntil: string } | null
+  /** releases in the order they were made live, newest last */
+  releases: Release[]
+  history: HistoryEntry[]
+  /** an operation under way: what a crashed run left behind */
+  pending: { operation: string; version?: string; slot?: Slot; step: string; startedAt: string; pid: number } | null
+}
+
+const MAX_RELEASES = 50
+const MAX_HISTORY = 200
+
+export function emptyState(target: string): DeployState {
+  return { schema: 1, target, live: null, slots: { blue: null, green: null }, previous: null, releases: [], history: [], pending: null }
+}
+
+export class StateCorruptError extends RefusedError {}
+
+/** Reads the state file. Missing: an empty state. Unreadable or malformed: an error, never a silent reset. */
+export function readState(file: string, target: string): DeployState {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(target)
+    throw new StateCorruptError(`Can't read the state file ${file}: ${errorMessage(e)}`, 'Check its permissions. Nothing was changed.')
+  }
+  const problem = (why: string) =>
+    new StateCorruptError(
+      `Can't use the state file ${file}: ${why}. Nothing was changed.`,
+      `Inspect it; the last good copy is ${file}.bak. Restore it with: cp ${file}.bak ${file}`,
+    )
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw problem(`it is not valid JSON (${errorMessage(e)})`)
+  }
+  const s = data as Partial<DeployState>
+  if (!s || typeof s !== 'object' || s.schema !== 1) throw problem('it is not a state file of schema 1')
+  if (s.target !== target) throw problem(`it belongs to target "${String(s.target)}", not ${target}`)
+  const isSlot = (v: unknown) => v === null || v === 'blue' || v === 'green'
+  if (!isSlot(s.live ?? null)) throw problem(`"live" is ${JSON.stringify(s.live)}, not blue, green or null`)
+  if (!s.slots || typeof s.slots !== 'object' || !Array.isArray(s.releases) || !Array.isArray(s.history))
+    throw problem('"slots", "releases" or "history" is missing')
+  const version = /^[A-Za-z0-9._-]{1,128}$/
+  for (const slot of SLOTS) {
+    const r = s.slots[slot]
+    if (r != null && (typeof r !== 'object' || !version.test(String(r.version)) || r.slot !== slot))
+      throw problem(`the release recorded in slot ${slot} is malformed`)
+  }
+  return { ...emptyState(target), ...s } as DeployState
+}
+
+export function writeState(file: string, state: DeployState): void {
+  state.releases = state.releases.slice(-MAX_RELEASES)
+  state.history = state.history.slice(-MAX_HISTORY)
+  if (fs.existsSync(file)) {
+    try {
+      // keep the last good copy beside it, for a person to restore
+      const prev = fs.readFileSync(file, 'utf8')
+      JSON.parse(prev)
+      writeFileAtomic(`${file}.bak`, prev, 0o640)
+    } catch {
+      // the current file is corrupt: do not overwrite the good .bak with it
+    }
+  }
+  writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n', 0o640)
+}
+
+/** Read, change, write. fn may mutate the state it is given. */
+export function updateState(file: string, target: string, fn: (s: DeployState) => void): DeployState {
+  const s = readState(file, target)
+  fn(s)
+  writeState(file, s)
+  return s
+}
+
+export function addHistory(s: DeployState, entry: Omit<HistoryEntry, 'time'>): void {
+  s.history.push({ time: new Date().toISOString(), ...entry })
+}
+
+// ---------------------------------------------------------------- audit log
+
+export type AuditEntry = {
+  action: string
+  outcome: string
+  target?: string
+  version?: string
+  slot?: Slot | null
+  durationMs?: number
+  detail?: string
+  command?: string
+}
+
+export function whoami(): { user: string; host: string } {
+  let user = process.env.SUDO_USER || process.env.USER || ''
+  try {
+    user ||= os.userInfo().username
+  } catch {
+    user ||= String(process.getuid?.() ?? 'unknown')
+  }
+  return { user, host: os.hostname() }
+}
+
+/** Appends one JSON line (O_APPEND: the scripts never rewrite the log). mask hides secret values. */
+export function appendAudit(file: string, entry: AuditEntry, mask: (s: string) => string = (s) => s): void {
+  const { user, host } = whoami()
+  const line = {
+    time: new Date().toISOString(),
+    user,
+    host,
+    command: entry.command ?? commandLine(),
+    ...entry,
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640)
+  try {
+    fs.writeSync(fd, mask(JSON.stringify(line)) + '\n')
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export function readAudit(file: string, last = 10): Array<Record<string, unknown>> {
+  let text = ''
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch {
+    return []
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .slice(-last)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>
+      } catch {
+        return { unreadable: l.slice(0, 200) }
+      }
+    })
+}
+
+export function commandLine(argv = process.argv): string {
+  const script = argv.find((a) => a.endsWith('.ts') && a.includes('scripts')) ?? argv[1] ?? ''
+  const idx = argv.indexOf(script)
+  return [path.basename(script), ...argv.slice(idx + 1)].join(' ')
+}
+
+// ---------------------------------------------------------------- deploy lock
+
+export type LockHolder = { pid: number; host: string; user: string; command: string; startedAt: string }
+
+export type Lock = { file: string; holder: LockHolder; release: () => void }
+
+export class LockCorruptError extends RefusedError {}
+
+export function readLock(file: string): LockHolder | null {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw e
+  }
+  try {
+    const h = JSON.parse(text) as LockHolder
+    if (!Number.isInteger(h.pid) || typeof h.host !== 'string' || typeof h.startedAt !== 'string') throw new Error('fields missing')
+    return h
+  } catch (e) {
+    throw new LockCorruptError(
+      `Can't tell who holds the deploy lock: ${file} is not a lock file (${errorMessage(e)}). Nothing was changed.`,
+      'Make sure no deploy is running (npx zx scripts/status.ts), then remove it with --force-unlock.',
+    )
+  }
+}
+
+export function describeHolder(h: LockHolder): string {
+  const age = Math.round((Date.now() - Date.parse(h.startedAt)) / 1000)
+  return `pid ${h.pid} on ${h.host} (${h.user}), running "${h.command}" for ${age}s since ${h.startedAt}`
+}
+
+export type AcquireOptions = {
+  command?: string
+  /** how long to wait for a held lock; 0: refuse at once */
+  waitMs?: number
+  pollMs?: number
+  signal?: AbortSignal
+  /** told when a stale lock is taken over (to print and audit it) */
+  onStale?: (stale: LockHolder) => void
+  onWait?: (holder: LockHolder) => void
+}
+
+/** Takes the deploy lock by exclusive create; takes over a stale one (dead pid on this host). */
+export async function acquireLock(file: string, opts: AcquireOptions = {}): Promise<Lock> {
+  const { user, host } = whoami()
+  const holder: LockHolder = { pid: process.pid, host, user, command: opts.command ?? commandLine(), startedAt: new Date().toISOString() }
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const deadline = Date.now() + (opts.waitMs ?? 0)
+  let told = false
+  for (;;) {
+    if (tryCreate(file, holder)) break
+    const current = readLock(file)
+    if (current === null) continue // released between our attempts
+    if (current.host === host && !pidAlive(current.pid)) {
+      if (takeOver(file, current)) {
+        opts.onStale?.(current)
+        continue
+      }
+      continue
+    }
+    if (Date.now() >= deadline || opts.signal?.aborted) {
+      throw new LockHeldError(
+        `Can't take the deploy lock: another deploy holds it: ${describeHolder(current)}. Nothing was changed.`,
+        current,
+        current.host === host
+          ? 'Wait for it to finish (or use --lock-wait <seconds>). If it is really gone, use --force-unlock.'
+          : `It runs on another host (${current.host}); wait for it, or use --force-unlock if that host is gone.`,
+      )
+    }
+    if (!told) {
+      opts.onWait?.(current)
+      told = true
+    }
+    await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))))
+  }
+  let released = false
+  return {
+    file,
+    holder,
+    release: () => {
+      if (released) return
+      released = true
+      try {
+        const now = readLock(file)
+        if (now && now.pid === holder.pid && now.startedAt === holder.startedAt) fs.rmSync(file, { force: true })
+      } catch {
+        // a corrupt lock is not ours to remove
+      }
+    },
+  }
+}
+
+function tryCreate(file: string, holder: LockHolder): boolean {
+  // write the content first, then link it into place: the lock never exists half-written
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o644 })
+  try {
+    fs.linkSync(tmp, file)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw e
+  } finally {
+    fs.rmSync(tmp, { force: true })
+  }
+}
+
+/** Moves a stale lock aside; if what we moved turns out not to be the stale one, puts it back. */
+function takeOver(file: string, stale: LockHolder): boolean {
+  const aside = `${file}.stale.${process.pid}`
+  try {
+    fs.renameSync(file, aside)
+  } catch {
+    return false
+  }
+  let moved: LockHolder | null = null
+  try {
+    moved = JSON.parse(fs.readFileSync(aside, 'utf8')) as LockHolder
+  } catch {
+    moved = null
+  }
+  if (moved && (moved.pid !== stale.pid || moved.startedAt !== stale.startedAt)) {
+    // we raced with another taker that already holds a fresh lock: give it back
+    try {
+      fs.linkSync(aside, file)
+    } catch {
+      // someone else holds it now; our retry loop will see them
+    }
+    fs.rmSync(aside, { force: true })
+    return false
+  }
+  fs.rmSync(aside, { force: true })
+  return true
+}
+
+/** Removes the lock whoever holds it. The caller confirms with the person first. */
+export function forceUnlock(file: string): LockHolder | null {
+  let holder: LockHolder | null = null
+  try {
+    holder = readLock(file)
+  } catch {
+    holder = null
+  }
+  fs.rmSync(file, { force: true })
+  return holder
+}
