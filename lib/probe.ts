@@ -392,12 +392,19 @@ export async function waitHealthy(
   let attempts = 0
   let last: ProbeResult | undefined
   let lastFailure: ProbeResult | undefined
+  let cutOff = false
   while (!signal?.aborted) {
     const left = deadline - performance.now()
     if (left <= 0) break
     attempts++
-    const [r] = await runProbes([{ name: 'attempt', run: (s) => probeFn(s) }], { deadlineMs: left })
-    last = r!
+    const attempt = await attemptUntil(probeFn, left)
+    if (attempt.cutOff) {
+      // a real failure says more than "still running at the deadline"
+      cutOff = true
+      last = lastFailure ?? attempt.result
+      break
+    }
+    last = attempt.result
     if (last.ok) {
       streak++
       if (streak >= consecutive) {
@@ -433,8 +440,42 @@ export async function waitHealthy(
     last: why,
     detail: `not healthy after ${attempts} attempts in ${deadlineMs} ms` +
       (why ? `; last failure: ${why.detail}` : '') +
+      (cutOff && why !== undefined && lastFailure !== undefined ? '; the last attempt was still running at the deadline' : '') +
       (streak > 0 ? ` (${streak} of ${consecutive} consecutive successes)` : ''),
   }
+}
+
+/** One attempt, cut off (and its signal aborted) when timeMs runs out. */
+function attemptUntil(
+  probeFn: (signal: AbortSignal) => Promise<ProbeResult>,
+  timeMs: number,
+): Promise<{ result: ProbeResult; cutOff: boolean }> {
+  const controller = new AbortController()
+  const start = performance.now()
+  return new Promise((resolve) => {
+    let done = false
+    const end = (result: ProbeResult, cutOff: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (cutOff) controller.abort()
+      resolve({ result, cutOff })
+    }
+    const timer = setTimeout(
+      () => end({ name: 'attempt', ok: false, latencyMs: elapsed(start), detail: `timed out after ${Math.round(timeMs)} ms` }, true),
+      timeMs,
+    )
+    let running: Promise<ProbeResult>
+    try {
+      running = probeFn(controller.signal)
+    } catch (err) {
+      running = Promise.reject(err)
+    }
+    running.then(
+      (r) => end(r, false),
+      (err) => end({ name: 'attempt', ok: false, latencyMs: elapsed(start), detail: errorText(err) }, false),
+    )
+  })
 }
 
 export type Analysis = {

@@ -127,6 +127,20 @@ test('waitHealthy: a hung attempt is cut off at the deadline', async () => {
   assert.match(res.detail, /timed out/)
 })
 
+test('waitHealthy: a real failure beats a final attempt cut off at the deadline', async () => {
+  let n = 0
+  const res = await waitHealthy(
+    (signal) =>
+      n++ === 0
+        ? Promise.resolve({ name: 'api', ok: false, latencyMs: 1, detail: 'status 500, expected 200' })
+        : new Promise<ProbeResult>((resolve) => signal.addEventListener('abort', () => resolve({ name: 'api', ok: false, latencyMs: 0, detail: 'aborted' }))),
+    { consecutive: 1, intervalMs: 10, deadlineMs: 150 },
+  )
+  assert.is(res.ok, false)
+  assert.is(res.last?.detail, 'status 500, expected 200')
+  assert.match(res.detail, /last failure: status 500, expected 200; the last attempt was still running at the deadline/)
+})
+
 test('RESP: encodeCommand makes an array of bulk strings', () => {
   assert.is(encodeCommand(['AUTH', 'pässword']).toString(), '*2\r\n$4\r\nAUTH\r\n$9\r\npässword\r\n')
 })
