@@ -1,0 +1,160 @@
+// The real stack in Docker: images, compose files, nginx config and the sample app,
+// through nginx over HTTPS. Staging first, then production core + blue slot.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  buildImages,
+  cleanupVarDir,
+  compose,
+  exec,
+  migrate,
+  prepare,
+  publicUrl,
+  previewUrl,
+  removeProjects,
+  request,
+  slotEnv,
+  statusUrl,
+  testStack,
+  upCore,
+  upSlot,
+  waitHttp,
+  type TestStack,
+} from './harness.ts'
+
+const PREFIX = 'dmst-stack'
+const VERSION = '1.0.0'
+const ROLES: Array<[string, string]> = [['/', 'frontend'], ['/api/version', 'api'], ['/docs/version', 'docs'], ['/app/version', 'main']]
+const staging = testStack({ prefix: PREFIX, target: 'staging' })
+const prod = testStack({ prefix: PREFIX, target: 'production' })
+const t0 = Date.now()
+const since = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`
+
+test.before(async () => {
+  await removeProjects(PREFIX, [staging, prod])
+  const built = await buildImages([VERSION])
+  console.log(`  images ${JSON.stringify(built)} at ${since()}`)
+})
+
+test.after(async () => {
+  await removeProjects(PREFIX, [staging, prod])
+  cleanupVarDir(staging)
+  cleanupVarDir(prod)
+})
+
+test('docker compose config -q accepts every compose file', async () => {
+  await prepare(staging) // secret files must exist for config to resolve
+  await prepare(prod)
+  for (const [stack, extra] of [[staging, {}], [prod, slotEnv('green', VERSION)]] as const) {
+    const r = await compose(stack, stack.projects.core, ['config', '-q'], extra)
+    assert.is(r.exitCode, 0, `${stack.composeFile}: ${r.stderr}`)
+  }
+  const config = await compose(prod, prod.projects.green, ['config', '--format', 'json'], slotEnv('green', VERSION))
+  const services = JSON.parse(config.stdout).services
+  assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'nginx', 'postgres', 'redis'])
+  assert.is(services.api.networks.dms.ipv4_address, '172.29.31.22')
+  assert.is(services.api.image, `dms/app:${VERSION}`)
+  assert.not.ok(config.stdout.includes(prod.settings.postgresPassword), 'no secret value in the resolved config')
+})
+
+async function checkRoles(stack: TestStack, slot: string, version: string): Promise<void> {
+  for (const [p, role] of ROLES) {
+    const r = await request(publicUrl(stack, p))
+    assert.is(r.status, 200, `${p}: ${r.body}`)
+    assert.is(r.headers['x-slot'], slot, `${p} X-Slot`)
+    assert.is(r.headers['x-role'], role, `${p} X-Role`)
+    assert.is(r.headers['x-version'], version, `${p} X-Version`)
+    assert.ok(String(r.headers['strict-transport-security']).includes('max-age=63072000'), `${p} HSTS`)
+  }
+}
+
+async function checkDocuments(stack: TestStack): Promise<void> {
+  const base = publicUrl(stack, '/api/documents')
+  const created = await request(base, { method: 'POST', body: { title: 'Contract', body: 'v1' } })
+  assert.is(created.status, 201, created.body)
+  const id = created.json().id
+  assert.type(id, 'number')
+
+  const first = await request(`${base}/${id}`)
+  assert.is(first.status, 200)
+  assert.is(first.headers['x-cache'], 'miss')
+  assert.is(first.json().title, 'Contract')
+  const second = await request(`${base}/${id}`)
+  assert.is(second.headers['x-cache'], 'hit')
+  assert.is(second.json().body, 'v1')
+
+  const updated = await request(`${base}/${id}`, { method: 'PUT', body: { title: 'Contract (signed)', body: 'v2' } })
+  assert.is(updated.status, 200, updated.body)
+  const afterUpdate = await request(`${base}/${id}`)
+  assert.is(afterUpdate.json().title, 'Contract (signed)')
+  assert.is(afterUpdate.headers['x-cache'], 'miss', 'update invalidates the cache')
+
+  const deleted = await request(`${base}/${id}`, { method: 'DELETE' })
+  assert.is(deleted.status, 200, deleted.body)
+  const gone = await request(`${base}/${id}`)
+  assert.is(gone.status, 404)
+
+  const bad = await request(base, { method: 'POST', body: { body: 'no title' } })
+  assert.is(bad.status, 400)
+}
+
+test('staging: the whole stack comes up and serves through nginx', async () => {
+  await upCore(staging, VERSION)
+  console.log(`  staging up at ${since()}`)
+  await migrate(staging, 'blue', VERSION)
+  await checkRoles(staging, 'blue', VERSION)
+  const ready = await request(publicUrl(staging, '/api/ready'))
+  assert.is(ready.status, 200, ready.body)
+  assert.is(ready.json().ready, true)
+  await checkDocuments(staging)
+  const redirect = await request(`http://127.0.0.1:${staging.settings.httpPort}/docs/?x=1`)
+  assert.is(redirect.status, 301)
+  assert.is(redirect.headers.location, `https://127.0.0.1:${staging.settings.httpsPort}/docs/?x=1`)
+  const down = await compose(staging, staging.projects.core, ['down', '-v', '--remove-orphans', '-t', '10'])
+  assert.is(down.exitCode, 0, down.stderr)
+  console.log(`  staging down at ${since()}`)
+})
+
+test('production: core + blue slot serve through nginx over HTTPS', async () => {
+  await upCore(prod)
+  await waitHttp(statusUrl(prod, '/nginx-health'))
+  // No slot yet: nginx is up and answers 502 with the security headers.
+  const noSlot = await request(publicUrl(prod, '/'))
+  assert.is(noSlot.status, 502)
+  assert.is(noSlot.headers['x-content-type-options'], 'nosniff')
+  await upSlot(prod, 'blue', VERSION)
+  console.log(`  production core + blue up at ${since()}`)
+  const out = await migrate(prod, 'blue', VERSION, ['--json'])
+  assert.ok(JSON.parse(out.trim().split('\n').pop() ?? '{}').ok, out)
+  await checkRoles(prod, 'blue', VERSION)
+  const ready = await request(publicUrl(prod, '/api/ready'))
+  assert.is(ready.json().ready, true, ready.body)
+  await checkDocuments(prod)
+})
+
+test('production: headers on errors, status listener, preview of a missing slot', async () => {
+  const missing = await request(publicUrl(prod, '/api/no-such-thing'))
+  assert.is(missing.status, 404)
+  for (const h of ['content-security-policy', 'x-frame-options', 'referrer-policy', 'permissions-policy', 'strict-transport-security']) {
+    assert.ok(missing.headers[h], `404 carries ${h}`)
+  }
+  assert.not.ok(String(missing.headers.server ?? '').match(/\d/), 'server_tokens off')
+  const live = await request(statusUrl(prod, '/live-slot'))
+  assert.equal(live.json(), { live: 'blue' })
+  const stub = await request(statusUrl(prod, '/stub_status'))
+  assert.match(stub.body, /Active connections/)
+  const other = await request(statusUrl(prod, '/stub_status'), { localAddress: '127.0.0.2' })
+  assert.is(other.status, 200, '127.0.0.0/8 is in the test allow-list')
+  const green = await request(previewUrl(prod, '/api/version'))
+  assert.is(green.status, 502, 'preview goes to the idle slot, which does not run')
+  const blue = await request(previewUrl(prod, '/api/version'), { headers: { 'X-DMS-Slot': 'blue' } })
+  assert.is(blue.headers['x-slot'], 'blue')
+})
+
+test('production: nginx -t passes inside the nginx container', async () => {
+  const r = await exec(prod, prod.projects.core, 'nginx', ['nginx', '-t'])
+  assert.is(r.exitCode, 0, r.stderr)
+  assert.match(r.stderr, /syntax is ok/)
+})
+
+test.run()
