@@ -161,7 +161,7 @@ export type ScriptContext = {
 export async function runScript(
   spec: ScriptSpec,
   main: (ctx: ScriptContext) => Promise<number | void>,
-  argv: string[] = process.argv.slice(2),
+  argv: string[] = scriptArgs(),
 ): Promise<number> {
   const wantsJson = argv.includes('--json')
   let ui = new Printer({ json: wantsJson, verbose: argv.includes('--verbose') || argv.includes('-v') })
@@ -200,6 +200,12 @@ export async function runScript(
   }
   process.exitCode = code
   return code
+}
+
+/** The arguments after the script's path, whether run by `npx zx`, tsx or node --import tsx. */
+export function scriptArgs(argv = process.argv): string[] {
+  const i = argv.findIndex((a, idx) => idx > 0 && /\.m?ts$/.test(a))
+  return argv.slice(i >= 0 ? i + 1 : 2)
 }
 
 /** Prints "Can't X: reason" plus what to do (stack only with --verbose) and returns the exit code. */

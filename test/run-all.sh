@@ -37,4 +37,5 @@ done
 
 [ ${#broken[@]} -gt 0 ] && echo "Failing: ${broken[*]}"
 echo "$passed passed, $failed failed"
+[ -n "${DMS_TEST_SUMMARY:-}" ] && echo "$passed passed, $failed failed" >> "$DMS_TEST_SUMMARY"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,206 @@
+// Docker Compose: pure builders that return argv arrays, and one runner that executes them
+// (honouring --dry-run). Secrets never travel on argv: compose reads them from files under
+// VAR_DIR/secrets; everything else it needs comes through the environment.
+import { $ } from 'zx'
+import type { Config } from './config.ts'
+import type { Slot } from './state.ts'
+import { ToolkitError, EXIT } from './errors.ts'
+import type { Printer } from './ui.ts'
+
+export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
+export type Role = (typeof ROLES)[number]
+export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
+export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
+export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
+export const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/
+
+/** What one compose invocation acts on: a file, a project, its profiles and its environment. */
+export type ComposeTarget = { file: string; project: string; profiles: string[]; env: Record<string, string> }
+
+/** The environment compose interpolates; never secrets (they are files). */
+export function composeEnv(config: Config, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NETWORK_NAME: config.networkName,
+    NET_PREFIX: config.netPrefix,
+    VAR_DIR: config.varDir,
+    LISTEN_ADDR: config.listenAddr,
+    HTTPS_PORT: String(config.ports.https),
+    HTTP_PORT: String(config.ports.http),
+    PREVIEW_PORT: String(config.ports.preview),
+    STATUS_PORT: String(config.ports.status),
+    POSTGRES_PORT: String(config.ports.postgres),
+    REDIS_PORT: String(config.ports.redis),
+    BASE_IMAGE: config.baseImage,
+    APP_IMAGE: config.appImage,
+    POSTGRES_USER: config.postgres.user,
+    POSTGRES_DB: config.postgres.db,
+    ...passthrough(config.raw),
+    ...extra,
+  }
+}
+
+/** Test knobs and log level pass through to the app services when set in the config. */
+function passthrough(raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of ['LOG_LEVEL', 'START_DELAY_MS', 'FAIL_HEALTH', 'FAIL_AFTER_MS', 'SLOW_MS']) if (raw[k] !== undefined) out[k] = raw[k]!
+  return out
+}
+
+export function coreTarget(config: Config): ComposeTarget {
+  return {
+    file: config.composeFile,
+    project: config.composeProject,
+    profiles: config.target === 'production' ? ['core'] : [],
+    env: composeEnv(config, { SLOT: 'blue', SLOT_NUM: '1', VERSION: 'core' }),
+  }
+}
+
+export function slotProject(config: Config, slot: Slot): string {
+  return config.target === 'production' ? `${config.composeProject}-${slot}` : config.composeProject
+}
+
+export function slotTarget(config: Config, slot: Slot, version: string, extraEnv: Record<string, string> = {}): ComposeTarget {
+  return {
+    file: config.composeFile,
+    project: slotProject(config, slot),
+    profiles: config.target === 'production' ? ['slot'] : [],
+    env: composeEnv(config, { SLOT: slot, SLOT_NUM: String(SLOT_NUM[slot]), VERSION: version, ...extraEnv }),
+  }
+}
+
+export function appAddress(config: Config, slot: Slot, role: Role): string {
+  return `${config.netPrefix}.${SLOT_NUM[slot]}${ROLE_NUM[role]}`
+}
+
+export function imageRef(config: Config, version: string): string {
+  return `${config.appImage}:${version}`
+}
+
+// ---------------------------------------------------------------- builders (pure)
+
+export function composeArgs(t: ComposeTarget, ...sub: string[]): string[] {
+  return ['compose', '-f', t.file, '-p', t.project, ...t.profiles.flatMap((p) => ['--profile', p]), ...sub]
+}
+
+export function upArgs(t: ComposeTarget, o: { waitTimeoutS?: number; services?: string[]; build?: boolean; forceRecreate?: boolean } = {}): string[] {
+  return composeArgs(
+    t,
+    'up',
+    '--detach',
+    ...(o.waitTimeoutS !== undefined ? ['--wait', '--wait-timeout', String(o.waitTimeoutS)] : []),
+    ...(o.build ? ['--build'] : ['--no-build']),
+    ...(o.forceRecreate ? ['--force-recreate'] : []),
+    '--pull', 'never',
+    ...(o.services ?? []),
+  )
+}
+
+export const psArgs = (t: ComposeTarget) => composeArgs(t, 'ps', '--all', '--format', 'json')
+export const logsArgs = (t: ComposeTarget, tail = 20, services: string[] = []) => composeArgs(t, 'logs', '--no-color', '--tail', String(tail), ...services)
+export const execArgs = (t: ComposeTarget, service: string, cmd: string[]) => composeArgs(t, 'exec', '-T', service, ...cmd)
+export const runArgs = (t: ComposeTarget, service: string, cmd: string[]) => composeArgs(t, 'run', '--rm', '--no-deps', '-T', service, ...cmd)
+export const stopArgs = (t: ComposeTarget, timeoutS: number, services: string[] = []) => composeArgs(t, 'stop', '--timeout', String(timeoutS), ...services)
+export const killArgs = (t: ComposeTarget, signal: string, services: string[] = []) => composeArgs(t, 'kill', '--signal', signal, ...services)
+export const downArgs = (t: ComposeTarget, o: { volumes?: boolean; timeoutS?: number } = {}) =>
+  composeArgs(t, 'down', '--remove-orphans', ...(o.volumes ? ['--volumes'] : []), '--timeout', String(o.timeoutS ?? 30))
+export const buildArgs = (t: ComposeTarget, services: string[] = []) => composeArgs(t, 'build', ...services)
+export const configArgs = (t: ComposeTarget) => composeArgs(t, 'config', '--quiet')
+export const imageInspectArgs = (image: string) => ['image', 'inspect', '--format', '{{.Id}}', image]
+export const pullArgs = (image: string) => ['pull', '--quiet', image]
+export const networkInspectArgs = (name: string) => ['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', name]
+export const networkCreateArgs = (name: string, prefix: string) => ['network', 'create', '--driver', 'bridge', '--subnet', `${prefix}.0/24`, '--gateway', `${prefix}.1`, name]
+
+// ---------------------------------------------------------------- runner
+
+export class CommandError extends ToolkitError {
+  command: string
+  code: number | null
+  stderrTail: string
+  constructor(action: string, command: string, code: number | null, stderr: string) {
+    const tail = stderr.trim().split('\n').slice(-8).join('\n')
+    super(`Can't ${action}: \`${command}\` exited ${code}${tail ? `:\n${tail}` : ''}`, {
+      exitCode: EXIT.FAILED,
+      hint: 'See the command output above; re-run with --verbose to see every command.',
+    })
+    this.command = command
+    this.code = code
+    this.stderrTail = tail
+  }
+}
+
+export type RunResult = { ok: boolean; code: number | null; stdout: string; stderr: string }
+
+export type Shell = {
+  /** runs docker with argv; throws CommandError unless nothrow */
+  docker(args: string[], o?: { env?: Record<string, string>; nothrow?: boolean; action?: string; input?: string; timeoutMs?: number; changes?: boolean }): Promise<RunResult>
+  dryRun: boolean
+}
+
+export function quoteArgv(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+/**
+ * The one gateway to docker. With dryRun, commands that change something (changes: true, the
+ * default) are printed and not run; read-only ones (changes: false) still run so the plan is real.
+ */
+export function createShell(ui: Printer, o: { dryRun?: boolean } = {}): Shell {
+  const dryRun = !!o.dryRun
+  return {
+    dryRun,
+    async docker(args, opts = {}) {
+      const shown = `docker ${quoteArgv(args)}`
+      const changes = opts.changes ?? true
+      if (dryRun && changes) {
+        ui.info(`${ui.c.cyan('[dry-run]')} ${shown}`)
+        return { ok: true, code: 0, stdout: '', stderr: '' }
+      }
+      ui.detail(`$ ${shown}`)
+      const sh = $({ env: { ...process.env, ...opts.env }, quiet: true, nothrow: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) })
+      const p = await sh`docker ${args}`
+      const result = { ok: p.exitCode === 0, code: p.exitCode, stdout: p.stdout, stderr: p.stderr }
+      if (!result.ok && !opts.nothrow) throw new CommandError(opts.action ?? `run ${args.slice(0, 3).join(' ')}`, shown, p.exitCode, ui.mask(p.stderr))
+      return result
+    },
+  }
+}
+
+export type ServiceState = { service: string; name: string; state: string; health: string; exitCode: number; image: string }
+
+export function parsePs(stdout: string): ServiceState[] {
+  const text = stdout.trim()
+  if (!text) return []
+  // compose 2.21+ prints one JSON object per line; older versions print an array
+  const items: Array<Record<string, unknown>> = text.startsWith('[') ? JSON.parse(text) : text.split('\n').map((l) => JSON.parse(l))
+  return items.map((i) => ({
+    service: String(i.Service ?? ''),
+    name: String(i.Name ?? ''),
+    state: String(i.State ?? ''),
+    health: String(i.Health ?? ''),
+    exitCode: Number(i.ExitCode ?? 0),
+    image: String(i.Image ?? ''),
+  }))
+}
+
+export async function ps(sh: Shell, t: ComposeTarget): Promise<ServiceState[]> {
+  const r = await sh.docker(psArgs(t), { env: t.env, changes: false, action: `list the services of ${t.project}` })
+  return parsePs(r.stdout)
+}
+
+export async function imageExists(sh: Shell, image: string): Promise<boolean> {
+  return (await sh.docker(imageInspectArgs(image), { nothrow: true, changes: false })).ok
+}
+
+export async function ensureNetwork(sh: Shell, config: Config): Promise<void> {
+  const r = await sh.docker(networkInspectArgs(config.networkName), { nothrow: true, changes: false })
+  if (r.ok) {
+    const subnet = r.stdout.trim()
+    if (subnet !== `${config.netPrefix}.0/24`)
+      throw new ToolkitError(`Can't use network ${config.networkName}: its subnet is ${subnet}, the config says ${config.netPrefix}.0/24`, {
+        exitCode: EXIT.REFUSED,
+        hint: 'Fix NET_PREFIX in the env file, or remove the network when nothing uses it.',
+      })
+    return
+  }
+  await sh.docker(networkCreateArgs(config.networkName, config.netPrefix), { action: `create network ${config.networkName}` })
+}

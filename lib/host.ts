@@ -1,0 +1,136 @@
+// Preparing a host: Docker Engine, Compose v2, the base image, host tools for tests.
+// Each need is a check plus a fix; bootstrap --check runs only the checks.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { $, retry } from 'zx'
+import { OperationError } from './errors.ts'
+
+export type Need = { name: string; ok: boolean; detail: string }
+
+const q = $({ quiet: true, nothrow: true })
+
+async function has(cmd: string): Promise<boolean> {
+  return (await q`command -v ${cmd}`).exitCode === 0
+}
+
+export async function dockerReachable(): Promise<boolean> {
+  return (await q`docker info --format {{.ServerVersion}}`).exitCode === 0
+}
+
+export async function composeVersion(): Promise<string | null> {
+  const r = await q`docker compose version --short`
+  return r.exitCode === 0 ? r.stdout.trim() : null
+}
+
+export const TEST_TOOLS: Record<string, string> = {
+  nginx: 'nginx',
+  promtool: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+  wrk: 'wrk',
+  openssl: 'openssl',
+  pg_dump: 'postgresql-client',
+  'redis-cli': 'redis-tools',
+  curl: 'curl',
+}
+
+export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
+  const needs: Need[] = []
+  const dockerCli = await has('docker')
+  needs.push({ name: 'docker CLI', ok: dockerCli, detail: dockerCli ? 'installed' : 'missing (apt-get install docker.io)' })
+  const dockerd = await has('dockerd')
+  needs.push({ name: 'Docker Engine (dockerd)', ok: dockerd, detail: dockerd ? 'installed' : 'missing (apt-get install docker.io)' })
+  const up = dockerCli && (await dockerReachable())
+  needs.push({ name: 'Docker Engine running', ok: up, detail: up ? 'reachable' : 'not reachable (start dockerd)' })
+  const compose = dockerCli ? await composeVersion() : null
+  const v2 = !!compose && /^v?2\./.test(compose)
+  needs.push({ name: 'Compose v2', ok: v2, detail: compose ? `version ${compose}` : 'missing (docker compose plugin)' })
+  const base = up && (await q`docker image inspect ${o.baseImage}`).exitCode === 0
+  needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
+  if (o.forTests) {
+    for (const [tool, pkg] of Object.entries(TEST_TOOLS)) {
+      const ok = await has(tool)
+      needs.push({ name: tool, ok, detail: ok ? 'installed' : `missing (apt-get install ${pkg})` })
+    }
+  }
+  return needs
+}
+
+export function isDebianLike(): boolean {
+  try {
+    return /^(ID|ID_LIKE)=.*(debian|ubuntu)/m.test(fs.readFileSync('/etc/os-release', 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+export function debianCodename(): string {
+  try {
+    return /^VERSION_CODENAME=(\S+)/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''
+  } catch {
+    return ''
+  }
+}
+
+let aptUpdated = false
+export async function aptInstall(pkgs: string[]): Promise<void> {
+  if (!pkgs.length) return
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  if (!aptUpdated) {
+    await $({ quiet: true, env })`apt-get update -qq`
+    aptUpdated = true
+  }
+  await $({ quiet: true, env })`apt-get install -y -qq --no-install-recommends ${pkgs}`
+}
+
+/** Compose v2: the distribution's plugin where it has one, else the static binary of Debian 13's docker-compose package. */
+export async function installCompose(): Promise<void> {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const candidates = (await q`apt-cache policy docker-compose-plugin docker-compose-v2`).stdout
+  if (/docker-compose-(plugin|v2):\s*\n\s*Installed:.*\n\s*Candidate: (?!\(none\))/.test(candidates)) {
+    const r = await q`apt-get install -y -qq docker-compose-plugin`
+    if (r.exitCode === 0 || (await q`apt-get install -y -qq docker-compose-v2`).exitCode === 0) return
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'))
+  fs.chmodSync(dir, 0o755)
+  const list = path.join(dir, 'trixie.list')
+  fs.writeFileSync(list, 'deb http://deb.debian.org/debian trixie main\n')
+  const opts = ['-o', `Dir::Etc::sourcelist=${list}`, '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0']
+  await $({ quiet: true, env })`apt-get ${opts} update -qq`
+  await $({ quiet: true, env, cwd: dir })`apt-get ${opts} download docker-compose`
+  // back to the host's own lists, so later installs don't see trixie
+  await $({ quiet: true, env })`apt-get update -qq`
+  const deb = fs.readdirSync(dir).find((f) => f.startsWith('docker-compose_') && f.endsWith('.deb'))
+  if (!deb) throw new OperationError("Can't install Compose v2: Debian 13's docker-compose package could not be downloaded")
+  await $({ quiet: true })`dpkg-deb -x ${path.join(dir, deb)} ${path.join(dir, 'x')}`
+  fs.mkdirSync('/usr/local/lib/docker/cli-plugins', { recursive: true })
+  fs.copyFileSync(path.join(dir, 'x/usr/libexec/docker/cli-plugins/docker-compose'), '/usr/local/lib/docker/cli-plugins/docker-compose')
+  fs.chmodSync('/usr/local/lib/docker/cli-plugins/docker-compose', 0o755)
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/** Starts dockerd: systemd where it runs, else a background daemon without iptables. */
+export async function startDocker(): Promise<string> {
+  if (fs.existsSync('/run/systemd/system')) {
+    await $({ quiet: true })`systemctl start docker`
+  } else {
+    const log = fs.openSync('/var/log/dockerd.log', 'a')
+    const child = spawn('dockerd', ['--iptables=false', '--ip-masq=false'], { detached: true, stdio: ['ignore', log, log] })
+    child.unref()
+  }
+  await retry(60, '1s', async () => {
+    if (!(await dockerReachable())) throw new Error('dockerd is not answering yet')
+  })
+  return fs.existsSync('/run/systemd/system') ? 'systemd' : 'background daemon (--iptables=false --ip-masq=false, log /var/log/dockerd.log)'
+}
+
+/** The base image: pulled where that works, else made from Debian packages with mmdebstrap. */
+export async function ensureBaseImage(image: string): Promise<string> {
+  if ((await q`docker image inspect ${image}`).exitCode === 0) return 'present'
+  if (!image.startsWith('dms/') && (await $({ quiet: true, nothrow: true, timeout: '60s' })`docker pull -q ${image}`).exitCode === 0) return 'pulled'
+  if (!(await has('mmdebstrap'))) await aptInstall(['mmdebstrap'])
+  const suite = /bookworm|trixie|bullseye/.exec(image)?.[0] ?? 'bookworm'
+  await $({ quiet: true })`mmdebstrap --variant=apt ${suite} - | docker import - ${image}`
+  return `made with mmdebstrap (${suite})`
+}

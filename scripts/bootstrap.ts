@@ -1,0 +1,67 @@
+#!/usr/bin/env -S npx zx
+// Prepares a host, idempotently: Docker Engine, Compose v2, the base image, the stack's images,
+// and (--for-tests) the host tools the tests use.
+import { runScript, EXIT } from '../lib/cli.ts'
+import { loadEnv } from '../lib/context.ts'
+import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
+import { RefusedError } from '../lib/errors.ts'
+import { TEST_TOOLS, aptInstall, checkHost, ensureBaseImage, installCompose, isDebianLike, startDocker, type Need } from '../lib/host.ts'
+
+await runScript(
+  {
+    name: 'bootstrap',
+    summary: 'Prepare this host: Docker Engine, Compose v2, the base image and the stack images (idempotent).',
+    description: 'On Debian or Ubuntu as root it installs what is missing; elsewhere it reports what to install.',
+    flags: {
+      check: { type: 'boolean', description: 'only report what is missing (exit 2 if anything is)' },
+      'for-tests': { type: 'boolean', description: 'also install the host tools the tests use (nginx, promtool, amtool, wrk, openssl, …)' },
+      'no-build': { type: 'boolean', description: 'do not build the stack images' },
+    },
+    examples: ['npx zx scripts/bootstrap.ts --check', 'npx zx scripts/bootstrap.ts --for-tests'],
+  },
+  async (ctx) => {
+    const { ui } = ctx
+    const { config } = loadEnv(ctx, { generateSecrets: false })
+    const forTests = ctx.flags['for-tests'] === true
+    const show = (needs: Need[]) =>
+      ui.table(['need', 'status', 'detail'], needs.map((n) => [n.name, n.ok ? ui.c.green('ok') : ui.c.red('missing'), n.detail]))
+    const before = await ui.step('Checking the host', () => checkHost({ forTests, baseImage: config.baseImage }))
+    const missing = before.filter((n) => !n.ok)
+    if (ctx.flags.check || ctx.common.dryRun) {
+      show(before)
+      ui.result({ ok: missing.length === 0, needs: before })
+      if (missing.length && ctx.common.dryRun) ui.info(`Would install or start: ${missing.map((n) => n.name).join(', ')}`)
+      return missing.length ? EXIT.REFUSED : EXIT.OK
+    }
+    if (missing.length && (!isDebianLike() || process.getuid?.() !== 0)) {
+      show(before)
+      throw new RefusedError(
+        `Can't prepare this host: ${missing.map((n) => n.name).join(', ')} missing, and automatic installation needs Debian or Ubuntu as root`,
+        'Install them by hand (see the detail column), then run this again.',
+      )
+    }
+    const need = (name: string) => missing.some((n) => n.name === name)
+    const pkgs: string[] = []
+    if (need('docker CLI') || need('Docker Engine (dockerd)')) pkgs.push('docker.io')
+    if (forTests) for (const [tool, pkg] of Object.entries(TEST_TOOLS)) if (need(tool)) pkgs.push(pkg)
+    if (pkgs.length) await ui.step(`Installing Debian packages: ${[...new Set(pkgs)].join(' ')}`, () => aptInstall([...new Set(pkgs)]))
+    if (need('Compose v2')) await ui.step('Installing the Compose v2 plugin', () => installCompose())
+    if (need('Docker Engine running')) {
+      const how = await ui.step('Starting the Docker Engine', () => startDocker())
+      ui.detail(`dockerd runs as: ${how}`)
+    }
+    const base = await ui.step(`Making sure the base image ${config.baseImage} exists`, () => ensureBaseImage(config.baseImage))
+    ui.detail(`base image: ${base}`)
+    if (ctx.flags['no-build'] !== true) {
+      const sh = createShell(ui)
+      const t = coreTarget(config)
+      await ui.step('Building the stack images (nginx, postgres, redis)', () =>
+        sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images' }))
+    }
+    const after = await checkHost({ forTests, baseImage: config.baseImage })
+    show(after)
+    ui.result({ ok: after.every((n) => n.ok), needs: after })
+    if (after.some((n) => !n.ok)) return EXIT.FAILED
+    ui.success('This host is ready.')
+  },
+)
