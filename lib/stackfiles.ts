@@ -85,7 +85,10 @@ export async function ensureNetwork(name: string, netPrefix: string): Promise<bo
     }
     return false
   }
-  const created = await sh`docker network create --driver bridge --subnet ${subnet} --label dms.managed=true ${name}`
+  // Dynamic addresses (one-off containers such as migrations) come from .128/25 only, so they
+  // never take a static address (.3, .4, .11-.24, .50-.59) from a container that starts later.
+  const ipRange = `${netPrefix}.128/25`
+  const created = await sh`docker network create --driver bridge --subnet ${subnet} --ip-range ${ipRange} --label dms.managed=true ${name}`
   if (created.exitCode !== 0) {
     throw new Error(`Can't create docker network ${name} (${subnet}): ${created.stderr.trim()}`)
   }

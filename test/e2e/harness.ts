@@ -101,7 +101,7 @@ export function slotEnv(color: Color, version: string): Record<string, string> {
 
 /** Runs `docker compose -f <file> -p <project> <args>` with the env; never throws. */
 export function compose(stack: TestStack, project: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<ProcessOutput> {
-  const profiles = stack.target === 'production' ? ['--profile', 'core', '--profile', 'slot'] : []
+  const profiles = stack.target === 'production' ? ['--profile', 'core', '--profile', 'slot', '--profile', 'migrate'] : ['--profile', 'migrate']
   const all = ['compose', '-f', stack.composeFile, '-p', project, ...(args[0] === 'config' || args[0] === 'down' ? profiles : []), ...args]
   return $({ quiet: true, nothrow: true, env: composeEnv(stack, extra), cwd: REPO })`docker ${all}`
 }
@@ -131,12 +131,12 @@ export async function upSlot(stack: TestStack, color: Color, version: string, ex
   `start slot ${color} (${version})`)
 }
 
-/** Runs the migrations in a one-off api container of the slot; returns its stdout. */
+/** Runs migrate.js in a one-off `migrate` container of the slot's project (dynamic address); returns stdout. */
 export async function migrate(stack: TestStack, color: Color, version: string, args: string[] = []): Promise<string> {
   const project = stack.projects[color]
-  const profile = stack.target === 'production' ? ['--profile', 'slot'] : []
+  const cmd = args.length ? ['node', '/app/src/migrate.js', ...args] : []
   const r = expectOk(await compose(stack, project,
-    [...profile, 'run', '--rm', '--no-deps', '-T', 'api', 'node', '/app/src/migrate.js', ...args], slotEnv(color, version)), `migrate ${project}`)
+    ['--profile', 'migrate', 'run', '--rm', '--no-deps', '-T', 'migrate', ...cmd], slotEnv(color, version)), `migrate ${project}`)
   return r.stdout
 }
 

@@ -51,7 +51,7 @@ test('docker compose config -q accepts every compose file', async () => {
   }
   const config = await compose(prod, prod.projects.green, ['config', '--format', 'json'], slotEnv('green', VERSION))
   const services = JSON.parse(config.stdout).services
-  assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'nginx', 'postgres', 'redis'])
+  assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'migrate', 'nginx', 'postgres', 'redis'])
   assert.is(services.api.networks.dms.ipv4_address, '172.29.31.22')
   assert.is(services.api.image, `dms/app:${VERSION}`)
   assert.not.ok(config.stdout.includes(prod.settings.postgresPassword), 'no secret value in the resolved config')
@@ -99,28 +99,36 @@ async function checkDocuments(stack: TestStack): Promise<void> {
 }
 
 test('staging: the whole stack comes up and serves through nginx', async () => {
-  await upCore(staging, VERSION)
-  console.log(`  staging up at ${since()}`)
-  await migrate(staging, 'blue', VERSION)
-  await checkRoles(staging, 'blue', VERSION)
-  const ready = await request(publicUrl(staging, '/api/ready'))
-  assert.is(ready.status, 200, ready.body)
-  assert.is(ready.json().ready, true)
-  await checkDocuments(staging)
-  const redirect = await request(`http://127.0.0.1:${staging.settings.httpPort}/docs/?x=1`)
-  assert.is(redirect.status, 301)
-  assert.is(redirect.headers.location, `https://127.0.0.1:${staging.settings.httpsPort}/docs/?x=1`)
-  const down = await compose(staging, staging.projects.core, ['down', '-v', '--remove-orphans', '-t', '10'])
-  assert.is(down.exitCode, 0, down.stderr)
-  console.log(`  staging down at ${since()}`)
+  try {
+    await upCore(staging, VERSION)
+    console.log(`  staging up at ${since()}`)
+    const pending = JSON.parse(await migrate(staging, 'blue', VERSION, ['--list-pending', '--json']))
+    assert.equal(pending.pending.map((m: { version: string }) => m.version), ['001', '002'])
+    assert.is(pending.contract, false)
+    assert.match(await migrate(staging, 'blue', VERSION), /2 migration\(s\) applied/)
+    assert.match(await migrate(staging, 'blue', VERSION), /schema is up to date/)
+    await checkRoles(staging, 'blue', VERSION)
+    const ready = await request(publicUrl(staging, '/api/ready'))
+    assert.is(ready.status, 200, ready.body)
+    assert.is(ready.json().ready, true)
+    await checkDocuments(staging)
+    const redirect = await request(`http://127.0.0.1:${staging.settings.httpPort}/docs/?x=1`)
+    assert.is(redirect.status, 301)
+    assert.is(redirect.headers.location, `https://127.0.0.1:${staging.settings.httpsPort}/docs/?x=1`)
+  } finally {
+    const down = await compose(staging, staging.projects.core, ['down', '-v', '--remove-orphans', '-t', '10'])
+    assert.is(down.exitCode, 0, down.stderr)
+    console.log(`  staging down at ${since()}`)
+  }
 })
 
 test('production: core + blue slot serve through nginx over HTTPS', async () => {
   await upCore(prod)
   await waitHttp(statusUrl(prod, '/nginx-health'))
-  // No slot yet: nginx is up and answers 502 with the security headers.
+  // No slot yet: nginx is up and answers 502/504 with the security headers.
+  // (502 or 504: a missing container's address does not answer ARP, so connect times out.)
   const noSlot = await request(publicUrl(prod, '/'))
-  assert.is(noSlot.status, 502)
+  assert.ok([502, 504].includes(noSlot.status), `status ${noSlot.status}`)
   assert.is(noSlot.headers['x-content-type-options'], 'nosniff')
   await upSlot(prod, 'blue', VERSION)
   console.log(`  production core + blue up at ${since()}`)
@@ -146,9 +154,35 @@ test('production: headers on errors, status listener, preview of a missing slot'
   const other = await request(statusUrl(prod, '/stub_status'), { localAddress: '127.0.0.2' })
   assert.is(other.status, 200, '127.0.0.0/8 is in the test allow-list')
   const green = await request(previewUrl(prod, '/api/version'))
-  assert.is(green.status, 502, 'preview goes to the idle slot, which does not run')
+  assert.ok([502, 504].includes(green.status), `preview goes to the idle slot, which does not run: ${green.status}`)
   const blue = await request(previewUrl(prod, '/api/version'), { headers: { 'X-DMS-Slot': 'blue' } })
   assert.is(blue.headers['x-slot'], 'blue')
+})
+
+test('production: login limits answer 429 with Retry-After, counted by the frontend', async () => {
+  const url = publicUrl(prod, '/api/auth/login')
+  const wrong = await request(url, { method: 'POST', body: { username: 'demo', password: 'wrong' } })
+  assert.is(wrong.status, 401)
+  const statuses: number[] = []
+  let limited: Awaited<ReturnType<typeof request>> | undefined
+  for (let i = 0; i < 20; i++) {
+    const r = await request(url, { method: 'POST', body: { username: 'demo', password: 'wrong' } })
+    statuses.push(r.status)
+    if (r.status === 429) limited = r
+  }
+  assert.ok(limited, `some of 20 quick logins are limited: ${statuses.join(',')}`)
+  assert.is(limited.headers['retry-after'], '1')
+  assert.is(limited.json().zone, 'auth')
+  assert.ok(limited.headers['content-security-policy'], '429 carries the security headers')
+  // Another client address has its own budget.
+  const other = await request(url, { method: 'POST', body: { username: 'demo', password: 'demo-password' }, localAddress: '127.0.0.2' })
+  assert.is(other.status, 200, other.body)
+  const metrics = await exec(prod, prod.projects.blue, 'frontend', ['curl', '-fsS', 'http://127.0.0.1:8080/metrics'])
+  assert.match(metrics.stdout, /dms_rate_limited_requests_total\{role="frontend",slot="blue",version="1.0.0",zone="auth"\} [1-9]/)
+  const api = await exec(prod, prod.projects.blue, 'api', ['curl', '-fsS', 'http://127.0.0.1:8080/metrics'])
+  assert.match(api.stdout, /dms_auth_failures_total\{role="api",slot="blue",version="1.0.0"\} [1-9]/)
+  assert.match(api.stdout, /dms_cache_hits_total\{[^}]*\} [1-9]/)
+  assert.match(api.stdout, /http_request_duration_seconds_bucket\{role="api",slot="blue",version="1.0.0",route="\/documents\/:id",le="\+Inf"\} [1-9]/)
 })
 
 test('production: nginx -t passes inside the nginx container', async () => {
