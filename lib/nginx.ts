@@ -1,0 +1,124 @@
+// nginx at run time: slot markers (the switch), reading the live routing back, and config
+// changes that are validated with `nginx -t` first and rolled back to the last good set.
+// The pure rendering lives in nginx-render.ts.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Config } from './config.ts'
+import { coreTarget, execArgs, type Shell } from './compose.ts'
+import { OperationError } from './errors.ts'
+import { writeFileAtomic } from './fsutil.ts'
+import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
+import { otherSlot, type Slot } from './state.ts'
+
+const BUCKETS = 100
+
+export type LiveRouting = {
+  /** the slot that takes public traffic outside any gradual buckets */
+  live: Slot
+  /** marker files present (for drift reports) */
+  markers: string[]
+  /** gradual shift in progress: the slot receiving the buckets and its share */
+  gradual: { to: Slot; percent: number } | null
+}
+
+/** Reads the routing exactly as nginx evaluates it: green marker wins, else blue. */
+export function readLive(liveDir: string): LiveRouting {
+  let markers: string[] = []
+  try {
+    markers = fs.readdirSync(liveDir).filter((f) => !f.startsWith('.')).sort()
+  } catch {
+    markers = []
+  }
+  const live: Slot = markers.includes('green') ? 'green' : 'blue'
+  const to = otherSlot(live)
+  const buckets = markers.filter((m) => m.startsWith(`to-${to}-b`)).length
+  return { live, markers, gradual: buckets ? { to, percent: buckets } : null }
+}
+
+export function hasLiveMarker(liveDir: string): boolean {
+  return fs.existsSync(path.join(liveDir, 'blue')) || fs.existsSync(path.join(liveDir, 'green'))
+}
+
+/** Makes `slot` live for every new request: write its marker atomically, then remove the other. */
+export function setLive(liveDir: string, slot: Slot): void {
+  writeFileAtomic(path.join(liveDir, slot), `${slot} ${new Date().toISOString()}\n`)
+  fs.rmSync(path.join(liveDir, otherSlot(slot)), { force: true })
+  clearGradual(liveDir)
+}
+
+/** Sends `percent` of the buckets to `to` (the others follow the live marker). */
+export function setGradual(liveDir: string, to: Slot, percent: number): void {
+  const n = Math.max(0, Math.min(BUCKETS, Math.round(percent)))
+  const from = otherSlot(to)
+  for (let b = 1; b <= BUCKETS; b++) {
+    const want = path.join(liveDir, `to-${to}-b${b}`)
+    if (b <= n) {
+      if (!fs.existsSync(want)) writeFileAtomic(want, '')
+    } else fs.rmSync(want, { force: true })
+    fs.rmSync(path.join(liveDir, `to-${from}-b${b}`), { force: true })
+  }
+}
+
+export function clearGradual(liveDir: string): void {
+  let names: string[] = []
+  try {
+    names = fs.readdirSync(liveDir)
+  } catch {
+    return
+  }
+  for (const n of names) if (/^to-(blue|green)-b\d+$/.test(n)) fs.rmSync(path.join(liveDir, n), { force: true })
+}
+
+export function nginxSettings(config: Config): NginxSettings {
+  return {
+    netPrefix: config.netPrefix,
+    listenAddr: config.listenAddr,
+    httpsPort: config.ports.https,
+    httpPort: config.ports.http,
+    previewPort: config.ports.preview,
+    statusPort: config.ports.status,
+    statusAllow: config.statusAllow,
+  }
+}
+
+/** `nginx -t` inside the running nginx container. */
+export async function testConfig(sh: Shell, config: Config): Promise<{ ok: boolean; output: string }> {
+  const t = coreTarget(config)
+  const r = await sh.docker(execArgs(t, 'nginx', ['nginx', '-t', '-q']), { env: t.env, nothrow: true, changes: false })
+  return { ok: r.ok, output: (r.stderr + r.stdout).trim() }
+}
+
+/**
+ * Writes the generated includes; when something really changed, validates with `nginx -t` and
+ * reloads, or restores the last good files and throws. Returns the names that changed.
+ */
+export async function applyIncludes(sh: Shell, config: Config, dir: string, o: { nginxRunning: boolean }): Promise<string[]> {
+  const files = renderNginxIncludes(nginxSettings(config))
+  const changed = Object.entries(files).filter(([name, text]) => readOr(path.join(dir, name)) !== text)
+  if (!changed.length || sh.dryRun) return changed.map(([n]) => n)
+  const previous = new Map(changed.map(([name]) => [name, readOr(path.join(dir, name))]))
+  for (const [name, text] of changed) writeFileAtomic(path.join(dir, name), text)
+  if (!o.nginxRunning) return changed.map(([n]) => n)
+  const test = await testConfig(sh, config)
+  if (!test.ok) {
+    for (const [name, old] of previous) {
+      if (old === null) fs.rmSync(path.join(dir, name), { force: true })
+      else writeFileAtomic(path.join(dir, name), old)
+    }
+    throw new OperationError(
+      `Can't change the nginx configuration: nginx -t rejected it (${test.output.split('\n').slice(-2).join(' ')}). The last good configuration was restored; nginx was not reloaded.`,
+      'Check the values in the env file (ports, addresses, allow-list).',
+    )
+  }
+  const t = coreTarget(config)
+  await sh.docker(execArgs(t, 'nginx', ['nginx', '-s', 'reload']), { env: t.env, action: 'reload nginx' })
+  return changed.map(([n]) => n)
+}
+
+function readOr(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return null
+  }
+}

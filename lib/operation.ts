@@ -1,0 +1,64 @@
+// The frame every changing script runs its operation in: plan, print the plan, stop there on
+// --dry-run, confirm, take the lock, execute, report; refusals and failures are audited.
+import type { ScriptContext } from './cli.ts'
+import { holdLock, type Env } from './context.ts'
+import { ToolkitError, OperationError, EXIT } from './errors.ts'
+import { confirm } from './prompt.ts'
+import { appendAudit, readState, updateState } from './state.ts'
+import type { Store } from './bluegreen.ts'
+
+export function fileStore(env: Env): Store {
+  const { paths, config, ui } = env
+  return {
+    read: () => readState(paths.state, config.target),
+    update: (fn) => updateState(paths.state, config.target, fn),
+    audit: (entry) => appendAudit(paths.audit, { target: config.target, ...entry }, (s) => ui.mask(s)),
+  }
+}
+
+export type OperationSpec<P extends { steps: string[] }, R> = {
+  /** audit action name: create, switch, rollback, deploy, … */
+  action: string
+  /** for "Can't <describe>" and the confirmation question */
+  describe: string
+  plan: () => Promise<P>
+  execute: (plan: P) => Promise<R>
+  /** human summary after success */
+  report: (plan: P, result: R) => void
+  /** the --json document */
+  json: (plan: P, result: R | null) => Record<string, unknown>
+}
+
+export async function runOperation<P extends { steps: string[] }, R>(ctx: ScriptContext, env: Env, spec: OperationSpec<P, R>): Promise<number> {
+  const { ui } = env
+  const store = fileStore(env)
+  const dry = ctx.common.dryRun
+  // the lock covers planning too, so the plan can't go stale under another deploy
+  const lock = dry ? null : await holdLock(ctx, env, spec.describe)
+  try {
+    let plan: P
+    try {
+      plan = await spec.plan()
+      ui.info(ui.c.bold(`Plan (${env.config.target}):`))
+      plan.steps.forEach((s, i) => ui.info(`  ${i + 1}. ${s}`))
+      if (dry) {
+        ui.info(ui.c.cyan('Dry run: nothing was changed.'))
+        ui.result({ ok: true, dryRun: true, ...spec.json(plan, null) })
+        return EXIT.OK
+      }
+      if (!(await confirm(spec.describe, { yes: ctx.common.yes, ui }))) {
+        store.audit({ action: spec.action, outcome: 'declined' })
+        throw new OperationError(`Can't ${spec.describe}: not confirmed. Nothing was changed.`)
+      }
+    } catch (e) {
+      if (e instanceof ToolkitError && e.exitCode === EXIT.REFUSED && !dry) store.audit({ action: spec.action, outcome: 'refused', detail: e.message })
+      throw e
+    }
+    const result = await spec.execute(plan)
+    spec.report(plan, result)
+    ui.result({ ok: true, ...spec.json(plan, result) })
+    return ctx.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK
+  } finally {
+    lock?.release()
+  }
+}

@@ -1,0 +1,129 @@
+// The ports the blue-green operations are written against, and their real implementation on
+// Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
+import type { Config } from './config.ts'
+import {
+  ROLES, ROLE_PREFIX, buildArgs, createShell, downArgs, imageExists, imageRef, logsArgs, ps, slotTarget, upArgs,
+  type ServiceState, type Shell,
+} from './compose.ts'
+import { OperationError } from './errors.ts'
+import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
+import { probeHttp, type ProbeResult } from './probe.ts'
+import type { Paths } from './context.ts'
+import type { Slot } from './state.ts'
+import type { Printer } from './ui.ts'
+
+export type SlotStatus = {
+  slot: Slot
+  /** every app service has a running container */
+  running: boolean
+  /** every app service is running and its container healthcheck says healthy */
+  healthy: boolean
+  /** the release the containers carry (image tag), null when none run */
+  version: string | null
+  services: ServiceState[]
+  /** e.g. "2 of 4 services unhealthy (api: unhealthy, docs: exited)" */
+  problems: string[]
+}
+
+export interface Platform {
+  readonly dryRun: boolean
+  readRouting(): LiveRouting
+  setLive(slot: Slot): void
+  setGradual(to: Slot, percent: number): void
+  clearGradual(): void
+  slotStatus(slot: Slot): Promise<SlotStatus>
+  imageAvailable(version: string): Promise<boolean>
+  buildImage(version: string): Promise<void>
+  /** starts the slot's services and waits for their container healthchecks */
+  startSlot(slot: Slot, version: string, timeoutMs: number): Promise<void>
+  slotLogs(slot: Slot, version: string, tail?: number): Promise<string>
+  /** drains (SIGTERM, in-flight requests finish within the grace period), then removes the containers */
+  removeSlot(slot: Slot): Promise<void>
+  /** every role of a slot through the preview listener, checking X-Slot (and X-Version when given) */
+  probeSlot(slot: Slot, version?: string, signal?: AbortSignal): Promise<ProbeResult[]>
+  /** every role through the public listener; results carry the X-Slot header */
+  probePublic(signal?: AbortSignal): Promise<ProbeResult[]>
+}
+
+export function roleUrl(config: Config, port: number, role: (typeof ROLES)[number]): string {
+  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/ready`
+}
+
+export function summarizeServices(services: ServiceState[]): { running: boolean; healthy: boolean; problems: string[] } {
+  const problems: string[] = []
+  for (const role of ROLES) {
+    const s = services.find((x) => x.service === role)
+    if (!s) problems.push(`${role}: not created`)
+    else if (s.state !== 'running') problems.push(`${role}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
+    else if (s.health && s.health !== 'healthy') problems.push(`${role}: ${s.health}`)
+  }
+  const running = ROLES.every((r) => services.some((s) => s.service === r && s.state === 'running'))
+  return { running, healthy: problems.length === 0, problems }
+}
+
+export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { dryRun?: boolean; shell?: Shell } = {}): Platform {
+  const sh = o.shell ?? createShell(ui, { dryRun: o.dryRun })
+  const dryRun = !!o.dryRun
+  const marker = (what: string, fn: () => void) => {
+    if (dryRun) ui.info(`${ui.c.cyan('[dry-run]')} ${what}`)
+    else fn()
+  }
+  const probeRole = (port: number, role: (typeof ROLES)[number], headers: Record<string, string>, expectSlot?: Slot, version?: string, signal?: AbortSignal) =>
+    probeHttp({
+      name: role,
+      url: roleUrl(config, port, role),
+      insecure: true,
+      timeoutMs: 3000,
+      expectStatus: 200,
+      headers,
+      ...(expectSlot ? { header: ['x-slot', expectSlot] as const } : {}),
+      ...(signal ? { signal } : {}),
+    }).then((r) => {
+      if (r.ok && version && r.headers?.['x-version'] !== version)
+        return { ...r, ok: false, detail: `X-Version is ${r.headers?.['x-version']}, expected ${version}` }
+      return r
+    })
+  return {
+    dryRun,
+    readRouting: () => readLive(paths.live),
+    setLive: (slot) => marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),
+    setGradual: (to, pct) => marker(`send ${pct}% of requests to ${to}: markers ${paths.live}/to-${to}-b1..b${pct}`, () => setGradual(paths.live, to, pct)),
+    clearGradual: () => marker(`remove gradual markers in ${paths.live}`, () => clearGradual(paths.live)),
+    async slotStatus(slot) {
+      const services = (await ps(sh, slotTarget(config, slot, 'status'))).filter((s) => (ROLES as readonly string[]).includes(s.service))
+      const sum = summarizeServices(services)
+      const tags = [...new Set(services.filter((s) => s.state === 'running').map((s) => s.image.split(':').pop() ?? ''))]
+      return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
+    },
+    imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
+    async buildImage(version) {
+      const t = slotTarget(config, 'blue', version)
+      await sh.docker(buildArgs(t, ['api']), { env: t.env, action: `build ${imageRef(config, version)}` })
+    },
+    async startSlot(slot, version, timeoutMs) {
+      const t = slotTarget(config, slot, version)
+      const r = await sh.docker(upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }), {
+        env: t.env,
+        nothrow: true,
+      })
+      if (!r.ok) {
+        const status = await this.slotStatus(slot)
+        throw new OperationError(
+          `Can't start ${slot} with ${version}: ${status.problems.join(', ') || ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))}`,
+        )
+      }
+    },
+    async slotLogs(slot, version, tail = 15) {
+      const t = slotTarget(config, slot, version)
+      const r = await sh.docker(logsArgs(t, tail), { env: t.env, nothrow: true, changes: false })
+      return ui.mask(r.stdout + r.stderr)
+    },
+    async removeSlot(slot) {
+      const t = slotTarget(config, slot, 'retired')
+      await sh.docker(downArgs(t, { timeoutS: 30 }), { env: t.env, action: `remove slot ${slot}` })
+    },
+    probeSlot: (slot, version, signal) =>
+      Promise.all(ROLES.map((role) => probeRole(config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal))),
+    probePublic: (signal) => Promise.all(ROLES.map((role) => probeRole(config.ports.https, role, {}, undefined, undefined, signal))),
+  }
+}

@@ -1,0 +1,47 @@
+// The shared part of a production stack (nginx, postgres, redis) and its runtime directory.
+import type { Config } from './config.ts'
+import type { Paths } from './context.ts'
+import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
+import { OperationError } from './errors.ts'
+import { applyIncludes, nginxSettings } from './nginx.ts'
+import { prepareRuntime } from './stackfiles.ts'
+import type { Printer } from './ui.ts'
+
+export async function coreRunning(sh: Shell, config: Config): Promise<{ running: boolean; problems: string[] }> {
+  const services = await ps(sh, coreTarget(config))
+  const problems: string[] = []
+  for (const name of ['nginx', 'postgres', 'redis']) {
+    const s = services.find((x) => x.service === name)
+    if (!s) problems.push(`${name}: not created`)
+    else if (s.state !== 'running') problems.push(`${name}: ${s.state}`)
+    else if (s.health && s.health !== 'healthy') problems.push(`${name}: ${s.health}`)
+  }
+  return { running: problems.length === 0, problems }
+}
+
+/**
+ * Makes sure the runtime directory, the network and the core services exist and are healthy.
+ * nginx config changes are validated (nginx -t) and reloaded only when something changed.
+ */
+export async function ensureCore(sh: Shell, config: Config, paths: Paths, ui: Printer, o: { timeoutMs?: number } = {}): Promise<{ started: boolean; changed: string[] }> {
+  if (!config.postgres.password || !config.redisPassword) throw new OperationError("Can't prepare the stack: the database and Redis secrets are not set", 'Run without --dry-run once so they are generated.')
+  const before = await coreRunning(sh, config)
+  if (sh.dryRun) {
+    if (!before.running) ui.info(`${ui.c.cyan('[dry-run]')} prepare ${paths.varDir} and start the core services (nginx, postgres, redis)`)
+    return { started: !before.running, changed: [] }
+  }
+  const changed = before.running ? await applyIncludes(sh, config, paths.nginx, { nginxRunning: true }) : []
+  const report = await prepareRuntime({
+    ...nginxSettings(config),
+    varDir: config.varDir,
+    networkName: config.networkName,
+    postgresPassword: config.postgres.password,
+    redisPassword: config.redisPassword,
+  })
+  if (!before.running) {
+    const t = coreTarget(config)
+    await ui.step('Starting the core services (nginx, postgres, redis)', () =>
+      sh.docker(upArgs(t, { waitTimeoutS: Math.round((o.timeoutMs ?? 120_000) / 1000) }), { env: t.env, action: 'start the core services' }))
+  }
+  return { started: !before.running, changed: [...changed, ...report.changed] }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env -S npx zx
+// Moves traffic to the idle slot ("green"), at once or in steps, verifies, and keeps the old slot warm.
+import { runScript } from '../lib/cli.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { executeSwitch, parseGradual, planSwitch, validateSlot } from '../lib/bluegreen.ts'
+import { fileStore, runOperation } from '../lib/operation.ts'
+import { createPlatform } from '../lib/platform.ts'
+
+await runScript(
+  {
+    name: 'switch-to-green',
+    summary: 'Send new requests to the idle slot without reloading nginx, confirm by X-Slot, verify, and switch back on its own if verification fails.',
+    flags: {
+      slot: { type: 'string', value: 'blue|green', description: 'the slot to switch to (default: the idle one)' },
+      gradual: { type: 'string', value: '<list>', description: 'shift in steps with an analysis at each, e.g. 10,25,50,100' },
+      step: { type: 'duration', default: '20s', description: 'how long each gradual step is analysed' },
+      verify: { type: 'duration', description: 'verification window after the switch (default: VERIFY_WINDOW, 30s)' },
+      'keep-previous': { type: 'duration', description: 'how long the old slot stays warm (default: KEEP_PREVIOUS, 30m)' },
+      ...LOCK_FLAGS,
+    },
+    examples: ['npx zx scripts/switch-to-green.ts --yes', 'npx zx scripts/switch-to-green.ts --gradual 10,25,50,100 --step 20s'],
+  },
+  async (ctx) => {
+    const to = validateSlot(ctx.flags.slot)
+    const gradual = parseGradual(ctx.flags.gradual)
+    const env = loadEnv(ctx)
+    const { config } = env
+    const p = createPlatform(config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
+    const store = fileStore(env)
+    return runOperation(ctx, env, {
+      action: 'switch',
+      describe: `switch traffic to the idle slot`,
+      plan: () => planSwitch(p, store, { to, gradual }),
+      execute: (plan) =>
+        executeSwitch(p, store, ctx.ui, plan, {
+          stepMs: Number(ctx.flags.step),
+          verifyMs: ctx.flags.verify !== undefined ? Number(ctx.flags.verify) : config.verifyMs,
+          keepPreviousMs: ctx.flags['keep-previous'] !== undefined ? Number(ctx.flags['keep-previous']) : config.keepPreviousMs,
+          thresholds: config.thresholds,
+          signal: ctx.signal,
+        }),
+      report: (plan, r) => {
+        if (r.verification) ctx.ui.success(`Verified: ${r.verification.total} probes, ${(r.verification.successRate * 100).toFixed(1)}% ok, p95 ${r.verification.p95} ms`)
+        ctx.ui.success(`${plan.to} (${plan.version}) is live; ${plan.from} stays warm. Roll back with: npx zx scripts/rollback-production.ts`)
+      },
+      json: (plan, r) => ({ action: 'switch', from: plan.from, to: plan.to, version: plan.version, gradual: plan.gradual, result: r }),
+    })
+  },
+)
