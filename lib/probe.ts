@@ -18,6 +18,8 @@ export type ProbeResult = {
   status?: number
   /** HTTP response headers (lower-case names; multi-valued joined with ", ") */
   headers?: Record<string, string>
+  /** the response body (first 256 KiB), only with keepBody */
+  body?: string
   /** HTTPS: the peer certificate's expiry */
   tls?: { validTo: string; daysLeft: number; subject: string }
   /** PostgreSQL: client connections in use and max_connections */
@@ -46,6 +48,8 @@ export type HttpProbeOptions = {
   signal?: AbortSignal
   /** TLS server name (SNI) when the URL host is an address */
   servername?: string
+  /** return the body in the result */
+  keepBody?: boolean
 }
 
 const MAX_BODY = 256 * 1024
@@ -155,6 +159,7 @@ export function probeHttp(opts: HttpProbeOptions): Promise<ProbeResult> {
             status,
             headers: resHeaders,
             detail: problems.length ? problems.join('; ') : `${status}`,
+            ...(opts.keepBody ? { body } : {}),
           })
         })
       })

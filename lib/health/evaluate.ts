@@ -209,6 +209,8 @@ export type DriftFacts = {
   markerLive: Slot | null
   /** to-green-bN / to-blue-bN files: a gradual shift in progress */
   splitMarkers: string[]
+  /** the live slot as nginx itself sees it (status listener /live-slot); undefined: not asked */
+  nginxLive?: Slot
   /** X-Slot of a request through the public listener (undefined: no answer) */
   headerSlot: string | undefined
   /** version recorded in the state per slot */
@@ -224,6 +226,9 @@ export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
   if (f.markerLive === null) issues.push({ status: 'WARNING', text: 'no live marker in live/: nginx falls back to blue' })
   if (f.stateLive !== null && f.stateLive !== live) {
     issues.push({ status: 'CRITICAL', text: `the state file says ${f.stateLive} is live, nginx's marker says ${live}` })
+  }
+  if (f.markerLive !== null && f.nginxLive !== undefined && f.nginxLive !== f.markerLive) {
+    issues.push({ status: 'CRITICAL', text: `nginx sees ${f.nginxLive} as live, but live/ holds the ${f.markerLive} marker (is the directory mounted?)` })
   }
   if (f.headerSlot !== undefined && f.headerSlot !== '' && f.splitMarkers.length === 0 && f.headerSlot !== live) {
     issues.push({ status: 'CRITICAL', text: `public traffic answered X-Slot ${f.headerSlot}, the marker says ${live}` })

@@ -157,6 +157,9 @@ test('drift: state vs marker, header vs marker', () => {
   assert.is(b.status, 'CRITICAL')
   assert.match(b.detail, /X-Slot green, the marker says blue/)
   assert.is(evaluateDrift(drift({ markerLive: null })).status, 'WARNING')
+  const c = evaluateDrift(drift({ nginxLive: 'green' }))
+  assert.is(c.status, 'CRITICAL')
+  assert.match(c.detail, /nginx sees green as live, but live\/ holds the blue marker/)
 })
 
 test('drift: recorded versions against running containers', () => {
