@@ -18,6 +18,7 @@ import {
   testStack,
   upCore,
   upSlot,
+  waitFor,
   waitHttp,
   type TestStack,
 } from './harness.ts'
@@ -49,6 +50,9 @@ test('docker compose config -q accepts every compose file', async () => {
     const r = await compose(stack, stack.projects.core, ['config', '-q'], extra)
     assert.is(r.exitCode, 0, `${stack.composeFile}: ${r.stderr}`)
   }
+  const again = await prepare(prod)
+  assert.equal(again.changed, [], 'prepareRuntime is idempotent')
+  assert.is(again.networkCreated, false)
   const config = await compose(prod, prod.projects.green, ['config', '--format', 'json'], slotEnv('green', VERSION))
   const services = JSON.parse(config.stdout).services
   assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'migrate', 'nginx', 'postgres', 'redis'])
@@ -189,6 +193,25 @@ test('production: nginx -t passes inside the nginx container', async () => {
   const r = await exec(prod, prod.projects.core, 'nginx', ['nginx', '-t'])
   assert.is(r.exitCode, 0, r.stderr)
   assert.match(r.stderr, /syntax is ok/)
+})
+
+test('production: a stopping api answers its in-flight request, then exits 0', async () => {
+  const inflight = request(publicUrl(prod, '/api/version?delay_ms=2500'), { timeoutMs: 20000 })
+  // In flight = nginx is writing more than the stub_status response itself.
+  await waitFor('the delayed request to be in flight', async () => {
+    const m = /Writing: (\d+)/.exec((await request(statusUrl(prod, '/stub_status'))).body)
+    return m && Number(m[1]) >= 2 ? true : undefined
+  }, 5000, 50)
+  const started = Date.now()
+  const stop = await compose(prod, prod.projects.blue, ['--profile', 'slot', 'stop', '-t', '20', 'api'], slotEnv('blue', VERSION))
+  assert.is(stop.exitCode, 0, stop.stderr)
+  const r = await inflight
+  assert.is(r.status, 200, r.body)
+  assert.equal(r.json(), { version: VERSION, slot: 'blue', role: 'api' })
+  assert.ok(Date.now() - started < 15000, 'exited by itself well before the grace period')
+  const ps = await compose(prod, prod.projects.blue, ['--profile', 'slot', 'ps', '-a', '--format', 'json', 'api'], slotEnv('blue', VERSION))
+  const rows = ps.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  assert.is(rows[0]?.ExitCode, 0, ps.stdout)
 })
 
 test.run()
