@@ -151,6 +151,9 @@ test('production: headers on errors, status listener, preview of a missing slot'
     assert.ok(missing.headers[h], `404 carries ${h}`)
   }
   assert.not.ok(String(missing.headers.server ?? '').match(/\d/), 'server_tokens off')
+  for (const p of ['/metrics', '/api/metrics', '/docs/metrics', '/app/metrics/']) {
+    assert.is((await request(publicUrl(prod, p))).status, 404, `${p} is not public`)
+  }
   const live = await request(statusUrl(prod, '/live-slot'))
   assert.equal(live.json(), { live: 'blue' })
   const stub = await request(statusUrl(prod, '/stub_status'))
