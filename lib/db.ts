@@ -1,0 +1,230 @@
+// PostgreSQL: migrations in a one-off container of a release, and backups with pg_dump -Fc
+// run inside the postgres container (streamed to VAR_DIR/backups, 0600, verified with
+// pg_restore --list, kept by count and age). The password never travels on argv: a fixed
+// `sh -c` reads it from the compose secret file inside the container.
+import fs from 'node:fs'
+import path from 'node:path'
+import { $ } from 'zx'
+import type { Config } from './config.ts'
+import { coreTarget, execArgs, quoteArgv, runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
+import { OperationError, RefusedError } from './errors.ts'
+import type { Slot } from './state.ts'
+import type { Printer } from './ui.ts'
+
+// ---------------------------------------------------------------- migrations
+
+export type Migration = { version: string; name: string; file: string; contract: boolean }
+export type PendingMigrations = { pending: Migration[]; applied: string[]; contract: boolean }
+
+const MIGRATE = ['node', '/app/src/migrate.js']
+
+/** The one-off `migrate` service of a release's slot project. */
+export function migrateTarget(config: Config, slot: Slot, version: string): ComposeTarget {
+  return { ...slotTarget(config, slot, version), profiles: ['migrate'] }
+}
+
+export function listPendingArgs(t: ComposeTarget): string[] {
+  return runArgs(t, 'migrate', [...MIGRATE, '--list-pending', '--json'])
+}
+
+export function migrateArgs(t: ComposeTarget, o: { allowContract?: boolean } = {}): string[] {
+  return runArgs(t, 'migrate', [...MIGRATE, '--json', ...(o.allowContract ? ['--allow-contract'] : [])])
+}
+
+/** migrate.js prints one JSON document as its last line. */
+export function lastJsonLine(stdout: string): Record<string, unknown> | null {
+  const lines = stdout.trim().split('\n').reverse()
+  for (const l of lines) {
+    if (!l.trim().startsWith('{')) continue
+    try {
+      return JSON.parse(l) as Record<string, unknown>
+    } catch {
+      // not ours
+    }
+  }
+  return null
+}
+
+/** Pending migrations of a release, read by the release's own migrate.js (read-only). */
+export async function listPending(sh: Shell, config: Config, slot: Slot, version: string): Promise<PendingMigrations> {
+  const t = migrateTarget(config, slot, version)
+  const r = await sh.docker(listPendingArgs(t), { env: t.env, changes: false, nothrow: true, timeoutMs: 60_000 })
+  const doc = lastJsonLine(r.stdout)
+  if (!r.ok || !doc || !Array.isArray(doc.pending))
+    throw new OperationError(`Can't list the pending migrations of ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}`)
+  return { pending: doc.pending as Migration[], applied: (doc.applied as string[]) ?? [], contract: doc.contract === true }
+}
+
+/** Applies the release's migrations. Exit 3 of migrate.js (a contracting migration) is a refusal. */
+export async function runMigrations(sh: Shell, config: Config, slot: Slot, version: string, o: { allowContract?: boolean } = {}): Promise<string[]> {
+  const t = migrateTarget(config, slot, version)
+  const r = await sh.docker(migrateArgs(t, o), { env: t.env, nothrow: true, timeoutMs: 10 * 60_000 })
+  if (sh.dryRun) return []
+  const doc = lastJsonLine(r.stdout)
+  if (r.code === 3)
+    throw new RefusedError(
+      `Can't migrate to ${version}: it contracts the schema (${JSON.stringify(doc?.contract ?? '')}); the live release may still use what it removes`,
+      'Ship the contraction in a later release, or re-run with --allow-contract once no release uses the old schema.',
+    )
+  if (!r.ok || doc?.ok !== true)
+    throw new OperationError(`Can't migrate to ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}${doc?.failed ? ` (in ${String(doc.failed)}, rolled back)` : ''}`)
+  return (doc.applied as string[]) ?? []
+}
+
+/** One-off containers (`compose run`) a killed run may have left in a project. */
+export async function removeOneOffs(sh: Shell, project: string): Promise<number> {
+  const r = await sh.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.oneoff=True'], { changes: false, nothrow: true })
+  const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean)
+  if (ids.length) await sh.docker(['rm', '-f', ...ids], { nothrow: true, action: `remove one-off containers of ${project}` })
+  return ids.length
+}
+
+// ---------------------------------------------------------------- backups
+
+/** Runs the command after it with PGPASSWORD read from the compose secret file, inside the container. */
+const WITH_PASSWORD = 'PGPASSWORD="$(cat /run/secrets/postgres_password)"; export PGPASSWORD; exec "$@"'
+
+function pgCommand(config: Config, cmd: string[]): string[] {
+  return execArgs(coreTarget(config), 'postgres', ['sh', '-c', WITH_PASSWORD, 'sh', ...cmd, '-h', '/var/run/postgresql', '-U', config.postgres.user, '-d', config.postgres.db])
+}
+
+export const pgDumpArgs = (config: Config) => pgCommand(config, ['pg_dump', '--format=custom', '--compress=6'])
+export const pgRestoreArgs = (config: Config) => pgCommand(config, ['pg_restore', '--clean', '--if-exists', '--single-transaction', '--exit-on-error'])
+/** psql -tA -c <sql> inside the postgres container (for checks and tests). */
+export const psqlArgs = (config: Config, sql: string) => pgCommand(config, ['psql', '-v', 'ON_ERROR_STOP=1', '-tA', '-c', sql])
+export const pgRestoreListArgs = (config: Config) => execArgs(coreTarget(config), 'postgres', ['pg_restore', '--list'])
+
+export type BackupFile = { file: string; name: string; time: Date; bytes: number }
+export type RetentionPolicy = { keepCount: number; keepDays: number }
+
+const BACKUP_RE = /^(.+)-(\d{8}T\d{6}Z)(?:-(.+))?\.dump$/
+
+export function backupName(db: string, version: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `${db}-${stamp}-before-${version}.dump`
+}
+
+/** The time a backup was taken, from its name (the file's mtime for other names). */
+export function backupTime(name: string, mtime: Date): Date {
+  const m = BACKUP_RE.exec(name)
+  if (!m) return mtime
+  const s = m[2]!
+  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`)
+}
+
+/** Backups in a directory, newest first. Partial files (`.partial`) are not backups. */
+export function listBackups(dir: string): BackupFile[] {
+  let names: string[] = []
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  return names
+    .filter((n) => n.endsWith('.dump'))
+    .map((name) => {
+      const file = path.join(dir, name)
+      const st = fs.statSync(file)
+      return { file, name, time: backupTime(name, st.mtime), bytes: st.size }
+    })
+    .sort((a, b) => b.time.getTime() - a.time.getTime() || b.name.localeCompare(a.name))
+}
+
+/**
+ * Which backups the policy removes: everything beyond the newest keepCount, and among those
+ * any older than keepDays, except that the newest backup is always kept.
+ */
+export function selectExpired(backups: readonly BackupFile[], policy: RetentionPolicy, now = new Date()): BackupFile[] {
+  const sorted = [...backups].sort((a, b) => b.time.getTime() - a.time.getTime())
+  const maxAge = policy.keepDays * 86_400_000
+  return sorted.filter((b, i) => i > 0 && (i >= Math.max(1, policy.keepCount) || (policy.keepDays > 0 && now.getTime() - b.time.getTime() > maxAge)))
+}
+
+export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Date()): BackupFile[] {
+  const expired = selectExpired(listBackups(dir), policy, now)
+  for (const b of expired) fs.rmSync(b.file, { force: true })
+  return expired
+}
+
+async function pgRestoreList(config: Config, file: string): Promise<{ ok: boolean; entries: number; detail: string }> {
+  const host = await $({ quiet: true, nothrow: true })`command -v pg_restore`
+  let p
+  if (host.exitCode === 0) {
+    p = await $({ quiet: true, nothrow: true })`pg_restore --list ${file}`
+  } else {
+    const t = coreTarget(config)
+    const fd = fs.openSync(file, 'r')
+    try {
+      p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: [fd, 'pipe', 'pipe'] })`docker ${pgRestoreListArgs(config)}`
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  const entries = p.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';')).length
+  return { ok: p.exitCode === 0, entries, detail: p.exitCode === 0 ? `${entries} entries` : p.stderr.trim().split('\n').pop() ?? `exit ${p.exitCode}` }
+}
+
+/**
+ * pg_dump -Fc inside the postgres container, streamed to backups/<db>-<time>-before-<version>.dump
+ * (0600), verified non-empty and readable by pg_restore --list, then the retention policy.
+ */
+export async function backupDatabase(
+  sh: Shell, config: Config, dir: string, ui: Printer, o: { version: string; now?: Date },
+): Promise<{ backup: BackupFile | null; entries: number; pruned: BackupFile[] }> {
+  const name = backupName(config.postgres.db, o.version, o.now)
+  const file = path.join(dir, name)
+  const args = pgDumpArgs(config)
+  if (sh.dryRun) {
+    ui.info(`${ui.c.cyan('[dry-run]')} docker ${quoteArgv(args)} > ${file}`)
+    return { backup: null, entries: 0, pruned: [] }
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  for (const n of fs.readdirSync(dir)) if (n.endsWith('.partial')) fs.rmSync(path.join(dir, n), { force: true })
+  const partial = `${file}.partial`
+  ui.detail(`$ docker ${quoteArgv(args)} > ${partial}`)
+  const fd = fs.openSync(partial, 'w', 0o600)
+  let p
+  try {
+    const t = coreTarget(config)
+    p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: ['ignore', fd, 'pipe'], timeout: 30 * 60_000 })`docker ${args}`
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  const bytes = fs.statSync(partial).size
+  const fail = (why: string) => {
+    fs.rmSync(partial, { force: true })
+    return new OperationError(`Can't back up the database: ${why}. Nothing was changed.`, 'Check the postgres container: docker compose logs postgres.')
+  }
+  if (p.exitCode !== 0) throw fail(`pg_dump exited ${p.exitCode}: ${ui.mask(p.stderr.trim().split('\n').slice(-2).join(' '))}`)
+  if (bytes === 0) throw fail('pg_dump wrote nothing')
+  const check = await pgRestoreList(config, partial)
+  if (!check.ok) throw fail(`pg_restore --list can't read the archive (${check.detail})`)
+  fs.renameSync(partial, file)
+  fs.chmodSync(file, 0o600)
+  const pruned = pruneBackups(dir, config.backup)
+  return { backup: { file, name, time: backupTime(name, new Date()), bytes }, entries: check.entries, pruned }
+}
+
+/** pg_restore --clean of a backup into the database, inside the postgres container, in one transaction. */
+export async function restoreBackup(sh: Shell, config: Config, file: string, ui: Printer): Promise<void> {
+  const args = pgRestoreArgs(config)
+  if (sh.dryRun) {
+    ui.info(`${ui.c.cyan('[dry-run]')} docker ${quoteArgv(args)} < ${file}`)
+    return
+  }
+  ui.detail(`$ docker ${quoteArgv(args)} < ${file}`)
+  const fd = fs.openSync(file, 'r')
+  let p
+  try {
+    const t = coreTarget(config)
+    p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: [fd, 'pipe', 'pipe'], timeout: 60 * 60_000 })`docker ${args}`
+  } finally {
+    fs.closeSync(fd)
+  }
+  if (p.exitCode !== 0)
+    throw new OperationError(
+      `Can't restore ${path.basename(file)}: pg_restore exited ${p.exitCode}: ${ui.mask(p.stderr.trim().split('\n').slice(-3).join(' '))}. It ran in one transaction, so the database is as it was.`,
+      'Check the archive with: pg_restore --list <file>',
+    )
+}
