@@ -6,7 +6,6 @@ import https from 'node:https'
 import net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
 import { RedisClient } from './redis-client.ts'
 
 export type ProbeResult = {
@@ -249,6 +248,8 @@ export type PostgresProbeOptions = {
 /** Connect, SELECT 1, and read client connections in use against max_connections. */
 export async function probePostgres(opts: PostgresProbeOptions): Promise<ProbeResult> {
   const name = opts.name ?? `postgres ${opts.host}:${opts.port}`
+  // loaded on first use: most runs of most scripts never talk to PostgreSQL
+  const pg = (await import('pg')).default
   const start = performance.now()
   const client = new pg.Client({
     host: opts.host,
