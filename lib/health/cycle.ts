@@ -42,12 +42,18 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
   let alert: CycleResult['alert']
   if (opts.alert) {
     const { changes, next } = planAlerts(memory.checks, report.checks, new Date())
-    const urls = [config.webhookUrl, config.slackWebhookUrl].filter(Boolean)
     let deliveries: Delivery[] = []
-    if (changes.length && urls.length === 0) {
+    if (changes.length && !config.webhookUrl && !config.slackWebhookUrl) {
       warnings.push(`--alert: ${changes.length} state change(s) but no WEBHOOK_URL or SLACK_WEBHOOK_URL is configured in ${config.localFile}`)
     } else if (changes.length) {
-      deliveries = await deliverAlert(urls, alertPayload(config.target, report.status, changes, os.hostname()), Math.min(5000, opts.deadlineMs))
+      // every body is masked before it leaves; Slack gets only its text
+      const payload = JSON.parse(env.ui.mask(JSON.stringify(alertPayload(config.target, report.status, changes, os.hostname()))))
+      const timeoutMs = Math.min(Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000, opts.deadlineMs)
+      const sends = [
+        config.webhookUrl ? deliverAlert([config.webhookUrl], payload, timeoutMs) : [],
+        config.slackWebhookUrl ? deliverAlert([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
+      ]
+      deliveries = (await Promise.all(sends)).flat()
       for (const d of deliveries) if (!d.ok) warnings.push(`Can't deliver the alert to ${d.url}: ${d.detail}; it is retried on the next run`)
     }
     const remembered = changes.length === 0 || (deliveries.length > 0 && deliveries.every((d) => d.ok))
