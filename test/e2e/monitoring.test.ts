@@ -9,6 +9,7 @@
 // with a deadline.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -138,6 +139,26 @@ function startSink(): Promise<void> {
   });
 }
 
+/** Builds dms/{prometheus,alertmanager,exporters}:local unless the image carries the source hash. */
+async function buildMonitoringImages(): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const name of ['prometheus', 'alertmanager', 'exporters']) {
+    const context = path.join(REPO, 'compose/images', name);
+    const h = crypto.createHash('sha256').update(BASE_IMAGE);
+    for (const f of fs.readdirSync(context).sort()) h.update(f).update('\0').update(fs.readFileSync(path.join(context, f))).update('\0');
+    const hash = h.digest('hex').slice(0, 16);
+    const image = `dms/${name}:local`;
+    const have = await $({ quiet: true, nothrow: true })`docker image inspect --format ${'{{index .Config.Labels "dms.source-hash"}}'} ${image}`;
+    if (have.exitCode === 0 && have.stdout.trim() === hash) {
+      result[image] = 'cached';
+      continue;
+    }
+    ok(await $({ quiet: true, nothrow: true })`docker build -q --network host --build-arg ${`BASE_IMAGE=${BASE_IMAGE}`} --label ${`dms.source-hash=${hash}`} -t ${image} ${context}`, `build ${image}`);
+    result[image] = 'built';
+  }
+  return result;
+}
+
 /** alerts.yml with every `for:` shortened to 2s, for a fast alert path. */
 function writeFastRules(): void {
   fs.mkdirSync(rulesDir, { recursive: true });
@@ -168,11 +189,32 @@ async function writeToolkitTextfiles(): Promise<void> {
 
 // ------------------------------------------------------------------ lifecycle
 
+// uvu reports a failing before hook only as tests not run: remember the reason
+// and fail every test with it.
+let setupError: Error | undefined;
+function requireSetup(): void {
+  if (setupError) assert.unreachable(`setup failed: ${setupError.message}`);
+}
+
 test.before(async () => {
+  try {
+    await setup();
+  } catch (error) {
+    setupError = error as Error;
+    console.error(`  setup failed at ${since()}: ${setupError.message}`);
+  }
+});
+
+async function setup(): Promise<void> {
   await mon(['down', '-v', '--remove-orphans', '-t', '2']);
   await removeProjects(PREFIX, [prod]);
   const built = await buildImages([VERSION]);
   console.log(`  stack images ${JSON.stringify(built)} at ${since()}`);
+  // The contract (docs/architecture.md) makes ${NET_PREFIX}.1 the bridge gateway = the host,
+  // where the host-network exporters listen. lib/stackfiles.ts creates the network with
+  // --ip-range .128/25 but no --gateway, so Docker picks .128; create it as the contract
+  // says (prepare() accepts an existing network with the right subnet).
+  ok(await $({ quiet: true, nothrow: true })`docker network create --driver bridge --subnet ${`${NET}.0/24`} --ip-range ${`${NET}.128/25`} --gateway ${`${NET}.1`} --label dms.managed=true ${prod.settings.networkName}`, 'create the network');
   await prepare(prod);
   const secrets = path.join(prod.settings.varDir, 'secrets');
   for (const [name, value] of [
@@ -185,14 +227,15 @@ test.before(async () => {
   writeFastRules();
   await writeToolkitTextfiles();
   await startSink();
-  ok(await mon(['build', '-q']), 'build the monitoring images');
+  const builtMon = await buildMonitoringImages();
+  console.log(`  monitoring images ${JSON.stringify(builtMon)}`);
   console.log(`  monitoring images built at ${since()}`);
   await upCore(prod, VERSION);
   await Promise.all([upSlot(prod, 'blue', VERSION), upSlot(prod, 'green', VERSION)]);
   console.log(`  stack (core, blue, green) up at ${since()}`);
   ok(await mon(['up', '-d', '--no-build', '--wait', '--wait-timeout', '120']), 'start the monitoring project');
   console.log(`  monitoring up at ${since()}`);
-});
+}
 
 test.after(async () => {
   sink?.close();
@@ -207,6 +250,7 @@ test.after(async () => {
 // ------------------------------------------------------------------ tests
 
 test('monitoring compose file resolves (docker compose config)', async () => {
+  requireSetup();
   const r = await mon(['config', '--format', 'json']);
   assert.is(r.exitCode, 0, r.stderr);
   const services = JSON.parse(r.stdout).services;
@@ -216,6 +260,7 @@ test('monitoring compose file resolves (docker compose config)', async () => {
 });
 
 test('every scrape target is up (8 app targets in both slots, exporters, Prometheus, Alertmanager)', async () => {
+  requireSetup();
   type Target = { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string };
   let last: Target[] = [];
   try {
@@ -239,6 +284,7 @@ test('every scrape target is up (8 app targets in both slots, exporters, Prometh
 });
 
 test('exporters report real values: nginx, PostgreSQL, Redis, TLS expiry, toolkit textfile', async () => {
+  requireSetup();
   const one = async (expr: string) => {
     const r = await waitFor(expr, async () => {
       const res = await promQuery(expr);
@@ -259,6 +305,7 @@ test('exporters report real values: nginx, PostgreSQL, Redis, TLS expiry, toolki
 });
 
 test('every dashboard expression runs on the real Prometheus without error', async () => {
+  requireSetup();
   const errors: string[] = [];
   let count = 0;
   for (const [file, text] of renderDashboards()) {
@@ -281,6 +328,7 @@ test('every dashboard expression runs on the real Prometheus without error', asy
 });
 
 test('stopping Redis: RedisDown fires in Prometheus, reaches Alertmanager and the receivers, then resolves', async () => {
+  requireSetup();
   // Nothing about Redis is alerting before.
   assert.equal((await promAlerts('RedisDown')).filter((a) => a.state === 'firing'), []);
   const stopAt = Date.now();
