@@ -39,10 +39,13 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
   }
 }
 
+/** App settings that pass through from the config as APP_<name> (test knobs, log level). */
+export const APP_KNOBS = ['LOG_LEVEL', 'START_DELAY_MS', 'FAIL_HEALTH', 'FAIL_AFTER_MS', 'SLOW_MS', 'DEMO_USER'] as const
+
 /** Test knobs and log level pass through to the app services when set in the config. */
 function passthrough(raw: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const k of ['LOG_LEVEL', 'START_DELAY_MS', 'FAIL_HEALTH', 'FAIL_AFTER_MS', 'SLOW_MS']) if (raw[k] !== undefined) out[k] = raw[k]!
+  for (const k of APP_KNOBS) if (raw[`APP_${k}`] !== undefined) out[k] = raw[`APP_${k}`]!
   return out
 }
 
@@ -107,8 +110,6 @@ export const buildArgs = (t: ComposeTarget, services: string[] = []) => composeA
 export const configArgs = (t: ComposeTarget) => composeArgs(t, 'config', '--quiet')
 export const imageInspectArgs = (image: string) => ['image', 'inspect', '--format', '{{.Id}}', image]
 export const pullArgs = (image: string) => ['pull', '--quiet', image]
-export const networkInspectArgs = (name: string) => ['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', name]
-export const networkCreateArgs = (name: string, prefix: string) => ['network', 'create', '--driver', 'bridge', '--subnet', `${prefix}.0/24`, '--gateway', `${prefix}.1`, name]
 
 // ---------------------------------------------------------------- runner
 
@@ -189,18 +190,4 @@ export async function ps(sh: Shell, t: ComposeTarget): Promise<ServiceState[]> {
 
 export async function imageExists(sh: Shell, image: string): Promise<boolean> {
   return (await sh.docker(imageInspectArgs(image), { nothrow: true, changes: false })).ok
-}
-
-export async function ensureNetwork(sh: Shell, config: Config): Promise<void> {
-  const r = await sh.docker(networkInspectArgs(config.networkName), { nothrow: true, changes: false })
-  if (r.ok) {
-    const subnet = r.stdout.trim()
-    if (subnet !== `${config.netPrefix}.0/24`)
-      throw new ToolkitError(`Can't use network ${config.networkName}: its subnet is ${subnet}, the config says ${config.netPrefix}.0/24`, {
-        exitCode: EXIT.REFUSED,
-        hint: 'Fix NET_PREFIX in the env file, or remove the network when nothing uses it.',
-      })
-    return
-  }
-  await sh.docker(networkCreateArgs(config.networkName, config.netPrefix), { action: `create network ${config.networkName}` })
 }

@@ -85,7 +85,7 @@ export const SCHEMA: Record<string, KeySpec> = {
 }
 
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */
-const PASSTHROUGH = /^(HEALTH_|ALERT_|NOTIFY_|SMOKE_|DMS_)[A-Z0-9_]*$/
+const PASSTHROUGH = /^(HEALTH_|ALERT_|NOTIFY_|SMOKE_|DMS_|APP_)[A-Z0-9_]*$/
 
 const WEAK = /^(change[-_]?me|changeit|secret|password|passw0rd|example|placeholder|todo|default|admin|test|x+|\*+|<.*>)$/i
 const WEAK_PART = /change[-_]?me|placeholder|example|your[-_]/i

@@ -41,12 +41,13 @@ export interface Platform {
   removeSlot(slot: Slot): Promise<void>
   /** every role of a slot through the preview listener, checking X-Slot (and X-Version when given) */
   probeSlot(slot: Slot, version?: string, signal?: AbortSignal): Promise<ProbeResult[]>
-  /** every role through the public listener; results carry the X-Slot header */
+  /** every role's /version through the public listener; results carry the X-Slot header */
   probePublic(signal?: AbortSignal): Promise<ProbeResult[]>
 }
 
-export function roleUrl(config: Config, port: number, role: (typeof ROLES)[number]): string {
-  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/ready`
+/** /ready checks a role's dependencies (used before a switch); /version only that it answers (after). */
+export function roleUrl(config: Config, port: number, role: (typeof ROLES)[number], endpoint: 'ready' | 'version' = 'ready'): string {
+  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
 }
 
 export function summarizeServices(services: ServiceState[]): { running: boolean; healthy: boolean; problems: string[] } {
@@ -71,7 +72,7 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
   const probeRole = (port: number, role: (typeof ROLES)[number], headers: Record<string, string>, expectSlot?: Slot, version?: string, signal?: AbortSignal) =>
     probeHttp({
       name: role,
-      url: roleUrl(config, port, role),
+      url: roleUrl(config, port, role, port === config.ports.preview ? 'ready' : 'version'),
       insecure: true,
       timeoutMs: 3000,
       expectStatus: 200,

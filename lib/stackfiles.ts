@@ -79,6 +79,11 @@ export async function ensureNetwork(name: string, netPrefix: string): Promise<bo
   const found = await sh`docker network inspect --format ${'{{range .IPAM.Config}}{{.Subnet}} {{end}}'} ${name}`
   if (found.exitCode === 0) {
     const subnets = found.stdout.trim().split(/\s+/).filter(Boolean)
+    const gateways = (await sh`docker network inspect --format ${'{{range .IPAM.Config}}{{.Gateway}} {{end}}'} ${name}`).stdout.trim().split(/\s+/)
+    if (subnets.includes(subnet) && !gateways.includes(`${netPrefix}.1`)) {
+      throw new Error(`Docker network ${name} has gateway ${gateways.join(', ')}, expected ${netPrefix}.1. ` +
+        `Remove it when nothing uses it (docker network rm ${name}); the toolkit recreates it.`)
+    }
     if (!subnets.includes(subnet)) {
       throw new Error(`Docker network ${name} exists with subnet ${subnets.join(', ') || 'none'}, expected ${subnet}. ` +
         `Remove it (docker network rm ${name}) or fix NET_PREFIX.`)
@@ -88,7 +93,10 @@ export async function ensureNetwork(name: string, netPrefix: string): Promise<bo
   // Dynamic addresses (one-off containers such as migrations) come from .128/25 only, so they
   // never take a static address (.3, .4, .11-.24, .50-.59) from a container that starts later.
   const ipRange = `${netPrefix}.128/25`
-  const created = await sh`docker network create --driver bridge --subnet ${subnet} --ip-range ${ipRange} --label dms.managed=true ${name}`
+  // The gateway (the host) is .1, as the contract says: without --gateway docker would put it at
+  // the start of the ip-range (.128), where host-networked exporters and nginx are not listening.
+  const gateway = `${netPrefix}.1`
+  const created = await sh`docker network create --driver bridge --subnet ${subnet} --ip-range ${ipRange} --gateway ${gateway} --label dms.managed=true ${name}`
   if (created.exitCode !== 0) {
     throw new Error(`Can't create docker network ${name} (${subnet}): ${created.stderr.trim()}`)
   }

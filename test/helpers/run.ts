@@ -18,7 +18,7 @@ export function runTs(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(ROOT, file), ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      env: withoutForceColor({ ...process.env, NO_COLOR: '1', ...opts.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -41,4 +41,10 @@ export function tempEnvDir(extra: Record<string, string> = {}): string {
   for (const t of ['staging', 'production']) fs.copyFileSync(path.join(ROOT, 'env', `.env.${t}`), path.join(dir, `.env.${t}`))
   for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 })
   return dir
+}
+
+/** NO_COLOR and FORCE_COLOR together make Node warn on every start; tests want no colour. */
+function withoutForceColor(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { FORCE_COLOR: _drop, ...rest } = env
+  return rest
 }

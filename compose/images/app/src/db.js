@@ -4,14 +4,28 @@ const { Pool } = require('pg');
 const { pg } = require('./config.js');
 const log = require('./log.js');
 
-const pool = new Pool({ ...pg, max: 10, connectionTimeoutMillis: 2000, idleTimeoutMillis: 30000, statement_timeout: 10000 });
+// Connections are opened before traffic arrives and kept: a slot that receives all traffic at
+// once after a switch must not pay for ten SCRAM handshakes under load (seen as 503s in the
+// blue-green e2e test when the pool was cold).
+const POOL_SIZE = 10;
+const pool = new Pool({ ...pg, max: POOL_SIZE, connectionTimeoutMillis: 5000, idleTimeoutMillis: 0, statement_timeout: 10000 });
 pool.on('error', (err) => log.warn('postgres pool error', { error: err.message }));
+
+/** Opens every pooled connection in parallel (true when all are open; never throws). */
+async function warm() {
+  const results = await Promise.allSettled(Array.from({ length: POOL_SIZE }, () => pool.connect()));
+  for (const r of results) if (r.status === 'fulfilled') r.value.release();
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length) log.warn('postgres warm-up incomplete', { error: failed[0].reason.message, open: POOL_SIZE - failed.length });
+  return failed.length === 0;
+}
 
 const COLS = 'id, title, body, created_at, updated_at';
 const toDoc = (r) => r && { id: Number(r.id), title: r.title, body: r.body, created_at: r.created_at, updated_at: r.updated_at };
 
 module.exports = {
   pool,
+  warm,
   async ping() { await pool.query('SELECT 1'); },
   async list(limit = 100) {
     const { rows } = await pool.query(`SELECT ${COLS} FROM documents ORDER BY id DESC LIMIT $1`, [limit]);

@@ -108,5 +108,6 @@ process.on('SIGINT', () => shutdown('SIGINT'));
   if (deps.redis) deps.redis.start();
   if (cfg.startDelayMs > 0) { log.info('delaying start', { ms: cfg.startDelayMs }); await sleep(cfg.startDelayMs); }
   if (draining) return;
+  if (deps.postgres) await deps.postgres.warm();
   server.listen(cfg.port, () => log.info('listening', { port: cfg.port }));
 })();

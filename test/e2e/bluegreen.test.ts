@@ -1,0 +1,155 @@
+// The blue-green engine against real Docker and nginx, under continuous keep-alive load:
+// create, switch, rollback and a gradual switch with zero failed requests; a candidate that
+// never gets healthy is never switched to; one that fails inside the verification window is
+// switched away from on its own.
+import { performance } from 'node:perf_hooks'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readState } from '../../lib/state.ts'
+import { readLive } from '../../lib/nginx.ts'
+import { isFailure, startLoad, summarize, type LoadRecord, type LoadRun } from '../../bench/load.ts'
+import { buildImages, removeProjects, request } from './harness.ts'
+import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
+
+const PREFIX = 'dmst-bg'
+const t = toolkitTarget(PREFIX, '172.29.32', 19, {
+  VERIFY_WINDOW: '3s',
+  KEEP_PREVIOUS: '30m',
+  // the load below saturates the 0.5-CPU app containers on purpose: latency is not what is judged here
+  SWITCH_MAX_P95_MS: '20000',
+})
+const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
+const ok = (r: { code: number | null; stderr: string; stdout: string }, what: string) =>
+  assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1000)}`)
+
+test.before(async () => {
+  await removeProjects(PREFIX)
+  await buildImages(['1.0.0', '2.0.0'])
+  await upCore(t)
+})
+
+test.after(async () => {
+  await removeProjects(PREFIX)
+})
+
+/** Checks the switch in the records: finished before `from` -> old slot; started after `to` -> new slot. */
+function assertSwitched(records: LoadRecord[], before: string, after: string, fromMs: number, toMs: number, what: string): void {
+  const early = records.filter((r) => r.end < fromMs)
+  const late = records.filter((r) => r.start > toMs)
+  assert.ok(early.length > 50, `${what}: load before the switch (${early.length} requests)`)
+  assert.ok(late.length > 20, `${what}: load after the switch (${late.length} requests)`)
+  const wrongEarly = early.filter((r) => r.slot !== before)
+  const wrongLate = late.filter((r) => r.slot !== after)
+  assert.is(wrongEarly.length, 0, `${what}: ${wrongEarly.length} requests before the switch answered by ${wrongEarly[0]?.slot}`)
+  assert.is(wrongLate.length, 0, `${what}: ${wrongLate.length} requests after the switch answered by ${wrongLate[0]?.slot}`)
+}
+
+test('first release: create 1.0.0 in the idle slot and switch to it', async () => {
+  const create = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes'])
+  ok(create, 'create 1.0.0')
+  assert.match(create.stdout, /1\.0\.0 runs in green/)
+  await migrate(t, 'green', '1.0.0')
+  const sw = await script(t, 'switch-to-green', ['--yes', '--json'])
+  ok(sw, 'switch to green')
+  const doc = JSON.parse(sw.stdout)
+  assert.is(doc.to, 'green')
+  assert.is(liveMarker(t), 'green')
+  const r = await request(`${publicUrl}/api/version`)
+  assert.is(r.headers['x-slot'], 'green')
+  assert.is(readState(t.paths.state, 'production').live, 'green')
+})
+
+test('under load: create, switch, rollback and a gradual switch with zero failed requests', async () => {
+  const load: LoadRun = startLoad({ url: publicUrl, connections: 50, durationMs: 150_000, postRatio: 0.1 })
+  const at = () => performance.now() - load.t0
+  try {
+    // the load reaches a steady state first
+    while (load.records.length < 200) await new Promise((r) => setTimeout(r, 50))
+
+    const create = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes'])
+    ok(create, 'create 2.0.0 under load')
+    assert.match(create.stdout, /2\.0\.0 runs in blue/)
+    assert.is(liveMarker(t), 'green', 'create never touches the live slot')
+
+    const s1 = at()
+    const sw = await script(t, 'switch-to-green', ['--yes', '--verify', '3s'])
+    const e1 = at()
+    ok(sw, 'switch to blue under load')
+    assert.is(liveMarker(t), 'blue')
+
+    const s2 = at()
+    const rb = await script(t, 'rollback-production', ['--yes', '--json'])
+    const e2 = at()
+    ok(rb, 'rollback under load')
+    const rbDoc = JSON.parse(rb.stdout)
+    assert.is(rbDoc.warm, true, 'the previous slot was warm: rollback is a switch')
+    assert.is(rbDoc.to, 'green')
+    assert.is(liveMarker(t), 'green')
+
+    const s3 = at()
+    const gr = await script(t, 'switch-to-green', ['--yes', '--gradual', '20,50,100', '--step', '3s', '--verify', '2s'])
+    const e3 = at()
+    ok(gr, 'gradual switch under load')
+    assert.match(gr.stdout, /Sending 20% of new requests to blue/)
+    assert.is(liveMarker(t), 'blue')
+    assert.is(readLive(t.paths.live).gradual, null, 'no gradual markers are left')
+    // let the load run on the new slot for a moment
+    const until = at() + 1500
+    while (at() < until) await new Promise((r) => setTimeout(r, 50))
+    load.stop()
+    const records = await load.done
+    const sum = summarize(records)
+    const failures = records.filter(isFailure)
+    assert.is(failures.length, 0, `failed requests: ${JSON.stringify(failures.slice(0, 5))}`)
+    assert.is(sum.server5xx, 0)
+    assert.ok(sum.requests > 2000, `enough load: ${sum.requests} requests`)
+    const posts = records.filter((r) => r.method === 'POST')
+    assert.ok(posts.length > 100 && posts.every((r) => r.status === 201), `document POSTs all created (${posts.length})`)
+    assertSwitched(records.filter((r) => r.start < s2), 'green', 'blue', s1, e1, 'switch')
+    assertSwitched(records.filter((r) => r.start < s3), 'blue', 'green', s2, e2, 'rollback')
+    const during = records.filter((r) => r.start > s3 + 3000 && r.end < e3 - 6000)
+    const mixed = summarize(during).bySlot
+    assert.ok((mixed.blue ?? 0) > 0 && (mixed.green ?? 0) > 0, `gradual: both slots served during the steps: ${JSON.stringify(mixed)}`)
+    assertSwitched(records, 'green', 'blue', -1, e3, 'gradual (end)')
+    console.log(`   load: ${sum.requests} requests, ${sum.failed} failed, ${sum.rps} req/s, p50 ${sum.p50} ms, p99 ${sum.p99} ms, by slot ${JSON.stringify(sum.bySlot)}`)
+  } finally {
+    load.stop()
+    await load.done
+  }
+})
+
+test('a candidate that never becomes healthy is never switched to (live untouched, exit 1)', async () => {
+  const before = readState(t.paths.state, 'production')
+  const r = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes', '--replace', '--timeout', '25s'], { APP_FAIL_HEALTH: '1' })
+  assert.is(r.code, 1, r.stderr)
+  assert.match(r.stderr, /Can't start 2\.0\.0 in green|not healthy/, r.stderr)
+  assert.match(r.stderr, /candidate was removed; blue is still live/)
+  assert.is(liveMarker(t), 'blue')
+  const after = readState(t.paths.state, 'production')
+  assert.is(after.live, before.live)
+  assert.is(after.slots.green, null, 'the failed candidate is not recorded')
+  assert.is(after.pending, null)
+  const live = await request(`${publicUrl}/api/version`)
+  assert.is(live.status, 200)
+  assert.is(live.headers['x-slot'], 'blue')
+  const sw = await script(t, 'switch-to-green', ['--yes'])
+  assert.is(sw.code, 2, 'switching to an empty slot is refused')
+  assert.match(sw.stderr, /Can't switch to green: it runs no release\. Nothing was changed\./)
+})
+
+test('a candidate that starts failing inside the verification window is switched away from', async () => {
+  const create = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes'], { APP_FAIL_AFTER_MS: '20000' })
+  ok(create, 'create a candidate that fails after 20 s')
+  const sw = await script(t, 'switch-to-green', ['--yes', '--verify', '60s'])
+  assert.is(sw.code, 1, sw.stderr)
+  assert.match(sw.stderr, /Switched back to blue: verification failed/)
+  assert.is(liveMarker(t), 'blue')
+  const s = readState(t.paths.state, 'production')
+  assert.is(s.live, 'blue')
+  assert.is(s.history.at(-1)?.outcome, 'rolled_back')
+  const r = await request(`${publicUrl}/api/version`)
+  assert.is(r.headers['x-slot'], 'blue')
+  assert.is(r.status, 200)
+})
+
+test.run()
