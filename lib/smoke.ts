@@ -29,15 +29,15 @@ const num = (raw: Record<string, string>, key: string, def: number) => {
   return raw[key] !== undefined && raw[key] !== '' && Number.isFinite(n) && n >= 0 ? n : def
 }
 
-/** SMOKE_REQUESTS (300), SMOKE_DURATION_MS (15000), SMOKE_CONCURRENCY (8), SMOKE_MAX_ERROR_RATE (0.01), SMOKE_MAX_P95_MS (1000). */
+/** SMOKE_REQUESTS (300), SMOKE_DURATION_MS (15000), SMOKE_CONCURRENCY (4), SMOKE_MAX_ERROR_RATE (0.01), SMOKE_MAX_P95_MS (1500). */
 export function smokeSettings(config: Config): SmokeSettings {
   const r = config.raw
   return {
     requests: num(r, 'SMOKE_REQUESTS', 300),
     durationMs: num(r, 'SMOKE_DURATION_MS', 15_000),
-    concurrency: Math.max(1, num(r, 'SMOKE_CONCURRENCY', 8)),
+    concurrency: Math.max(1, num(r, 'SMOKE_CONCURRENCY', 4)),
     maxErrorRate: num(r, 'SMOKE_MAX_ERROR_RATE', 0.01),
-    maxP95Ms: num(r, 'SMOKE_MAX_P95_MS', 1000),
+    maxP95Ms: num(r, 'SMOKE_MAX_P95_MS', 1500),
   }
 }
 
@@ -84,15 +84,21 @@ export async function documentRoundTrip(t: SmokeTarget): Promise<ProbeResult[]> 
 
 const LOAD_PATHS = ['/', '/api/documents?limit=5', '/docs/', '/app/', '/api/version']
 
-/** A bounded load: at most `requests` GETs, at most `durationMs`, `concurrency` at a time. */
+/**
+ * A bounded load: at most `requests` GETs, at most `durationMs`, `concurrency` at a time. It stops
+ * early once at least 3 requests failed and the failures so far exceed the allowed error rate.
+ */
 export async function shortLoad(t: SmokeTarget, s: SmokeSettings, signal?: AbortSignal): Promise<ProbeResult[]> {
   const results: ProbeResult[] = []
   const deadline = Date.now() + s.durationMs
   let issued = 0
+  let failures = 0
   const worker = async () => {
-    while (issued < s.requests && Date.now() < deadline && !signal?.aborted) {
+    while (issued < s.requests && Date.now() < deadline && !signal?.aborted && !(failures >= 3 && failures / results.length > s.maxErrorRate)) {
       const p = LOAD_PATHS[issued++ % LOAD_PATHS.length]!
-      results.push(await get(t, p, `load ${p}`, { expectStatus: [200, 399], timeoutMs: Math.max(1000, Math.min(10_000, deadline - Date.now() + 1000)) }))
+      const r = await get(t, p, `load ${p}`, { expectStatus: [200, 399], timeoutMs: Math.max(1000, Math.min(10_000, deadline - Date.now() + 1000)) })
+      if (!r.ok) failures++
+      results.push(r)
     }
   }
   await Promise.all(Array.from({ length: Math.min(s.concurrency, Math.max(1, s.requests)) }, worker))
