@@ -228,3 +228,23 @@ export async function restoreBackup(sh: Shell, config: Config, file: string, ui:
       'Check the archive with: pg_restore --list <file>',
     )
 }
+
+/**
+ * The backup to restore when rolling back from `fromVersion`: the newest one taken before that
+ * release was deployed (its migrations ran after it), else the newest of all.
+ */
+export function chooseBackup(dir: string, fromVersion: string | null): BackupFile | null {
+  const all = listBackups(dir)
+  return all.find((b) => fromVersion && b.name.endsWith(`-before-${fromVersion}.dump`)) ?? all[0] ?? null
+}
+
+/** Empties the Redis cache (documents cached after the backup would be stale), password from the secret file. */
+export const flushCacheArgs = (config: Config) =>
+  execArgs(coreTarget(config), 'redis', ['sh', '-c', 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; export REDISCLI_AUTH; exec redis-cli FLUSHDB'])
+
+/** Restores a backup, then empties the cache. */
+export async function restoreDatabase(sh: Shell, config: Config, file: string, ui: Printer): Promise<void> {
+  await restoreBackup(sh, config, file, ui)
+  const r = await sh.docker(flushCacheArgs(config), { env: coreTarget(config).env, nothrow: true, action: 'empty the Redis cache' })
+  if (!r.ok) ui.warn(`Can't empty the Redis cache (${r.stderr.trim().split('\n').pop()}); cached documents may be stale until they expire.`)
+}
