@@ -109,9 +109,8 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
       })
       if (!r.ok) {
         const status = await this.slotStatus(slot)
-        throw new OperationError(
-          `Can't start ${slot} with ${version}: ${status.problems.join(', ') || ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))}`,
-        )
+        const why = status.problems.length ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})` : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
+        throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
     },
     async slotLogs(slot, version, tail = 15) {
