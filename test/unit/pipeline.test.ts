@@ -1,0 +1,241 @@
+// The deploy pipeline's state machine with fake ports: what runs in which order, what is left
+// behind on each failure, and what hooks, notifications and metrics say.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Store } from '../../lib/bluegreen.ts'
+import type { Config } from '../../lib/config.ts'
+import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../lib/errors.ts'
+import type { LiveRouting } from '../../lib/nginx.ts'
+import type { Platform, SlotStatus } from '../../lib/platform.ts'
+import type { ProbeResult } from '../../lib/probe.ts'
+import { executeDeploy, planDeploy, type DeployOptions } from '../../lib/pipeline/deploy.ts'
+import { emptyDeployMetrics, type DeployMetrics } from '../../lib/pipeline/metrics.ts'
+import type { DeployPorts } from '../../lib/pipeline/ports.ts'
+import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
+import { splitCommand } from '../../lib/pipeline/staging.ts'
+import { emptyState, otherSlot, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
+import { Printer } from '../../lib/ui.ts'
+import type { SmokeReport } from '../../lib/smoke.ts'
+
+const quiet = () => new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
+
+type World = {
+  live: Slot
+  running: Partial<Record<Slot, string>>
+  calls: string[]
+  failVerification?: boolean
+  publicProbes: number
+}
+
+function fakePlatform(w: World): Platform {
+  const ok = (name: string, slot: string): ProbeResult => ({ name, ok: true, latencyMs: 5, detail: 'ok', status: 200, headers: { 'x-slot': slot } })
+  const status = (slot: Slot): SlotStatus => {
+    const v = w.running[slot]
+    return { slot, running: !!v, healthy: !!v, version: v ?? null, services: v ? [{ service: 'api', name: 'api', state: 'running', health: 'healthy', exitCode: 0, image: `dms/app:${v}` }] : [], problems: [] }
+  }
+  return {
+    dryRun: false,
+    readRouting: (): LiveRouting => ({ live: w.live, markers: [w.live], gradual: null }),
+    setLive: (slot) => { w.calls.push(`setLive ${slot}`); w.live = slot },
+    setGradual: (to, pct) => void w.calls.push(`gradual ${to} ${pct}`),
+    clearGradual: () => undefined,
+    slotStatus: async (slot) => status(slot),
+    imageAvailable: async () => true,
+    buildImage: async (v) => void w.calls.push(`build ${v}`),
+    startSlot: async (slot, v) => { w.calls.push(`start ${slot} ${v}`); w.running[slot] = v },
+    slotLogs: async () => '',
+    removeSlot: async (slot) => { w.calls.push(`remove ${slot}`); delete w.running[slot] },
+    probeSlot: async (slot) => [ok('api', slot)],
+    probePublic: async () => {
+      // with failVerification: the confirmation after the switch passes, the verification window fails
+      const publicAfterSwitch = w.live === 'green' ? ++w.publicProbes : 0
+      return w.failVerification && publicAfterSwitch > 1 ? [{ ...ok('api', w.live), ok: false, detail: 'status 500' }] : [ok('api', w.live)]
+    },
+  }
+}
+
+function memoryStore(s: DeployState, audit: AuditEntry[]): Store {
+  return {
+    read: () => structuredClone(s),
+    update: (fn) => { fn(s); return structuredClone(s) },
+    audit: (e) => void audit.push(e),
+  }
+}
+
+type Fakes = { hooks: string[]; events: string[]; metrics: DeployMetrics; audit: AuditEntry[]; state: DeployState; world: World }
+
+function setup(o: { failHook?: string; migrate?: () => Promise<string[]>; smoke?: SmokeReport; contract?: boolean; failVerification?: boolean; abortAt?: string; controller?: AbortController } = {}): { ports: DeployPorts; f: Fakes } {
+  const state = emptyState('production')
+  state.live = 'blue'
+  state.slots.blue = { version: 'v1', slot: 'blue', deployedAt: '2026-01-01T00:00:00Z', deployedBy: 'me' }
+  const world: World = { live: 'blue', running: { blue: 'v1' }, calls: [], failVerification: o.failVerification, publicProbes: 0 }
+  const f: Fakes = { hooks: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
+  const smokeOk: SmokeReport = { ok: true, checks: [], load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] }, reasons: [] }
+  const ports: DeployPorts = {
+    platform: fakePlatform(world),
+    store: memoryStore(state, f.audit),
+    ui: quiet(),
+    config: { target: 'production', varDir: '/var/x', backup: { keepCount: 7, keepDays: 14 }, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000 } as Config,
+    dryRun: false,
+    preflight: async () => ({ lines: ['all good'], coreRunning: true }),
+    ensureCore: async () => void world.calls.push('core'),
+    listPending: async () => ({ pending: [{ version: '002', name: 'x', file: '002_x.sql', contract: !!o.contract }], applied: ['001'], contract: !!o.contract }),
+    backup: async () => { world.calls.push('backup'); return { file: '/b/dms.dump', bytes: 10, entries: 3, pruned: 0 } },
+    migrate: async () => { world.calls.push('migrate'); if (o.abortAt === 'migrate') o.controller?.abort(); return o.migrate ? o.migrate() : ['002_x.sql'] },
+    smoke: async () => { world.calls.push('smoke'); if (o.abortAt === 'smoke') o.controller?.abort(); return o.smoke ?? smokeOk },
+    removeOneOffs: async () => 0,
+    hook: async (name, h) => {
+      f.hooks.push(`${name} ${h.version} ${h.slot} ${h.previousSlot} ${h.outcome}`)
+      const fail = o.failHook === name
+      return { name, ran: true, ok: !fail, code: fail ? 1 : 0, output: '', ms: 1, detail: fail ? 'exit 1' : 'ok' }
+    },
+    notify: async (e) => void f.events.push(e.event),
+    metrics: async (fn) => fn(f.metrics),
+  }
+  return { ports, f }
+}
+
+const opts = (over: Partial<DeployOptions> = {}): DeployOptions => ({ version: 'v2', build: false, gradual: [], stepMs: 100, verifyMs: 0, allowContract: false, timeoutMs: 5000, ...over })
+
+async function failsWith(fn: () => Promise<unknown>): Promise<ToolkitError> {
+  try {
+    await fn()
+  } catch (e) {
+    assert.instance(e, ToolkitError)
+    return e as ToolkitError
+  }
+  assert.unreachable('should have thrown')
+  throw new Error('unreachable')
+}
+
+test('a deploy runs backup, create, migrate, smoke, switch in order and records, hooks, notifies, counts', async () => {
+  const { ports, f } = setup()
+  const plan = await planDeploy(ports, opts())
+  assert.is(plan.slot, 'green')
+  assert.ok(plan.steps.some((s) => s.includes('002_x.sql')), plan.steps.join('\n'))
+  const signal = new AbortController().signal
+  const r = await executeDeploy(ports, plan, { ...opts(), signal })
+  assert.is(r.outcome, 'succeeded')
+  assert.equal(f.world.calls, ['backup', 'start green v2', 'migrate', 'smoke', 'setLive green'])
+  assert.is(f.state.live, 'green')
+  assert.is(f.state.pending, null)
+  assert.is(f.state.previous?.version, 'v1')
+  assert.equal(f.hooks, ['pre-deploy v2 green blue pending', 'smoke v2 green blue pending', 'post-deploy v2 green blue succeeded'])
+  assert.equal(f.events, ['started', 'succeeded'])
+  assert.is(f.metrics.total.succeeded, 1)
+  assert.is(f.metrics.inProgress, false)
+  assert.is(f.metrics.live, 'green')
+})
+
+test('a failing pre-deploy hook refuses (exit 2) before anything changes', async () => {
+  const { ports, f } = setup({ failHook: 'pre-deploy' })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
+  assert.is(e.exitCode, EXIT.REFUSED)
+  assert.match(e.message, /pre-deploy hook failed \(exit 1\)\. Nothing was changed/)
+  assert.equal(f.world.calls, [])
+  assert.equal(f.events, [])
+  assert.is(f.metrics.total.failed, 0)
+})
+
+test('a failed migration removes the candidate; the live slot keeps serving; the backup is named', async () => {
+  const { ports, f } = setup({ migrate: async () => { throw new OperationError("Can't migrate to v2: boom") } })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
+  assert.is(e.exitCode, EXIT.FAILED)
+  assert.match(e.message, /boom\. The candidate was removed; blue keeps serving\. The database backup taken before is \/b\/dms\.dump/)
+  assert.ok(f.world.calls.includes('remove green'))
+  assert.not.ok(f.world.calls.some((c) => c.startsWith('setLive')))
+  assert.is(f.state.slots.green, null)
+  assert.is(f.state.pending, null)
+  assert.is(f.state.live, 'blue')
+  assert.equal(f.hooks.map((h) => h.split(' ')[0]), ['pre-deploy', 'on-failure'])
+  assert.equal(f.events, ['started', 'failed'])
+  assert.is(f.metrics.total.failed, 1)
+})
+
+test('failed smoke tests: never switched to', async () => {
+  const bad: SmokeReport = { ok: false, checks: [], load: { total: 10, failures: 5, successRate: 0.5, p50: 1, p95: 2, p99: 3, ok: false, reasons: ['x'] }, reasons: ['load: success rate 50%'] }
+  const { ports, f } = setup({ smoke: bad })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
+  assert.match(e.message, /smoke tests failed \(load: success rate 50%\)/)
+  assert.not.ok(f.world.calls.some((c) => c.startsWith('setLive')))
+  assert.is(f.world.live, 'blue')
+  assert.is(f.world.running.green, undefined)
+})
+
+test('a signal during the migrations ends interrupted with the candidate removed', async () => {
+  const controller = new AbortController()
+  const { ports, f } = setup({ abortAt: 'migrate', controller })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: controller.signal }))
+  assert.instance(e, InterruptedError)
+  assert.match(e.message, /the candidate was removed and blue keeps serving/)
+  assert.equal(f.world.calls.slice(-1), ['remove green'])
+  assert.not.ok(f.world.calls.includes('smoke'))
+  assert.is(f.state.pending, null)
+  assert.equal(f.state.history.slice(-1).map((h) => h.outcome), ['interrupted'])
+})
+
+test('a failed verification switches back: rolled back, on-rollback hook, counted', async () => {
+  const { ports, f } = setup({ failVerification: true })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts({ verifyMs: 300 }), signal: new AbortController().signal }))
+  assert.match(e.message, /verification failed: .*Traffic is back on blue/)
+  assert.is(f.world.live, 'blue')
+  assert.equal(f.hooks.map((h) => h.split(' ')[0]).slice(-1), ['on-rollback'])
+  assert.equal(f.events, ['started', 'rolled_back'])
+  assert.is(f.metrics.total.rolled_back, 1)
+  assert.is(f.metrics.rollbacks, 1)
+})
+
+test('contracting migrations are refused at the plan unless --allow-contract', async () => {
+  const { ports } = setup({ contract: true })
+  const e = await failsWith(() => planDeploy(ports, opts()))
+  assert.is(e.exitCode, EXIT.REFUSED)
+  assert.match(e.message, /contract the schema/)
+  const allowed = await planDeploy(setup({ contract: true }).ports, opts({ allowContract: true }))
+  assert.ok(allowed.steps.some((s) => s.includes('(contracting allowed)')))
+})
+
+test('deploying the live version again is refused', async () => {
+  const { ports } = setup()
+  const e = await failsWith(() => planDeploy(ports, opts({ version: 'v1' })))
+  assert.match(e.message, /already live in blue/)
+})
+
+test('recovery: a candidate nginx does not route to is removed; one it routes to is adopted', async () => {
+  const s = emptyState('production')
+  s.live = 'blue'
+  s.pending = { operation: 'deploy', version: 'v2', slot: 'green', step: 'smoke', startedAt: 'x', pid: 1 }
+  assert.is(decideRecovery(s, { live: 'blue', markers: ['blue'], gradual: null }).action, 'remove-candidate')
+  assert.is(decideRecovery(s, { live: 'green', markers: ['green'], gradual: null }).action, 'adopt')
+  s.pending = null
+  assert.is(decideRecovery(s, { live: 'blue', markers: ['blue'], gradual: null }).action, 'none')
+
+  const { ports, f } = setup()
+  f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'switching', startedAt: 'x', pid: 1 }
+  f.world.live = 'green'
+  f.world.running.green = 'v2'
+  const lines = await recoverPending(ports.platform, ports.store, ports.ui, { dryRun: false })
+  assert.match(lines[0]!, /nginx already routes to green/)
+  assert.is(f.state.live, 'green')
+  assert.is(f.state.previous?.version, 'v1')
+  assert.is(f.state.pending, null)
+})
+
+test('staging checks are split into argv without a shell', () => {
+  assert.equal(splitCommand('npm run typecheck'), ['npm', 'run', 'typecheck'])
+  assert.equal(splitCommand(`node -e "process.exit(0)" 'a b' ''`), ['node', '-e', 'process.exit(0)', 'a b', ''])
+  for (const bad of ['a | b', 'a > f', 'echo $HOME', 'a && b', 'rm *', '"open']) {
+    try {
+      splitCommand(bad)
+      assert.unreachable(bad)
+    } catch (e) {
+      assert.is((e as ToolkitError).exitCode, EXIT.REFUSED, bad)
+    }
+  }
+})
+
+test.run()
