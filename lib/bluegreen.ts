@@ -2,7 +2,7 @@
 // verification window that switches back on its own), roll back, retire the previous slot.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
 import { analyze, type Analysis, type ProbeResult } from './probe.ts'
-import { OperationError, RefusedError, InterruptedError } from './errors.ts'
+import { OperationError, RefusedError, InterruptedError, shownValue } from './errors.ts'
 import { VERSION_RE } from './compose.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { addHistory, otherSlot, whoami, type AuditEntry, type DeployState, type Release, type Slot } from './state.ts'
@@ -12,6 +12,8 @@ export interface Store {
   read(): DeployState
   update(fn: (s: DeployState) => void): DeployState
   audit(entry: AuditEntry): void
+  /** tells monitoring which slot is live now (and counts rollbacks and switch-backs); never throws */
+  recordLive?(slot: Slot, rollback: boolean): Promise<void>
 }
 
 export type Thresholds = { minSuccessRate: number; maxP95Ms: number }
@@ -32,8 +34,7 @@ export function validateVersion(version: unknown, flag = '--version'): string {
   if (typeof version !== 'string' || version === '')
     throw new RefusedError(`Can't continue: ${flag} is required`, `Give the release's image tag, e.g. ${flag} v1.4.2`)
   if (!VERSION_RE.test(version)) {
-    const shown = JSON.stringify(version.length > 40 ? `${version.slice(0, 40)}…` : version)
-    throw new RefusedError(`Can't use ${flag} ${shown}: a version is 1 to 128 letters, digits, '.', '_' or '-'`, `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`)
+    throw new RefusedError(`Can't use ${flag} ${shownValue(version)}: a version is an image tag: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`, `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`)
   }
   return version
 }
@@ -41,7 +42,7 @@ export function validateVersion(version: unknown, flag = '--version'): string {
 export function validateSlot(slot: unknown): Slot | undefined {
   if (slot === undefined) return undefined
   if (slot !== 'blue' && slot !== 'green')
-    throw new RefusedError(`Can't use --slot ${JSON.stringify(String(slot).slice(0, 40))}: a slot is blue or green`, 'Nothing was changed.')
+    throw new RefusedError(`Can't use --slot ${shownValue(String(slot))}: a slot is blue or green`, 'Nothing was changed.')
   return slot
 }
 
@@ -242,6 +243,7 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
       addHistory(s, { action: 'switch', outcome: 'rolled_back', version, from, to, detail: why })
     })
     store.audit({ action: 'switch', outcome: 'rolled_back', version, slot: to, durationMs: Date.now() - started, detail: why })
+    await store.recordLive?.(from, true)
     ui.error(`Switched back to ${from}: ${why}`)
     void analysis
     throw new OperationError(`Can't keep ${to} (${version}) live: ${why}. Traffic is back on ${from}.`, `Look at ${to}: npx zx scripts/health-check.ts; it is still running for inspection.`)
@@ -266,6 +268,7 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
     await sleep(50)
   }
   const switchMs = Date.now() - t0
+  await store.recordLive?.(to, false)
   ui.success(`Every new request goes to ${to}: confirmed by X-Slot in ${switchMs} ms`)
   store.update((s) => {
     s.live = to
@@ -346,6 +349,7 @@ export async function executeRollback(
     await executeCreate(p, store, ui, { slot: plan.to, live: plan.from, version: plan.version, replaces: plan.replaces, build: false, steps: [] }, { timeoutMs: o.timeoutMs, signal: o.signal })
   }
   const result = await executeSwitch(p, store, ui, { from: plan.from, to: plan.to, version: plan.version, fromVersion: null, gradual: [], steps: [] }, { ...o, verifyMs: 0 })
+  await store.recordLive?.(plan.to, true)
   store.update((s) => addHistory(s, { action: 'rollback', outcome: 'succeeded', version: plan.version, from: plan.from, to: plan.to, detail: plan.warm ? 'warm slot' : 'recreated' }))
   store.audit({ action: 'rollback', outcome: 'succeeded', version: plan.version, slot: plan.to, durationMs: Date.now() - started, detail: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}` })
   return result

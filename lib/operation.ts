@@ -6,6 +6,7 @@ import { ToolkitError, OperationError, EXIT } from './errors.ts'
 import { confirm } from './prompt.ts'
 import { appendAudit, readState, updateState } from './state.ts'
 import type { Store } from './bluegreen.ts'
+import { updateDeployMetrics } from './pipeline/metrics.ts'
 
 export function fileStore(env: Env): Store {
   const { paths, config, ui } = env
@@ -13,6 +14,13 @@ export function fileStore(env: Env): Store {
     read: () => readState(paths.state, config.target),
     update: (fn) => updateState(paths.state, config.target, fn),
     audit: (entry) => appendAudit(paths.audit, { target: config.target, ...entry }, (s) => ui.mask(s)),
+    recordLive: async (slot, rollback) => {
+      const problem = await updateDeployMetrics(paths.metrics, config.target, (m) => {
+        m.live = slot
+        if (rollback) m.rollbacks++
+      })
+      if (problem) ui.warn(`Could not update the deploy metrics textfile: ${problem}`)
+    },
   }
 }
 
@@ -33,8 +41,19 @@ export async function runOperation<P extends { steps: string[] }, R>(ctx: Script
   const { ui } = env
   const store = fileStore(env)
   const dry = ctx.common.dryRun
+  const auditRefusal = (e: unknown) => {
+    if (!dry && e instanceof ToolkitError && (e.exitCode === EXIT.REFUSED || e.exitCode === EXIT.LOCKED))
+      store.audit({ action: spec.action, outcome: 'refused', detail: e.message })
+  }
   // the lock covers planning too, so the plan can't go stale under another deploy
-  const lock = dry ? null : await holdLock(ctx, env, spec.describe)
+  let lock: Awaited<ReturnType<typeof holdLock>> | null = null
+  try {
+    lock = dry ? null : await holdLock(ctx, env, spec.describe)
+  } catch (e) {
+    // another deploy holds the lock, or its file is corrupt: a refused attempt, audited too
+    auditRefusal(e)
+    throw e
+  }
   try {
     let plan: P
     try {
@@ -51,7 +70,7 @@ export async function runOperation<P extends { steps: string[] }, R>(ctx: Script
         throw new OperationError(`Can't ${spec.describe}: not confirmed. Nothing was changed.`)
       }
     } catch (e) {
-      if (e instanceof ToolkitError && e.exitCode === EXIT.REFUSED && !dry) store.audit({ action: spec.action, outcome: 'refused', detail: e.message })
+      auditRefusal(e)
       throw e
     }
     const result = await spec.execute(plan)

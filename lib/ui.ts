@@ -2,7 +2,6 @@
 // --json prints exactly one JSON document on stdout, --quiet prints only problems, and
 // every known secret value is masked on every path out (human, JSON, errors, logs).
 import { Chalk, type ChalkInstance } from 'chalk'
-import ora from 'ora'
 
 export type PrinterOptions = {
   json?: boolean
@@ -93,6 +92,8 @@ export class Printer {
     const started = Date.now()
     const took = () => this.c.dim(`(${((Date.now() - started) / 1000).toFixed(1)}s)`)
     if (this.tty && !this.quiet) {
+      // loaded only when a spinner is really shown: it is the slowest import of the printer
+      const { default: ora } = await import('ora')
       const spinner = ora({ text: this.mask(title), stream: this.out, isEnabled: true }).start()
       try {
         const value = await fn()

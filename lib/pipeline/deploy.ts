@@ -155,7 +155,7 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
       if (switching && !routedToNew && !interrupted) {
         // the verification (or a gradual step) failed and executeSwitch sent traffic back
         outcome = 'rolled_back'
-        await ports.metrics((m) => void (m.rollbacks += 1))
+        // dms_rollbacks_total was counted by executeSwitch (Store.recordLive) when it switched back
       } else if (!routedToNew) {
         outcome = 'failed'
         // before (or instead of) the switch: the candidate goes, the live slot keeps serving
