@@ -56,7 +56,13 @@ export async function freeMb(dir: string): Promise<number> {
 export async function preflightChecks(sh: Shell, config: Config, paths: Paths): Promise<{ lines: string[]; coreRunning: boolean }> {
   const problems: string[] = []
   const lines: string[] = []
-  const docker = await sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, timeoutMs: 20_000 })
+  const slot = slotTarget(config, 'blue', 'preflight')
+  const [docker, compose, valid, core] = await Promise.all([
+    sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, timeoutMs: 20_000 }),
+    sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true }),
+    fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true }) : null,
+    coreRunning(sh, config).catch(() => ({ running: false, problems: ['unknown'] })),
+  ])
   if (!docker.ok) {
     throw new RefusedError(
       `Can't deploy: Docker is not reachable (${(docker.stderr.trim().split('\n').pop() || `exit ${docker.code}`).slice(0, 200)}). Nothing was changed.`,
@@ -64,22 +70,18 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
     )
   }
   lines.push(`Docker Engine ${docker.stdout.trim()}`)
-  const compose = await sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true })
   if (!compose.ok) problems.push('Docker Compose v2 is not available (install the compose plugin: npx zx scripts/bootstrap.ts)')
   else lines.push(`Compose ${compose.stdout.trim()}`)
-  if (fs.existsSync(path.join(paths.secrets, 'postgres_password'))) {
-    const t = slotTarget(config, 'blue', 'preflight')
-    const c = await sh.docker(configArgs(t), { env: t.env, changes: false, nothrow: true })
-    if (!c.ok) problems.push(`the compose file does not validate: ${c.stderr.trim().split('\n').pop()}`)
-  }
+  if (valid && !valid.ok) problems.push(`the compose file does not validate: ${valid.stderr.trim().split('\n').pop()}`)
   const free = await freeMb(config.varDir)
   if (free < config.diskMinFreeMb) problems.push(`only ${free} MiB free for ${config.varDir}, DISK_MIN_FREE_MB is ${config.diskMinFreeMb} (free space, or lower it)`)
   else lines.push(`disk: ${free} MiB free`)
-  const core = await coreRunning(sh, config)
   if (core.running) {
-    const health = await probeHttp({ url: `http://127.0.0.1:${config.ports.status}/nginx-health`, timeoutMs: 3000, expectStatus: 200 })
+    const [health, test] = await Promise.all([
+      probeHttp({ url: `http://127.0.0.1:${config.ports.status}/nginx-health`, timeoutMs: 3000, expectStatus: 200 }),
+      testConfig(sh, config),
+    ])
     if (!health.ok) problems.push(`nginx does not serve its health endpoint (${health.detail})`)
-    const test = await testConfig(sh, config)
     if (!test.ok) problems.push(`the nginx configuration is invalid (nginx -t: ${test.output.split('\n').slice(-2).join(' ')})`)
     if (health.ok && test.ok) lines.push('nginx serves and its configuration is valid')
   } else {
