@@ -51,7 +51,7 @@ export function checkDrift(state: DeployState, live: Slot): void {
   if (state.live !== null && state.live !== live)
     throw new RefusedError(
       `Can't act: drift: the state file says ${state.live} is live but nginx routes to ${live}. Nothing was changed.`,
-      `Find out why (npx zx scripts/health-check.ts). If nginx is right, record it: npx zx scripts/status.ts --adopt-live. If the state is right, switch: npx zx scripts/switch-to-green.ts --slot ${state.live}`,
+      `Find out why (npx zx scripts/health-check.ts). If nginx is right, record it: npx zx scripts/record-live.ts. If the state is right, switch: npx zx scripts/switch-to-green.ts --slot ${state.live}`,
     )
 }
 
@@ -377,3 +377,43 @@ export async function retirePrevious(p: Platform, store: Store, ui: Printer, o: 
 }
 
 export type { SlotStatus }
+
+// ---------------------------------------------------------------- drift
+
+export type AdoptPlan = { recorded: Slot | null; routed: Slot; versions: Record<Slot, string | null>; steps: string[] }
+
+/** After drift: trust the world. Records nginx's live slot and the releases the containers carry. */
+export async function planAdoptLive(p: Platform, store: Store): Promise<AdoptPlan> {
+  const state = store.read()
+  const routing = p.readRouting()
+  if (routing.gradual) throw new RefusedError(`Can't record the live slot: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, 'Finish it (switch-to-green) or abort it (rollback-production) first.')
+  const [blue, green] = await Promise.all([p.slotStatus('blue'), p.slotStatus('green')])
+  const versions = { blue: blue.running ? blue.version : null, green: green.running ? green.version : null }
+  const recordedVersions = { blue: state.slots.blue?.version ?? null, green: state.slots.green?.version ?? null }
+  if (state.live === routing.live && versions.blue === recordedVersions.blue && versions.green === recordedVersions.green)
+    throw new RefusedError(`Can't record the live slot: there is no drift (state and nginx both say ${routing.live}). Nothing was changed.`)
+  return {
+    recorded: state.live,
+    routed: routing.live,
+    versions,
+    steps: [
+      `record ${routing.live} as live (the state file says ${state.live ?? 'nothing'})`,
+      ...(['blue', 'green'] as const).map((s) => `record ${s} as ${versions[s] ?? 'empty'} (the state file says ${recordedVersions[s] ?? 'empty'})`),
+    ],
+  }
+}
+
+export function executeAdoptLive(store: Store, plan: AdoptPlan): void {
+  store.update((s) => {
+    s.live = plan.routed
+    for (const slot of ['blue', 'green'] as const) {
+      const v = plan.versions[slot]
+      if (!v) s.slots[slot] = null
+      else if (s.slots[slot]?.version !== v) s.slots[slot] = { version: v, slot, deployedAt: new Date().toISOString(), deployedBy: `${whoami().user} (adopted)` }
+    }
+    if (s.previous && (s.previous.slot === plan.routed || !plan.versions[s.previous.slot])) s.previous = null
+    s.pending = null
+    addHistory(s, { action: 'adopt-live', outcome: 'succeeded', to: plan.routed, detail: `state said ${plan.recorded ?? 'nothing'}` })
+  })
+  store.audit({ action: 'adopt-live', outcome: 'succeeded', slot: plan.routed, detail: `state said ${plan.recorded ?? 'nothing'}; recorded ${JSON.stringify(plan.versions)}` })
+}

@@ -1,9 +1,12 @@
 // One health-check run with its side effects: probe everything, remember restart counts,
 // notify on state changes (--alert), write Prometheus textfile metrics (--prometheus).
+import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Env } from '../context.ts'
-import { writeTextfile } from '../metrics.ts'
+import { UsageError } from '../errors.ts'
+import { gauge, textfileName, writeTextfile, type MetricFamily } from '../metrics.ts'
+import { readState } from '../state.ts'
 import { alertPayload, deliverAlert, planAlerts, readMemory, writeMemory } from './alerts.ts'
 import type { Change, Delivery } from './alerts.ts'
 import type { HealthReport } from './model.ts'
@@ -23,6 +26,30 @@ export type CycleResult = {
   alert?: { changes: Change[]; deliveries: Delivery[]; remembered: boolean }
   /** problems with the side effects (a failed webhook, an unwritable file): printed as warnings */
   warnings: string[]
+}
+
+/**
+ * Checks --prometheus before anything runs: a `.prom` file name in a directory that exists
+ * (node_exporter's textfile directory), so a typo can neither create directories nor
+ * replace a file that is not a textfile.
+ */
+export function checkPrometheusFile(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const file = String(value)
+  const shown = JSON.stringify(file.length > 60 ? `${file.slice(0, 57)}…` : file)
+  const dir = path.dirname(file)
+  let why = ''
+  if (!file.endsWith('.prom')) why = 'it must name a .prom file'
+  else {
+    try {
+      textfileName(path.basename(file))
+      if (!fs.statSync(dir).isDirectory()) why = `${dir} is not a directory`
+    } catch (e) {
+      why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the directory ${JSON.stringify(dir.slice(0, 60))} does not exist` : 'its file name may hold only letters, digits, . _ and -'
+    }
+  }
+  if (why) throw new UsageError(`Can't use --prometheus ${shown}: ${why}`, "Name a file in node_exporter's textfile directory, e.g. --prometheus var/production/metrics/health-check.prom")
+  return file
 }
 
 export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleResult> {
@@ -68,10 +95,34 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
   }
   if (opts.prometheusFile) {
     try {
-      await writeTextfile(path.dirname(opts.prometheusFile), path.basename(opts.prometheusFile), healthMetrics(report, Date.now()))
+      const families = [...healthMetrics(report, Date.now()), ...blueGreenMetrics(env, report)]
+      await writeTextfile(path.dirname(opts.prometheusFile), path.basename(opts.prometheusFile), families)
     } catch (e) {
       warnings.push((e as Error).message)
     }
   }
   return { report, ...(alert ? { alert } : {}), warnings }
+}
+
+/**
+ * The blue-green gauges the alert rules read: dms_bluegreen_drift (the drift check is not OK)
+ * and dms_previous_slot_warm (a previous slot is recorded, its warm time has not run out, and the
+ * containers check found nothing wrong with it).
+ */
+export function blueGreenMetrics(env: Env, report: HealthReport, now = Date.now()): MetricFamily[] {
+  const target = env.config.target
+  const drift = report.checks.find((c) => c.name === 'drift')
+  let warm = 0
+  try {
+    const prev = readState(env.paths.state, target).previous
+    const containers = report.checks.find((c) => c.name === 'containers')
+    const slotTrouble = containers && containers.status !== 'OK' && prev && containers.detail.includes(prev.slot)
+    warm = prev && Date.parse(prev.warmUntil) > now && !slotTrouble ? 1 : 0
+  } catch {
+    warm = 0
+  }
+  return [
+    ...(drift ? [gauge('dms_bluegreen_drift', '1 when the state file disagrees with nginx or the containers.', [{ labels: { target }, value: drift.status === 'OK' ? 0 : 1 }])] : []),
+    gauge('dms_previous_slot_warm', '1 while the previous slot is kept warm for an instant rollback.', [{ labels: { target }, value: warm }]),
+  ]
 }

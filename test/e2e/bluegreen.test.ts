@@ -2,7 +2,9 @@
 // create, switch, rollback and a gradual switch with zero failed requests; a candidate that
 // never gets healthy is never switched to; one that fails inside the verification window is
 // switched away from on its own.
+import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { $ } from 'zx'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readState } from '../../lib/state.ts'
@@ -155,6 +157,37 @@ test('a candidate that starts failing inside the verification window is switched
   const r = await request(`${publicUrl}/api/version`)
   assert.is(r.headers['x-slot'], 'blue')
   assert.is(r.status, 200)
+})
+
+test('drift is refused until resolved; record-live records what runs; retire-previous drains an expired warm slot', async () => {
+  const stateFile = t.paths.state
+  const s = JSON.parse(fs.readFileSync(stateFile, 'utf8'))
+  s.live = 'green' // nginx routes to blue: drift
+  fs.writeFileSync(stateFile, JSON.stringify(s))
+  const refusedCreate = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes', '--replace'])
+  assert.is(refusedCreate.code, 2, refusedCreate.stderr)
+  assert.match(refusedCreate.stderr, /drift: the state file says green is live but nginx routes to blue/)
+  const rec = await script(t, 'record-live', ['--yes'])
+  ok(rec, 'record-live')
+  const after = readState(stateFile, 'production')
+  assert.is(after.live, 'blue')
+  assert.is(after.slots.green?.version, '2.0.0', 'the release the green containers carry is recorded')
+  // the previous slot's warm time ran out: cron's retire-previous drains and stops it
+  after.previous = { slot: 'green', version: '2.0.0', warmUntil: new Date(Date.now() - 1000).toISOString() }
+  fs.writeFileSync(stateFile, JSON.stringify(after))
+  const retire = await script(t, 'retire-previous', ['--yes'])
+  ok(retire, 'retire-previous')
+  assert.match(retire.stdout, /Stopped green/)
+  const ps = await $({ quiet: true })`docker ps -q --filter label=com.docker.compose.project=${PREFIX}-prod-green`
+  assert.is(ps.stdout.trim(), '', 'green has no containers left')
+  const final = readState(stateFile, 'production')
+  assert.is(final.previous, null)
+  assert.is(final.slots.green, null)
+  assert.is((await request(`${publicUrl}/api/version`)).headers['x-slot'], 'blue')
+  const audit = fs.readFileSync(t.paths.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  assert.ok(audit.some((e) => e.action === 'create' && e.outcome === 'refused'), 'the refused attempt is audited')
+  assert.ok(audit.some((e) => e.action === 'adopt-live' && e.outcome === 'succeeded'))
+  assert.ok(audit.some((e) => e.action === 'retire' && e.outcome === 'succeeded'))
 })
 
 test.run()
