@@ -37,6 +37,11 @@ export async function ensureCore(sh: Shell, config: Config, paths: Paths, ui: Pr
     networkName: config.networkName,
     postgresPassword: config.postgres.password,
     redisPassword: config.redisPassword,
+    alertmanager: {
+      slackWebhookUrl: config.raw.ALERT_SLACK_WEBHOOK_URL ?? '',
+      pagerdutyRoutingKey: config.raw.ALERT_PAGERDUTY_ROUTING_KEY ?? '',
+      smtpPassword: config.raw.ALERT_SMTP_PASSWORD ?? '',
+    },
   })
   if (!before.running) {
     const t = coreTarget(config)

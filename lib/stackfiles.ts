@@ -12,6 +12,8 @@ export type RuntimeSettings = NginxSettings & {
   networkName: string
   postgresPassword: string
   redisPassword: string
+  /** Alertmanager receiver credentials (ALERT_* in the env's .local file); empty: not configured */
+  alertmanager?: { slackWebhookUrl?: string; pagerdutyRoutingKey?: string; smtpPassword?: string }
 }
 
 export type RuntimeReport = {
@@ -134,7 +136,17 @@ export async function prepareRuntime(s: RuntimeSettings): Promise<RuntimeReport>
   }
   fs.chmodSync(path.join(varDir, 'secrets'), 0o700)
 
-  for (const [name, value] of [['postgres_password', postgres], ['redis_password', redis]] as const) {
+  // Alertmanager's receivers read their credentials from files; an empty file leaves that
+  // receiver unconfigured (compose needs the file to exist either way).
+  const am = s.alertmanager ?? {}
+  const secretFiles: Array<[string, string]> = [
+    ['postgres_password', postgres],
+    ['redis_password', redis],
+    ['alertmanager_slack_webhook_url', am.slackWebhookUrl ?? ''],
+    ['alertmanager_pagerduty_routing_key', am.pagerdutyRoutingKey ?? ''],
+    ['alertmanager_smtp_password', am.smtpPassword ?? ''],
+  ]
+  for (const [name, value] of secretFiles) {
     const file = path.join(varDir, 'secrets', name)
     if (writeIfChanged(file, value, 0o600)) changed.push(rel(file))
   }
