@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { startLoad, summarize, type LoadRecord } from '../../bench/load.ts'
 import { listBackups } from '../../lib/db.ts'
 import { removeProjects, request } from './harness.ts'
-import { PREFIX, V1, V2, V3, buildReleases, deploy, deployTarget, hookLog, hooksDir, sql, state, tail } from './deploy-helpers.ts'
+import { PREFIX, V1, V2, V3, buildReleases, deploy, deployTarget, hookLog, hooksDir, sql, startScript, state, tail } from './deploy-helpers.ts'
 
 const t = deployTarget()
 const base = `https://127.0.0.1:${t.config.ports.https}`
@@ -140,6 +140,22 @@ test('a release whose smoke test fails is never switched to; live traffic is unt
   assert.equal(hookLog(hooks).map((l) => l.split(' ')[0]), ['pre-deploy', 'on-failure'])
   const prom = fs.readFileSync(path.join(t.paths.metrics, 'deploy.prom'), 'utf8')
   assert.match(prom, /dms_deploy_total\{target="production",outcome="failed"\} 1\n/)
+})
+
+test('rollback-production --restore-db asks, rolls back, and restores the backup taken before the live release', async () => {
+  const after = await request(`${base}/api/documents`, { method: 'POST', body: { title: 'written after the backup' } })
+  assert.is(after.status, 201)
+  const noTty = await startScript(t, 'rollback-production', ['--restore-db']).done
+  assert.is(noTty.code, 2, tail(noTty))
+  assert.match(noTty.stderr, /no terminal to ask on\. Nothing was changed/)
+  const r = await startScript(t, 'rollback-production', ['--restore-db', '--yes']).done
+  assert.is(r.code, 0, tail(r))
+  assert.match(r.stdout, new RegExp(`restore the database from dms-\\d{8}T\\d{6}Z-before-${V3}\\.dump, taken .*: every write since then is lost`))
+  assert.match(r.stderr, /Every write since then will be lost/)
+  assert.is(await liveVersion(), V2)
+  assert.is(await sql(t, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"), '001,002')
+  assert.is(await sql(t, "SELECT count(*) FROM documents WHERE title = 'written after the backup'"), '0')
+  assert.ok(fs.readFileSync(t.paths.audit, 'utf8').includes('"action":"restore-db","outcome":"succeeded"'))
 })
 
 test.run()
