@@ -8,7 +8,6 @@ import { createShell } from '../lib/compose.ts'
 import { chooseBackup, restoreDatabase } from '../lib/db.ts'
 import { OperationError, RefusedError } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
-import { updateDeployMetrics } from '../lib/pipeline/metrics.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { confirm } from '../lib/prompt.ts'
 
@@ -51,11 +50,6 @@ await runScript(
         const r = await executeRollback(p, store, ui, plan, {
           timeoutMs: Number(ctx.flags.timeout), stepMs: 0, verifyMs: 0, keepPreviousMs: config.keepPreviousMs, thresholds: config.thresholds, signal: ctx.signal,
         })
-        const err = await updateDeployMetrics(paths.metrics, config.target, (m) => {
-          m.rollbacks += 1
-          m.live = plan.to
-        })
-        if (err) ui.warn(err)
         if (plan.backup) {
           const sh = createShell(ui, { dryRun: ctx.common.dryRun })
           await ui.step(`Restoring the database from ${plan.backup.name}`, () => restoreDatabase(sh, config, plan.backup!.file, ui))

@@ -54,11 +54,15 @@ function fakePlatform(w: World): Platform {
   }
 }
 
-function memoryStore(s: DeployState, audit: AuditEntry[]): Store {
+function memoryStore(s: DeployState, audit: AuditEntry[], metrics: DeployMetrics): Store {
   return {
     read: () => structuredClone(s),
     update: (fn) => { fn(s); return structuredClone(s) },
     audit: (e) => void audit.push(e),
+    recordLive: async (slot, rollback) => {
+      metrics.live = slot
+      if (rollback) metrics.rollbacks++
+    },
   }
 }
 
@@ -73,7 +77,7 @@ function setup(o: { failHook?: string; migrate?: () => Promise<string[]>; smoke?
   const smokeOk: SmokeReport = { ok: true, checks: [], load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] }, reasons: [] }
   const ports: DeployPorts = {
     platform: fakePlatform(world),
-    store: memoryStore(state, f.audit),
+    store: memoryStore(state, f.audit, f.metrics),
     ui: quiet(),
     config: { target: 'production', varDir: '/var/x', backup: { keepCount: 7, keepDays: 14 }, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000 } as Config,
     dryRun: false,
