@@ -12,7 +12,8 @@ export type Role = (typeof ROLES)[number]
 export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
 export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
 export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
-export const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/
+/** A Docker image tag: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-' (so never ".." or a flag). */
+export const VERSION_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 
 /** What one compose invocation acts on: a file, a project, its profiles and its environment. */
 export type ComposeTarget = { file: string; project: string; profiles: string[]; env: Record<string, string> }
@@ -34,6 +35,9 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
     APP_IMAGE: config.appImage,
     POSTGRES_USER: config.postgres.user,
     POSTGRES_DB: config.postgres.db,
+    PROMETHEUS_PORT: config.raw.PROMETHEUS_PORT ?? '',
+    ALERTMANAGER_PORT: config.raw.ALERTMANAGER_PORT ?? '',
+    TARGET: config.target,
     ...passthrough(config.raw),
     ...extra,
   }
@@ -55,6 +59,15 @@ export function coreTarget(config: Config): ComposeTarget {
     project: config.composeProject,
     profiles: config.target === 'production' ? ['core'] : [],
     env: composeEnv(config, { SLOT: 'blue', SLOT_NUM: '1', VERSION: 'core' }),
+  }
+}
+
+export function monitoringTarget(config: Config): ComposeTarget {
+  return {
+    file: `${config.root}/compose/docker-compose.monitoring.yml`,
+    project: `${config.composeProject}-monitoring`,
+    profiles: [],
+    env: composeEnv(config),
   }
 }
 

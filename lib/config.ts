@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseEnvFile, renderEnvLine, type EnvEntry } from './envfile.ts'
-import { UsageError } from './errors.ts'
+import { UsageError, shownValue } from './errors.ts'
 
 export const TARGETS = ['staging', 'production'] as const
 export type Target = (typeof TARGETS)[number]
@@ -63,6 +63,8 @@ export const SCHEMA: Record<string, KeySpec> = {
   STATUS_PORT: { kind: 'port', default: PORTS({ production: 8090, staging: 9090 }) },
   POSTGRES_PORT: { kind: 'port', default: PORTS({ production: 15432, staging: 25432 }) },
   REDIS_PORT: { kind: 'port', default: PORTS({ production: 16379, staging: 26379 }) },
+  PROMETHEUS_PORT: { kind: 'port', default: PORTS({ production: 8091, staging: 9091 }) },
+  ALERTMANAGER_PORT: { kind: 'port', default: PORTS({ production: 8093, staging: 9093 }) },
   STATUS_ALLOW: { kind: 'cidrs', default: () => '127.0.0.1/32' },
   BASE_IMAGE: { kind: 'image', default: () => 'dms/base:bookworm' },
   APP_IMAGE: { kind: 'image', default: () => 'dms/app' },
@@ -149,8 +151,7 @@ export type LoadOptions = {
 
 export function validateTarget(target: string): Target {
   if (!(TARGETS as readonly string[]).includes(target)) {
-    const shown = JSON.stringify(target.length > 40 ? `${target.slice(0, 40)}…` : target)
-    throw new UsageError(`Can't load the configuration: unknown target ${shown}`, `Use --target staging or --target production.`)
+    throw new UsageError(`Can't load the configuration: unknown target ${shownValue(target)}`, `Use --target staging or --target production.`)
   }
   return target as Target
 }
@@ -188,6 +189,14 @@ export function loadConfig(opts: LoadOptions): Config {
     const parsed = parseEnvFile(text, rel(file))
     for (const p of parsed.problems) problems.push(`${p.file}:${p.line}: ${p.message}`)
     for (const [k, v] of parsed.entries) merged.set(k, v)
+    const secretKeys = [...parsed.entries].filter(([k, e]) => e.value !== '' && isSecretKey(k)).map(([k]) => k)
+    const mode = fs.statSync(file).mode & 0o777
+    if (file === mainFile && secretKeys.length && mode & 0o077) {
+      // a secret in the committed file, readable by others: the same rule as for .local
+      const msg = `${rel(file)} holds secrets (${secretKeys.join(', ')}) and is mode ${mode.toString(8)}; secrets belong in ${rel(localFile)} (git-ignored, 0600)`
+      if (target === 'production') problems.push(msg)
+      else warnings.push(msg)
+    }
   }
   for (const [k, v] of Object.entries(env)) {
     if (v !== undefined && (k in SCHEMA || PASSTHROUGH.test(k))) merged.set(k, { value: v, file: 'environment', line: 0 })
@@ -289,10 +298,15 @@ export function loadConfig(opts: LoadOptions): Config {
   }
 }
 
+/** Keys whose values are secrets: every secret-kind key, and anything named *PASSWORD*, *TOKEN*, *KEY*, *SECRET*, *WEBHOOK_URL. */
+export function isSecretKey(key: string): boolean {
+  return SCHEMA[key]?.kind === 'secret' || /PASSWORD|TOKEN|SECRET|_KEY$|WEBHOOK_URL/.test(key)
+}
+
 /** Values to mask: every secret-kind key, URLs with credentials, and anything named *PASSWORD*, *TOKEN*, *KEY*, *SECRET*. */
 export function secretValues(raw: Record<string, string>): string[] {
   return Object.entries(raw)
-    .filter(([k]) => SCHEMA[k]?.kind === 'secret' || /PASSWORD|TOKEN|SECRET|_KEY$|WEBHOOK_URL/.test(k))
+    .filter(([k]) => isSecretKey(k))
     .map(([, v]) => v)
     .filter((v) => v.length >= 4)
 }

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert'
 import { readState } from '../../lib/state.ts'
 import { readLive } from '../../lib/nginx.ts'
 import { isFailure, startLoad, summarize, type LoadRecord, type LoadRun } from '../../bench/load.ts'
-import { buildImages, removeProjects, request } from './harness.ts'
+import { buildImages, removeProjects, request, waitFor } from './harness.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-bg'
@@ -188,6 +188,26 @@ test('drift is refused until resolved; record-live records what runs; retire-pre
   assert.ok(audit.some((e) => e.action === 'create' && e.outcome === 'refused'), 'the refused attempt is audited')
   assert.ok(audit.some((e) => e.action === 'adopt-live' && e.outcome === 'succeeded'))
   assert.ok(audit.some((e) => e.action === 'retire' && e.outcome === 'succeeded'))
+})
+
+test('monitoring starts beside the stack, scrapes it, and stops', async () => {
+  const up = await script(t, 'monitoring', ['--up', '--yes'], {}, 400_000)
+  ok(up, 'monitoring --up')
+  const prom = `http://127.0.0.1:${t.env.PROMETHEUS_PORT}`
+  const targets = await waitFor('every scrape target up', async () => {
+    const r = await request(`${prom}/api/v1/targets?state=active`)
+    const active = r.json().data.activeTargets as Array<{ health: string; labels: Record<string, string>; scrapePool: string }>
+    // slots that run nothing are expected to be down; everything else must be up
+    const needed = active.filter((x) => !(x.labels.slot === 'green'))
+    return needed.length > 5 && needed.every((x) => x.health === 'up') ? active : undefined
+  }, 90_000, 1000)
+  assert.ok(targets.some((x) => x.labels.slot === 'blue' && x.labels.role === 'api' && x.health === 'up'), 'the live api is scraped')
+  const am = await request(`http://127.0.0.1:${t.env.ALERTMANAGER_PORT}/-/ready`)
+  assert.is(am.status, 200)
+  const down = await script(t, 'monitoring', ['--down', '--yes'])
+  ok(down, 'monitoring --down')
+  const ps = await $({ quiet: true })`docker ps -q --filter label=com.docker.compose.project=${PREFIX}-prod-monitoring`
+  assert.is(ps.stdout.trim(), '')
 })
 
 test.run()

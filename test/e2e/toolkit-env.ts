@@ -28,6 +28,8 @@ export function toolkitTarget(prefix: string, netPrefix: string, portBase: numbe
     STATUS_PORT: `${portBase}090`,
     POSTGRES_PORT: `${portBase}432`,
     REDIS_PORT: `${portBase}379`,
+    PROMETHEUS_PORT: `${portBase}091`,
+    ALERTMANAGER_PORT: `${portBase}093`,
     STATUS_ALLOW: '127.0.0.0/8',
     ...extra,
   }
