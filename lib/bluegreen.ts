@@ -1,7 +1,7 @@
 // The blue-green operations: create the idle slot, switch traffic (at once or gradually, with a
 // verification window that switches back on its own), roll back, retire the previous slot.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
-import { analyze, type Analysis, type ProbeResult } from './probe.ts'
+import { analyze, sleepUnlessAborted, type Analysis, type ProbeResult } from './probe.ts'
 import { OperationError, RefusedError, InterruptedError, shownValue } from './errors.ts'
 import { VERSION_RE } from './compose.ts'
 import type { Platform, SlotStatus } from './platform.ts'
@@ -18,17 +18,7 @@ export interface Store {
 
 export type Thresholds = { minSuccessRate: number; maxP95Ms: number }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
+const sleep = sleepUnlessAborted
 
 export function validateVersion(version: unknown, flag = '--version'): string {
   if (typeof version !== 'string' || version === '')

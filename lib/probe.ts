@@ -374,6 +374,20 @@ export function runProbes(probes: readonly Probe[], { deadlineMs }: { deadlineMs
   })
 }
 
+/** Waits ms, or less when the signal aborts first; never throws. */
+export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
 export type WaitHealthyOptions = { consecutive: number; intervalMs: number; deadlineMs: number; signal?: AbortSignal }
 export type WaitHealthyResult = {
   ok: boolean
@@ -428,15 +442,7 @@ export async function waitHealthy(
     }
     const wait = Math.min(intervalMs, deadline - performance.now())
     if (wait <= 0) break
-    await new Promise<void>((res) => {
-      const t = setTimeout(done, wait)
-      function done() {
-        clearTimeout(t)
-        signal?.removeEventListener('abort', done)
-        res()
-      }
-      signal?.addEventListener('abort', done, { once: true })
-    })
+    await sleepUnlessAborted(wait, signal)
   }
   const why = lastFailure ?? last
   return {
