@@ -8,7 +8,9 @@ export NO_COLOR=1 FORCE_COLOR=0
 passed=0; failed=0; broken=()
 levels=("$@"); [ ${#levels[@]} -eq 0 ] && levels=(unit integration e2e)
 
-strip() { sed -e 's/\x1b\[[0-9;]*m//g'; }
+strip() { sed -u -e 's/\x1b\[[0-9;]*m//g'; }
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== typecheck (tsc --noEmit)"
 if npx tsc -p tsconfig.json; then passed=$((passed + 1)); echo "typecheck: ok"; else failed=$((failed + 1)); broken+=("typecheck"); fi
@@ -18,8 +20,9 @@ for level in "${levels[@]}"; do
     name=$(basename "$file")
     echo "== $level/$name"
     start=$(date +%s)
-    out=$(npx tsx node_modules/uvu/bin.js "test/$level" "^${name//./\\.}$" 2>&1 | strip | tee /dev/stderr)
+    npx tsx node_modules/uvu/bin.js "test/$level" "^${name//./\\.}$" 2>&1 | strip | tee "$log"
     rc=${PIPESTATUS[0]}
+    out=$(cat "$log")
     total=$(printf '%s\n' "$out" | sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' | tail -1)
     ok=$(printf '%s\n' "$out" | sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' | tail -1)
     if [ -z "$total" ] || [ -z "$ok" ] || [ "$total" -eq 0 ]; then
