@@ -179,7 +179,7 @@ export function createShell(ui: Printer, o: { dryRun?: boolean } = {}): Shell {
   }
 }
 
-export type ServiceState = { service: string; name: string; state: string; health: string; exitCode: number; image: string }
+export type ServiceState = { service: string; name: string; state: string; health: string; exitCode: number; image: string; labels?: Record<string, string> }
 
 export function parsePs(stdout: string): ServiceState[] {
   const text = stdout.trim()
@@ -193,7 +193,19 @@ export function parsePs(stdout: string): ServiceState[] {
     health: String(i.Health ?? ''),
     exitCode: Number(i.ExitCode ?? 0),
     image: String(i.Image ?? ''),
+    labels: parseLabels(i.Labels),
   }))
+}
+
+/** compose ps prints labels as one "k=v,k=v" string (values here never contain commas). */
+function parseLabels(raw: unknown): Record<string, string> {
+  if (raw && typeof raw === 'object') return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]))
+  const out: Record<string, string> = {}
+  for (const part of String(raw ?? '').split(',')) {
+    const eq = part.indexOf('=')
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1)
+  }
+  return out
 }
 
 export async function ps(sh: Shell, t: ComposeTarget): Promise<ServiceState[]> {

@@ -93,7 +93,9 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
     async slotStatus(slot) {
       const services = (await ps(sh, slotTarget(config, slot, 'status'))).filter((s) => (ROLES as readonly string[]).includes(s.service))
       const sum = summarizeServices(services)
-      const tags = [...new Set(services.filter((s) => s.state === 'running').map((s) => s.image.split(':').pop() ?? ''))]
+      // the release is the dms.version label the containers were started with (an image tag can
+      // move under a running container; the label can't)
+      const tags = [...new Set(services.filter((s) => s.state === 'running').map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')))]
       return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
     },
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
