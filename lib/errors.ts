@@ -62,3 +62,8 @@ export class InterruptedError extends ToolkitError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
+
+/** A value for an error message: quoted and escaped (newlines, control characters), at most 40 characters. */
+export function shownValue(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)
+}
