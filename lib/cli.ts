@@ -8,7 +8,7 @@
 //   130 interrupted (SIGINT / SIGTERM)
 // health-check uses the Nagios plugin codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 import { parseArgs } from 'node:util'
-import { EXIT, InterruptedError, ToolkitError, UsageError, errorMessage } from './errors.ts'
+import { EXIT, InterruptedError, ToolkitError, UsageError, errorMessage, shownValue } from './errors.ts'
 import { Printer } from './ui.ts'
 
 export { EXIT }
@@ -34,6 +34,8 @@ export type ScriptSpec = {
   exitCodes?: Array<[number, string]>
   /** health-check exits 3 (UNKNOWN) on unexpected errors, not 1 */
   unexpectedExitCode?: number
+  /** health-check exits 3 (UNKNOWN) on bad input (a UsageError: flags, config), not 2 (CRITICAL) */
+  usageExitCode?: number
 }
 
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
@@ -71,12 +73,12 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
 /** "30s", "20m", "1h", "500ms", "45" (seconds) -> milliseconds. */
 export function parseDuration(text: string, flag = 'duration'): number {
   const m = DURATION.exec(text.trim())
-  if (!m) throw new UsageError(`Can't read --${flag}: "${text}" is not a duration`, 'Write it like 30s, 20m, 1h or 500ms.')
+  if (!m) throw new UsageError(`Can't read --${flag}: ${shownValue(text)} is not a duration`, 'Write it like 30s, 20m, 1h or 500ms.')
   const n = Number(m[1])
   const unit = m[2] ?? 's'
   const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000
   if (!Number.isFinite(ms) || ms > 7 * 24 * 3_600_000)
-    throw new UsageError(`Can't read --${flag}: "${text}" is out of range`, 'Use a duration up to 7 days.')
+    throw new UsageError(`Can't read --${flag}: ${shownValue(text)} is out of range`, 'Use a duration up to 7 days.')
   return Math.round(ms)
 }
 
@@ -100,7 +102,7 @@ export function parseFlags(spec: ScriptSpec, argv: string[]): { flags: FlagValue
     if (f.type === 'number') {
       const n = Number(value)
       if (typeof value !== 'number' && (String(value).trim() === '' || !Number.isFinite(n)))
-        throw new UsageError(`Can't read --${name}: "${String(value).slice(0, 80)}" is not a number`, `See: npx zx scripts/${spec.name}.ts --help`)
+        throw new UsageError(`Can't read --${name}: ${shownValue(String(value))} is not a number`, `See: npx zx scripts/${spec.name}.ts --help`)
       flags[name] = n
     } else if (f.type === 'duration') {
       flags[name] = typeof value === 'number' ? value : parseDuration(String(value), name)
@@ -211,7 +213,7 @@ export function scriptArgs(argv = process.argv): string[] {
 /** Prints "Can't X: reason" plus what to do (stack only with --verbose) and returns the exit code. */
 export function reportError(ui: Printer, err: unknown, spec?: ScriptSpec): number {
   const known = err instanceof ToolkitError
-  const code = known ? err.exitCode : (spec?.unexpectedExitCode ?? EXIT.FAILED)
+  const code = err instanceof UsageError && spec?.usageExitCode !== undefined ? spec.usageExitCode : known ? err.exitCode : (spec?.unexpectedExitCode ?? EXIT.FAILED)
   let message = errorMessage(err)
   if (!/^Can't /.test(message)) message = `Can't ${spec ? `run ${spec.name}` : 'continue'}: ${message}`
   const hint = known ? err.hint : 'This looks like a bug or an unexpected state. Re-run with --verbose for details.'

@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { FlagSpec, ScriptContext } from './cli.ts'
 import { loadConfig, type Config } from './config.ts'
 import { confirm } from './prompt.ts'
-import { acquireLock, appendAudit, describeHolder, forceUnlock, readLock, type Lock } from './state.ts'
+import { LockCorruptError, acquireLock, appendAudit, describeHolder, forceUnlock, readLock, type Lock } from './state.ts'
 import { OperationError } from './errors.ts'
 import type { Printer } from './ui.ts'
 
@@ -63,15 +63,23 @@ export async function holdLock(ctx: ScriptContext, env: Env, action: string): Pr
   const { paths, ui, config } = env
   const mask = (s: string) => ui.mask(s)
   if (ctx.flags['force-unlock'] === true) {
-    const holder = readLock(paths.lock)
-    if (holder) {
-      ui.warn(`The deploy lock is held by ${describeHolder(holder)}.`)
+    let who: string | null
+    try {
+      const holder = readLock(paths.lock)
+      who = holder ? describeHolder(holder) : null
+    } catch (e) {
+      // a corrupt lock file is what --force-unlock is for: its hint names this flag
+      if (!(e instanceof LockCorruptError)) throw e
+      who = `nobody known (${paths.lock} is not a lock file)`
+    }
+    if (who) {
+      ui.warn(`The deploy lock is held by ${who}.`)
       if (!(await confirm('remove the deploy lock', { yes: ctx.common.yes, ui, question: 'Remove it? Only do this if that deploy is really gone.' }))) {
         appendAudit(paths.audit, { action: 'force-unlock', outcome: 'declined', target: config.target }, mask)
         throw new OperationError(`Can't ${action}: the lock was left in place. Nothing was changed.`)
       }
       forceUnlock(paths.lock)
-      appendAudit(paths.audit, { action: 'force-unlock', outcome: 'done', target: config.target, detail: `removed lock of ${describeHolder(holder)}` }, mask)
+      appendAudit(paths.audit, { action: 'force-unlock', outcome: 'done', target: config.target, detail: `removed lock of ${who}` }, mask)
       ui.warn('Removed the deploy lock.')
     }
   }

@@ -4,7 +4,7 @@
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
 import { ToolkitError } from '../lib/errors.ts'
-import { healthCycle } from '../lib/health/cycle.ts'
+import { checkPrometheusFile, healthCycle } from '../lib/health/cycle.ts'
 import type { CheckStatus } from '../lib/health/model.ts'
 import { renderCron, renderTable } from '../lib/health/render.ts'
 
@@ -23,6 +23,7 @@ const spec: ScriptSpec = {
   },
   exitCodes: [[0, 'OK'], [1, 'WARNING'], [2, 'CRITICAL'], [3, 'UNKNOWN (the check itself could not run)']],
   unexpectedExitCode: 3,
+  usageExitCode: 3,
   examples: [
     'npx zx scripts/health-check.ts',
     'npx zx scripts/health-check.ts --target production --cron --alert --prometheus var/production/metrics/health-check.prom',
@@ -31,6 +32,7 @@ const spec: ScriptSpec = {
 }
 
 await runScript(spec, async (ctx) => {
+  const prometheusFile = checkPrometheusFile(ctx.flags.prometheus)
   let env
   try {
     env = loadEnv(ctx, { generateSecrets: false })
@@ -45,7 +47,7 @@ await runScript(spec, async (ctx) => {
   const opts = {
     deadlineMs: Number(ctx.flags.timeout),
     alert: ctx.flags.alert === true,
-    ...(typeof ctx.flags.prometheus === 'string' ? { prometheusFile: ctx.flags.prometheus } : {}),
+    ...(prometheusFile ? { prometheusFile } : {}),
   }
   const watchMs = typeof ctx.flags.watch === 'number' ? ctx.flags.watch : 0
   for (;;) {
