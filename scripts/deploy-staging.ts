@@ -4,7 +4,7 @@
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { validateVersion } from '../lib/bluegreen.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, shownValue } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'
 
@@ -25,7 +25,7 @@ await runScript(
   async (ctx) => {
     const version = validateVersion(ctx.flags.version)
     if (ctx.common.target !== 'staging' && ctx.argv.some((a) => a === '--target' || a.startsWith('--target=')))
-      throw new UsageError(`Can't deploy to ${ctx.common.target} with deploy-staging`, 'Use scripts/deploy-production.ts for production.')
+      throw new UsageError(`Can't deploy to ${shownValue(ctx.common.target)} with deploy-staging`, 'Use scripts/deploy-production.ts for production.')
     ctx.common.target = 'staging'
     const env = loadEnv(ctx)
     const store = fileStore(env)
