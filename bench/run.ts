@@ -91,7 +91,7 @@ try {
 
   fs.mkdirSync(out, { recursive: true })
   fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify({ ...results, healthCheck: health }, null, 2) + '\n')
-  fs.writeFileSync(path.join(out, 'switch.svg'), switchChart(records, events, { title: 'Requests per second by slot under 50 keep-alive connections: rollback, switch, rollback, gradual switch' }))
+  fs.writeFileSync(path.join(out, 'switch.svg'), switchChart(records, events, { title: 'Requests/s by slot, 50 keep-alive connections: rollback, switch, rollback, gradual' }))
   say('')
   say(`load: ${all.requests} requests, ${all.failed} failed (${all.server5xx} 5xx), ${all.rps} req/s, p50 ${all.p50} ms, p99 ${all.p99} ms`)
   say(`during the switch (±1 s): ${during.requests} requests, ${during.failed} failed, p50 ${during.p50} ms, p99 ${during.p99} ms`)
