@@ -103,14 +103,15 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
     await ui.step(`Probing ${slot} through the preview listener`, async () => {
       let last: ProbeResult[] = []
       let streak = 0
-      while (Date.now() < deadline && !o.signal?.aborted) {
+      // at least one round, even when starting the containers used up the deadline
+      do {
         last = await p.probeSlot(slot, version, o.signal)
         streak = last.every((r) => r.ok) ? streak + 1 : 0
         if (streak >= 2 || p.dryRun) return
         await sleep(250, o.signal)
-      }
+      } while (Date.now() < deadline && !o.signal?.aborted)
       abortIfSignalled()
-      throw new OperationError(`Can't bring ${version} up in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)}s (${describeProbes(last)})`)
+      throw new OperationError(`Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(last) || 'no answer'})`)
     })
   } catch (err) {
     const interrupted = err instanceof InterruptedError || o.signal?.aborted
@@ -242,6 +243,7 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
   for (const pct of plan.gradual) {
     if (o.signal?.aborted) await switchBack('interrupted during the gradual shift', null)
     await ui.step(`Sending ${pct}% of new requests to ${to}`, async () => p.setGradual(to, pct))
+    if (p.dryRun) continue
     const a = await ui.step(`Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`, () =>
       watchWindow(async () => [...(await p.probeSlot(to)), ...(await p.probePublic())], o.stepMs, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
     if (!a.ok) await switchBack(`analysis at ${pct}% failed: ${a.reasons.join('; ')}`, a)

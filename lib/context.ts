@@ -39,7 +39,13 @@ export function runtimePaths(varDir: string): Paths {
   }
 }
 
-export type Env = { config: Config; paths: Paths; ui: Printer }
+export type Env = {
+  config: Config
+  paths: Paths
+  ui: Printer
+  /** --dry-run: stores keep changes in memory and print nothing to the audit log */
+  dryRun?: boolean
+}
 
 /** Loads the target's config and registers its secrets with the printer. */
 export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; env?: NodeJS.ProcessEnv } = {}): Env {
@@ -50,7 +56,7 @@ export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; e
   })
   ctx.ui.secrets.add(config.secrets)
   for (const w of config.warnings) ctx.ui.warn(w)
-  return { config, paths: runtimePaths(config.varDir), ui: ctx.ui }
+  return { config, paths: runtimePaths(config.varDir), ui: ctx.ui, dryRun: ctx.common.dryRun }
 }
 
 export const LOCK_FLAGS: Record<string, FlagSpec> = {

@@ -4,12 +4,13 @@ import type { ScriptContext } from './cli.ts'
 import { holdLock, type Env } from './context.ts'
 import { ToolkitError, OperationError, EXIT } from './errors.ts'
 import { confirm } from './prompt.ts'
-import { appendAudit, readState, updateState } from './state.ts'
+import { appendAudit, readState, updateState, type DeployState } from './state.ts'
 import type { Store } from './bluegreen.ts'
 import { updateDeployMetrics } from './pipeline/metrics.ts'
 
 export function fileStore(env: Env): Store {
   const { paths, config, ui } = env
+  if (env.dryRun) return rehearsalStore(env)
   return {
     read: () => readState(paths.state, config.target),
     update: (fn) => updateState(paths.state, config.target, fn),
@@ -24,6 +25,21 @@ export function fileStore(env: Env): Store {
   }
 }
 
+/** For --dry-run: reads the real state, keeps every change in memory, writes nothing. */
+function rehearsalStore(env: Env): Store {
+  let state: DeployState | null = null
+  const current = () => (state ??= readState(env.paths.state, env.config.target))
+  return {
+    read: () => structuredClone(current()),
+    update: (fn) => {
+      fn(current())
+      return structuredClone(current())
+    },
+    audit: () => undefined,
+    recordLive: async () => undefined,
+  }
+}
+
 export type OperationSpec<P extends { steps: string[] }, R> = {
   /** audit action name: create, switch, rollback, deploy, … */
   action: string
@@ -35,6 +51,11 @@ export type OperationSpec<P extends { steps: string[] }, R> = {
   report: (plan: P, result: R) => void
   /** the --json document */
   json: (plan: P, result: R | null) => Record<string, unknown>
+  /**
+   * --dry-run also runs execute against the dry-run platform and store, so the exact commands
+   * and files are printed; nothing is changed (only read-only commands and probes really run)
+   */
+  rehearse?: boolean
 }
 
 export async function runOperation<P extends { steps: string[] }, R>(ctx: ScriptContext, env: Env, spec: OperationSpec<P, R>): Promise<number> {
@@ -61,6 +82,10 @@ export async function runOperation<P extends { steps: string[] }, R>(ctx: Script
       ui.info(ui.c.bold(`Plan (${env.config.target}):`))
       plan.steps.forEach((s, i) => ui.info(`  ${i + 1}. ${s}`))
       if (dry) {
+        if (spec.rehearse) {
+          ui.info(ui.c.bold('Commands and files, in order:'))
+          await spec.execute(plan)
+        }
         ui.info(ui.c.cyan('Dry run: nothing was changed.'))
         ui.result({ ok: true, dryRun: true, ...spec.json(plan, null) })
         return EXIT.OK

@@ -35,6 +35,7 @@ await runScript(
         ctx.ui.success(`${version} runs in ${plan.slot} and is healthy; ${plan.live} is still live.`)
         ctx.ui.info(`Next: npx zx scripts/switch-to-green.ts   (preview it first: https://${env.config.listenAddr}:${env.config.ports.preview}/)`)
       },
+      rehearse: true,
       json: (plan, release) => ({ action: 'create', slot: plan.slot, live: plan.live, version, replaces: plan.replaces, release }),
     })
   },

@@ -41,7 +41,7 @@ await runScript(
         return { ...plan, steps, backup }
       },
       execute: async (plan) => {
-        if (plan.backup) {
+        if (plan.backup && !ctx.common.dryRun) {
           const age = Math.round((Date.now() - plan.backup.time.getTime()) / 60_000)
           ui.warn(`The database will be restored to ${plan.backup.time.toISOString()} (${age} minutes ago) from ${plan.backup.file}. Every write since then will be lost.`)
           if (!(await confirm('restore the database', { yes: ctx.common.yes, ui, question: `Restore the database to ${plan.backup.time.toISOString()} and lose every write since then?` })))
@@ -62,6 +62,7 @@ await runScript(
         if (plan.backup) ui.success(`The database was restored to ${plan.backup.time.toISOString()}.`)
         else ui.info('The database was not touched (the schema only grows, so older releases run on it). To restore a backup: --restore-db.')
       },
+      rehearse: true,
       json: (plan, r) => ({ action: 'rollback', from: plan.from, to: plan.to, version: plan.version, warm: plan.warm, restoredBackup: plan.backup?.file ?? null, result: r }),
     })
   },

@@ -43,6 +43,7 @@ await runScript(
         if (r.verification) ctx.ui.success(`Verified: ${r.verification.total} probes, ${(r.verification.successRate * 100).toFixed(1)}% ok, p95 ${r.verification.p95} ms`)
         ctx.ui.success(`${plan.to} (${plan.version}) is live; ${plan.from} stays warm. Roll back with: npx zx scripts/rollback-production.ts`)
       },
+      rehearse: true,
       json: (plan, r) => ({ action: 'switch', from: plan.from, to: plan.to, version: plan.version, gradual: plan.gradual, result: r }),
     })
   },

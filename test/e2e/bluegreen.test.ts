@@ -73,10 +73,30 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
     // the load reaches a steady state first
     while (load.records.length < 200) await new Promise((r) => setTimeout(r, 50))
 
+    // --dry-run shows the exact commands and files and changes nothing
+    const stateBefore = fs.readFileSync(t.paths.state, 'utf8')
+    const auditBefore = fs.readFileSync(t.paths.audit, 'utf8')
+    const dry = await script(t, 'create-green-environment', ['--version', '2.0.0', '--dry-run'])
+    ok(dry, 'create --dry-run')
+    assert.match(dry.stdout, /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --wait/)
+    assert.match(dry.stdout, /Dry run: nothing was changed\./)
+    const dsw = await script(t, 'switch-to-green', ['--dry-run', '--slot', 'green'])
+    assert.is(dsw.code, 2, 'green is already live: refused even in a dry run')
+    assert.is(fs.readFileSync(t.paths.state, 'utf8'), stateBefore)
+    assert.is(fs.readFileSync(t.paths.audit, 'utf8'), auditBefore)
+    assert.is(liveMarker(t), 'green')
+    const psBlue = await $({ quiet: true })`docker ps -q --filter label=com.docker.compose.project=${PREFIX}-prod-blue`
+    assert.is(psBlue.stdout.trim(), '', 'the dry run started nothing')
+
     const create = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes'])
     ok(create, 'create 2.0.0 under load')
     assert.match(create.stdout, /2\.0\.0 runs in blue/)
     assert.is(liveMarker(t), 'green', 'create never touches the live slot')
+
+    const dsw2 = await script(t, 'switch-to-green', ['--dry-run'])
+    ok(dsw2, 'switch --dry-run')
+    assert.match(dsw2.stdout, /\[dry-run\] write \S+\/live\/blue \(atomic\) and remove the other marker/)
+    assert.is(liveMarker(t), 'green', 'a dry-run switch moves no traffic')
 
     const s1 = at()
     const sw = await script(t, 'switch-to-green', ['--yes', '--verify', '3s'])
@@ -129,7 +149,7 @@ test('a candidate that never becomes healthy is never switched to (live untouche
   const before = readState(t.paths.state, 'production')
   const r = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes', '--replace', '--timeout', '25s'], { APP_FAIL_HEALTH: '1' })
   assert.is(r.code, 1, r.stderr)
-  assert.match(r.stderr, /Can't start 2\.0\.0 in green: not healthy within \d+ s/, r.stderr)
+  assert.match(r.stderr, /Can't start 2\.0\.0 in green: not healthy (within \d+ s|through the preview listener)/, r.stderr)
   assert.match(r.stderr, /candidate was removed; blue is still live/)
   assert.is(liveMarker(t), 'blue')
   const after = readState(t.paths.state, 'production')
@@ -172,11 +192,21 @@ test('drift is refused until resolved; record-live records what runs; retire-pre
   const after = readState(stateFile, 'production')
   assert.is(after.live, 'blue')
   assert.is(after.slots.green?.version, '2.0.0', 'the release the green containers carry is recorded')
-  // the previous slot's warm time ran out: cron's retire-previous drains and stops it
-  after.previous = { slot: 'green', version: '2.0.0', warmUntil: new Date(Date.now() - 1000).toISOString() }
-  fs.writeFileSync(stateFile, JSON.stringify(after))
+  assert.is(after.live, 'blue')
+  // a healthy release in green, kept warm, whose warm time has run out
+  ok(await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes', '--replace']), 'create 1.0.0 in green')
+  const warm = readState(stateFile, 'production')
+  warm.previous = { slot: 'green', version: '1.0.0', warmUntil: new Date(Date.now() - 1000).toISOString() }
+  fs.writeFileSync(stateFile, JSON.stringify(warm))
+  // a request in flight on green while cron's retire-previous drains and stops it
+  const preview = `https://127.0.0.1:${t.config.ports.preview}`
+  const inFlight = request(`${preview}/docs/version?delay_ms=4000`, { headers: { 'X-DMS-Slot': 'green' }, timeoutMs: 30_000 })
+  // (it is on its way to green before the retire script has even started its runtime)
   const retire = await script(t, 'retire-previous', ['--yes'])
   ok(retire, 'retire-previous')
+  const drained = await inFlight
+  assert.is(drained.status, 200, 'the request in flight finished on the retiring slot')
+  assert.is(drained.headers['x-slot'], 'green')
   assert.match(retire.stdout, /Stopped green/)
   const ps = await $({ quiet: true })`docker ps -q --filter label=com.docker.compose.project=${PREFIX}-prod-green`
   assert.is(ps.stdout.trim(), '', 'green has no containers left')
