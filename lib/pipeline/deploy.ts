@@ -75,7 +75,9 @@ export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<
     ...recovered,
     `preflight: ${pre.lines.join('; ')}`,
     'run hooks/pre-deploy (if present); a failure stops here with nothing changed',
-    ...(pre.coreRunning ? [] : ['start the core services (nginx, postgres, redis) and prepare the runtime directory']),
+    pre.coreRunning
+      ? 'apply changed nginx settings, if any (validated with nginx -t, reloaded only when they changed)'
+      : 'start the core services (nginx, postgres, redis) and prepare the runtime directory',
     `back up the database with pg_dump -Fc to ${config.varDir}/backups (kept: newest ${config.backup.keepCount}, at most ${config.backup.keepDays} days), verified by pg_restore --list`,
     ...create.steps,
     `migrate with ${o.version}'s migrate.js in a one-off container: ${migrationsNote}${o.allowContract ? ' (contracting allowed)' : ' (expand-only)'}`,
@@ -122,7 +124,9 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
   try {
     try {
       checkpoint('core')
-      if (plan.firstDeploy) await ui.step('Starting the core services', () => ports.ensureCore())
+      // on a running stack this applies changed settings: nginx includes validated with nginx -t
+      // (reloaded only when they changed, the last good ones restored otherwise), secret files
+      await ui.step(plan.firstDeploy ? 'Starting the core services' : 'Checking the core services and their configuration', () => ports.ensureCore())
       checkpoint('backup')
       result.backup = await ui.step('Backing up the database (pg_dump -Fc)', () => ports.backup(version))
       if (result.backup.file) ui.info(`  backup: ${result.backup.file} (${result.backup.bytes} bytes, ${result.backup.entries} entries; ${result.backup.pruned} old ones removed)`)

@@ -9,6 +9,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readState } from '../../lib/state.ts'
 import { readLive } from '../../lib/nginx.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { createShell } from '../../lib/compose.ts'
+import { ensureCore } from '../../lib/stack.ts'
 import { isFailure, startLoad, summarize, type LoadRecord, type LoadRun } from '../../bench/load.ts'
 import { buildImages, removeProjects, request, waitFor } from './harness.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
@@ -218,6 +221,22 @@ test('drift is refused until resolved; record-live records what runs; retire-pre
   assert.ok(audit.some((e) => e.action === 'create' && e.outcome === 'refused'), 'the refused attempt is audited')
   assert.ok(audit.some((e) => e.action === 'adopt-live' && e.outcome === 'succeeded'))
   assert.ok(audit.some((e) => e.action === 'retire' && e.outcome === 'succeeded'))
+})
+
+test('a changed nginx setting is validated by the real nginx -t and reloaded; traffic keeps flowing', async () => {
+  const status = (from: string) => request(`http://127.0.0.1:${t.config.ports.status}/stub_status`, { localAddress: from })
+  assert.is((await status('127.0.0.2')).status, 200, 'STATUS_ALLOW 127.0.0.0/8 lets 127.0.0.2 in')
+  const narrowed = loadConfig({ target: 'production', env: { ...process.env, ...t.env, STATUS_ALLOW: '127.0.0.1/32' } })
+  const r = await ensureCore(createShell(t.ui), narrowed, t.paths, t.ui)
+  assert.ok(r.changed.includes('status-allow.conf'), `changed: ${r.changed.join(', ')}`)
+  // a reload hands over to new workers gracefully: poll until they answer
+  await waitFor('the reloaded allow-list to refuse 127.0.0.2', async () => ((await status('127.0.0.2')).status === 403 ? true : undefined), 15_000, 100)
+  assert.is((await status('127.0.0.1')).status, 200)
+  assert.is((await request(`${publicUrl}/api/version`)).status, 200)
+  const again = await ensureCore(createShell(t.ui), narrowed, t.paths, t.ui)
+  assert.equal(again.changed, [], 'nothing changed: no reload')
+  await ensureCore(createShell(t.ui), t.config, t.paths, t.ui)
+  await waitFor('the restored allow-list to let 127.0.0.2 in', async () => ((await status('127.0.0.2')).status === 200 ? true : undefined), 15_000, 100)
 })
 
 test('monitoring starts beside the stack, scrapes it, and stops', async () => {

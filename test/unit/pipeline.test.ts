@@ -120,7 +120,7 @@ test('a deploy runs backup, create, migrate, smoke, switch in order and records,
   const signal = new AbortController().signal
   const r = await executeDeploy(ports, plan, { ...opts(), signal })
   assert.is(r.outcome, 'succeeded')
-  assert.equal(f.world.calls, ['backup', 'start green v2', 'migrate', 'smoke', 'setLive green'])
+  assert.equal(f.world.calls, ['core', 'backup', 'start green v2', 'migrate', 'smoke', 'setLive green'])
   assert.is(f.state.live, 'green')
   assert.is(f.state.pending, null)
   assert.is(f.state.previous?.version, 'v1')
