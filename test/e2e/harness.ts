@@ -170,12 +170,14 @@ function hashDir(dir: string, extra: string): string {
   return h.digest('hex').slice(0, 16)
 }
 
-async function buildOne(image: string, context: string, buildArgs: Record<string, string>): Promise<'built' | 'cached'> {
-  const hash = hashDir(context, JSON.stringify(buildArgs))
+/** Builds an image unless it carries the hash of its source (context, build args, Dockerfile) as a label. */
+export async function buildOne(image: string, context: string, buildArgs: Record<string, string>, dockerfile?: string): Promise<'built' | 'cached'> {
+  const hash = hashDir(context, JSON.stringify({ buildArgs, dockerfile }))
   const have = await sh`docker image inspect --format ${'{{index .Config.Labels "dms.source-hash"}}'} ${image}`
   if (have.exitCode === 0 && have.stdout.trim() === hash) return 'cached'
   const args = Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
-  expectOk(await sh`docker build -q --network host ${args} --label dms.source-hash=${hash} -t ${image} ${context}`, `build ${image}`)
+  const file = dockerfile ? ['-f', path.join(context, dockerfile)] : []
+  expectOk(await sh`docker build -q --network host ${args} ${file} --label dms.source-hash=${hash} -t ${image} ${context}`, `build ${image}`)
   return 'built'
 }
 

@@ -9,7 +9,6 @@
 // with a deadline.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -22,6 +21,7 @@ import {
   REPO,
   BASE_IMAGE,
   buildImages,
+  buildOne,
   cleanupVarDir,
   compose,
   composeEnv,
@@ -139,22 +139,18 @@ function startSink(): Promise<void> {
   });
 }
 
-/** Builds dms/{prometheus,alertmanager,exporters}:local unless the image carries the source hash. */
+/** The monitoring images: name, build context under compose/images, Dockerfile in it. */
+const MONITORING_IMAGES: Array<[string, string, string | undefined]> = [
+  ['dms/prometheus:local', 'monitoring', 'Dockerfile.prometheus'],
+  ['dms/alertmanager:local', 'monitoring', 'Dockerfile.alertmanager'],
+  ['dms/exporters:local', 'exporters', undefined],
+];
+
+/** Builds them unless an image carries the hash of its source. */
 async function buildMonitoringImages(): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
-  for (const name of ['prometheus', 'alertmanager', 'exporters']) {
-    const context = path.join(REPO, 'compose/images', name);
-    const h = crypto.createHash('sha256').update(BASE_IMAGE);
-    for (const f of fs.readdirSync(context).sort()) h.update(f).update('\0').update(fs.readFileSync(path.join(context, f))).update('\0');
-    const hash = h.digest('hex').slice(0, 16);
-    const image = `dms/${name}:local`;
-    const have = await $({ quiet: true, nothrow: true })`docker image inspect --format ${'{{index .Config.Labels "dms.source-hash"}}'} ${image}`;
-    if (have.exitCode === 0 && have.stdout.trim() === hash) {
-      result[image] = 'cached';
-      continue;
-    }
-    ok(await $({ quiet: true, nothrow: true })`docker build -q --network host --build-arg ${`BASE_IMAGE=${BASE_IMAGE}`} --label ${`dms.source-hash=${hash}`} -t ${image} ${context}`, `build ${image}`);
-    result[image] = 'built';
+  for (const [image, context, dockerfile] of MONITORING_IMAGES) {
+    result[image] = await buildOne(image, path.join(REPO, 'compose/images', context), { BASE_IMAGE }, dockerfile);
   }
   return result;
 }

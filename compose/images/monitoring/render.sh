@@ -3,8 +3,8 @@
 # Replaces ${NAME} and ${NAME:-default} (NAME in upper case) with values from the
 # environment; any other "$" text (relabel $1, ${1}, Go templates) is left alone.
 # Fails, naming file, line and variable, when a variable without default is unset.
-# Writes OUTPUT atomically (temp file + rename). Kept identical in
-# compose/images/prometheus and compose/images/alertmanager (a test checks it).
+# Writes OUTPUT atomically (temp file + rename). Shared by the prometheus and
+# alertmanager images (one build context, two Dockerfiles).
 set -eu
 if [ "$#" -ne 2 ]; then
   echo "usage: render.sh TEMPLATE OUTPUT" >&2
