@@ -208,6 +208,43 @@ function parseLabels(raw: unknown): Record<string, string> {
   return out
 }
 
+/**
+ * The containers of a compose project straight from the Engine (`docker ps` by the project label):
+ * the same facts as `compose ps`, without compose parsing the file (a few ms instead of a few
+ * hundred under load; it matters for a rollback that should take a second or two).
+ */
+export async function projectContainers(sh: Shell, project: string): Promise<ServiceState[]> {
+  const r = await sh.docker(['ps', '--all', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], {
+    changes: false,
+    action: `list the containers of ${project}`,
+  })
+  return parseDockerPs(r.stdout)
+}
+
+/** `docker ps --format '{{json .}}'` lines -> ServiceState (health from "Up 3 minutes (healthy)"). */
+export function parseDockerPs(stdout: string): ServiceState[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .map((i) => {
+      const labels = parseLabels(i.Labels)
+      const status = String(i.Status ?? '')
+      const health = /\((healthy|unhealthy)\)/.exec(status)?.[1] ?? (/health: starting/.test(status) ? 'starting' : '')
+      return {
+        service: labels['com.docker.compose.service'] ?? '',
+        name: String(i.Names ?? ''),
+        state: String(i.State ?? ''),
+        health,
+        exitCode: Number(/Exited \((\d+)\)/.exec(status)?.[1] ?? 0),
+        image: String(i.Image ?? ''),
+        labels,
+      }
+    })
+    // one-off containers (compose run: migrations) are not services, as in compose ps
+    .filter((c) => c.labels['com.docker.compose.oneoff'] !== 'True')
+}
+
 export async function ps(sh: Shell, t: ComposeTarget): Promise<ServiceState[]> {
   const r = await sh.docker(psArgs(t), { env: t.env, changes: false, action: `list the services of ${t.project}` })
   return parsePs(r.stdout)

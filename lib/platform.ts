@@ -2,7 +2,7 @@
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
 import type { Config } from './config.ts'
 import {
-  ROLES, ROLE_PREFIX, buildArgs, createShell, downArgs, imageExists, imageRef, logsArgs, ps, slotTarget, upArgs,
+  ROLES, ROLE_PREFIX, buildArgs, createShell, downArgs, imageExists, imageRef, logsArgs, projectContainers, slotProject, slotTarget, upArgs,
   type ServiceState, type Shell,
 } from './compose.ts'
 import { OperationError } from './errors.ts'
@@ -91,7 +91,7 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
     setGradual: (to, pct) => marker(`send ${pct}% of requests to ${to}: markers ${paths.live}/to-${to}-b1..b${pct}`, () => setGradual(paths.live, to, pct)),
     clearGradual: () => marker(`remove gradual markers in ${paths.live}`, () => clearGradual(paths.live)),
     async slotStatus(slot) {
-      const services = (await ps(sh, slotTarget(config, slot, 'status'))).filter((s) => (ROLES as readonly string[]).includes(s.service))
+      const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) => (ROLES as readonly string[]).includes(s.service))
       const sum = summarizeServices(services)
       // the release is the dms.version label the containers were started with (an image tag can
       // move under a running container; the label can't)

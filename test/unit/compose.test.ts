@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
 import {
-  appAddress, composeEnv, coreTarget, downArgs, execArgs, parsePs, quoteArgv, slotProject, slotTarget, upArgs, monitoringTarget,
+  appAddress, composeEnv, coreTarget, downArgs, execArgs, parseDockerPs, parsePs, quoteArgv, slotProject, slotTarget, upArgs, monitoringTarget,
 } from '../../lib/compose.ts'
 import { clearGradual, readLive, setGradual, setLive } from '../../lib/nginx.ts'
 import { tempEnvDir } from '../helpers/run.ts'
@@ -55,6 +55,24 @@ test('parsePs reads both the JSON-lines and the array formats, with labels', () 
   assert.is(a[1]!.exitCode, 137)
   assert.equal(b[0], a[0])
   assert.equal(parsePs(''), [])
+})
+
+test('parseDockerPs: service from the compose label, health from the status, one-off containers left out', () => {
+  const row = (service: string, status: string, extra = '') => JSON.stringify({ Names: `p-${service}-1`, State: status.startsWith('Up') ? 'running' : 'exited', Status: status, Image: 'dms/app:v3', Labels: `com.docker.compose.project=p,com.docker.compose.service=${service},dms.version=v3${extra}` })
+  const out = parseDockerPs([
+    row('api', 'Up 3 minutes (healthy)'),
+    row('docs', 'Up 2 seconds (health: starting)'),
+    row('main', 'Up 1 minute (unhealthy)'),
+    row('frontend', 'Exited (137) 5 seconds ago'),
+    row('migrate', 'Exited (0) 1 minute ago', ',com.docker.compose.oneoff=True'),
+  ].join('\n'))
+  assert.equal(out.map((s) => [s.service, s.state, s.health, s.exitCode]), [
+    ['api', 'running', 'healthy', 0],
+    ['docs', 'running', 'starting', 0],
+    ['main', 'running', 'unhealthy', 0],
+    ['frontend', 'exited', '', 137],
+  ])
+  assert.is(out[0]!.labels?.['dms.version'], 'v3')
 })
 
 test('markers: live slot, gradual buckets, read back exactly as nginx evaluates them', () => {
