@@ -68,6 +68,11 @@ try {
   await wait(4000)
   load.stop()
   const records = await load.done
+  // and once more as typed, on a machine no longer saturated by the load generator
+  const idleStart = performance.now()
+  const idle = await $({ cwd: ROOT, env: { ...process.env, ...t.env, NO_COLOR: '1' }, nothrow: true, quiet: true })`npx zx scripts/rollback-production.ts --yes`
+  const rollbackIdleNpxMs = Math.round(performance.now() - idleStart)
+  if (idle.exitCode !== 0) throw new Error(`npx zx scripts/rollback-production.ts failed (exit ${idle.exitCode}):\n${idle.stderr.slice(-2000)}`)
 
   // decision (marker written) -> the last request that still started on the old slot
   const lastOld = (m: { live: string; at: number }) =>
@@ -80,7 +85,7 @@ try {
     load: { connections: 50, requests: all.requests, failed: all.failed, server5xx: all.server5xx, rps: all.rps, p50Ms: all.p50, p99Ms: all.p99, bySlot: all.bySlot },
     duringSwitch: { window: '±1 s around the marker write', requests: during.requests, failed: during.failed, p50Ms: during.p50, p99Ms: during.p99 },
     switchDecisionToAllNewMs: { switch: Math.round(lastOld(sw)), rollback: Math.round(lastOld(rb)) },
-    wallTimeMs: { firstDeploy: firstDeployMs, deploy: deployMs, rollbackWarm: rollbackMs, rollbackWarmNpxZx: rollback2Ms, switchWith3sVerify: switchMs, gradual: gradualMs },
+    wallTimeMs: { firstDeploy: firstDeployMs, deploy: deployMs, rollbackWarm: rollbackMs, rollbackWarmNpxZx: rollback2Ms, rollbackWarmNpxZxNoLoad: rollbackIdleNpxMs, switchWith3sVerify: switchMs, gradual: gradualMs },
   }
 
   // health-check of the running stack: wall time and peak memory, median of three
@@ -100,7 +105,7 @@ try {
   say(`load: ${all.requests} requests, ${all.failed} failed (${all.server5xx} 5xx), ${all.rps} req/s, p50 ${all.p50} ms, p99 ${all.p99} ms`)
   say(`during the switch (±1 s): ${during.requests} requests, ${during.failed} failed, p50 ${during.p50} ms, p99 ${during.p99} ms`)
   say(`decision -> every new request on the new slot: switch ${results.switchDecisionToAllNewMs.switch} ms, rollback ${results.switchDecisionToAllNewMs.rollback} ms`)
-  say(`wall time: rollback to the warm slot ${(rollbackMs / 1000).toFixed(2)} s (node --import tsx) and ${(rollback2Ms / 1000).toFixed(2)} s (npx zx), whole script; switch ${(switchMs / 1000).toFixed(1)} s (3 s verification), gradual ${(gradualMs / 1000).toFixed(1)} s`)
+  say(`wall time: rollback to the warm slot ${(rollbackMs / 1000).toFixed(2)} s (node --import tsx) and ${(rollback2Ms / 1000).toFixed(2)} s (npx zx) under the load, ${(rollbackIdleNpxMs / 1000).toFixed(2)} s (npx zx) without it, whole script; switch ${(switchMs / 1000).toFixed(1)} s (3 s verification), gradual ${(gradualMs / 1000).toFixed(1)} s`)
   say(`deploy-production with images present: ${(deployMs / 1000).toFixed(1)} s; first deploy on a bare target: ${(firstDeployMs / 1000).toFixed(1)} s`)
   say(`health-check (healthy, --json): ${health.wallS} s wall, ${health.peakMb} MB peak RSS (median of 3)`)
   say(`wrote ${path.relative(ROOT, out)}/results.json and switch.svg`)
