@@ -150,12 +150,12 @@ test('compose: 30-day retention flag, static addresses .50-.59, external network
 
 test('images: every Dockerfile builds FROM ${BASE_IMAGE} with Debian packages', () => {
   const pkgs: Record<string, string[]> = {
-    prometheus: ['prometheus'],
-    alertmanager: ['prometheus-alertmanager'],
-    exporters: ['prometheus-node-exporter', 'prometheus-nginx-exporter', 'prometheus-postgres-exporter', 'prometheus-redis-exporter', 'prometheus-blackbox-exporter'],
+    'monitoring/Dockerfile.prometheus': ['prometheus'],
+    'monitoring/Dockerfile.alertmanager': ['prometheus-alertmanager'],
+    'exporters/Dockerfile': ['prometheus-node-exporter', 'prometheus-nginx-exporter', 'prometheus-postgres-exporter', 'prometheus-redis-exporter', 'prometheus-blackbox-exporter'],
   };
   for (const [image, wanted] of Object.entries(pkgs)) {
-    const df = fs.readFileSync(path.join(ROOT, 'compose/images', image, 'Dockerfile'), 'utf8');
+    const df = fs.readFileSync(path.join(ROOT, 'compose/images', image), 'utf8');
     assert.match(df, /^FROM \$\{BASE_IMAGE\}$/m, image);
     for (const p of wanted) assert.ok(new RegExp(`\\b${p}\\b`).test(df), `${image} installs ${p}`);
   }
