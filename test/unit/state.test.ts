@@ -54,6 +54,7 @@ test('audit: one JSON line per entry with user, host, command; appended, masked'
   for (const k of ['time', 'user', 'host', 'command', 'action', 'outcome', 'version', 'slot', 'durationMs']) assert.ok(k in first, k)
   assert.not.ok(lines[0]!.includes('hunter2hunter2'))
   assert.equal(readAudit(file, 1).map((e) => e.action), ['rollback'])
+  assert.equal(readAudit(file, 0), [], 'asking for no entries gets none, not the whole log')
 })
 
 test('lock: exclusive, names the holder, released only by its owner', async () => {
