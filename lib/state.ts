@@ -1,11 +1,11 @@
 // History from files: the per-target state file (atomic), the append-only audit log and the
-// deploy lock. The world (nginx markers, containers) is the truth about what runs; this file
+// deploy lock (lock.ts). The world (nginx markers, containers) is the truth about what runs; this file
 // records releases and what happened.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { LockHeldError, RefusedError, errorMessage } from './errors.ts'
-import { pidAlive, writeFileAtomic } from './fsutil.ts'
+import { RefusedError, errorMessage } from './errors.ts'
+import { writeFileAtomic } from './fsutil.ts'
 
 export type Slot = 'blue' | 'green'
 export const SLOTS: readonly Slot[] = ['blue', 'green']
@@ -189,151 +189,7 @@ export function commandLine(argv = process.argv): string {
   return [path.basename(script), ...argv.slice(idx + 1)].join(' ')
 }
 
-// ---------------------------------------------------------------- deploy lock
+// ---------------------------------------------------------------- deploy lock (lock.ts)
 
-export type LockHolder = { pid: number; host: string; user: string; command: string; startedAt: string }
-
-export type Lock = { file: string; holder: LockHolder; release: () => void }
-
-export class LockCorruptError extends RefusedError {}
-
-export function readLock(file: string): LockHolder | null {
-  let text: string
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw e
-  }
-  try {
-    const h = JSON.parse(text) as LockHolder
-    if (!Number.isInteger(h.pid) || typeof h.host !== 'string' || typeof h.startedAt !== 'string') throw new Error('fields missing')
-    return h
-  } catch (e) {
-    throw new LockCorruptError(
-      `Can't tell who holds the deploy lock: ${file} is not a lock file (${errorMessage(e)}). Nothing was changed.`,
-      'Make sure no deploy is running (npx zx scripts/status.ts), then remove it with --force-unlock.',
-    )
-  }
-}
-
-export function describeHolder(h: LockHolder): string {
-  const age = Math.round((Date.now() - Date.parse(h.startedAt)) / 1000)
-  return `pid ${h.pid} on ${h.host} (${h.user}), running "${h.command}" for ${age}s since ${h.startedAt}`
-}
-
-export type AcquireOptions = {
-  command?: string
-  /** how long to wait for a held lock; 0: refuse at once */
-  waitMs?: number
-  pollMs?: number
-  signal?: AbortSignal
-  /** told when a stale lock is taken over (to print and audit it) */
-  onStale?: (stale: LockHolder) => void
-  onWait?: (holder: LockHolder) => void
-}
-
-/** Takes the deploy lock by exclusive create; takes over a stale one (dead pid on this host). */
-export async function acquireLock(file: string, opts: AcquireOptions = {}): Promise<Lock> {
-  const { user, host } = whoami()
-  const holder: LockHolder = { pid: process.pid, host, user, command: opts.command ?? commandLine(), startedAt: new Date().toISOString() }
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const deadline = Date.now() + (opts.waitMs ?? 0)
-  let told = false
-  for (;;) {
-    if (tryCreate(file, holder)) break
-    const current = readLock(file)
-    if (current === null) continue // released between our attempts
-    if (current.host === host && !pidAlive(current.pid)) {
-      if (takeOver(file, current)) {
-        opts.onStale?.(current)
-        continue
-      }
-      continue
-    }
-    if (Date.now() >= deadline || opts.signal?.aborted) {
-      throw new LockHeldError(
-        `Can't take the deploy lock: another deploy holds it: ${describeHolder(current)}. Nothing was changed.`,
-        current,
-        current.host === host
-          ? 'Wait for it to finish (or use --lock-wait <seconds>). If it is really gone, use --force-unlock.'
-          : `It runs on another host (${current.host}); wait for it, or use --force-unlock if that host is gone.`,
-      )
-    }
-    if (!told) {
-      opts.onWait?.(current)
-      told = true
-    }
-    await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))))
-  }
-  let released = false
-  return {
-    file,
-    holder,
-    release: () => {
-      if (released) return
-      released = true
-      try {
-        const now = readLock(file)
-        if (now && now.pid === holder.pid && now.startedAt === holder.startedAt) fs.rmSync(file, { force: true })
-      } catch {
-        // a corrupt lock is not ours to remove
-      }
-    },
-  }
-}
-
-function tryCreate(file: string, holder: LockHolder): boolean {
-  // write the content first, then link it into place: the lock never exists half-written
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o644 })
-  try {
-    fs.linkSync(tmp, file)
-    return true
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw e
-  } finally {
-    fs.rmSync(tmp, { force: true })
-  }
-}
-
-/** Moves a stale lock aside; if what we moved turns out not to be the stale one, puts it back. */
-function takeOver(file: string, stale: LockHolder): boolean {
-  const aside = `${file}.stale.${process.pid}`
-  try {
-    fs.renameSync(file, aside)
-  } catch {
-    return false
-  }
-  let moved: LockHolder | null = null
-  try {
-    moved = JSON.parse(fs.readFileSync(aside, 'utf8')) as LockHolder
-  } catch {
-    moved = null
-  }
-  if (moved && (moved.pid !== stale.pid || moved.startedAt !== stale.startedAt)) {
-    // we raced with another taker that already holds a fresh lock: give it back
-    try {
-      fs.linkSync(aside, file)
-    } catch {
-      // someone else holds it now; our retry loop will see them
-    }
-    fs.rmSync(aside, { force: true })
-    return false
-  }
-  fs.rmSync(aside, { force: true })
-  return true
-}
-
-/** Removes the lock whoever holds it. The caller confirms with the person first. */
-export function forceUnlock(file: string): LockHolder | null {
-  let holder: LockHolder | null = null
-  try {
-    holder = readLock(file)
-  } catch {
-    holder = null
-  }
-  fs.rmSync(file, { force: true })
-  return holder
-}
+export { LockCorruptError, acquireLock, describeHolder, forceUnlock, kernelLockFile, lockHeld, readLock } from './lock.ts'
+export type { AcquireOptions, Lock, LockHolder } from './lock.ts'

@@ -3,9 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LockHeldError } from '../../lib/errors.ts'
+import { LockHeldError, RefusedError } from '../../lib/errors.ts'
 import {
-  LockCorruptError, StateCorruptError, acquireLock, appendAudit, emptyState, forceUnlock, readAudit, readLock, readState, updateState, writeState,
+  LockCorruptError, StateCorruptError, acquireLock, appendAudit, emptyState, forceUnlock, lockHeld, readAudit, readLock, readState, updateState, writeState,
 } from '../../lib/state.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-state-'))
@@ -106,6 +106,26 @@ test('lock: a corrupt lock file is an exit-2 error naming --force-unlock; forceU
   }
   forceUnlock(file)
   ;(await acquireLock(file)).release()
+})
+
+test('lock: --force-unlock refuses a lock a live process holds, removes one nobody holds', async () => {
+  const file = path.join(tmp(), 'deploy.lock')
+  const lock = await acquireLock(file, { command: 'deploy v1' })
+  assert.ok(lockHeld(file))
+  try {
+    forceUnlock(file)
+    assert.unreachable('removed a held lock')
+  } catch (e) {
+    assert.instance(e, RefusedError)
+    assert.match((e as Error).message, /a running process holds it \(pid \d+ .*deploy v1/)
+    assert.match((e as RefusedError).hint, new RegExp(`kill ${process.pid}`))
+  }
+  assert.is(readLock(file)!.command, 'deploy v1', 'the record was left in place')
+  lock.release()
+  assert.not.ok(lockHeld(file))
+  fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 1, host: os.hostname(), user: 'x', command: 'gone', startedAt: new Date().toISOString() }))
+  assert.is(forceUnlock(file)!.command, 'gone')
+  assert.is(readLock(file), null)
 })
 
 test('writeState bounds history and releases', () => {
