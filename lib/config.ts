@@ -7,6 +7,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseEnvFile, renderEnvLine, type EnvEntry } from './envfile.ts'
 import { UsageError, shownValue } from './errors.ts'
+import { faultPoint } from './fault.ts'
+import { withKernelLockSync } from './lock.ts'
 
 export const TARGETS = ['staging', 'production'] as const
 export type Target = (typeof TARGETS)[number]
@@ -247,13 +249,11 @@ export function loadConfig(opts: LoadOptions): Config {
         sources[key] = 'missing (generated on first real run)'
       }
     } else {
-      const lines = toGenerate.map((key) => {
-        raw[key] = randomBytes(24).toString('base64url')
-        sources[key] = 'generated'
-        return renderEnvLine(key, raw[key]!)
-      })
-      appendSecrets(localFile, lines, target)
-      for (const key of toGenerate) sources[key] = `${rel(localFile)} (generated)`
+      const values = generateSecrets(localFile, toGenerate, target)
+      for (const key of toGenerate) {
+        raw[key] = values[key]!
+        sources[key] = `${rel(localFile)} (generated)`
+      }
     }
   }
 
@@ -311,13 +311,41 @@ export function secretValues(raw: Record<string, string>): string[] {
     .filter((v) => v.length >= 4)
 }
 
-function appendSecrets(file: string, lines: string[], target: Target): void {
+/**
+ * Generates the missing secrets into the .local file exactly once: under a kernel lock on the env
+ * directory, it reads the file again and generates only what is still missing, so first runs at
+ * the same time all end with the same values (the ones in the file).
+ */
+function generateSecrets(file: string, keys: string[], target: Target): Record<string, string> {
   fs.mkdirSync(path.dirname(file), { recursive: true })
-  const existed = fs.existsSync(file)
+  return withKernelLockSync(path.dirname(file), 30_000, () => {
+    let text = ''
+    try {
+      text = fs.readFileSync(file, 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
+    const present = parseEnvFile(text, file).entries
+    const values: Record<string, string> = {}
+    const lines: string[] = []
+    faultPoint('secrets.generate')
+    for (const key of keys) {
+      const have = present.get(key)?.value
+      values[key] = have || randomBytes(24).toString('base64url')
+      if (!have) lines.push(renderEnvLine(key, values[key]!))
+    }
+    if (lines.length) appendSecrets(file, lines, target, text)
+    return values
+  })
+}
+
+/** Appends to the .local file whose current content is `before`. */
+function appendSecrets(file: string, lines: string[], target: Target, before: string): void {
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600)
   try {
-    const header = existed ? '' : `# Secrets for ${target}, generated on first use. Keep this file 0600 and out of git.\n`
-    fs.writeSync(fd, header + lines.join('\n') + '\n')
+    const header = before ? '' : `# Secrets for ${target}, generated on first use. Keep this file 0600 and out of git.\n`
+    const sep = before && !before.endsWith('\n') ? '\n' : ''
+    fs.writeSync(fd, sep + header + lines.join('\n') + '\n')
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)

@@ -71,6 +71,24 @@ function tryKernelLock(fd: number, kernelFile: string): boolean {
   )
 }
 
+/**
+ * Runs fn while holding an exclusive kernel lock on `file` (a file or a directory), waiting up to
+ * waitMs for another holder. For short critical sections such as generating first-run secrets.
+ */
+export function withKernelLockSync<T>(file: string, waitMs: number, fn: () => T): T {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const secs = String(Math.max(0.1, waitMs / 1000))
+    const r = $.sync({ quiet: true, nothrow: true, timeout: waitMs + 10_000, stdio: ['ignore', 'ignore', 'pipe', fd] })`flock --wait ${secs} --conflict-exit-code ${FLOCK_BUSY} 3`
+    if (r.exitCode === FLOCK_BUSY)
+      throw new LockHeldError(`Can't lock ${file}: another process held it for more than ${secs}s. Nothing was changed.`, null, 'Try again when the other run has finished.')
+    if (r.exitCode !== 0) throw new OperationError(`Can't lock ${file}: flock failed (${r.stderr.trim() || `exit ${r.exitCode}`}). Nothing was changed.`, 'It needs flock from util-linux.')
+    return fn()
+  } finally {
+    fs.closeSync(fd) // the kernel lets go of the lock here
+  }
+}
+
 /** Is the kernel lock held by a live process right now? (Probes with a descriptor of its own.) */
 export function lockHeld(file: string): boolean {
   let fd: number
