@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { parseEnvFile, renderEnvLine, type EnvEntry } from './envfile.ts'
 import { UsageError, shownValue } from './errors.ts'
 import { faultPoint } from './fault.ts'
+import { writeAll } from './fsutil.ts'
 import { withKernelLockSync } from './lock.ts'
 
 export const TARGETS = ['staging', 'production'] as const
@@ -345,7 +346,7 @@ function appendSecrets(file: string, lines: string[], target: Target, before: st
   try {
     const header = before ? '' : `# Secrets for ${target}, generated on first use. Keep this file 0600 and out of git.\n`
     const sep = before && !before.endsWith('\n') ? '\n' : ''
-    fs.writeSync(fd, sep + header + lines.join('\n') + '\n')
+    writeAll(fd, Buffer.from(sep + header + lines.join('\n') + '\n'))
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)

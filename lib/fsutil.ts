@@ -2,25 +2,33 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-/** Writes a file so that readers see the old or the new content, never a part: temp, fsync, rename, fsync dir. */
+/**
+ * Writes a file so that readers see the old or the new content, never a part: temp, fsync, rename,
+ * fsync dir. On any failure (a full disk: ENOSPC) the temp file is removed and the old file stays.
+ */
 export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
   const dir = path.dirname(file)
   fs.mkdirSync(dir, { recursive: true })
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
-  const fd = fs.openSync(tmp, 'w', mode)
   try {
-    fs.writeSync(fd, data)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  try {
+    const fd = fs.openSync(tmp, 'w', mode)
+    try {
+      writeAll(fd, Buffer.from(data))
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
     fs.renameSync(tmp, file)
   } catch (e) {
     fs.rmSync(tmp, { force: true })
     throw e
   }
   fsyncDir(dir)
+}
+
+/** write(2) may write less than asked (a disk that fills up): go on until all is written or it throws. */
+export function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off)
 }
 
 export function fsyncDir(dir: string): void {
