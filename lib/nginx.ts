@@ -1,5 +1,5 @@
 // nginx at run time: slot markers (the switch), reading the live routing back, and config
-// changes that are validated with `nginx -t` first and rolled back to the last good set.
+// changes that are validated with `nginx -t` before they go live (nginx-files.ts: the layout).
 // The pure rendering lives in nginx-render.ts.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -7,6 +7,8 @@ import type { Config } from './config.ts'
 import { coreTarget, execArgs, type Shell } from './compose.ts'
 import { OperationError } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
+import { faultPoint } from './fault.ts'
+import { RELOAD_PENDING, activateSet, adoptFlatFiles, pruneSets, readIncludes, stageSet, writeCheckTree } from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
 import { otherSlot, type Slot } from './state.ts'
 
@@ -81,44 +83,49 @@ export function nginxSettings(config: Config): NginxSettings {
   }
 }
 
-/** `nginx -t` inside the running nginx container. */
-export async function testConfig(sh: Shell, config: Config): Promise<{ ok: boolean; output: string }> {
+/** `nginx -t` inside the running nginx container (of its live config, or of `conf` as nginx sees it). */
+export async function testConfig(sh: Shell, config: Config, conf?: string): Promise<{ ok: boolean; output: string }> {
   const t = coreTarget(config)
-  const r = await sh.docker(execArgs(t, 'nginx', ['nginx', '-t', '-q']), { env: t.env, nothrow: true, changes: false })
+  const r = await sh.docker(execArgs(t, 'nginx', ['nginx', '-t', '-q', ...(conf ? ['-c', conf] : [])]), { env: t.env, nothrow: true, changes: false })
   return { ok: r.ok, output: (r.stderr + r.stdout).trim() }
 }
 
 /**
- * Writes the generated includes; when something really changed, validates with `nginx -t` and
- * reloads, or restores the last good files and throws. Returns the names that changed.
+ * Brings the generated includes up to date (nginx-files.ts has the layout). A change is written as
+ * a new complete set; when nginx runs, `nginx -t` checks a config that includes that set, and only
+ * then is it swapped in (one rename) and nginx reloaded. A rejected set never goes live. A reload
+ * cut short by a kill is done by the next call. Returns the names that changed.
  */
 export async function applyIncludes(sh: Shell, config: Config, dir: string, o: { nginxRunning: boolean }): Promise<string[]> {
   const files = renderNginxIncludes(nginxSettings(config))
-  const changed = Object.entries(files).filter(([name, text]) => readOr(path.join(dir, name)) !== text)
-  if (!changed.length || sh.dryRun) return changed.map(([n]) => n)
-  const previous = new Map(changed.map(([name]) => [name, readOr(path.join(dir, name))]))
-  for (const [name, text] of changed) writeFileAtomic(path.join(dir, name), text)
-  if (!o.nginxRunning) return changed.map(([n]) => n)
-  const test = await testConfig(sh, config)
-  if (!test.ok) {
-    for (const [name, old] of previous) {
-      if (old === null) fs.rmSync(path.join(dir, name), { force: true })
-      else writeFileAtomic(path.join(dir, name), old)
+  const names = Object.keys(files)
+  const now = readIncludes(dir, names)
+  const changed = names.filter((n) => now[n] !== files[n])
+  const pending = path.join(dir, RELOAD_PENDING)
+  if ((!changed.length && !(o.nginxRunning && fs.existsSync(pending))) || sh.dryRun) return changed
+  if (changed.length) {
+    adoptFlatFiles(dir, names)
+    const id = stageSet(dir, files)
+    if (o.nginxRunning) {
+      const test = await testConfig(sh, config, writeCheckTree(dir, path.join(config.root, 'nginx'), id))
+      faultPoint('nginx.checked')
+      if (!test.ok) {
+        pruneSets(dir)
+        throw new OperationError(
+          `Can't change the nginx configuration: nginx -t rejected it (${test.output.split('\n').slice(-2).join(' ')}). The live configuration was not touched; nginx was not reloaded.`,
+          'Check the values in the env file (ports, addresses, allow-list).',
+        )
+      }
+      writeFileAtomic(pending, `${id}\n`)
     }
-    throw new OperationError(
-      `Can't change the nginx configuration: nginx -t rejected it (${test.output.split('\n').slice(-2).join(' ')}). The last good configuration was restored; nginx was not reloaded.`,
-      'Check the values in the env file (ports, addresses, allow-list).',
-    )
+    activateSet(dir, id, names)
   }
-  const t = coreTarget(config)
-  await sh.docker(execArgs(t, 'nginx', ['nginx', '-s', 'reload']), { env: t.env, action: 'reload nginx' })
-  return changed.map(([n]) => n)
-}
-
-function readOr(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch {
-    return null
+  if (o.nginxRunning) {
+    const t = coreTarget(config)
+    await sh.docker(execArgs(t, 'nginx', ['nginx', '-s', 'reload']), { env: t.env, action: 'reload nginx' })
+    faultPoint('nginx.reloaded')
+    fs.rmSync(pending, { force: true })
   }
+  pruneSets(dir)
+  return changed
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
 import { writeFileAtomic } from './fsutil.ts'
+import { activateSet, adoptFlatFiles, pruneSets, readIncludes, stageSet } from './nginx-files.ts'
 import { checkNetPrefix, renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
 
 export type RuntimeSettings = NginxSettings & {
@@ -112,11 +113,23 @@ export function ensureLiveMarker(liveDir: string): boolean {
   return true
 }
 
-/** Writes the generated nginx includes into `dir`; returns the names that changed. */
+/**
+ * Writes the generated nginx includes into `dir` as a new complete set swapped in at once (see
+ * nginx-files.ts); returns the names that changed. Used while nginx is not running: it checks
+ * them itself when it starts. A running nginx gets its changes through applyIncludes (nginx -t first).
+ */
 export function writeNginxIncludes(dir: string, s: NginxSettings): string[] {
   const files = renderNginxIncludes(s)
+  const names = Object.keys(files)
   fs.mkdirSync(dir, { recursive: true })
-  return Object.entries(files).filter(([name, text]) => writeIfChanged(path.join(dir, name), text, 0o644)).map(([n]) => n)
+  const now = readIncludes(dir, names)
+  const changed = names.filter((n) => now[n] !== files[n])
+  if (changed.length) {
+    adoptFlatFiles(dir, names)
+    activateSet(dir, stageSet(dir, files), names)
+  }
+  pruneSets(dir)
+  return changed
 }
 
 export async function prepareRuntime(s: RuntimeSettings): Promise<RuntimeReport> {
