@@ -7,7 +7,7 @@ import path from 'node:path'
 import { $ } from 'zx'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, quoteArgv, runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
-import { OperationError, RefusedError } from './errors.ts'
+import { OperationError, RefusedError, errorMessage } from './errors.ts'
 import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
@@ -164,6 +164,17 @@ async function pgRestoreList(config: Config, file: string): Promise<{ ok: boolea
   return { ok: p.exitCode === 0, entries, detail: p.exitCode === 0 ? `${entries} entries` : p.stderr.trim().split('\n').pop() ?? `exit ${p.exitCode}` }
 }
 
+/** "12 KiB free" when the filesystem holding dir has less than 1 MiB left, else null. */
+function diskFull(dir: string): string | null {
+  try {
+    const st = fs.statfsSync(dir)
+    const free = st.bavail * st.bsize
+    return free < 1024 * 1024 ? `${Math.floor(free / 1024)} KiB free` : null
+  } catch {
+    return null
+  }
+}
+
 /**
  * pg_dump -Fc inside the postgres container, streamed to backups/<db>-<time>-before-<version>.dump
  * (0600), verified non-empty and readable by pg_restore --list, then the retention policy.
@@ -182,20 +193,28 @@ export async function backupDatabase(
   for (const n of fs.readdirSync(dir)) if (n.endsWith('.partial')) fs.rmSync(path.join(dir, n), { force: true })
   const partial = `${file}.partial`
   ui.detail(`$ docker ${quoteArgv(args)} > ${partial}`)
-  const fd = fs.openSync(partial, 'w', 0o600)
-  let p
-  try {
-    const t = coreTarget(config)
-    p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: ['ignore', fd, 'pipe'], timeout: 30 * 60_000 })`docker ${args}`
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  const bytes = fs.statSync(partial).size
   const fail = (why: string) => {
     fs.rmSync(partial, { force: true })
-    return new OperationError(`Can't back up the database: ${why}. Nothing was changed.`, 'Check the postgres container: docker compose logs postgres.')
+    const full = diskFull(dir)
+    return new OperationError(
+      `Can't back up the database: ${full ? `the disk holding ${dir} is full (${full}); ` : ''}${why}. The partial file was removed; nothing was changed.`,
+      full ? `Free space on that disk (older backups in ${dir}, unused Docker images), then deploy again.` : 'Check the postgres container: docker compose logs postgres.',
+    )
   }
+  let p
+  try {
+    const fd = fs.openSync(partial, 'w', 0o600)
+    try {
+      const t = coreTarget(config)
+      p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: ['ignore', fd, 'pipe'], timeout: 30 * 60_000 })`docker ${args}`
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch (e) {
+    throw fail(`writing ${partial} failed (${errorMessage(e)})`)
+  }
+  const bytes = fs.statSync(partial).size
   if (p.exitCode !== 0) throw fail(`pg_dump exited ${p.exitCode}: ${ui.mask(p.stderr.trim().split('\n').slice(-2).join(' '))}`)
   if (bytes === 0) throw fail('pg_dump wrote nothing')
   const check = await pgRestoreList(config, partial)
