@@ -6,6 +6,7 @@
 //   sets/<id>/   complete sets            written as sets/<id>.tmp, then renamed
 //   checks/<id>/ the repo's config rewritten to include sets/<id>, for `nginx -t -c`
 // Every link is relative, so it resolves the same on the host and inside the container.
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { faultPoint } from './fault.ts'
@@ -23,7 +24,7 @@ export function readIncludes(dir: string, names: readonly string[]): Record<stri
 
 /** Writes a complete set as sets/<id> (all or nothing: written under sets/<id>.tmp, then renamed). */
 export function stageSet(dir: string, files: Record<string, string>): string {
-  const id = `${Date.now().toString(36)}-${process.pid}`
+  const id = `${Date.now().toString(36)}-${process.pid}-${randomBytes(3).toString('hex')}`
   const tmp = path.join(dir, 'sets', `${id}.tmp`)
   fs.mkdirSync(tmp, { recursive: true })
   for (const [name, text] of Object.entries(files)) {

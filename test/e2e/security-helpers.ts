@@ -159,7 +159,10 @@ export function fileSnapshot(t: ToolkitTarget): Record<string, string | null> {
   const add = (f: string) => (files[path.relative(p.varDir, f) || f] = fs.existsSync(f) ? fs.readFileSync(f, 'latin1') : null)
   for (const f of [p.state, `${p.state}.bak`, p.lock, path.join(t.env.DMS_ENV_DIR!, '.env.production.local')]) add(f)
   for (const dir of [p.nginx, p.live, p.metrics, p.secrets]) {
-    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) add(path.join(dir, name))
+    // nginx/ holds directories of include sets and links to them: every file in it, by its path
+    for (const name of fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).sort() : []) {
+      if (fs.statSync(path.join(dir, name)).isFile()) add(path.join(dir, name))
+    }
   }
   add(p.alerts)
   return files
