@@ -59,6 +59,7 @@ export type AcquireOptions = {
 }
 
 const FLOCK_BUSY = 75
+const UNNAMED_GRACE_MS = 2000
 
 /** `flock --nonblock` on our descriptor (fd 3 of the child): true when the kernel lock is now ours. */
 function tryKernelLock(fd: number, kernelFile: string): boolean {
@@ -123,16 +124,20 @@ export async function acquireLock(file: string, opts: AcquireOptions = {}): Prom
   const kernelFile = kernelLockFile(file)
   const fd = fs.openSync(kernelFile, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o644)
   const deadline = Date.now() + (opts.waitMs ?? 0)
+  // a holder that has not written deploy.lock yet is just starting (or is a --force-unlock probe):
+  // worth a short wait even with --lock-wait 0, to name it or to get the lock
+  const unnamedUntil = Date.now() + UNNAMED_GRACE_MS
   let told = false
   try {
     while (!tryKernelLock(fd, kernelFile)) {
       const current = readLock(file)
-      if (Date.now() >= deadline || opts.signal?.aborted) throw heldError(file, current, host)
+      const waitMore = Date.now() < deadline || (current === null && Date.now() < unnamedUntil)
+      if (!waitMore || opts.signal?.aborted) throw heldError(file, current, host)
       if (!told && current) {
         opts.onWait?.(current)
         told = true
       }
-      await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))))
+      await new Promise((r) => setTimeout(r, current === null ? 50 : Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))))
     }
     faultPoint('lock.acquired')
     // the kernel lock is ours: a holder named in the file is gone (it removes the file before it lets go)

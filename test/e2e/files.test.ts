@@ -17,7 +17,7 @@ import { pruneSets, stageSet, writeCheckTree } from '../../lib/nginx-files.ts'
 import { renderNginxIncludes } from '../../lib/nginx-render.ts'
 import { readState } from '../../lib/state.ts'
 import { runTs } from '../helpers/run.ts'
-import { buildImages, removeProjects, request } from './harness.ts'
+import { buildImages, removeProjects, request, waitFor } from './harness.ts'
 import { liveMarker, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-files'
@@ -119,13 +119,15 @@ test('a change killed (SIGKILL) at every step: the live includes are always one 
   assert.equal(moved, [false, false, false, false, true, true], 'killed before the swap: the old set stays live; after it: the new one')
   const live = liveAllow()
   assert.is(live, 'local')
-  const liveSlot = () => request(`http://127.0.0.1:${t.config.ports.status}/live-slot`)
-  assert.is((await liveSlot()).status, 403, 'nginx still runs the other allow-list: the last run was killed before its reload')
+  // a reload takes effect when nginx's master has started new workers: poll for it with a deadline
+  const liveSlotIs = (status: number, what: string) =>
+    waitFor(what, async () => ((await request(`http://127.0.0.1:${t.config.ports.status}/live-slot`)).status === status ? true : undefined), 15_000, 100)
+  await liveSlotIs(403, 'nginx to run the other allow-list (the last run was killed after the swap, before its reload)')
   // the next run, with nothing to change, does the reload that was cut short and clears the leftovers
   const fin = await runTs('test/fixtures/nginx-apply.ts', [], { env: { ...t.env, STATUS_ALLOW: ALLOW[live] } })
   assert.is(fin.code, 0, fin.stderr)
   assert.is(fin.stdout.trim(), '[]', 'nothing changed on disk')
-  assert.is((await liveSlot()).status, 200, 'nginx was reloaded into the live set')
+  await liveSlotIs(200, 'nginx to be reloaded into the live set by the next run')
   assert.equal(fs.readdirSync(path.join(t.paths.nginx, 'sets')), [path.basename(fs.readlinkSync(path.join(t.paths.nginx, 'current')))])
   assert.equal(fs.readdirSync(path.join(t.paths.nginx, 'checks')), [])
   assert.equal(fs.readdirSync(t.paths.nginx).filter((n) => n.startsWith('.')), [], 'no half-made link, no pending reload')

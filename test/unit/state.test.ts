@@ -128,6 +128,26 @@ test('lock: --force-unlock refuses a lock a live process holds, removes one nobo
   assert.is(readLock(file), null)
 })
 
+test('lock: a holder that has not named itself yet is waited for briefly, then refused as "just starting"', async () => {
+  const file = path.join(tmp(), 'deploy.lock')
+  const first = await acquireLock(file)
+  fs.rmSync(file) // as if it had not written deploy.lock yet
+  setTimeout(() => first.release(), 300)
+  const t0 = Date.now()
+  ;(await acquireLock(file, { waitMs: 0 })).release()
+  assert.ok(Date.now() - t0 >= 250, 'it waited for the starting holder instead of refusing at once')
+  const holder = await acquireLock(file)
+  fs.rmSync(file)
+  try {
+    await acquireLock(file, { waitMs: 0 })
+    assert.unreachable('took a held lock')
+  } catch (e) {
+    assert.instance(e, LockHeldError)
+    assert.match((e as Error).message, /a process that has not written .* yet \(it is just starting\)/)
+  }
+  holder.release()
+})
+
 test('writeState bounds history and releases', () => {
   const file = path.join(tmp(), 'state.json')
   const s = emptyState('production')
