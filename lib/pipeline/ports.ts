@@ -58,7 +58,7 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
   const lines: string[] = []
   const slot = slotTarget(config, 'blue', 'preflight')
   const [docker, compose, valid, core] = await Promise.all([
-    sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, timeoutMs: 20_000 }),
+    sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, action: 'ask the Docker daemon its version' }),
     sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true }),
     fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true }) : null,
     coreRunning(sh, config).catch(() => ({ running: false, problems: ['unknown'] })),
