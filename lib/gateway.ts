@@ -80,6 +80,14 @@ export class CommandTimeoutError extends OperationError {
   }
 }
 
+/** For checks where "did not answer" is an answer (preflight): a missed deadline becomes a failed result carrying its message. */
+export function timeoutAsFailure(p: Promise<RunResult>): Promise<RunResult> {
+  return p.catch((e: unknown) => {
+    if (e instanceof CommandTimeoutError) return { ok: false, code: null, stdout: '', stderr: e.message }
+    throw e
+  })
+}
+
 export function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
 }
