@@ -53,14 +53,16 @@ export async function runHook(
   }
   const timeoutMs = o.timeoutMs ?? 120_000
   let p: RunResult
+  let stopped = ''
   try {
     p = await run(file, [], { cwd: o.cwd ?? path.dirname(o.dir), env: hookEnv(process.env, h), clearEnv: true, nothrow: true, timeoutMs, action: `run the ${name} hook` })
   } catch (e) {
-    if (!(e instanceof CommandTimeoutError)) throw e
+    // past its deadline, or the operation was interrupted: the hook's process group was killed
+    stopped = e instanceof CommandTimeoutError ? 'timeout' : 'interrupted'
     p = { ok: false, code: null, stdout: '', stderr: '' }
   }
   const output = o.ui.mask((p.stdout + p.stderr).trim())
   for (const line of output.split('\n').filter(Boolean).slice(-20)) o.ui.info(`  ${o.ui.c.dim(`[${name}]`)} ${line}`)
-  const detail = p.ok ? 'ok' : p.code === null ? `killed (timeout) after ${Math.round((Date.now() - started) / 1000)}s` : `exit ${p.code}`
+  const detail = p.ok ? 'ok' : p.code === null ? `killed (${stopped || 'signal'}) after ${Math.round((Date.now() - started) / 1000)}s` : `exit ${p.code}`
   return result(true, p.ok, p.code, output, detail)
 }

@@ -10,6 +10,8 @@ import * as assert from 'uvu/assert'
 import { InterruptedError } from '../../lib/errors.ts'
 import { CommandTimeoutError, KILL_GRACE_MS, configureGateway, killAllChildren, resetHung, run, runningChildren } from '../../lib/gateway.ts'
 import { hangingProgram, processesMatching, waitGone } from '../helpers/procs.ts'
+import { runHook } from '../../lib/hooks.ts'
+import { Printer } from '../../lib/ui.ts'
 
 const tag = `dms-gw-${process.pid}`
 // the tag is in the directory, so every process of the hung program carries it in its command line
@@ -126,6 +128,20 @@ test('argv values are never split or expanded; stdin and stdout can be files; no
   } catch (e) {
     assert.match((e as Error).message, /^Can't do the thing: `sh -c 'exit 4'` exited 4/)
   }
+})
+
+test('a hook past its deadline is killed with everything it started, and reported, not thrown', async () => {
+  const hooks = path.join(dir, 'hooks')
+  fs.mkdirSync(hooks)
+  hangingProgram(hooks, 'pre-deploy', tag)
+  const r = await runHook('pre-deploy', { version: 'v', slot: 'green', previousSlot: 'blue', target: 'production', outcome: 'pending' }, {
+    dir: hooks,
+    ui: new Printer({ quiet: true }),
+    timeoutMs: 500,
+  })
+  assert.equal([r.ran, r.ok, r.code], [true, false, null])
+  assert.match(r.detail, /^killed \(timeout\) after \d+s$/)
+  assert.equal(await waitGone(tag, 2000), [])
 })
 
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
