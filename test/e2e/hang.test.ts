@@ -88,6 +88,7 @@ for (const [script, args, exitCode] of cases) {
     assert.is(await liveVersion(), V2, 'the baseline serves the last release')
     const before = snapshot()
     const r = await startScript(t, script, args, hung('.')).done
+    console.log(`  ${script} with a hung docker: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s`)
     assert.is(r.code, exitCode, tail(r))
     assert.match(r.stderr, new RegExp(`Can't [^\\n]*: docker did not answer within ${HUNG_TIMEOUT_S} s`), tail(r))
     assert.ok(r.ms < HUNG_TIMEOUT_S * 1000 + KILL_GRACE_MS + STARTUP_SLACK_MS, `ended in ${r.ms} ms`)
@@ -100,6 +101,7 @@ for (const [script, args, exitCode] of cases) {
 
 test('health-check with a docker that never answers: ends within its deadline, the container checks UNKNOWN naming docker', async () => {
   const r = await startScript(t, 'health-check', ['--timeout', '10s', '--json'], hung('.')).done
+  console.log(`  health-check with a hung docker: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s`)
   const report = JSON.parse(r.stdout) as { exitCode: number; checks: Array<{ name: string; status: string; detail: string }> }
   const check = (name: string) => report.checks.find((c) => c.name === name)!
   for (const name of ['containers', 'drift', 'slot_blue', 'slot_green']) {
@@ -118,6 +120,7 @@ test('deploy-production whose compose up hangs mid-deploy: fails within DEPLOY_T
   const before = snapshot()
   const deployTimeoutS = 10
   const r = await startScript(t, 'deploy-production', ['--version', V3, '--yes', '--timeout', `${deployTimeoutS}s`], hung(' up ')).done
+  console.log(`  deploy-production with a hung compose up: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s`)
   assert.is(r.code, 1, tail(r))
   // the wait is what is left of --timeout when compose up starts, plus COMMAND_TIMEOUT
   const said = new RegExp(`Can't start ${V3} in green: docker did not answer within ([\\d.]+) s`).exec(r.stderr)
