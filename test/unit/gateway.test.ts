@@ -7,7 +7,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { HANDLED_SIGNALS, watchParent } from '../../lib/cli.ts'
 import { createShell, projectContainers } from '../../lib/compose.ts'
-import { CommandTimeoutError, createGateway, recordCalls, stopRecording } from '../../lib/gateway.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { runtimePaths } from '../../lib/context.ts'
+import { BUILD_TIMEOUT_MS, CommandTimeoutError, configureGateway, createGateway, recordCalls, stopRecording } from '../../lib/gateway.ts'
+import { createPlatform } from '../../lib/platform.ts'
+import { tempEnvDir } from '../helpers/run.ts'
 import { Printer } from '../../lib/ui.ts'
 import { memoryStream } from '../helpers/streams.ts'
 import { ROOT } from '../helpers/run.ts'
@@ -87,6 +91,32 @@ test('the parent watch fires once when the parent changes (npx killed), never wh
 
 test('SIGHUP is handled like SIGINT and SIGTERM', () => {
   assert.equal([...HANDLED_SIGNALS], ['SIGINT', 'SIGTERM', 'SIGHUP'])
+})
+
+test('the platform gives each docker call its deadline: COMMAND_TIMEOUT, or the wait it asks compose for plus COMMAND_TIMEOUT', async () => {
+  const envDir = tempEnvDir()
+  const config = loadConfig({ target: 'production', env: { DMS_ENV_DIR: envDir, COMMAND_TIMEOUT: '7s' }, generateSecrets: true })
+  configureGateway({ timeoutMs: config.commandTimeoutMs })
+  try {
+    const calls = recordCalls()
+    const { ui } = printer()
+    const p = createPlatform(config, runtimePaths(config.varDir), ui, { shell: createShell(ui) })
+    await p.slotStatus('green')
+    await p.startSlot('green', 'v2', 90_000)
+    await p.removeSlot('blue')
+    await p.buildImage('v2')
+    const deadlines = calls.map((c) => [c.args.includes('up') ? 'up' : c.args.includes('down') ? 'down' : c.args.includes('build') ? 'build' : c.args[0], c.timeoutMs])
+    assert.equal(deadlines, [
+      ['ps', 7000],
+      ['up', 90_000 + 7000],
+      ['down', 30_000 + 7000],
+      ['build', BUILD_TIMEOUT_MS],
+    ])
+    assert.ok(calls[1]!.args.includes('--wait-timeout') && calls[1]!.args[calls[1]!.args.indexOf('--wait-timeout') + 1] === '90', 'compose waits 90 s itself')
+  } finally {
+    configureGateway({ timeoutMs: 60_000 })
+    fs.rmSync(envDir, { recursive: true, force: true })
+  }
 })
 
 // ---------------------------------------------------------------- no process start outside the gateway
