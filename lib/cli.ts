@@ -183,7 +183,8 @@ export async function runScript(
     ui.warn(`Received ${what}: stopping at the next safe point and leaving things consistent…`)
     controller.abort(new InterruptedError(`Can't continue ${spec.name}: interrupted by ${sig === 'parent-gone' ? 'the end of its parent process' : sig}`))
   }
-  const stopWatching = watchParent(() => onSignal('parent-gone'))
+  // a signal to the whole process group (systemd, kill -TERM -<pgid>) also ends npx: that is not a second signal
+  const stopWatching = watchParent(() => signalled || onSignal('parent-gone'))
   for (const s of HANDLED_SIGNALS) process.on(s, onSignal)
   let code: number
   try {

@@ -33,6 +33,9 @@ export type CommandOptions = {
   signal?: AbortSignal
   /** this call's deadline; default: the configured COMMAND_TIMEOUT */
   timeoutMs?: number
+  /** between SIGTERM and SIGKILL when the deadline passes or the operation is interrupted (default KILL_GRACE_MS);
+   *  longer for a child that stops safely on SIGTERM itself, such as one of our own scripts */
+  killGraceMs?: number
   /** a non-zero exit is an answer, not an error (a missed deadline or an abort still throws) */
   nothrow?: boolean
   /** false: read-only, runs under --dry-run too; true (default): printed and not run under --dry-run */
@@ -187,7 +190,7 @@ export async function run(program: string, args: string[], o: CommandOptions = {
     if (ended) return
     ended = why
     ac.abort() // zx sends SIGTERM to the child's process group
-    escalate = setTimeout(() => p?.pid !== undefined && killGroup(p.pid, 'SIGKILL'), KILL_GRACE_MS)
+    escalate = setTimeout(() => p?.pid !== undefined && killGroup(p.pid, 'SIGKILL'), o.killGraceMs ?? KILL_GRACE_MS)
   }
   // an operation already interrupted still runs its cleanup commands (each with its deadline)
   const opSignal = settings.signal && !settings.signal.aborted ? settings.signal : undefined

@@ -25,7 +25,7 @@ await runScript(
     const target = ctx.common.target
     const run = async (script: string, args: string[]) => {
       ui.info(ui.c.bold(`\n$ npx zx scripts/${script}.ts ${args.join(' ')}`))
-      const p = await runCommand(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`), ...args], { cwd: REPO_ROOT, inherit: true, nothrow: true, timeoutMs: 60 * 60_000 })
+      const p = await runCommand(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`), ...args], { cwd: REPO_ROOT, inherit: true, nothrow: true, timeoutMs: 60 * 60_000, killGraceMs: 120_000 })
       if (!p.ok) throw new OperationError(`Can't finish the demo: ${script} exited ${p.code}`, 'See its output above.')
     }
     if (ctx.flags['skip-bootstrap'] !== true) await run('bootstrap', ['--target', target])

@@ -35,8 +35,8 @@ const env: NodeJS.ProcessEnv = {
 
 type Started = { child: ChildProcess; output: () => string; closed: Promise<number | null> }
 
-function start(cmd: string, args: string[]): Started {
-  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+function start(cmd: string, args: string[], o: { detached?: boolean } = {}): Started {
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: !!o.detached })
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (out += d))
@@ -94,6 +94,20 @@ test('SIGTERM to the npx process stops the script as a direct SIGTERM does, and 
   assert.match(npx.output(), /interrupted by the end of its parent process/)
   assert.equal(await waitGone(tag, 2000), [], 'no docker process is left')
   assert.not.ok(fs.existsSync(path.join(varDir, 'deploy.lock')), 'the lock was released')
+})
+
+test('SIGTERM to the whole process group of `npx zx` (systemd stop) stops once, safely: npx ending too is not a second signal', async () => {
+  const npx = start('npx', ['zx', 'scripts/switch-to-green.ts', '--yes'], { detached: true })
+  const pid = await until('the script under npx', () => scriptPid(npx.child.pid!, 'scripts/switch-to-green.ts'))
+  await until('the hung docker call', () => processesMatching(tag).length > 0)
+  process.kill(-npx.child.pid!, 'SIGTERM') // what systemd's KillMode=control-group does: every process at once
+  await until('the script to exit', () => !alive(pid), 10_000)
+  await npx.closed
+  assert.match(npx.output(), /Received SIGTERM: stopping at the next safe point/)
+  assert.not.match(npx.output(), /again: exiting now/, 'no forced exit: the stop ran to its end')
+  assert.match(npx.output(), /interrupted by SIGTERM/)
+  assert.equal(await waitGone(tag, 2000), [])
+  assert.not.ok(fs.existsSync(path.join(varDir, 'deploy.lock')))
 })
 
 test('SIGHUP (a dropped SSH session) stops a script like SIGTERM: exit 130, no child left', async () => {
