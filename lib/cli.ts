@@ -5,10 +5,11 @@
 //   1   the operation failed and was rolled back or aborted
 //   2   bad input, or refused with nothing changed
 //   3   another deploy holds the lock
-//   130 interrupted (SIGINT / SIGTERM)
+//   130 interrupted (SIGINT / SIGTERM / SIGHUP, or the process that started it, such as npx, is gone)
 // health-check uses the Nagios plugin codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 import { parseArgs } from 'node:util'
 import { EXIT, InterruptedError, ToolkitError, UsageError, errorMessage, shownValue } from './errors.ts'
+import { configureGateway, killAllChildren } from './gateway.ts'
 import { Printer } from './ui.ts'
 
 export { EXIT }
@@ -53,7 +54,7 @@ export const STANDARD_EXIT_CODES: Array<[number, string]> = [
   [EXIT.FAILED, 'the operation failed and was rolled back or aborted'],
   [EXIT.REFUSED, 'bad input, or refused with nothing changed'],
   [EXIT.LOCKED, 'another deploy holds the lock'],
-  [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM)'],
+  [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM/SIGHUP, or its parent such as npx was killed)'],
 ]
 
 export type FlagValues = Record<string, string | boolean | number | undefined>
@@ -151,7 +152,7 @@ export type ScriptContext = {
   flags: FlagValues
   common: CommonFlags
   ui: Printer
-  /** aborted on SIGINT or SIGTERM; operations check it between steps */
+  /** aborted on SIGINT, SIGTERM, SIGHUP or when the parent (npx) dies; operations check it between steps */
   signal: AbortSignal
   argv: string[]
 }
@@ -168,23 +169,28 @@ export async function runScript(
   const wantsJson = argv.includes('--json')
   let ui = new Printer({ json: wantsJson, verbose: argv.includes('--verbose') || argv.includes('-v') })
   const controller = new AbortController()
-  let signalled: NodeJS.Signals | undefined
-  const onSignal = (sig: NodeJS.Signals) => {
+  configureGateway({ signal: controller.signal, printer: ui })
+  let signalled: string | undefined
+  const onSignal = (sig: NodeJS.Signals | 'parent-gone') => {
+    const what = sig === 'parent-gone' ? 'the end of the process that started this one (npx or a shell)' : sig
     if (signalled) {
-      // a second signal: the person means it
-      ui.error(`Received ${sig} again: exiting now. Run: npx zx scripts/status.ts to see where things stand.`)
+      // a second signal: the person means it. No child outlives us (each runs in its own process group).
+      killAllChildren()
+      ui.error(`Received ${what} again: exiting now. Run: npx zx scripts/status.ts to see where things stand.`)
       process.exit(EXIT.INTERRUPTED)
     }
     signalled = sig
-    ui.warn(`Received ${sig}: stopping at the next safe point and leaving things consistent…`)
-    controller.abort(new InterruptedError(`Can't continue ${spec.name}: interrupted by ${sig}`))
+    ui.warn(`Received ${what}: stopping at the next safe point and leaving things consistent…`)
+    controller.abort(new InterruptedError(`Can't continue ${spec.name}: interrupted by ${sig === 'parent-gone' ? 'the end of its parent process' : sig}`))
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  // a signal to the whole process group (systemd, kill -TERM -<pgid>) also ends npx: that is not a second signal
+  const stopWatching = watchParent(() => signalled || onSignal('parent-gone'))
+  for (const s of HANDLED_SIGNALS) process.on(s, onSignal)
   let code: number
   try {
     const { flags, common } = parseFlags(spec, argv)
     ui = new Printer({ json: common.json, quiet: common.quiet, verbose: common.verbose })
+    configureGateway({ printer: ui })
     if (common.help) {
       process.stdout.write(renderHelp(spec))
       code = EXIT.OK
@@ -197,11 +203,37 @@ export async function runScript(
     code = reportError(ui, err, spec)
     if (signalled && code !== EXIT.REFUSED) code = EXIT.INTERRUPTED
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    for (const s of HANDLED_SIGNALS) process.off(s, onSignal)
+    stopWatching()
   }
   process.exitCode = code
   return code
+}
+
+/** Signals that stop an operation at its next safe point (SIGHUP: the SSH session or terminal went away). */
+export const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+/** How often a script checks that the process that started it (npx) is still there. */
+export const PARENT_POLL_MS = 200
+
+/**
+ * `npx zx script.ts` runs the script two processes below npx (npm exec -> sh -c zx -> node), and
+ * npx does not pass SIGTERM on: killed, it exits and leaves the script running. The script notices
+ * instead: when its parent dies, the kernel gives it a new parent (init or a subreaper), so a
+ * changed process.ppid means whoever started it is gone, and that counts as a SIGTERM. A script
+ * started by init itself (ppid 1) has nothing to watch. Costs one timer, no process start.
+ */
+export function watchParent(onGone: () => void, o: { pollMs?: number; ppid?: () => number } = {}): () => void {
+  const read = o.ppid ?? (() => process.ppid)
+  const first = read()
+  if (first <= 1) return () => {}
+  const timer = setInterval(() => {
+    if (read() === first) return
+    clearInterval(timer)
+    onGone()
+  }, o.pollMs ?? PARENT_POLL_MS)
+  timer.unref()
+  return () => clearInterval(timer)
 }
 
 /** The arguments after the script's path, whether run by `npx zx`, tsx or node --import tsx. */

@@ -1,10 +1,9 @@
 // Docker Compose: pure builders that return argv arrays, and one runner that executes them
-// (honouring --dry-run). Secrets never travel on argv: compose reads them from files under
+// (through the one gateway, lib/gateway.ts). Secrets never travel on argv: compose reads them from files under
 // VAR_DIR/secrets; everything else it needs comes through the environment.
-import { $ } from 'zx'
 import type { Config } from './config.ts'
 import type { Slot } from './state.ts'
-import { ToolkitError, EXIT } from './errors.ts'
+import { createGateway, type CommandOptions, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
 export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
@@ -126,57 +125,18 @@ export const pullArgs = (image: string) => ['pull', '--quiet', image]
 
 // ---------------------------------------------------------------- runner
 
-export class CommandError extends ToolkitError {
-  command: string
-  code: number | null
-  stderrTail: string
-  constructor(action: string, command: string, code: number | null, stderr: string) {
-    const tail = stderr.trim().split('\n').slice(-8).join('\n')
-    super(`Can't ${action}: \`${command}\` exited ${code}${tail ? `:\n${tail}` : ''}`, {
-      exitCode: EXIT.FAILED,
-      hint: 'See the command output above; re-run with --verbose to see every command.',
-    })
-    this.command = command
-    this.code = code
-    this.stderrTail = tail
-  }
-}
+export { CommandError, quoteArgv, type RunResult } from './gateway.ts'
 
-export type RunResult = { ok: boolean; code: number | null; stdout: string; stderr: string }
-
+/** What the compose builders' callers need of the gateway (lib/gateway.ts): docker with argv, and dry-run. */
 export type Shell = {
-  /** runs docker with argv; throws CommandError unless nothrow */
-  docker(args: string[], o?: { env?: Record<string, string>; nothrow?: boolean; action?: string; input?: string; timeoutMs?: number; changes?: boolean }): Promise<RunResult>
+  /** runs docker with argv; throws CommandError unless nothrow, CommandTimeoutError past its deadline */
+  docker(args: string[], o?: CommandOptions): Promise<RunResult>
   dryRun: boolean
 }
 
-export function quoteArgv(argv: string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
-}
-
-/**
- * The one gateway to docker. With dryRun, commands that change something (changes: true, the
- * default) are printed and not run; read-only ones (changes: false) still run so the plan is real.
- */
+/** The gateway for one operation's docker calls (see lib/gateway.ts for dry-run, deadlines and abort). */
 export function createShell(ui: Printer, o: { dryRun?: boolean } = {}): Shell {
-  const dryRun = !!o.dryRun
-  return {
-    dryRun,
-    async docker(args, opts = {}) {
-      const shown = `docker ${quoteArgv(args)}`
-      const changes = opts.changes ?? true
-      if (dryRun && changes) {
-        ui.info(`${ui.c.cyan('[dry-run]')} ${shown}`)
-        return { ok: true, code: 0, stdout: '', stderr: '' }
-      }
-      ui.detail(`$ ${shown}`)
-      const sh = $({ env: { ...process.env, ...opts.env }, quiet: true, nothrow: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) })
-      const p = await sh`docker ${args}`
-      const result = { ok: p.exitCode === 0, code: p.exitCode, stdout: p.stdout, stderr: p.stderr }
-      if (!result.ok && !opts.nothrow) throw new CommandError(opts.action ?? `run ${args.slice(0, 3).join(' ')}`, shown, p.exitCode, ui.mask(p.stderr))
-      return result
-    },
-  }
+  return createGateway(ui, o)
 }
 
 export type ServiceState = { service: string; name: string; state: string; health: string; exitCode: number; image: string; labels?: Record<string, string> }

@@ -37,6 +37,8 @@ export type Config = {
   keepPreviousMs: number
   verifyMs: number
   deployTimeoutMs: number
+  /** the deadline of one external command (docker, compose, nginx -t, openssl); long ones add their own wait */
+  commandTimeoutMs: number
   thresholds: { minSuccessRate: number; maxP95Ms: number }
   backup: { keepCount: number; keepDays: number }
   diskMinFreeMb: number
@@ -81,6 +83,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   KEEP_PREVIOUS: { kind: 'duration', default: () => '30m' },
   VERIFY_WINDOW: { kind: 'duration', default: () => '30s' },
   DEPLOY_TIMEOUT: { kind: 'duration', default: () => '120s' },
+  COMMAND_TIMEOUT: { kind: 'duration', default: () => '60s' },
   SWITCH_MIN_SUCCESS_RATE: { kind: 'ratio', default: () => '0.99' },
   SWITCH_MAX_P95_MS: { kind: 'int', default: () => '500' },
   BACKUP_KEEP_COUNT: { kind: 'int', default: () => '7' },
@@ -288,6 +291,7 @@ export function loadConfig(opts: LoadOptions): Config {
     keepPreviousMs: durationMs(raw.KEEP_PREVIOUS!),
     verifyMs: durationMs(raw.VERIFY_WINDOW!),
     deployTimeoutMs: durationMs(raw.DEPLOY_TIMEOUT!),
+    commandTimeoutMs: durationMs(raw.COMMAND_TIMEOUT!),
     thresholds: { minSuccessRate: num('SWITCH_MIN_SUCCESS_RATE'), maxP95Ms: num('SWITCH_MAX_P95_MS') },
     backup: { keepCount: num('BACKUP_KEEP_COUNT'), keepDays: num('BACKUP_KEEP_DAYS') },
     diskMinFreeMb: num('DISK_MIN_FREE_MB'),

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config.ts'
 import { confirm } from './prompt.ts'
 import { LockCorruptError, acquireLock, appendAudit, describeHolder, forceUnlock, readLock, type Lock } from './state.ts'
 import { OperationError } from './errors.ts'
+import { configureGateway } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
 export type Paths = {
@@ -55,6 +56,7 @@ export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; e
     generateSecrets: opts.generateSecrets ?? !ctx.common.dryRun,
   })
   ctx.ui.secrets.add(config.secrets)
+  configureGateway({ timeoutMs: config.commandTimeoutMs })
   for (const w of config.warnings) ctx.ui.warn(w)
   return { config, paths: runtimePaths(config.varDir), ui: ctx.ui, dryRun: ctx.common.dryRun }
 }

@@ -4,10 +4,10 @@
 // `sh -c` reads it from the compose secret file inside the container.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, quoteArgv, runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
 import { OperationError, RefusedError, errorMessage } from './errors.ts'
+import { run } from './gateway.ts'
 import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
@@ -81,6 +81,9 @@ export async function removeOneOffs(sh: Shell, project: string): Promise<number>
 
 // ---------------------------------------------------------------- backups
 
+/** The deadline of pg_dump (a restore gets twice this). */
+const BACKUP_TIMEOUT_MS = 30 * 60_000
+
 /** Runs the command after it with PGPASSWORD read from the compose secret file, inside the container. */
 const WITH_PASSWORD = 'PGPASSWORD="$(cat /run/secrets/postgres_password)"; export PGPASSWORD; exec "$@"'
 
@@ -147,21 +150,21 @@ export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Dat
 }
 
 async function pgRestoreList(config: Config, file: string): Promise<{ ok: boolean; entries: number; detail: string }> {
-  const host = await $({ quiet: true, nothrow: true })`command -v pg_restore`
+  const host = await run('command', ['-v', 'pg_restore'], { nothrow: true, changes: false, action: 'look for pg_restore' })
   let p
-  if (host.exitCode === 0) {
-    p = await $({ quiet: true, nothrow: true })`pg_restore --list ${file}`
+  if (host.ok) {
+    p = await run('pg_restore', ['--list', file], { nothrow: true, changes: false, action: 'check the backup' })
   } else {
     const t = coreTarget(config)
     const fd = fs.openSync(file, 'r')
     try {
-      p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: [fd, 'pipe', 'pipe'] })`docker ${pgRestoreListArgs(config)}`
+      p = await run('docker', pgRestoreListArgs(config), { env: t.env, stdinFd: fd, nothrow: true, changes: false, action: 'check the backup' })
     } finally {
       fs.closeSync(fd)
     }
   }
   const entries = p.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';')).length
-  return { ok: p.exitCode === 0, entries, detail: p.exitCode === 0 ? `${entries} entries` : p.stderr.trim().split('\n').pop() ?? `exit ${p.exitCode}` }
+  return { ok: p.ok, entries, detail: p.ok ? `${entries} entries` : p.stderr.trim().split('\n').pop() ?? `exit ${p.code}` }
 }
 
 /** "12 KiB free" when the filesystem holding dir has less than 1 MiB left, else null. */
@@ -206,7 +209,7 @@ export async function backupDatabase(
     const fd = fs.openSync(partial, 'w', 0o600)
     try {
       const t = coreTarget(config)
-      p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: ['ignore', fd, 'pipe'], timeout: 30 * 60_000 })`docker ${args}`
+      p = await run('docker', args, { env: t.env, stdoutFd: fd, nothrow: true, timeoutMs: BACKUP_TIMEOUT_MS, action: 'back up the database' })
       fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)
@@ -215,7 +218,7 @@ export async function backupDatabase(
     throw fail(`writing ${partial} failed (${errorMessage(e)})`)
   }
   const bytes = fs.statSync(partial).size
-  if (p.exitCode !== 0) throw fail(`pg_dump exited ${p.exitCode}: ${ui.mask(p.stderr.trim().split('\n').slice(-2).join(' '))}`)
+  if (!p.ok) throw fail(`pg_dump exited ${p.code}: ${ui.mask(p.stderr.trim().split('\n').slice(-2).join(' '))}`)
   if (bytes === 0) throw fail('pg_dump wrote nothing')
   const check = await pgRestoreList(config, partial)
   if (!check.ok) throw fail(`pg_restore --list can't read the archive (${check.detail})`)
@@ -237,13 +240,13 @@ export async function restoreBackup(sh: Shell, config: Config, file: string, ui:
   let p
   try {
     const t = coreTarget(config)
-    p = await $({ quiet: true, nothrow: true, env: { ...process.env, ...t.env }, stdio: [fd, 'pipe', 'pipe'], timeout: 60 * 60_000 })`docker ${args}`
+    p = await run('docker', args, { env: t.env, stdinFd: fd, nothrow: true, timeoutMs: 2 * BACKUP_TIMEOUT_MS, action: `restore ${path.basename(file)}` })
   } finally {
     fs.closeSync(fd)
   }
-  if (p.exitCode !== 0)
+  if (!p.ok)
     throw new OperationError(
-      `Can't restore ${path.basename(file)}: pg_restore exited ${p.exitCode}: ${ui.mask(p.stderr.trim().split('\n').slice(-3).join(' '))}. It ran in one transaction, so the database is as it was.`,
+      `Can't restore ${path.basename(file)}: pg_restore exited ${p.code}: ${ui.mask(p.stderr.trim().split('\n').slice(-3).join(' '))}. It ran in one transaction, so the database is as it was.`,
       'Check the archive with: pg_restore --list <file>',
     )
 }

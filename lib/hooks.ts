@@ -4,8 +4,8 @@
 // the toolkit's secrets. A missing hook is not an error; what a failing one means is the caller's.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import type { Config } from './config.ts'
+import { CommandTimeoutError, run, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
 export const HOOK_NAMES = ['pre-deploy', 'post-deploy', 'on-rollback', 'on-failure', 'smoke'] as const
@@ -52,10 +52,17 @@ export async function runHook(
     return result(false, true, null, '', 'not executable')
   }
   const timeoutMs = o.timeoutMs ?? 120_000
-  const p = await $({ cwd: o.cwd ?? path.dirname(o.dir), env: hookEnv(process.env, h), quiet: true, nothrow: true, timeout: timeoutMs, timeoutSignal: 'SIGTERM' })`${file}`
+  let p: RunResult
+  let stopped = ''
+  try {
+    p = await run(file, [], { cwd: o.cwd ?? path.dirname(o.dir), env: hookEnv(process.env, h), clearEnv: true, nothrow: true, timeoutMs, action: `run the ${name} hook` })
+  } catch (e) {
+    // past its deadline, or the operation was interrupted: the hook's process group was killed
+    stopped = e instanceof CommandTimeoutError ? 'timeout' : 'interrupted'
+    p = { ok: false, code: null, stdout: '', stderr: '' }
+  }
   const output = o.ui.mask((p.stdout + p.stderr).trim())
   for (const line of output.split('\n').filter(Boolean).slice(-20)) o.ui.info(`  ${o.ui.c.dim(`[${name}]`)} ${line}`)
-  const ok = p.exitCode === 0
-  const detail = ok ? 'ok' : p.exitCode === null ? `killed (${p.signal ?? 'timeout'}) after ${Math.round((Date.now() - started) / 1000)}s` : `exit ${p.exitCode}`
-  return result(true, ok, p.exitCode, output, detail)
+  const detail = p.ok ? 'ok' : p.code === null ? `killed (${stopped || 'signal'}) after ${Math.round((Date.now() - started) / 1000)}s` : `exit ${p.code}`
+  return result(true, p.ok, p.code, output, detail)
 }

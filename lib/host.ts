@@ -3,25 +3,29 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
-import { $, retry } from 'zx'
+import { retry } from 'zx'
 import { OperationError } from './errors.ts'
+import { run, startDaemon, type CommandOptions } from './gateway.ts'
 
 export type Need = { name: string; ok: boolean; detail: string }
 
-const q = $({ quiet: true, nothrow: true })
+/** Package installs and downloads take minutes; checks answer in seconds. */
+const INSTALL_TIMEOUT_MS = 20 * 60_000
+const q = (program: string, args: string[], o: CommandOptions = {}) => run(program, args, { nothrow: true, changes: false, ...o })
+/** A step that must succeed (throws CommandError naming it otherwise). */
+const must = (program: string, args: string[], o: CommandOptions = {}) => run(program, args, { timeoutMs: INSTALL_TIMEOUT_MS, ...o })
 
 async function has(cmd: string): Promise<boolean> {
-  return (await q`command -v ${cmd}`).exitCode === 0
+  return (await q('command', ['-v', cmd])).ok
 }
 
 export async function dockerReachable(): Promise<boolean> {
-  return (await q`docker info --format {{.ServerVersion}}`).exitCode === 0
+  return (await q('docker', ['info', '--format', '{{.ServerVersion}}'])).ok
 }
 
 export async function composeVersion(): Promise<string | null> {
-  const r = await q`docker compose version --short`
-  return r.exitCode === 0 ? r.stdout.trim() : null
+  const r = await q('docker', ['compose', 'version', '--short'])
+  return r.ok ? r.stdout.trim() : null
 }
 
 export const TEST_TOOLS: Record<string, string> = {
@@ -46,7 +50,7 @@ export async function checkHost(o: { forTests: boolean; baseImage: string }): Pr
   const compose = dockerCli ? await composeVersion() : null
   const v2 = !!compose && /^v?2\./.test(compose)
   needs.push({ name: 'Compose v2', ok: v2, detail: compose ? `version ${compose}` : 'missing (docker compose plugin)' })
-  const base = up && (await q`docker image inspect ${o.baseImage}`).exitCode === 0
+  const base = up && (await q('docker', ['image', 'inspect', o.baseImage])).ok
   needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
   if (o.forTests) {
     for (const [tool, pkg] of Object.entries(TEST_TOOLS)) {
@@ -76,34 +80,34 @@ export function debianCodename(): string {
 let aptUpdated = false
 export async function aptInstall(pkgs: string[]): Promise<void> {
   if (!pkgs.length) return
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const env = { DEBIAN_FRONTEND: 'noninteractive' }
   if (!aptUpdated) {
-    await $({ quiet: true, env })`apt-get update -qq`
+    await must('apt-get', ['update', '-qq'], { env })
     aptUpdated = true
   }
-  await $({ quiet: true, env })`apt-get install -y -qq --no-install-recommends ${pkgs}`
+  await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env })
 }
 
 /** Compose v2: the distribution's plugin where it has one, else the static binary of Debian 13's docker-compose package. */
 export async function installCompose(): Promise<void> {
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const candidates = (await q`apt-cache policy docker-compose-plugin docker-compose-v2`).stdout
+  const env = { DEBIAN_FRONTEND: 'noninteractive' }
+  const candidates = (await q('apt-cache', ['policy', 'docker-compose-plugin', 'docker-compose-v2'])).stdout
   if (/docker-compose-(plugin|v2):\s*\n\s*Installed:.*\n\s*Candidate: (?!\(none\))/.test(candidates)) {
-    const r = await q`apt-get install -y -qq docker-compose-plugin`
-    if (r.exitCode === 0 || (await q`apt-get install -y -qq docker-compose-v2`).exitCode === 0) return
+    const install = (pkg: string) => q('apt-get', ['install', '-y', '-qq', pkg], { env, changes: true, timeoutMs: INSTALL_TIMEOUT_MS })
+    if ((await install('docker-compose-plugin')).ok || (await install('docker-compose-v2')).ok) return
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'))
   fs.chmodSync(dir, 0o755)
   const list = path.join(dir, 'trixie.list')
   fs.writeFileSync(list, 'deb http://deb.debian.org/debian trixie main\n')
   const opts = ['-o', `Dir::Etc::sourcelist=${list}`, '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0']
-  await $({ quiet: true, env })`apt-get ${opts} update -qq`
-  await $({ quiet: true, env, cwd: dir })`apt-get ${opts} download docker-compose`
+  await must('apt-get', [...opts, 'update', '-qq'], { env })
+  await must('apt-get', [...opts, 'download', 'docker-compose'], { env, cwd: dir })
   // back to the host's own lists, so later installs don't see trixie
-  await $({ quiet: true, env })`apt-get update -qq`
+  await must('apt-get', ['update', '-qq'], { env })
   const deb = fs.readdirSync(dir).find((f) => f.startsWith('docker-compose_') && f.endsWith('.deb'))
   if (!deb) throw new OperationError("Can't install Compose v2: Debian 13's docker-compose package could not be downloaded")
-  await $({ quiet: true })`dpkg-deb -x ${path.join(dir, deb)} ${path.join(dir, 'x')}`
+  await must('dpkg-deb', ['-x', path.join(dir, deb), path.join(dir, 'x')])
   fs.mkdirSync('/usr/local/lib/docker/cli-plugins', { recursive: true })
   fs.copyFileSync(path.join(dir, 'x/usr/libexec/docker/cli-plugins/docker-compose'), '/usr/local/lib/docker/cli-plugins/docker-compose')
   fs.chmodSync('/usr/local/lib/docker/cli-plugins/docker-compose', 0o755)
@@ -113,11 +117,9 @@ export async function installCompose(): Promise<void> {
 /** Starts dockerd: systemd where it runs, else a background daemon without iptables. */
 export async function startDocker(): Promise<string> {
   if (fs.existsSync('/run/systemd/system')) {
-    await $({ quiet: true })`systemctl start docker`
+    await must('systemctl', ['start', 'docker'])
   } else {
-    const log = fs.openSync('/var/log/dockerd.log', 'a')
-    const child = spawn('dockerd', ['--iptables=false', '--ip-masq=false'], { detached: true, stdio: ['ignore', log, log] })
-    child.unref()
+    startDaemon('dockerd', ['--iptables=false', '--ip-masq=false'], '/var/log/dockerd.log')
   }
   await retry(60, '1s', async () => {
     if (!(await dockerReachable())) throw new Error('dockerd is not answering yet')
@@ -127,10 +129,11 @@ export async function startDocker(): Promise<string> {
 
 /** The base image: pulled where that works, else made from Debian packages with mmdebstrap. */
 export async function ensureBaseImage(image: string): Promise<string> {
-  if ((await q`docker image inspect ${image}`).exitCode === 0) return 'present'
-  if (!image.startsWith('dms/') && (await $({ quiet: true, nothrow: true, timeout: '60s' })`docker pull -q ${image}`).exitCode === 0) return 'pulled'
+  if ((await q('docker', ['image', 'inspect', image])).ok) return 'present'
+  if (!image.startsWith('dms/') && (await q('docker', ['pull', '-q', image], { changes: true, timeoutMs: 60_000 })).ok) return 'pulled'
   if (!(await has('mmdebstrap'))) await aptInstall(['mmdebstrap'])
   const suite = /bookworm|trixie|bullseye/.exec(image)?.[0] ?? 'bookworm'
-  await $({ quiet: true })`mmdebstrap --variant=apt ${suite} - | docker import - ${image}`
+  // a pipe between two programs: bash runs it, the values stay argv ($1, $2)
+  await must('bash', ['-c', 'set -euo pipefail; mmdebstrap --variant=apt "$1" - | docker import - "$2"', 'bash', suite, image])
   return `made with mmdebstrap (${suite})`
 }

@@ -7,10 +7,10 @@
 // lock was left by a process that died: it is reported as a stale lock taken over.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import { LockHeldError, OperationError, RefusedError, errorMessage } from './errors.ts'
 import { faultPoint } from './fault.ts'
 import { writeFileAtomic } from './fsutil.ts'
+import { runSync } from './gateway.ts'
 import { commandLine, whoami } from './state.ts'
 
 export type LockHolder = { pid: number; host: string; user: string; command: string; startedAt: string }
@@ -63,11 +63,11 @@ const UNNAMED_GRACE_MS = 2000
 
 /** `flock --nonblock` on our descriptor (fd 3 of the child): true when the kernel lock is now ours. */
 function tryKernelLock(fd: number, kernelFile: string): boolean {
-  const r = $.sync({ quiet: true, nothrow: true, timeout: 10_000, stdio: ['ignore', 'ignore', 'pipe', fd] })`flock --nonblock --conflict-exit-code ${FLOCK_BUSY} 3`
-  if (r.exitCode === 0) return true
-  if (r.exitCode === FLOCK_BUSY) return false
+  const r = runSync('flock', ['--nonblock', '--conflict-exit-code', String(FLOCK_BUSY), '3'], { timeoutMs: 10_000, fd3: fd })
+  if (r.code === 0) return true
+  if (r.code === FLOCK_BUSY) return false
   throw new OperationError(
-    `Can't take the deploy lock: flock on ${kernelFile} failed (${r.stderr.trim() || `exit ${r.exitCode}`}). Nothing was changed.`,
+    `Can't take the deploy lock: flock on ${kernelFile} failed (${r.stderr.trim() || `exit ${r.code}`}). Nothing was changed.`,
     'The deploy lock needs flock from util-linux (Debian/Ubuntu: apt-get install util-linux) and a filesystem with flock support.',
   )
 }
@@ -80,10 +80,10 @@ export function withKernelLockSync<T>(file: string, waitMs: number, fn: () => T)
   const fd = fs.openSync(file, 'r')
   try {
     const secs = String(Math.max(0.1, waitMs / 1000))
-    const r = $.sync({ quiet: true, nothrow: true, timeout: waitMs + 10_000, stdio: ['ignore', 'ignore', 'pipe', fd] })`flock --wait ${secs} --conflict-exit-code ${FLOCK_BUSY} 3`
-    if (r.exitCode === FLOCK_BUSY)
+    const r = runSync('flock', ['--wait', secs, '--conflict-exit-code', String(FLOCK_BUSY), '3'], { timeoutMs: waitMs + 10_000, fd3: fd })
+    if (r.code === FLOCK_BUSY)
       throw new LockHeldError(`Can't lock ${file}: another process held it for more than ${secs}s. Nothing was changed.`, null, 'Try again when the other run has finished.')
-    if (r.exitCode !== 0) throw new OperationError(`Can't lock ${file}: flock failed (${r.stderr.trim() || `exit ${r.exitCode}`}). Nothing was changed.`, 'It needs flock from util-linux.')
+    if (r.code !== 0) throw new OperationError(`Can't lock ${file}: flock failed (${r.stderr.trim() || `exit ${r.code}`}). Nothing was changed.`, 'It needs flock from util-linux.')
     return fn()
   } finally {
     fs.closeSync(fd) // the kernel lets go of the lock here

@@ -6,6 +6,7 @@ import {
   type ServiceState, type Shell,
 } from './compose.ts'
 import { OperationError } from './errors.ts'
+import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import type { Paths } from './context.ts'
@@ -101,13 +102,15 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
     async buildImage(version) {
       const t = slotTarget(config, 'blue', version)
-      await sh.docker(buildArgs(t, ['api']), { env: t.env, action: `build ${imageRef(config, version)}` })
+      await sh.docker(buildArgs(t, ['api']), { env: t.env, action: `build ${imageRef(config, version)}`, timeoutMs: BUILD_TIMEOUT_MS })
     },
     async startSlot(slot, version, timeoutMs) {
       const t = slotTarget(config, slot, version)
       const r = await sh.docker(upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }), {
         env: t.env,
         nothrow: true,
+        timeoutMs: deadlineAfter(timeoutMs),
+        action: `start ${version} in ${slot}`,
       })
       if (!r.ok) {
         const status = await this.slotStatus(slot)
@@ -122,7 +125,7 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
     },
     async removeSlot(slot) {
       const t = slotTarget(config, slot, 'retired')
-      await sh.docker(downArgs(t, { timeoutS: 30 }), { env: t.env, action: `remove slot ${slot}` })
+      await sh.docker(downArgs(t, { timeoutS: 30 }), { env: t.env, action: `remove slot ${slot}`, timeoutMs: deadlineAfter(30_000) })
     },
     probeSlot: (slot, version, signal) =>
       Promise.all(ROLES.map((role) => probeRole(config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal))),

@@ -2,6 +2,7 @@
 import type { Config } from './config.ts'
 import type { Paths } from './context.ts'
 import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
+import { deadlineAfter } from './gateway.ts'
 import { OperationError } from './errors.ts'
 import { applyIncludes, nginxSettings } from './nginx.ts'
 import { prepareRuntime } from './stackfiles.ts'
@@ -46,7 +47,7 @@ export async function ensureCore(sh: Shell, config: Config, paths: Paths, ui: Pr
   if (!before.running) {
     const t = coreTarget(config)
     await ui.step('Starting the core services (nginx, postgres, redis)', () =>
-      sh.docker(upArgs(t, { waitTimeoutS: Math.round((o.timeoutMs ?? 120_000) / 1000) }), { env: t.env, action: 'start the core services' }))
+      sh.docker(upArgs(t, { waitTimeoutS: Math.round((o.timeoutMs ?? 120_000) / 1000) }), { env: t.env, action: 'start the core services', timeoutMs: deadlineAfter(o.timeoutMs ?? 120_000) }))
   }
   return { started: !before.running, changed: [...changed, ...report.changed] }
 }

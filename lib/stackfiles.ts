@@ -3,9 +3,9 @@
 // again changes only what is missing or different.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import { writeFileAtomic } from './fsutil.ts'
 import { activateSet, adoptFlatFiles, pruneSets, readIncludes, stageSet } from './nginx-files.ts'
+import { run } from './gateway.ts'
 import { checkNetPrefix, renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
 
 export type RuntimeSettings = NginxSettings & {
@@ -28,7 +28,6 @@ export type RuntimeReport = {
 
 export const RUNTIME_DIRS = ['live', 'nginx', 'certs', 'secrets', 'backups', 'metrics'] as const
 const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/
-const sh = $({ quiet: true, nothrow: true })
 
 function checkSecret(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) throw new Error(`Can't prepare runtime: ${name} is empty`)
@@ -63,8 +62,8 @@ export async function ensureCertificate(certDir: string): Promise<boolean> {
   ]
   const old = process.umask(0o077)
   try {
-    const r = await sh`openssl ${args}`
-    if (r.exitCode !== 0) throw new Error(`Can't create a self-signed certificate: openssl exited ${r.exitCode}: ${r.stderr.trim()}`)
+    const r = await run('openssl', args, { nothrow: true, action: 'create a self-signed certificate' })
+    if (!r.ok) throw new Error(`Can't create a self-signed certificate: openssl exited ${r.code}: ${r.stderr.trim()}`)
   } finally {
     process.umask(old)
   }
@@ -79,10 +78,11 @@ export async function ensureCertificate(certDir: string): Promise<boolean> {
 export async function ensureNetwork(name: string, netPrefix: string): Promise<boolean> {
   if (!NETWORK_NAME_RE.test(name)) throw new Error(`Can't create network: invalid name ${JSON.stringify(name)}`)
   const subnet = `${checkNetPrefix(netPrefix)}.0/24`
-  const found = await sh`docker network inspect --format ${'{{range .IPAM.Config}}{{.Subnet}} {{end}}'} ${name}`
-  if (found.exitCode === 0) {
+  const inspect = (format: string) => run('docker', ['network', 'inspect', '--format', format, name], { nothrow: true, changes: false, action: `inspect the network ${name}` })
+  const found = await inspect('{{range .IPAM.Config}}{{.Subnet}} {{end}}')
+  if (found.ok) {
     const subnets = found.stdout.trim().split(/\s+/).filter(Boolean)
-    const gateways = (await sh`docker network inspect --format ${'{{range .IPAM.Config}}{{.Gateway}} {{end}}'} ${name}`).stdout.trim().split(/\s+/)
+    const gateways = (await inspect('{{range .IPAM.Config}}{{.Gateway}} {{end}}')).stdout.trim().split(/\s+/)
     if (subnets.includes(subnet) && !gateways.includes(`${netPrefix}.1`)) {
       throw new Error(`Docker network ${name} has gateway ${gateways.join(', ')}, expected ${netPrefix}.1. ` +
         `Remove it when nothing uses it (docker network rm ${name}); the toolkit recreates it.`)
@@ -99,8 +99,11 @@ export async function ensureNetwork(name: string, netPrefix: string): Promise<bo
   // The gateway (the host) is .1, as the contract says: without --gateway docker would put it at
   // the start of the ip-range (.128), where host-networked exporters and nginx are not listening.
   const gateway = `${netPrefix}.1`
-  const created = await sh`docker network create --driver bridge --subnet ${subnet} --ip-range ${ipRange} --gateway ${gateway} --label dms.managed=true ${name}`
-  if (created.exitCode !== 0) {
+  const created = await run('docker', ['network', 'create', '--driver', 'bridge', '--subnet', subnet, '--ip-range', ipRange, '--gateway', gateway, '--label', 'dms.managed=true', name], {
+    nothrow: true,
+    action: `create the docker network ${name}`,
+  })
+  if (!created.ok) {
     throw new Error(`Can't create docker network ${name} (${subnet}): ${created.stderr.trim()}`)
   }
   return true

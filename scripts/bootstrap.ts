@@ -5,6 +5,7 @@ import { runScript, EXIT } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
 import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
 import { RefusedError } from '../lib/errors.ts'
+import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'
 import { TEST_TOOLS, aptInstall, checkHost, ensureBaseImage, installCompose, isDebianLike, startDocker, type Need } from '../lib/host.ts'
 
 await runScript(
@@ -56,7 +57,7 @@ await runScript(
       const sh = createShell(ui)
       const t = coreTarget(config)
       await ui.step('Building the stack images (nginx, postgres, redis)', () =>
-        sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images' }))
+        sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images', timeoutMs: BUILD_TIMEOUT_MS }))
     }
     const after = await checkHost({ forTests, baseImage: config.baseImage })
     show(after)

@@ -3,12 +3,12 @@
 // bootstrap -> deploy 1.0.0 (built here) -> deploy 2.0.0 blue-green under a short load -> report.
 // The stack stays running; the URLs and the rollback command are printed at the end.
 import path from 'node:path'
-import { $ } from 'zx'
 import { startLoad, summarize } from '../bench/load.ts'
 import { runScript } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
 import { REPO_ROOT } from '../lib/config.ts'
 import { OperationError } from '../lib/errors.ts'
+import { run as runCommand } from '../lib/gateway.ts'
 import { readState } from '../lib/state.ts'
 
 await runScript(
@@ -25,8 +25,8 @@ await runScript(
     const target = ctx.common.target
     const run = async (script: string, args: string[]) => {
       ui.info(ui.c.bold(`\n$ npx zx scripts/${script}.ts ${args.join(' ')}`))
-      const p = await $({ cwd: REPO_ROOT, stdio: 'inherit', nothrow: true })`${process.execPath} --import tsx ${path.join(REPO_ROOT, 'scripts', `${script}.ts`)} ${args}`
-      if (p.exitCode !== 0) throw new OperationError(`Can't finish the demo: ${script} exited ${p.exitCode}`, 'See its output above.')
+      const p = await runCommand(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`), ...args], { cwd: REPO_ROOT, inherit: true, nothrow: true, timeoutMs: 60 * 60_000, killGraceMs: 120_000 })
+      if (!p.ok) throw new OperationError(`Can't finish the demo: ${script} exited ${p.code}`, 'See its output above.')
     }
     if (ctx.flags['skip-bootstrap'] !== true) await run('bootstrap', ['--target', target])
     const { config, paths } = loadEnv(ctx)

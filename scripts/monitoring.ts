@@ -4,6 +4,7 @@ import { runScript, EXIT } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
 import { buildArgs, createShell, downArgs, monitoringTarget, ps, upArgs } from '../lib/compose.ts'
 import { UsageError } from '../lib/errors.ts'
+import { BUILD_TIMEOUT_MS, deadlineAfter } from '../lib/gateway.ts'
 import { coreRunning } from '../lib/stack.ts'
 
 await runScript(
@@ -25,10 +26,10 @@ await runScript(
       const core = await coreRunning(sh, config)
       if (!core.running && !sh.dryRun)
         throw new UsageError(`Can't start monitoring: the ${config.target} stack is not running (${core.problems.join(', ')})`, 'Deploy first: npx zx scripts/deploy-production.ts --version <tag>')
-      await ui.step('Building the monitoring images (skipped when up to date)', () => sh.docker(buildArgs(t), { env: t.env, action: 'build the monitoring images' }))
-      await ui.step(`Starting ${t.project}`, () => sh.docker(upArgs(t, { waitTimeoutS: 120 }), { env: t.env, action: 'start monitoring' }))
+      await ui.step('Building the monitoring images (skipped when up to date)', () => sh.docker(buildArgs(t), { env: t.env, action: 'build the monitoring images', timeoutMs: BUILD_TIMEOUT_MS }))
+      await ui.step(`Starting ${t.project}`, () => sh.docker(upArgs(t, { waitTimeoutS: 120 }), { env: t.env, action: 'start monitoring', timeoutMs: deadlineAfter(120_000) }))
     } else if (ctx.flags.down) {
-      await ui.step(`Stopping ${t.project}`, () => sh.docker(downArgs(t), { env: t.env, action: 'stop monitoring' }))
+      await ui.step(`Stopping ${t.project}`, () => sh.docker(downArgs(t), { env: t.env, action: 'stop monitoring', timeoutMs: deadlineAfter(30_000) }))
       ui.result({ ok: true, project: t.project, running: false })
       return EXIT.OK
     }

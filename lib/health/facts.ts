@@ -4,21 +4,19 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { X509Certificate } from 'node:crypto'
-import { $ } from 'zx'
+import { run } from '../gateway.ts'
 import { pidAlive } from '../fsutil.ts'
 import { readLock } from '../state.ts'
 import { daysUntil } from '../probe.ts'
 import type { ContainerFact, DiskFact, LoadFact, LockFact, MemoryFact } from './evaluate.ts'
 
-const q = $({ quiet: true, nothrow: true, verbose: false })
-
 /** Every container (any state) of the given compose projects, with restart counts. */
 export async function readContainers(projects: readonly string[], signal?: AbortSignal): Promise<ContainerFact[]> {
-  const ps = await q({ signal })`docker ps -aq --no-trunc --filter label=com.docker.compose.project`
-  if (ps.exitCode !== 0) throw new Error(`docker ps failed: ${ps.stderr.trim().split('\n').pop() ?? `exit ${ps.exitCode}`}`)
+  const ps = await run('docker', ['ps', '-aq', '--no-trunc', '--filter', 'label=com.docker.compose.project'], { nothrow: true, changes: false, action: 'list the containers', ...(signal ? { signal } : {}) })
+  if (!ps.ok) throw new Error(`docker ps failed: ${ps.stderr.trim().split('\n').pop() ?? `exit ${ps.code}`}`)
   const ids = ps.stdout.split('\n').map((s) => s.trim()).filter(Boolean)
   if (ids.length === 0) return []
-  const inspect = await q({ signal })`docker inspect ${ids}`
+  const inspect = await run('docker', ['inspect', ...ids], { nothrow: true, changes: false, action: 'inspect the containers', ...(signal ? { signal } : {}) })
   // a container removed between ps and inspect makes inspect exit 1 but still print the rest
   let items: Array<Record<string, any>>
   try {

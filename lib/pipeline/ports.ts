@@ -9,6 +9,7 @@ import type { Paths } from '../context.ts'
 import { configArgs, createShell, slotProject, slotTarget, type Shell } from '../compose.ts'
 import { backupDatabase, listPending, removeOneOffs, runMigrations, type PendingMigrations } from '../db.ts'
 import { RefusedError } from '../errors.ts'
+import { timeoutAsFailure } from '../gateway.ts'
 import { hooksDir, runHook, type HookContext, type HookName, type HookResult } from '../hooks.ts'
 import { testConfig } from '../nginx.ts'
 import { sendNotification, type NotifyEvent } from '../notify.ts'
@@ -58,9 +59,9 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
   const lines: string[] = []
   const slot = slotTarget(config, 'blue', 'preflight')
   const [docker, compose, valid, core] = await Promise.all([
-    sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, timeoutMs: 20_000 }),
-    sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true }),
-    fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true }) : null,
+    timeoutAsFailure(sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, action: 'ask the Docker daemon its version' })),
+    timeoutAsFailure(sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true })),
+    fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? timeoutAsFailure(sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true })) : null,
     coreRunning(sh, config).catch(() => ({ running: false, problems: ['unknown'] })),
   ])
   if (!docker.ok) {

@@ -2,12 +2,12 @@
 // validation, then a single-slot deploy of the staging compose file with --wait, migrations,
 // health validation through the public listener, smoke tests, record. A failed check stops
 // before anything changes.
-import { $ } from 'zx'
 import type { Config } from '../config.ts'
 import type { Paths } from '../context.ts'
 import { configArgs, createShell, imageRef, slotTarget, upArgs, type Shell } from '../compose.ts'
 import { listPending, runMigrations, type PendingMigrations } from '../db.ts'
 import { OperationError, RefusedError, UsageError, errorMessage } from '../errors.ts'
+import { run } from '../gateway.ts'
 import { hooksDir, runHook, type HookName } from '../hooks.ts'
 import { applyIncludes, nginxSettings } from '../nginx.ts'
 import { deployEvent, sendNotification } from '../notify.ts'
@@ -108,10 +108,10 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
       const started = Date.now()
       await ui.step(`Check: ${command}`, async () => {
         if (dryRun) return
-        const r = await $({ cwd: config.root, quiet: true, nothrow: true, timeout: 30 * 60_000 })`${argv}`
-        if (r.exitCode !== 0) {
+        const r = await run(argv[0]!, argv.slice(1), { cwd: config.root, nothrow: true, timeoutMs: 30 * 60_000, action: `run the check ${command}` })
+        if (!r.ok) {
           const out = ui.mask((r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n'))
-          throw new RefusedError(`Can't deploy to staging: the check "${command}" failed (exit ${r.exitCode}). Nothing was changed.${out ? `\n${out}` : ''}`, 'Fix it, or skip the checks with --skip-checks.')
+          throw new RefusedError(`Can't deploy to staging: the check "${command}" failed (exit ${r.code}). Nothing was changed.${out ? `\n${out}` : ''}`, 'Fix it, or skip the checks with --skip-checks.')
         }
       })
       done.push({ command, ms: Date.now() - started })

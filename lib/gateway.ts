@@ -1,0 +1,324 @@
+// The one gateway that starts every external process (docker, compose, nginx through docker
+// exec, pg_dump, openssl, hooks, checks): argv only, dry-run, a deadline per call, the
+// operation's abort signal, one log format, and a recorded call list for unit tests.
+//
+// Each child runs in its own process group, so a deadline or an abort ends the whole tree
+// (bash, the CLI and whatever it started): SIGTERM to the group, SIGKILL after a grace period.
+// A program that missed its deadline is not asked again in this run (a hung docker daemon would
+// make every later call wait its full deadline too): later calls fail at once, saying why.
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import { $, type ProcessPromise } from 'zx'
+import { EXIT, InterruptedError, OperationError, ToolkitError } from './errors.ts'
+import type { Printer } from './ui.ts'
+
+/** Default deadline of one external command (COMMAND_TIMEOUT); long commands pass their own. */
+export const DEFAULT_TIMEOUT_MS = 60_000
+/** Between SIGTERM to a child's process group and SIGKILL. */
+export const KILL_GRACE_MS = 2_000
+
+export type CommandOptions = {
+  /** added to this process's environment (or, with clearEnv, the whole environment) */
+  env?: Record<string, string>
+  clearEnv?: boolean
+  cwd?: string
+  /** text on stdin */
+  input?: string
+  /** a file descriptor to read stdin from / write stdout to (the caller opens and closes it) */
+  stdinFd?: number
+  stdoutFd?: number
+  /** stdout and stderr go to this process's terminal (not captured) */
+  inherit?: boolean
+  /** this call's own abort signal (besides the operation's): a caller's deadline, such as health-check's */
+  signal?: AbortSignal
+  /** this call's deadline; default: the configured COMMAND_TIMEOUT */
+  timeoutMs?: number
+  /** between SIGTERM and SIGKILL when the deadline passes or the operation is interrupted (default KILL_GRACE_MS);
+   *  longer for a child that stops safely on SIGTERM itself, such as one of our own scripts */
+  killGraceMs?: number
+  /** a non-zero exit is an answer, not an error (a missed deadline or an abort still throws) */
+  nothrow?: boolean
+  /** false: read-only, runs under --dry-run too; true (default): printed and not run under --dry-run */
+  changes?: boolean
+  /** for messages: what this call does, e.g. "list the containers of dms-prod-blue" */
+  action?: string
+}
+
+export type RunResult = { ok: boolean; code: number | null; stdout: string; stderr: string }
+
+/** One process start as the gateway saw it (unit tests assert on the list). */
+export type RecordedCall = { program: string; args: string[]; env?: Record<string, string>; cwd?: string; timeoutMs: number; changes: boolean; dryRun: boolean }
+
+export class CommandError extends ToolkitError {
+  command: string
+  code: number | null
+  stderrTail: string
+  constructor(action: string, command: string, code: number | null, stderr: string) {
+    const tail = stderr.trim().split('\n').slice(-8).join('\n')
+    super(`Can't ${action}: \`${command}\` exited ${code}${tail ? `:\n${tail}` : ''}`, {
+      exitCode: EXIT.FAILED,
+      hint: 'See the command output above; re-run with --verbose to see every command.',
+    })
+    this.command = command
+    this.code = code
+    this.stderrTail = tail
+  }
+}
+
+/** A command that missed its deadline: the program did not answer in time; its process group was killed. */
+export class CommandTimeoutError extends OperationError {
+  program: string
+  timeoutMs: number
+  constructor(action: string, program: string, timeoutMs: number, earlier = false) {
+    super(
+      earlier
+        ? `Can't ${action}: ${program} did not answer within ${seconds(timeoutMs)} earlier in this run, so it was not asked again`
+        : `Can't ${action}: ${program} did not answer within ${seconds(timeoutMs)}`,
+      program === 'docker'
+        ? 'Check the Docker daemon (systemctl status docker; docker info). The deadline is COMMAND_TIMEOUT in the env file.'
+        : `Check ${program}. The deadline is COMMAND_TIMEOUT in the env file.`,
+    )
+    this.program = program
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** For checks where "did not answer" is an answer (preflight): a missed deadline becomes a failed result carrying its message. */
+export function timeoutAsFailure(p: Promise<RunResult>): Promise<RunResult> {
+  return p.catch((e: unknown) => {
+    if (e instanceof CommandTimeoutError) return { ok: false, code: null, stdout: '', stderr: e.message }
+    throw e
+  })
+}
+
+export function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
+}
+
+export function quoteArgv(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+// ---------------------------------------------------------------- process-wide settings
+
+type Responder = (call: RecordedCall) => Partial<RunResult> | 'hang' | undefined
+
+const settings: { timeoutMs: number; signal?: AbortSignal; printer?: Printer; recording: RecordedCall[] | null; responder?: Responder } = {
+  timeoutMs: DEFAULT_TIMEOUT_MS,
+  recording: null,
+}
+/** Programs that missed a deadline in this run, with that deadline. */
+const hung = new Map<string, number>()
+/** The children running now (each the leader of its own process group). */
+const running = new Set<ProcessPromise>()
+
+/** Set once per process: by runScript (the abort signal, the printer) and loadEnv (COMMAND_TIMEOUT). */
+export function configureGateway(o: { timeoutMs?: number; signal?: AbortSignal; printer?: Printer }): void {
+  if (o.timeoutMs !== undefined) settings.timeoutMs = o.timeoutMs
+  if (o.signal !== undefined) settings.signal = o.signal
+  if (o.printer !== undefined) settings.printer = o.printer
+}
+
+export function gatewayTimeoutMs(): number {
+  return settings.timeoutMs
+}
+
+/** The deadline of a command that itself waits up to `waitMs` (compose up --wait, down --timeout): that plus COMMAND_TIMEOUT. */
+export function deadlineAfter(waitMs: number): number {
+  return waitMs + settings.timeoutMs
+}
+
+/** Image builds: they download and compile, so their deadline is long (30 min). */
+export const BUILD_TIMEOUT_MS = 30 * 60_000
+
+/** Unit tests: record every call instead of starting it; the responder answers (default: ok, empty). */
+export function recordCalls(responder?: Responder): RecordedCall[] {
+  settings.recording = []
+  settings.responder = responder
+  hung.clear()
+  return settings.recording
+}
+
+export function stopRecording(): void {
+  settings.recording = null
+  settings.responder = undefined
+  hung.clear()
+}
+
+/** Forget programs that missed a deadline (tests that run several operations in one process). */
+export function resetHung(): void {
+  hung.clear()
+}
+
+/** Process groups of the children running now (a test checks none is left). */
+export function runningChildren(): number[] {
+  return [...running].map((p) => p.pid).filter((pid): pid is number => pid !== undefined)
+}
+
+/** SIGKILL to every running child's process group: a second Ctrl-C, and process exit. */
+export function killAllChildren(): void {
+  for (const p of running) if (p.pid !== undefined) killGroup(p.pid, 'SIGKILL')
+  running.clear()
+}
+process.on('exit', killAllChildren)
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+// ---------------------------------------------------------------- running one command
+
+/** Starts `program args` through the gateway (no dry-run: the caller is read-only or decided). */
+export async function run(program: string, args: string[], o: CommandOptions = {}, printer = settings.printer): Promise<RunResult> {
+  const timeoutMs = o.timeoutMs ?? settings.timeoutMs
+  const shown = `${program} ${quoteArgv(args)}`.trim()
+  const action = o.action ?? `run ${[program, ...args.slice(0, 2)].join(' ')}`
+  if (settings.recording) return recorded({ program, args, ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}), timeoutMs, changes: o.changes ?? true, dryRun: false }, o, action, shown)
+  const earlier = hung.get(program)
+  if (earlier !== undefined) throw new CommandTimeoutError(action, program, earlier, true)
+  if (o.signal?.aborted) throw abortReason(o.signal.reason, action)
+  printer?.detail(`$ ${shown}${o.stdinFd !== undefined ? ' < (file)' : ''}${o.stdoutFd !== undefined ? ' > (file)' : ''}`)
+  const ac = new AbortController()
+  let ended: 'timeout' | 'aborted' | null = null
+  let p: ProcessPromise | undefined
+  let escalate: NodeJS.Timeout | undefined
+  const stop = (why: 'timeout' | 'aborted') => {
+    if (ended) return
+    ended = why
+    ac.abort() // zx sends SIGTERM to the child's process group
+    escalate = setTimeout(() => p?.pid !== undefined && killGroup(p.pid, 'SIGKILL'), o.killGraceMs ?? KILL_GRACE_MS)
+  }
+  // an operation already interrupted still runs its cleanup commands (each with its deadline)
+  const opSignal = settings.signal && !settings.signal.aborted ? settings.signal : undefined
+  const onAbort = () => stop('aborted')
+  opSignal?.addEventListener('abort', onAbort, { once: true })
+  o.signal?.addEventListener('abort', onAbort, { once: true })
+  const deadline = setTimeout(() => stop('timeout'), timeoutMs)
+  let out: { exitCode: number | null; stdout: string; stderr: string } | undefined
+  try {
+    p = start(program, args, o, ac.signal)
+    running.add(p)
+    out = await p
+  } catch (e) {
+    if (!ended) throw e
+  } finally {
+    clearTimeout(deadline)
+    clearTimeout(escalate)
+    opSignal?.removeEventListener('abort', onAbort)
+    o.signal?.removeEventListener('abort', onAbort)
+    if (p) running.delete(p)
+    // whatever in the group ignored SIGTERM or outlived the CLI (a daemonised grandchild)
+    if (ended && p?.pid !== undefined) killGroup(p.pid, 'SIGKILL')
+  }
+  if (ended === 'timeout') {
+    hung.set(program, timeoutMs)
+    throw new CommandTimeoutError(action, program, timeoutMs)
+  }
+  if (ended === 'aborted') {
+    throw abortReason(o.signal?.aborted ? o.signal.reason : settings.signal?.reason, action)
+  }
+  return finish(out!, o, action, shown, printer)
+}
+
+function abortReason(reason: unknown, action: string): Error {
+  return reason instanceof Error ? reason : new InterruptedError(`Can't ${action}: interrupted`)
+}
+
+function start(program: string, args: string[], o: CommandOptions, signal: AbortSignal): ProcessPromise {
+  const env = o.clearEnv ? { ...o.env } : { ...process.env, ...o.env }
+  const stdio: Array<'pipe' | 'inherit' | 'ignore' | number> = [
+    o.stdinFd ?? (o.input !== undefined ? 'pipe' : 'ignore'),
+    o.stdoutFd ?? (o.inherit ? 'inherit' : 'pipe'),
+    o.inherit ? 'inherit' : 'pipe',
+  ]
+  return $({
+    env,
+    ...(o.cwd ? { cwd: o.cwd } : {}),
+    ...(o.input !== undefined ? { input: o.input } : {}),
+    stdio,
+    quiet: true,
+    verbose: false,
+    nothrow: true,
+    detached: true,
+    signal,
+  })`${program} ${args}`
+}
+
+function finish(out: { exitCode: number | null; stdout: string; stderr: string }, o: CommandOptions, action: string, shown: string, printer?: Printer): RunResult {
+  const result = { ok: out.exitCode === 0, code: out.exitCode, stdout: out.stdout ?? '', stderr: out.stderr ?? '' }
+  if (!result.ok && !o.nothrow) throw new CommandError(action, shown, out.exitCode, printer ? printer.mask(result.stderr) : result.stderr)
+  return result
+}
+
+function recorded(call: RecordedCall, o: CommandOptions, action: string, shown: string): Promise<RunResult> {
+  settings.recording!.push(call)
+  const earlier = hung.get(call.program)
+  if (earlier !== undefined) return Promise.reject(new CommandTimeoutError(action, call.program, earlier, true))
+  const answer = settings.responder?.(call)
+  if (answer === 'hang') {
+    hung.set(call.program, call.timeoutMs)
+    return Promise.reject(new CommandTimeoutError(action, call.program, call.timeoutMs))
+  }
+  const r = { ok: (answer?.code ?? 0) === 0, code: answer?.code ?? 0, stdout: answer?.stdout ?? '', stderr: answer?.stderr ?? '' }
+  try {
+    return Promise.resolve(finish({ exitCode: r.code, stdout: r.stdout, stderr: r.stderr }, o, action, shown))
+  } catch (e) {
+    return Promise.reject(e)
+  }
+}
+
+/**
+ * A short synchronous command that must hold one of our descriptors (flock on the lock file):
+ * the descriptor is the child's fd 3. Argv only, a deadline, not recorded (it only takes a lock).
+ */
+export function runSync(program: string, args: string[], o: { timeoutMs: number; fd3: number }): { code: number | null; stderr: string } {
+  const r = spawnSync(program, args, { stdio: ['ignore', 'ignore', 'pipe', o.fd3], timeout: o.timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' })
+  return { code: r.status, stderr: r.error ? r.error.message : (r.stderr ?? '') }
+}
+
+/** Starts a long-lived daemon in its own session, output to a log file, not waited for (bootstrap's dockerd). */
+export function startDaemon(program: string, args: string[], logFile: string): void {
+  if (settings.recording) {
+    settings.recording.push({ program, args, timeoutMs: 0, changes: true, dryRun: false })
+    return
+  }
+  const log = fs.openSync(logFile, 'a')
+  const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log] })
+  child.unref()
+  fs.closeSync(log)
+}
+
+// ---------------------------------------------------------------- a gateway bound to a printer
+
+export type Gateway = {
+  dryRun: boolean
+  run(program: string, args: string[], o?: CommandOptions): Promise<RunResult>
+  docker(args: string[], o?: CommandOptions): Promise<RunResult>
+}
+
+/**
+ * A gateway for one operation. With dryRun, commands that change something (changes: true, the
+ * default) are printed and not run; read-only ones (changes: false) still run so the plan is real.
+ */
+export function createGateway(ui?: Printer, o: { dryRun?: boolean } = {}): Gateway {
+  const dryRun = !!o.dryRun
+  const printer = ui ?? settings.printer
+  const gw: Gateway = {
+    dryRun,
+    async run(program, args, opts = {}) {
+      if (dryRun && (opts.changes ?? true)) {
+        const shown = `${program} ${quoteArgv(args)}`
+        if (settings.recording) settings.recording.push({ program, args, timeoutMs: opts.timeoutMs ?? settings.timeoutMs, changes: true, dryRun: true })
+        printer?.info(`${printer.c.cyan('[dry-run]')} ${shown}`)
+        return { ok: true, code: 0, stdout: '', stderr: '' }
+      }
+      return run(program, args, opts, printer)
+    },
+    docker: (args, opts) => gw.run('docker', args, opts),
+  }
+  return gw
+}
