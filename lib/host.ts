@@ -6,6 +6,7 @@ import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { $, retry } from 'zx'
 import { OperationError } from './errors.ts'
+import { DAEMON_JSON, liveRestoreEnabled } from './docker-daemon.ts'
 
 export type Need = { name: string; ok: boolean; detail: string }
 
@@ -24,6 +25,11 @@ export async function composeVersion(): Promise<string | null> {
   return r.exitCode === 0 ? r.stdout.trim() : null
 }
 
+/**
+ * The host tools the test suites use: command -> Debian package. The one list: `npm test`
+ * (through bootstrap --for-tests) installs whatever of it is missing, so a suite that needs a new
+ * tool adds it here.
+ */
 export const TEST_TOOLS: Record<string, string> = {
   nginx: 'nginx',
   promtool: 'prometheus',
@@ -33,6 +39,11 @@ export const TEST_TOOLS: Record<string, string> = {
   pg_dump: 'postgresql-client',
   'redis-cli': 'redis-tools',
   curl: 'curl',
+  // TLS: a local ACME server and a TLS scanner
+  pebble: 'pebble',
+  testssl: 'testssl.sh',
+  // flock, setsid, nsenter
+  flock: 'util-linux',
 }
 
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
@@ -46,6 +57,8 @@ export async function checkHost(o: { forTests: boolean; baseImage: string }): Pr
   const compose = dockerCli ? await composeVersion() : null
   const v2 = !!compose && /^v?2\./.test(compose)
   needs.push({ name: 'Compose v2', ok: v2, detail: compose ? `version ${compose}` : 'missing (docker compose plugin)' })
+  const live = up && (await liveRestoreEnabled()) === true
+  needs.push({ name: 'live-restore', ok: live, detail: live ? 'on: containers keep running while dockerd restarts' : `off (set "live-restore": true in ${DAEMON_JSON})` })
   const base = up && (await q`docker image inspect ${o.baseImage}`).exitCode === 0
   needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
   if (o.forTests) {
