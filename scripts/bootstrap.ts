@@ -54,7 +54,7 @@ await runScript(
     // before dockerd starts, so a fresh daemon reads it; a running one is reloaded (SIGHUP)
     if (need('live-restore')) {
       const r = await ui.step('Turning on live-restore (containers keep running while dockerd restarts)', () => enableLiveRestore())
-      ui.detail(`live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`)
+      ui.info(`live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`)
     }
     if (need('Docker Engine running')) {
       const how = await ui.step('Starting the Docker Engine', () => startDocker())
