@@ -62,10 +62,9 @@ export async function checkHost(o: { forTests: boolean; baseImage: string }): Pr
   const base = up && (await q`docker image inspect ${o.baseImage}`).exitCode === 0
   needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
   if (o.forTests) {
-    for (const [tool, pkg] of Object.entries(TEST_TOOLS)) {
-      const ok = await has(tool)
-      needs.push({ name: tool, ok, detail: ok ? 'installed' : `missing (apt-get install ${pkg})` })
-    }
+    const tools = Object.entries(TEST_TOOLS)
+    const found = await Promise.all(tools.map(([tool]) => has(tool)))
+    tools.forEach(([tool, pkg], i) => needs.push({ name: tool, ok: found[i]!, detail: found[i] ? 'installed' : `missing (apt-get install ${pkg})` }))
   }
   return needs
 }
