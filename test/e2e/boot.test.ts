@@ -123,6 +123,26 @@ test('boot again: everything runs, nothing is started, the routing is confirmed'
   assert.equal(doc.slots.map((s: { action: string }) => s.action), ['running', 'running'])
 })
 
+test('bad input and no terminal: exit 2, saying what to do, nothing changed', async () => {
+  const boots = () => readAudit(t.paths.audit, 1000).filter((e) => e.action === 'boot')
+  const auditBefore = boots().length
+  const cases: Array<[string[], RegExp]> = [
+    [['--timeout', 'soon', '--yes'], /Can't read --timeout: "soon" is not a duration/],
+    [['--slot', 'green', '--yes'], /Can't read the command line/],
+    [['--target', 'staging', '--yes'], /Can't boot staging: boot brings back a blue-green production stack/],
+    [[], /--yes/],
+  ]
+  for (const [args, message] of cases) {
+    const r = await script(t, 'boot', args)
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, message, `${args.join(' ')}: ${r.stderr}`)
+  }
+  // only the refusal without a terminal is audited (the plan was made), nothing was started
+  const auditAfter = boots()
+  assert.is(auditAfter.length, auditBefore + 1)
+  assert.is(auditAfter.at(-1)!.outcome, 'refused')
+})
+
 test('nothing recorded: boot refuses, exit 2, saying what to do', async () => {
   const empty = toolkitTarget(PREFIX, '172.29.44', 29)
   try {
