@@ -22,7 +22,8 @@ trap 'rm -f "$log"' EXIT
 
 if [ ! -f node_modules/.package-lock.json ]; then
   echo "== node modules (npm ci)"
-  npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+  # npm run sets NODE_OPTIONS=--import=tsx (.npmrc): node can't start with it before tsx is installed
+  env -u NODE_OPTIONS npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 if [ "${DMS_TEST_SETUP:-1}" != "0" ]; then
