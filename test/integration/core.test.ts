@@ -14,7 +14,14 @@ test('processes racing for the lock: exactly one wins each round', async () => {
   for (let round = 0; round < 3; round++) {
     const file = path.join(tmp(), 'deploy.lock')
     const start = String(Date.now() + 1500)
-    const results = await Promise.all([0, 1, 2, 3].map(() => runTs('test/fixtures/lock-child.ts', [file, start])))
+    const release = `${file}.release`
+    let finished = 0
+    const runs = [0, 1, 2, 3].map(() => runTs('test/fixtures/lock-child.ts', [file, start, release], { timeoutMs: 120_000 }).then((r) => (finished++, r)))
+    // the winner holds the lock until the three others have lost (or a deadline: then the count fails)
+    const deadline = Date.now() + 90_000
+    while (finished < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    fs.writeFileSync(release, '')
+    const results = await Promise.all(runs)
     const outs = results.map((r) => r.stdout.trim())
     assert.is(outs.filter((o) => o === 'won').length, 1, `round ${round}: ${outs.join(',')}`)
     assert.is(outs.filter((o) => o === 'lost').length, 3, `round ${round}: ${outs.join(',')} ${results.map((r) => r.stderr).join('')}`)
