@@ -7,7 +7,7 @@ import { $ } from 'zx'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readAudit, readState } from '../../lib/state.ts'
-import { buildImages, removeProjects, removeTempDirs, request } from './harness.ts'
+import { buildImages, removeProjects, request } from './harness.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-boot'
@@ -57,7 +57,6 @@ test.before(async () => {
 
 test.after(async () => {
   await removeProjects(PREFIX)
-  removeTempDirs(t.config.varDir, t.env.DMS_ENV_DIR)
 })
 
 test('with every container stopped: deploy of the live release points to boot, rollback names the stopped release', async () => {
@@ -144,15 +143,12 @@ test('bad input and no terminal: exit 2, saying what to do, nothing changed', as
 })
 
 test('nothing recorded: boot refuses, exit 2, saying what to do', async () => {
+  // a fresh VAR_DIR and env dir (removed when the process exits)
   const empty = toolkitTarget(PREFIX, '172.29.44', 29)
-  try {
-    const r = await script(empty, 'boot', ['--yes'])
-    assert.is(r.code, 2, r.stderr)
-    assert.match(r.stderr, /Can't boot: the state records no live release/)
-    assert.match(r.stderr, /deploy-production\.ts --version/)
-  } finally {
-    removeTempDirs(empty.config.varDir, empty.env.DMS_ENV_DIR)
-  }
+  const r = await script(empty, 'boot', ['--yes'])
+  assert.is(r.code, 2, r.stderr)
+  assert.match(r.stderr, /Can't boot: the state records no live release/)
+  assert.match(r.stderr, /deploy-production\.ts --version/)
 })
 
 test.run()

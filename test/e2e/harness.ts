@@ -269,11 +269,6 @@ export function exec(stack: TestStack, project: string, service: string, cmd: st
   return compose(stack, project, [...profiles, 'exec', '-T', service, ...cmd])
 }
 
-/** Removes temporary directories a suite made (only ones under the system temp dir). */
-export function removeTempDirs(...dirs: Array<string | undefined>): void {
-  for (const d of dirs) if (d && path.resolve(d).startsWith(os.tmpdir() + path.sep)) fs.rmSync(d, { recursive: true, force: true })
-}
-
 export function cleanupVarDir(stack: TestStack): void {
   if (stack.settings.varDir.startsWith(os.tmpdir() + path.sep)) fs.rmSync(stack.settings.varDir, { recursive: true, force: true })
 }

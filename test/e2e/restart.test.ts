@@ -8,7 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startLoad, summarize } from '../../bench/load.ts'
 import { liveRestoreEnabled } from '../../lib/docker-daemon.ts'
-import { buildImages, removeProjects, removeTempDirs, request } from './harness.ts'
+import { buildImages, removeProjects, request } from './harness.ts'
 import { ensureDockerd, restartDockerd, restoreDaemonJson, setLiveRestore } from './daemon-helpers.ts'
 import { migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
@@ -38,7 +38,6 @@ test.before(async () => {
 test.after(async () => {
   await ensureDockerd()
   await removeProjects(PREFIX)
-  removeTempDirs(t.config.varDir, t.env.DMS_ENV_DIR)
 })
 
 test('health-check and preflight warn while the daemon runs without live-restore; bootstrap turns it on with a SIGHUP', async () => {

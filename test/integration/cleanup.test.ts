@@ -3,7 +3,10 @@
 import { $ } from 'zx'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { removeProjects } from '../e2e/harness.ts'
+import { ROOT } from '../helpers/run.ts'
 
 const PREFIX = 'dmst-restart-cleanup'
 const q = $({ quiet: true, nothrow: true })
@@ -33,6 +36,20 @@ test('a one-off container removed with rm -f -v leaves no anonymous volume', asy
   assert.is(mounts.length, 1)
   await q`docker rm -f -v ${name}`
   assert.is((await q`docker volume inspect ${mounts[0]!}`).exitCode, 1, 'the anonymous volume is gone')
+})
+
+test('temp env dirs and VAR_DIRs made for a suite are gone when its process exits', () => {
+  const code = [
+    "import { tempEnvDir } from './test/helpers/run.ts'",
+    "import { toolkitTarget } from './test/e2e/toolkit-env.ts'",
+    "const t = toolkitTarget('dmst-restart-cleanup', '172.29.43', 28)",
+    'console.log(JSON.stringify([tempEnvDir(), t.env.DMS_ENV_DIR, t.config.varDir]))',
+  ].join('\n')
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' })
+  assert.is(r.status, 0, r.stderr)
+  const dirs: string[] = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  assert.is(dirs.length, 3)
+  for (const d of dirs) assert.not.ok(fs.existsSync(d), `${d} is left`)
 })
 
 test.run()
