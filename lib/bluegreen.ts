@@ -296,6 +296,13 @@ export type RollbackPlan = {
   steps: string[]
 }
 
+/** What a slot's containers hold, for a plan: the running release, else the stopped containers' (their label, else the record). */
+export function slotOccupant(status: SlotStatus, recorded: string | undefined): string {
+  if (status.version) return status.version
+  const stopped = [...new Set(status.services.map((x) => x.labels?.['dms.version']).filter((v): v is string => !!v))]
+  return `${stopped.join(',') || recorded || 'an unrecorded release'} (stopped)`
+}
+
 export async function planRollback(p: Platform, store: Store, o: { toVersion?: string }): Promise<RollbackPlan> {
   const routing = p.readRouting()
   const state = store.read()
@@ -315,7 +322,7 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
   const warm = status.running && status.healthy && status.version === version
   if (!warm && !(await p.imageAvailable(version)))
     throw new RefusedError(`Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`, 'Load or pull the image, then run this again.')
-  const replaces = !warm && status.services.length ? status.version ?? 'unknown' : null
+  const replaces = !warm && status.services.length ? slotOccupant(status, state.slots[idle]?.version) : null
   return {
     from,
     to: idle,

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { retry } from 'zx'
 import { OperationError } from './errors.ts'
 import { run, startDaemon, type CommandOptions } from './gateway.ts'
+import { DAEMON_JSON, liveRestoreEnabled } from './docker-daemon.ts'
 
 export type Need = { name: string; ok: boolean; detail: string }
 
@@ -28,6 +29,11 @@ export async function composeVersion(): Promise<string | null> {
   return r.ok ? r.stdout.trim() : null
 }
 
+/**
+ * The host tools the test suites use: command -> Debian package. The one list: `npm test`
+ * (through bootstrap --for-tests) installs whatever of it is missing, so a suite that needs a new
+ * tool adds it here.
+ */
 export const TEST_TOOLS: Record<string, string> = {
   nginx: 'nginx',
   promtool: 'prometheus',
@@ -37,6 +43,11 @@ export const TEST_TOOLS: Record<string, string> = {
   pg_dump: 'postgresql-client',
   'redis-cli': 'redis-tools',
   curl: 'curl',
+  // TLS: a local ACME server and a TLS scanner
+  pebble: 'pebble',
+  testssl: 'testssl.sh',
+  // flock, setsid, nsenter
+  flock: 'util-linux',
 }
 
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
@@ -50,13 +61,14 @@ export async function checkHost(o: { forTests: boolean; baseImage: string }): Pr
   const compose = dockerCli ? await composeVersion() : null
   const v2 = !!compose && /^v?2\./.test(compose)
   needs.push({ name: 'Compose v2', ok: v2, detail: compose ? `version ${compose}` : 'missing (docker compose plugin)' })
+  const live = up && (await liveRestoreEnabled()) === true
+  needs.push({ name: 'live-restore', ok: live, detail: live ? 'on: containers keep running while dockerd restarts' : `off (set "live-restore": true in ${DAEMON_JSON})` })
   const base = up && (await q('docker', ['image', 'inspect', o.baseImage])).ok
   needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
   if (o.forTests) {
-    for (const [tool, pkg] of Object.entries(TEST_TOOLS)) {
-      const ok = await has(tool)
-      needs.push({ name: tool, ok, detail: ok ? 'installed' : `missing (apt-get install ${pkg})` })
-    }
+    const tools = Object.entries(TEST_TOOLS)
+    const found = await Promise.all(tools.map(([tool]) => has(tool)))
+    tools.forEach(([tool, pkg], i) => needs.push({ name: tool, ok: found[i]!, detail: found[i] ? 'installed' : `missing (apt-get install ${pkg})` }))
   }
   return needs
 }

@@ -6,13 +6,18 @@ import { loadEnv } from '../lib/context.ts'
 import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
 import { RefusedError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'
+import { enableLiveRestore } from '../lib/docker-daemon.ts'
 import { TEST_TOOLS, aptInstall, checkHost, ensureBaseImage, installCompose, isDebianLike, startDocker, type Need } from '../lib/host.ts'
 
 await runScript(
   {
     name: 'bootstrap',
     summary: 'Prepare this host: Docker Engine, Compose v2, the base image and the stack images (idempotent).',
-    description: 'On Debian or Ubuntu as root it installs what is missing; elsewhere it reports what to install.',
+    description: [
+      'On Debian or Ubuntu as root it installs what is missing; elsewhere it reports what to install.',
+      'It turns on the daemon\'s live-restore ("live-restore": true merged into /etc/docker/daemon.json, applied',
+      'with SIGHUP) so a dockerd restart leaves the containers serving. npm test runs it with --for-tests --no-build.',
+    ].join('\n'),
     flags: {
       check: { type: 'boolean', description: 'only report what is missing (exit 2 if anything is)' },
       'for-tests': { type: 'boolean', description: 'also install the host tools the tests use (nginx, promtool, amtool, wrk, openssl, …)' },
@@ -34,6 +39,13 @@ await runScript(
       if (missing.length && ctx.common.dryRun) ui.info(`Would install or start: ${missing.map((n) => n.name).join(', ')}`)
       return missing.length ? EXIT.REFUSED : EXIT.OK
     }
+    if (!missing.length && ctx.flags['no-build'] === true) {
+      // the quick path (npm test runs this every time): nothing to install, start or build
+      show(before)
+      ui.result({ ok: true, needs: before })
+      ui.success('This host is ready.')
+      return EXIT.OK
+    }
     if (missing.length && (!isDebianLike() || process.getuid?.() !== 0)) {
       show(before)
       throw new RefusedError(
@@ -47,6 +59,11 @@ await runScript(
     if (forTests) for (const [tool, pkg] of Object.entries(TEST_TOOLS)) if (need(tool)) pkgs.push(pkg)
     if (pkgs.length) await ui.step(`Installing Debian packages: ${[...new Set(pkgs)].join(' ')}`, () => aptInstall([...new Set(pkgs)]))
     if (need('Compose v2')) await ui.step('Installing the Compose v2 plugin', () => installCompose())
+    // before dockerd starts, so a fresh daemon reads it; a running one is reloaded (SIGHUP)
+    if (need('live-restore')) {
+      const r = await ui.step('Turning on live-restore (containers keep running while dockerd restarts)', () => enableLiveRestore())
+      ui.info(`live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`)
+    }
     if (need('Docker Engine running')) {
       const how = await ui.step('Starting the Docker Engine', () => startDocker())
       ui.detail(`dockerd runs as: ${how}`)

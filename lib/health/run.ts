@@ -12,6 +12,7 @@ import { readLive } from '../nginx.ts'
 import { probeHttp, probePostgres, probeRedis, runProbes } from '../probe.ts'
 import type { ProbeResult } from '../probe.ts'
 import { readState } from '../state.ts'
+import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
 import type { Slot } from '../state.ts'
 import {
   evaluateContainers, evaluateDisk, evaluateDrift, evaluateHttp, evaluateLoad, evaluateLock, evaluateMemory,
@@ -231,6 +232,18 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
           },
           elapsedSince(t1),
         )
+      }),
+  })
+  defs.push({
+    name: 'docker_live_restore',
+    onTimeout: 'UNKNOWN',
+    run: () =>
+      fact('docker_live_restore', async () => {
+        const on = await liveRestoreEnabled(shared.signal)
+        if (on === null) throw new Error('docker info did not answer')
+        return on
+          ? { name: 'docker_live_restore', status: 'OK', latencyMs: 0, detail: 'live-restore is on: containers keep serving while dockerd restarts' }
+          : { name: 'docker_live_restore', status: 'WARNING', latencyMs: 0, detail: LIVE_RESTORE_OFF }
       }),
   })
   defs.push({ name: 'deploy_lock', onTimeout: 'UNKNOWN', run: () => fact('deploy_lock', () => evaluateLock(readLockFact(paths.lock), now(), t)) })

@@ -43,6 +43,17 @@ export type DeployResult = {
   durationMs: number
 }
 
+/** The recorded live release again: "already live" only when its slot really runs it; else point to boot. */
+async function refuseRedeployOfLive(p: DeployPorts['platform'], version: string, live: Slot): Promise<never> {
+  const status = await p.slotStatus(live)
+  if (status.running && status.version === version)
+    throw new RefusedError(`Can't deploy ${version}: it is already live in ${live}. Nothing was changed.`, 'To run it again elsewhere, deploy another version; to go back, use rollback-production.')
+  throw new RefusedError(
+    `Can't deploy ${version}: it is the recorded live release of ${live}, but ${live} does not run it (${status.problems.join(', ') || 'no containers'}). Nothing was changed.`,
+    'Bring back what the state records (the core, the live and the warm previous slot): npx zx scripts/boot.ts',
+  )
+}
+
 function describeMigrations(m: PendingMigrations): string {
   if (!m.pending.length) return 'none pending'
   return m.pending.map((x) => `${x.file}${x.contract ? ' (CONTRACT)' : ''}`).join(', ')
@@ -55,8 +66,7 @@ export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<
   const create = await planCreate(p, store, { version: o.version, replace: true, build: o.build })
   const state = store.read()
   const liveVersion = state.live ? (state.slots[state.live]?.version ?? null) : null
-  if (liveVersion === o.version)
-    throw new RefusedError(`Can't deploy ${o.version}: it is already live in ${create.live}. Nothing was changed.`, 'To run it again elsewhere, deploy another version; to go back, use rollback-production.')
+  if (liveVersion === o.version) await refuseRedeployOfLive(p, o.version, create.live)
   let migrations: PendingMigrations | null = null
   let migrationsNote: string
   if (!pre.coreRunning) migrationsNote = 'every migration of the release (the database starts empty or is started first)'

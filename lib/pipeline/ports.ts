@@ -16,6 +16,7 @@ import { sendNotification, type NotifyEvent } from '../notify.ts'
 import { createPlatform, type Platform } from '../platform.ts'
 import { probeHttp } from '../probe.ts'
 import { runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
+import { LIVE_RESTORE_OFF } from '../docker-daemon.ts'
 import { coreRunning, ensureCore } from '../stack.ts'
 import type { Slot } from '../state.ts'
 import type { Printer } from '../ui.ts'
@@ -54,12 +55,13 @@ export async function freeMb(dir: string): Promise<number> {
  * Docker and Compose reachable, the compose file valid for a slot, nginx serving and its
  * configuration valid (when the core runs), enough disk space. Every problem at once.
  */
-export async function preflightChecks(sh: Shell, config: Config, paths: Paths): Promise<{ lines: string[]; coreRunning: boolean }> {
+export async function preflightChecks(sh: Shell, config: Config, paths: Paths): Promise<{ lines: string[]; coreRunning: boolean; warnings: string[] }> {
   const problems: string[] = []
+  const warnings: string[] = []
   const lines: string[] = []
   const slot = slotTarget(config, 'blue', 'preflight')
   const [docker, compose, valid, core] = await Promise.all([
-    timeoutAsFailure(sh.docker(['info', '--format', '{{.ServerVersion}}'], { changes: false, nothrow: true, action: 'ask the Docker daemon its version' })),
+    timeoutAsFailure(sh.docker(['info', '--format', '{{.ServerVersion}} {{.LiveRestoreEnabled}}'], { changes: false, nothrow: true, action: 'ask the Docker daemon its version' })),
     timeoutAsFailure(sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true })),
     fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? timeoutAsFailure(sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true })) : null,
     coreRunning(sh, config).catch(() => ({ running: false, problems: ['unknown'] })),
@@ -70,7 +72,9 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
       'Start the Docker Engine (npx zx scripts/bootstrap.ts), or check DOCKER_HOST and your permissions.',
     )
   }
-  lines.push(`Docker Engine ${docker.stdout.trim()}`)
+  const [serverVersion, liveRestore] = docker.stdout.trim().split(' ')
+  lines.push(`Docker Engine ${serverVersion}`)
+  if (liveRestore !== 'true') warnings.push(LIVE_RESTORE_OFF)
   if (!compose.ok) problems.push('Docker Compose v2 is not available (install the compose plugin: npx zx scripts/bootstrap.ts)')
   else lines.push(`Compose ${compose.stdout.trim()}`)
   if (valid && !valid.ok) problems.push(`the compose file does not validate: ${valid.stderr.trim().split('\n').pop()}`)
@@ -90,7 +94,7 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
   }
   if (problems.length)
     throw new RefusedError(`Can't deploy: ${problems.length} preflight problem${problems.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}\nNothing was changed.`, 'Fix them and run again.')
-  return { lines, coreRunning: core.running }
+  return { lines, coreRunning: core.running, warnings }
 }
 
 export function createDeployPorts(config: Config, paths: Paths, ui: Printer, store: Store, o: { dryRun: boolean }): DeployPorts {
@@ -103,7 +107,11 @@ export function createDeployPorts(config: Config, paths: Paths, ui: Printer, sto
     ui,
     config,
     dryRun: o.dryRun,
-    preflight: () => preflightChecks(sh, config, paths),
+    preflight: async () => {
+      const r = await preflightChecks(sh, config, paths)
+      for (const w of r.warnings) ui.warn(`Preflight warning: ${w}`)
+      return r
+    },
     ensureCore: async () => void (await ensureCore(sh, config, paths, ui, { timeoutMs: config.deployTimeoutMs })),
     listPending: (slot, version) => listPending(sh, config, slot, version),
     async backup(version) {

@@ -80,6 +80,7 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
   async function plan(o: StagingOptions): Promise<StagingPlan> {
     const checks = o.skipChecks ? [] : config.stagingChecks.map(splitCommand)
     const pre = await preflightChecks(sh, config, paths)
+    for (const w of pre.warnings) ui.warn(`Preflight warning: ${w}`)
     if (!o.build && !(await platform.imageAvailable(o.version)))
       throw new RefusedError(`Can't deploy ${o.version} to staging: ${imageRef(config, o.version)} is not on this host. Nothing was changed.`, 'Build it with --build, or load the image first.')
     const status = await platform.slotStatus('blue')

@@ -143,9 +143,15 @@ export async function migrate(stack: TestStack, color: Color, version: string, a
 /** Removes every compose project named <prefix>-* (containers, volumes) and the <prefix>-net network. */
 export async function removeProjects(prefix: string, stacks: TestStack[] = []): Promise<void> {
   if (!/^dmst-[a-z0-9-]+$/.test(prefix)) throw new Error(`refusing to remove projects for prefix ${prefix}`)
-  const known = new Set([`${prefix}-staging`, `${prefix}-prod`, `${prefix}-prod-blue`, `${prefix}-prod-green`])
-  const labels = await sh`docker ps -a --filter label=com.docker.compose.project --format ${'{{.Label "com.docker.compose.project"}}'}`
-  for (const name of labels.stdout.split('\n')) if (name.startsWith(`${prefix}-`)) known.add(name)
+  const known = new Set([`${prefix}-staging`, `${prefix}-prod`, `${prefix}-prod-blue`, `${prefix}-prod-green`, `${prefix}-prod-monitoring`])
+  // projects with containers, and projects whose containers are gone but whose volumes are left
+  // (a `compose down` without -v, e.g. monitoring --down, leaves them: dmst-bg-prod-monitoring_*)
+  const format = '{{.Label "com.docker.compose.project"}}'
+  const [withContainers, withVolumes] = await Promise.all([
+    sh`docker ps -a --filter label=com.docker.compose.project --format ${format}`,
+    sh`docker volume ls --filter label=com.docker.compose.project --format ${format}`,
+  ])
+  for (const name of `${withContainers.stdout}\n${withVolumes.stdout}`.split('\n')) if (name.startsWith(`${prefix}-`)) known.add(name)
   for (const project of known) {
     const stack = stacks.find((s) => Object.values(s.projects).includes(project))
     if (stack) await compose(stack, project, ['down', '-v', '--remove-orphans', '-t', '5'])

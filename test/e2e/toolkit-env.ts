@@ -8,14 +8,14 @@ import { runtimePaths, type Paths } from '../../lib/context.ts'
 import { composeArgs, createShell, slotTarget } from '../../lib/compose.ts'
 import { ensureCore } from '../../lib/stack.ts'
 import { Printer } from '../../lib/ui.ts'
-import { runTs, tempEnvDir, type RunResult } from '../helpers/run.ts'
+import { removeOnExit, runTs, tempEnvDir, type RunResult } from '../helpers/run.ts'
 import type { Slot } from '../../lib/state.ts'
 
 export type ToolkitTarget = { prefix: string; env: Record<string, string>; config: Config; paths: Paths; ui: Printer }
 
 /** prefix like dmst-bg; portBase 19 gives 19443 (https), 19444 (preview), 19080, 19090, 19432, 19379. */
 export function toolkitTarget(prefix: string, netPrefix: string, portBase: number, extra: Record<string, string> = {}): ToolkitTarget {
-  const varDir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-var-`))
+  const varDir = removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-var-`)))
   const env: Record<string, string> = {
     DMS_ENV_DIR: tempEnvDir(),
     VAR_DIR: varDir,

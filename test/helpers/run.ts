@@ -35,9 +35,22 @@ export function runTs(
   })
 }
 
-/** A temporary env dir holding copies of the committed env files, for tests that must not touch env/. */
+const madeDirs = new Set<string>()
+
+/**
+ * Removes a temporary directory when the test process exits (suites made hundreds of dms-env-*
+ * dirs and never removed them). Only paths under the system temp dir.
+ */
+export function removeOnExit(dir: string): string {
+  if (!path.resolve(dir).startsWith(os.tmpdir() + path.sep)) throw new Error(`refusing to remove ${dir} on exit: not a temp dir`)
+  if (madeDirs.size === 0) process.once('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  madeDirs.add(dir)
+  return dir
+}
+
+/** A temporary env dir holding copies of the committed env files, for tests that must not touch env/. Removed when the process exits. */
 export function tempEnvDir(extra: Record<string, string> = {}): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-env-'))
+  const dir = removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), 'dms-env-')))
   for (const t of ['staging', 'production']) fs.copyFileSync(path.join(ROOT, 'env', `.env.${t}`), path.join(dir, `.env.${t}`))
   for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 })
   return dir

@@ -14,12 +14,13 @@ test('processes racing for the lock: exactly one wins each round', async () => {
   for (let round = 0; round < 3; round++) {
     const file = path.join(tmp(), 'deploy.lock')
     const start = String(Date.now() + 1500)
-    let settled = 0
-    const runs = [0, 1, 2, 3].map(() => runTs('test/fixtures/lock-child.ts', [file, start]).finally(() => settled++))
-    // the winner holds the lock until the three others have given up (or 30 s passed)
-    const deadline = Date.now() + 30_000
-    while (settled < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-    fs.writeFileSync(`${file}.done`, '')
+    const release = `${file}.release`
+    let finished = 0
+    const runs = [0, 1, 2, 3].map(() => runTs('test/fixtures/lock-child.ts', [file, start, release], { timeoutMs: 120_000 }).then((r) => (finished++, r)))
+    // the winner holds the lock until the three others have lost (or a deadline: then the count fails)
+    const deadline = Date.now() + 90_000
+    while (finished < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    fs.writeFileSync(release, '')
     const results = await Promise.all(runs)
     const outs = results.map((r) => r.stdout.trim())
     assert.is(outs.filter((o) => o === 'won').length, 1, `round ${round}: ${outs.join(',')}`)
