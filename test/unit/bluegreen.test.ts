@@ -561,6 +561,21 @@ test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it 
   assert.match(text, /would analyse green at 50%/)
 })
 
+test('#11.12 a dry-run create says what it would start and probe; no step is claimed done', async () => {
+  const out = memoryStream()
+  const dryUi = new Printer({ out, err: out })
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true }, dryRun: true })
+  f.p.startSlot = async (slot, v) => void f.calls.push(`start ${slot} ${v}`)
+  f.p.removeSlot = async (slot) => void f.calls.push(`remove ${slot}`)
+  const m = memStore((s) => (s.live = 'blue'))
+  await executeCreate(f.p, m.store, dryUi, await planCreate(f.p, m.store, { version: 'v2', replace: true }), { timeoutMs: 2000 })
+  const text = out.text()
+  assert.not.match(text, /✔/)
+  assert.match(text, /would remove v0 from green/)
+  assert.match(text, /would start v2 in green and wait for every service's healthcheck/)
+  assert.match(text, /would probe every role of green through the preview listener/)
+})
+
 test('#11.8 planning a change refuses while an unfinished operation is recorded, naming it', async () => {
   const { f, m } = candidateWorld()
   m.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'verifying', startedAt: '2026-12-02T10:00:00Z', pid: 4242 }
