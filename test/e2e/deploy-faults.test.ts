@@ -115,6 +115,18 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     const s = state(t)
     assert.equal(s.history.filter((h) => h.action === 'recover').map((h) => h.outcome), ['removed', 'verified'])
     assert.is(s.previous?.version, V2)
+
+    // G: SIGTERM at the 50% step of a gradual deploy: every request back on green, the candidate
+    // kept for inspection, outcome interrupted, exit 130 (#11: never forward on its own)
+    const g = await killAt(deploy(t, V2, ['--gradual', '50,100', '--step', '30s']), /Analysing blue at 50% for 30s/, 'SIGTERM')
+    assert.is(g.code, 130, tail(g))
+    assert.match(g.stderr, /Can't finish deploying e2e-d2: interrupted; traffic is back on green; blue \(e2e-d2\) is still running for inspection/)
+    await assertClean('green', V3)
+    assert.equal(platform.readRouting().markers, ['green'], 'every bucket marker is gone')
+    const sg = state(t)
+    assert.equal([sg.history.at(-1)?.action, sg.history.at(-1)?.outcome], ['deploy', 'interrupted'])
+    assert.is(sg.slots.blue?.verified, false)
+    assert.ok((await platform.slotStatus('blue')).running, 'the candidate keeps running')
   } finally {
     load.stop()
   }
