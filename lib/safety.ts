@@ -35,19 +35,19 @@ export function retireBlocker(state: DeployState, routing: LiveRouting, slot: Sl
 }
 
 /**
- * Null when `version` passed a verification (the last switch to it succeeded or it is in the release
- * list as verified); otherwise why not: "failed its verification (…)" or "was never verified (…)".
+ * Null when `version` passed a verification (its last decisive switch succeeded, or it is in the
+ * release list as verified); otherwise why not: "failed its verification (…)" or "was never verified".
+ * An interrupted or aborted switch decides nothing: it says nothing new about the release.
  */
 export function unverifiedReason(state: DeployState, version: string): string | null {
-  const last = [...state.history].reverse().find((e) => e.version === version && (e.action === 'switch' || e.action === 'recover'))
-  if (last) {
-    if (last.outcome === 'succeeded' || last.outcome === 'verified') return null
-    return `${last.outcome === 'rolled_back' ? 'failed its verification' : 'was never verified'} (${last.outcome}${last.detail ? `: ${last.detail}` : ''}, ${last.time})`
+  for (const e of [...state.history].reverse()) {
+    if (e.version !== version || (e.action !== 'switch' && e.action !== 'recover')) continue
+    if (e.outcome === 'succeeded' || e.outcome === 'verified') return null
+    if (e.outcome === 'rolled_back') return `failed its verification (${e.detail ?? 'rolled back'}, ${e.time})`
   }
-  const record = SLOTS.map((s) => state.slots[s]).find((r) => r?.version === version)
-  if (record?.verified === false) return record.failure ? `failed its verification (${record.failure})` : 'was never verified'
   if (state.releases.some((r) => r.version === version && r.verified !== false)) return null
-  return 'was never verified'
+  const record = SLOTS.map((s) => state.slots[s]).find((r) => r?.version === version)
+  return record?.failure ? `failed its verification (${record.failure})` : 'was never verified'
 }
 
 /** The state once `to` passed its verification: live, verified, in the release list; `from` kept warm. */

@@ -450,6 +450,25 @@ test('#11.2 a switch that completes its verification records the release as veri
   assert.is(m.state.previous?.version, 'v1')
 })
 
+test('#11.2 an interrupted shift to a verified release says nothing new about it: it stays a rollback target', async () => {
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true } })
+  const m = memStore((s) => {
+    s.live = 'blue'
+    s.slots.blue = rel('v1', 'blue', true)
+    s.slots.green = rel('v0', 'green', true)
+    s.releases = [rel('v0', 'green', true), rel('v1', 'blue', true)]
+    s.history = [
+      { time: 't1', action: 'switch', outcome: 'succeeded', version: 'v0', to: 'green' },
+      { time: 't2', action: 'switch', outcome: 'succeeded', version: 'v1', to: 'blue' },
+      // a switch back to v0 whose run was killed at a gradual step, aborted by the next run
+      { time: 't3', action: 'recover', outcome: 'aborted', version: 'v0', to: 'blue' },
+    ]
+  })
+  const plan = await planRollback(f.p, m.store, {})
+  assert.is(plan.version, 'v0')
+  assert.is(plan.warm, true)
+})
+
 test('#11.3 rollback during a stuck gradual shift aborts it: every bucket back, no container recreated', async () => {
   const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, images: ['v0', 'v1', 'v2'] })
   f.world.gradual = { to: 'green', percent: 50 }
