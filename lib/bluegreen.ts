@@ -2,11 +2,12 @@
 // verification window that switches back on its own), roll back, retire the previous slot.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
 import { analyze, sleepUnlessAborted, type Analysis, type ProbeResult } from './probe.ts'
-import { OperationError, RefusedError, InterruptedError, shownValue } from './errors.ts'
+import { OperationError, RefusedError, InterruptedError, errorMessage, shownValue } from './errors.ts'
 import { VERSION_RE } from './compose.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { addHistory, otherSlot, whoami, type AuditEntry, type DeployState, type Release, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
+import { cleanupError, commitSwitch, markUnverified, refuseIfPending, removeCandidate, retireBlocker } from './safety.ts'
 
 export interface Store {
   read(): DeployState
@@ -36,6 +37,11 @@ export function validateSlot(slot: unknown): Slot | undefined {
   return slot
 }
 
+/** What to do about a gradual shift nobody is running any more. */
+export function stuckShiftHint(to: Slot): string {
+  return `Finish it with switch-to-green --slot ${to}, or abort it: rollback-production sends every bucket back to ${otherSlot(to)} (no container is recreated).`
+}
+
 /** The world and the record must agree before anything is changed. */
 export function checkDrift(state: DeployState, live: Slot): void {
   if (state.live !== null && state.live !== live)
@@ -56,8 +62,9 @@ export type CreatePlan = { slot: Slot; live: Slot; version: string; replaces: st
 export async function planCreate(p: Platform, store: Store, o: { version: string; slot?: Slot; replace?: boolean; build?: boolean }): Promise<CreatePlan> {
   const routing = p.readRouting()
   const state = store.read()
+  refuseIfPending(p, state)
   checkDrift(state, routing.live)
-  if (routing.gradual) throw new RefusedError(`Can't create a release now: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, 'Finish or abort it first (switch-to-green or rollback-production).')
+  if (routing.gradual) throw new RefusedError(`Can't create a release now: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, stuckShiftHint(routing.gradual.to))
   const slot = o.slot ?? otherSlot(routing.live)
   if (slot === routing.live) throw new RefusedError(`Can't create ${o.version} in ${slot}: ${slot} is the live slot. Nothing was changed.`, `Releases go to the idle slot (${otherSlot(slot)}).`)
   const status = await p.slotStatus(slot)
@@ -88,19 +95,26 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
   }
   store.update((s) => (s.pending = { operation: 'create', version, slot, step: 'starting', startedAt: new Date().toISOString(), pid: process.pid }))
   try {
-    if (plan.build) await ui.step(`Building the image of ${version}`, () => p.buildImage(version))
+    // a dry run prints the exact commands and what it would check, and claims no step as done
+    const step = <T>(title: string, would: string, fn: () => Promise<T>): Promise<T> => {
+      if (!p.dryRun) return ui.step(title, fn)
+      rehearse(ui, `would ${would}`)
+      return fn()
+    }
+    if (plan.build) await step(`Building the image of ${version}`, `build the image of ${version}`, () => p.buildImage(version))
     abortIfSignalled()
     if (plan.replaces) {
-      await ui.step(`Removing ${plan.replaces} from ${slot}`, () => p.removeSlot(slot))
+      await step(`Removing ${plan.replaces} from ${slot}`, `remove ${plan.replaces} from ${slot}`, () => p.removeSlot(slot))
       store.update((s) => {
         s.slots[slot] = null
         if (s.previous?.slot === slot) s.previous = null
       })
     }
     abortIfSignalled()
-    await ui.step(`Starting ${version} in ${slot}`, () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())))
+    await step(`Starting ${version} in ${slot}`, `start ${version} in ${slot} and wait for every service's healthcheck`, () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())))
     abortIfSignalled()
-    await ui.step(`Probing ${slot} through the preview listener`, async () => {
+    await step(`Probing ${slot} through the preview listener`, `probe every role of ${slot} through the preview listener until two rounds in a row pass`, async () => {
+      if (p.dryRun) return
       let last: ProbeResult[] = []
       let streak = 0
       // at least one round, even when starting the containers used up the deadline
@@ -122,13 +136,15 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
       logs = await p.slotLogs(slot, version).catch(() => '')
       if (logs.trim()) ui.warn(`Last log lines of ${slot}:\n${logs.trim()}`)
     }
-    await ui.step(`Removing the failed candidate from ${slot} (${plan.live} keeps serving)`, () => p.removeSlot(slot)).catch((e) => ui.error(String(e)))
+    const removal = await removeCandidate(p, store, ui, { slot, version, live: plan.live })
+    const outcome = !removal.removed ? 'cleanup_failed' : interrupted ? 'interrupted' : 'failed'
     store.update((s) => {
-      s.slots[slot] = null
-      s.pending = null
-      addHistory(s, { action: 'create', outcome: interrupted ? 'interrupted' : 'failed', version, to: slot, detail: String((err as Error).message).slice(0, 300) })
+      // a candidate that could not be removed stays recorded (and pending: the next run retries)
+      if (removal.removed) s.pending = null
+      addHistory(s, { action: 'create', outcome, version, to: slot, detail: String((err as Error).message).slice(0, 300) })
     })
-    store.audit({ action: 'create', outcome: interrupted ? 'interrupted' : 'failed', version, slot, durationMs: Date.now() - started, detail: (err as Error).message })
+    store.audit({ action: 'create', outcome, version, slot, durationMs: Date.now() - started, detail: (err as Error).message })
+    if (!removal.removed) throw cleanupError(interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err), slot, removal)
     if (interrupted) throw new InterruptedError(`Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`)
     if (err instanceof OperationError) {
       err.message += `. The candidate was removed; ${plan.live} is still live.`
@@ -158,11 +174,13 @@ export function parseGradual(text: unknown): number[] {
 }
 
 
-export type SwitchPlan = { from: Slot; to: Slot; version: string; fromVersion: string | null; gradual: number[]; steps: string[] }
+export type SwitchPlan = { from: Slot; to: Slot; version: string; fromVersion: string | null; gradual: number[]; steps: string[]; /** a recovery already finished this switch */ done?: boolean }
 
-export async function planSwitch(p: Platform, store: Store, o: { to?: Slot; gradual?: number[] }): Promise<SwitchPlan> {
+/** o.continuing: called by an operation that recorded its own pending step (the deploy pipeline) */
+export async function planSwitch(p: Platform, store: Store, o: { to?: Slot; gradual?: number[]; continuing?: boolean }): Promise<SwitchPlan> {
   const routing = p.readRouting()
   const state = store.read()
+  if (!o.continuing) refuseIfPending(p, state)
   checkDrift(state, routing.live)
   const to = o.to ?? otherSlot(routing.live)
   if (to === routing.live && !routing.gradual) throw new RefusedError(`Can't switch to ${to}: it is already live. Nothing was changed.`)
@@ -223,146 +241,122 @@ export async function watchWindow(probe: () => Promise<ProbeResult[]>, durationM
   return analyze(results, th)
 }
 
+/** Waits until every public answer comes from `to` (5 s at most); ms it took, or the answers seen. */
+export async function confirmPublic(p: Platform, to: Slot, signal?: AbortSignal): Promise<{ ok: boolean; ms: number; seen: string }> {
+  const t0 = Date.now()
+  let seen: ProbeResult[] = []
+  for (;;) {
+    seen = await p.probePublic(signal)
+    if (seen.every((r) => r.ok && r.headers?.['x-slot'] === to)) return { ok: true, ms: Date.now() - t0, seen: '' }
+    if (Date.now() - t0 > 5000 || signal?.aborted) break
+    await sleep(50, signal)
+  }
+  return { ok: false, ms: Date.now() - t0, seen: seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ') }
+}
+
+/** A dry run says what it would do and check; it claims nothing it did not observe. */
+export function rehearse(ui: Printer, text: string): void {
+  ui.info(`${ui.c.cyan('[dry-run]')} ${text}`)
+}
+
+const SWITCHED_BACK = Symbol('switched back')
+
+/**
+ * Moves traffic to plan.to (in steps when plan.gradual), confirms, verifies, then records. Any signal
+ * or failure before the verification has passed sends every request back to plan.from (the candidate
+ * keeps running, for inspection) and throws: InterruptedError on a signal, OperationError otherwise.
+ */
 export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan: SwitchPlan, o: SwitchOptions): Promise<SwitchResult> {
   const started = Date.now()
   const { from, to, version } = plan
-  const switchBack = async (why: string, analysis: Analysis | null): Promise<never> => {
-    p.setLive(from)
+  if (plan.done) return { from, to, version, switchMs: 0, verification: null, switchedBack: false }
+  const aborted = () => !!o.signal?.aborted
+  const back = async (why: string): Promise<never> => {
+    const interrupted = aborted()
+    const outcome = interrupted ? 'interrupted' : 'rolled_back'
+    p.setLive(from) // also removes every gradual bucket marker
     store.update((s) => {
       s.live = from
       s.pending = null
-      addHistory(s, { action: 'switch', outcome: 'rolled_back', version, from, to, detail: why })
+      markUnverified(s, to, version, interrupted ? undefined : why)
+      addHistory(s, { action: 'switch', outcome, version, from, to, detail: why })
     })
-    store.audit({ action: 'switch', outcome: 'rolled_back', version, slot: to, durationMs: Date.now() - started, detail: why })
+    store.audit({ action: 'switch', outcome, version, slot: to, durationMs: Date.now() - started, detail: why })
     await store.recordLive?.(from, true)
     ui.error(`Switched back to ${from}: ${why}`)
-    void analysis
-    throw new OperationError(`Can't keep ${to} (${version}) live: ${why}. Traffic is back on ${from}.`, `Look at ${to}: npx zx scripts/health-check.ts; it is still running for inspection.`)
+    const message = `Can't keep ${to} (${version}) live: ${why}. Traffic is back on ${from}.`
+    const hint = `Look at ${to}: npx zx scripts/health-check.ts; it is still running for inspection.`
+    throw Object.assign(interrupted ? new InterruptedError(message, hint) : new OperationError(message, hint), { [SWITCHED_BACK]: true })
   }
-  store.update((s) => (s.pending = { operation: 'switch', version, slot: to, step: 'switching', startedAt: new Date().toISOString(), pid: process.pid }))
-  for (const pct of plan.gradual) {
-    if (o.signal?.aborted) await switchBack('interrupted during the gradual shift', null)
-    await ui.step(`Sending ${pct}% of new requests to ${to}`, async () => p.setGradual(to, pct))
-    if (p.dryRun) continue
-    const a = await ui.step(`Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`, () =>
-      watchWindow(async () => [...(await p.probeSlot(to)), ...(await p.probePublic())], o.stepMs, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
-    if (!a.ok) await switchBack(`analysis at ${pct}% failed: ${a.reasons.join('; ')}`, a)
-  }
-  const t0 = Date.now()
-  await ui.step(`Switching every new request to ${to} (${version})`, async () => p.setLive(to))
-  // confirm through the public listener
-  let seen: ProbeResult[] = []
-  const confirmBy = Date.now() + 5000
-  while (!p.dryRun) {
-    seen = await p.probePublic()
-    if (seen.every((r) => r.ok && r.headers?.['x-slot'] === to)) break
-    if (Date.now() > confirmBy) await switchBack(`the public listener does not answer from ${to} (${seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ')})`, null)
-    await sleep(50)
-  }
-  const switchMs = Date.now() - t0
-  await store.recordLive?.(to, false)
-  ui.success(`Every new request goes to ${to}: confirmed by X-Slot in ${switchMs} ms`)
-  store.update((s) => {
-    s.live = to
-    s.slots[to] ??= { version, slot: to, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
-    const prevVersion = s.slots[from]?.version
-    s.previous = prevVersion ? { slot: from, version: prevVersion, warmUntil: new Date(Date.now() + o.keepPreviousMs).toISOString() } : null
-    s.releases.push({ ...s.slots[to]! })
-    s.pending = { operation: 'switch', version, slot: to, step: 'verifying', startedAt: new Date(started).toISOString(), pid: process.pid }
-  })
-  let verification: Analysis | null = null
-  if (o.verifyMs > 0 && !p.dryRun) {
-    verification = await ui.step(`Verifying ${to} for ${Math.round(o.verifyMs / 1000)}s`, () =>
-      watchWindow(() => p.probePublic(), o.verifyMs, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
-    if (!verification.ok && !o.signal?.aborted) await switchBack(`verification failed: ${verification.reasons.join('; ')}`, verification)
-  }
-  store.update((s) => {
-    s.pending = null
-    addHistory(s, { action: 'switch', outcome: o.signal?.aborted ? 'interrupted' : 'succeeded', version, from, to })
-  })
-  store.audit({ action: 'switch', outcome: o.signal?.aborted ? 'interrupted' : 'succeeded', version, slot: to, durationMs: Date.now() - started, detail: `from ${from}` })
-  return { from, to, version, switchMs, verification, switchedBack: false }
-}
-
-// ---------------------------------------------------------------- rollback
-
-export type RollbackPlan = {
-  from: Slot
-  to: Slot
-  version: string
-  /** the slot still runs the release and is healthy: rollback is a switch */
-  warm: boolean
-  replaces: string | null
-  steps: string[]
-}
-
-/** What a slot's containers hold, for a plan: the running release, else the stopped containers' (their label, else the record). */
-export function slotOccupant(status: SlotStatus, recorded: string | undefined): string {
-  if (status.version) return status.version
-  const stopped = [...new Set(status.services.map((x) => x.labels?.['dms.version']).filter((v): v is string => !!v))]
-  return `${stopped.join(',') || recorded || 'an unrecorded release'} (stopped)`
-}
-
-export async function planRollback(p: Platform, store: Store, o: { toVersion?: string }): Promise<RollbackPlan> {
-  const routing = p.readRouting()
-  const state = store.read()
-  checkDrift(state, routing.live)
-  const from = routing.live
-  const idle = otherSlot(from)
-  const liveVersion = state.slots[from]?.version
-  let version: string | undefined = o.toVersion
-  if (!version) {
-    version = state.previous?.version ?? [...state.releases].reverse().find((r) => r.version !== liveVersion)?.version
-    if (!version) throw new RefusedError(`Can't roll back: no previous release is recorded. Nothing was changed.`, 'Name one with --to <version>; see npx zx scripts/status.ts')
-  } else if (!state.releases.some((r) => r.version === version) && state.slots[idle]?.version !== version) {
-    throw new RefusedError(`Can't roll back to ${version}: it is not a recorded release. Nothing was changed.`, `Recorded: ${[...new Set(state.releases.map((r) => r.version))].join(', ') || 'none'}`)
-  }
-  if (version === liveVersion) throw new RefusedError(`Can't roll back to ${version}: it is already live in ${from}. Nothing was changed.`)
-  const status = await p.slotStatus(idle)
-  const warm = status.running && status.healthy && status.version === version
-  if (!warm && !(await p.imageAvailable(version)))
-    throw new RefusedError(`Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`, 'Load or pull the image, then run this again.')
-  const replaces = !warm && status.services.length ? slotOccupant(status, state.slots[idle]?.version) : null
-  return {
-    from,
-    to: idle,
-    version,
-    warm,
-    replaces,
-    steps: warm
-      ? [`send every new request back to ${idle} (${version}, still warm)`, `confirm X-Slot: ${idle} through the public listener`, `keep ${from} warm`]
-      : [
-          ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
-          `recreate ${version} in ${idle} and wait until healthy`,
-          `send every new request to ${idle}`,
-          `confirm X-Slot: ${idle} through the public listener`,
-        ],
+  const window = (title: string, probe: () => Promise<ProbeResult[]>, ms: number) =>
+    ui.step(title, () => watchWindow(probe, ms, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
+  store.update((s) => (s.pending = { operation: 'switch', version, slot: to, from, step: 'switching', startedAt: new Date(started).toISOString(), pid: process.pid }))
+  try {
+    for (const pct of plan.gradual) {
+      if (aborted()) await back(`interrupted before the ${pct}% step of the gradual shift`)
+      if (p.dryRun) {
+        p.setGradual(to, pct)
+        rehearse(ui, `would analyse ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s (preview and public probes; success rate ≥ ${o.thresholds.minSuccessRate * 100}%, p95 ≤ ${o.thresholds.maxP95Ms} ms), and go back to ${from} if it fails`)
+        continue
+      }
+      await ui.step(`Sending ${pct}% of new requests to ${to}`, async () => p.setGradual(to, pct))
+      const a = await window(`Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`, async () => [...(await p.probeSlot(to)), ...(await p.probePublic())], o.stepMs)
+      if (!a.ok) await back(`analysis at ${pct}% failed: ${a.reasons.join('; ')}`)
+      if (aborted()) await back(`interrupted during the gradual shift at ${pct}%`)
+    }
+    if (aborted()) await back('interrupted before the switch')
+    let switchMs = 0
+    if (p.dryRun) {
+      p.setLive(to)
+      rehearse(ui, `would confirm through the public listener that responses carry X-Slot: ${to} (5 s at most, else back to ${from})`)
+    } else {
+      await ui.step(`Switching every new request to ${to} (${version})`, async () => p.setLive(to))
+      const c = await confirmPublic(p, to, o.signal)
+      if (aborted()) await back('interrupted while confirming the switch')
+      if (!c.ok) await back(`the public listener does not answer from ${to} (${c.seen})`)
+      switchMs = c.ms
+      await store.recordLive?.(to, false)
+      ui.success(`Every new request goes to ${to}: confirmed by X-Slot in ${switchMs} ms`)
+    }
+    store.update((s) => {
+      // routed there, not yet verified: a killed run is verified again by the next one
+      s.live = to
+      s.slots[to] ??= { version, slot: to, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+      s.pending = { operation: 'switch', version, slot: to, from, step: 'verifying', startedAt: new Date(started).toISOString(), pid: process.pid }
+    })
+    let verification: Analysis | null = null
+    if (o.verifyMs > 0 && p.dryRun) rehearse(ui, `would verify ${to} for ${Math.round(o.verifyMs / 1000)}s through the public listener, and switch back to ${from} if it fails or is interrupted`)
+    else if (o.verifyMs > 0) {
+      verification = await window(`Verifying ${to} for ${Math.round(o.verifyMs / 1000)}s`, () => p.probePublic(), o.verifyMs)
+      if (!verification.ok) await back(`verification failed: ${verification.reasons.join('; ')}`)
+    }
+    if (aborted()) await back(o.verifyMs > 0 ? 'interrupted during the verification window' : 'interrupted before the switch was recorded')
+    store.update((s) => {
+      commitSwitch(s, { from, to, version, keepPreviousMs: o.keepPreviousMs, verified: o.verifyMs > 0 || s.slots[to]?.verified !== false })
+      addHistory(s, { action: 'switch', outcome: 'succeeded', version, from, to })
+    })
+    store.audit({ action: 'switch', outcome: 'succeeded', version, slot: to, durationMs: Date.now() - started, detail: `from ${from}` })
+    return { from, to, version, switchMs, verification, switchedBack: false }
+  } catch (err) {
+    if ((err as Record<symbol, unknown>)[SWITCHED_BACK] || p.dryRun) throw err
+    // anything unexpected (a marker write, a probe crash) while traffic may be moving: go back too
+    return back(`${errorMessage(err)}`)
   }
 }
 
-export async function executeRollback(
-  p: Platform, store: Store, ui: Printer, plan: RollbackPlan, o: SwitchOptions & { timeoutMs: number },
-): Promise<SwitchResult> {
-  const started = Date.now()
-  if (!plan.warm) {
-    await executeCreate(p, store, ui, { slot: plan.to, live: plan.from, version: plan.version, replaces: plan.replaces, build: false, steps: [] }, { timeoutMs: o.timeoutMs, signal: o.signal })
-  }
-  const result = await executeSwitch(p, store, ui, { from: plan.from, to: plan.to, version: plan.version, fromVersion: null, gradual: [], steps: [] }, { ...o, verifyMs: 0 })
-  await store.recordLive?.(plan.to, true)
-  store.update((s) => addHistory(s, { action: 'rollback', outcome: 'succeeded', version: plan.version, from: plan.from, to: plan.to, detail: plan.warm ? 'warm slot' : 'recreated' }))
-  store.audit({ action: 'rollback', outcome: 'succeeded', version: plan.version, slot: plan.to, durationMs: Date.now() - started, detail: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}` })
-  return result
-}
+// ---------------------------------------------------------------- rollback (lib/rollback.ts)
+
+export { executeRollback, planRollback, type RollbackPlan } from './rollback.ts'
 
 // ---------------------------------------------------------------- retire the previous slot
 
-/** Stops the previous slot once its warm time is over (or at once with force). */
+/** Stops the previous slot once its warm time is over (or at once with force) and it can receive no request. */
 export async function retirePrevious(p: Platform, store: Store, ui: Printer, o: { force?: boolean; now?: number } = {}): Promise<{ retired: Slot | null; reason: string }> {
   const state = store.read()
   const prev = state.previous
   if (!prev) return { retired: null, reason: 'no previous slot is kept warm' }
-  const routing = p.readRouting()
-  if (prev.slot === routing.live) return { retired: null, reason: `${prev.slot} is live` }
+  const blocker = retireBlocker(state, p.readRouting(), prev.slot)
+  if (blocker) return { retired: null, reason: blocker }
   const left = Date.parse(prev.warmUntil) - (o.now ?? Date.now())
   if (left > 0 && !o.force) return { retired: null, reason: `${prev.slot} (${prev.version}) stays warm for ${Math.ceil(left / 60000)} more minutes` }
   await ui.step(`Draining and stopping ${prev.slot} (${prev.version})`, () => p.removeSlot(prev.slot))
@@ -385,7 +379,8 @@ export type AdoptPlan = { recorded: Slot | null; routed: Slot; versions: Record<
 export async function planAdoptLive(p: Platform, store: Store): Promise<AdoptPlan> {
   const state = store.read()
   const routing = p.readRouting()
-  if (routing.gradual) throw new RefusedError(`Can't record the live slot: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, 'Finish it (switch-to-green) or abort it (rollback-production) first.')
+  refuseIfPending(p, state)
+  if (routing.gradual) throw new RefusedError(`Can't record the live slot: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, stuckShiftHint(routing.gradual.to))
   const [blue, green] = await Promise.all([p.slotStatus('blue'), p.slotStatus('green')])
   const versions = { blue: blue.running ? blue.version : null, green: green.running ? green.version : null }
   const recordedVersions = { blue: state.slots.blue?.version ?? null, green: state.slots.green?.version ?? null }

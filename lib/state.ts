@@ -17,6 +17,12 @@ export type Release = {
   deployedAt: string
   deployedBy: string
   images?: Record<string, string>
+  /** true once it passed its verification window; false while unverified or after it failed */
+  verified?: boolean
+  /** why its verification failed (it is then no rollback target without --allow-unverified) */
+  failure?: string
+  /** containers left behind when removing it failed (the slot is occupied by them) */
+  left?: string[]
 }
 
 export type HistoryEntry = {
@@ -42,7 +48,7 @@ export type DeployState = {
   releases: Release[]
   history: HistoryEntry[]
   /** an operation under way: what a crashed run left behind */
-  pending: { operation: string; version?: string; slot?: Slot; step: string; startedAt: string; pid: number } | null
+  pending: { operation: string; version?: string; slot?: Slot; from?: Slot; step: string; startedAt: string; pid: number } | null
 }
 
 const MAX_RELEASES = 50

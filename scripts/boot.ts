@@ -35,7 +35,7 @@ await runScript(
     return runOperation(ctx, env, {
       action: 'boot',
       describe: 'bring back the recorded releases',
-      plan: () => planBoot(ports),
+      plan: () => planBoot(ports, { verifyMs: env.config.verifyMs, thresholds: env.config.thresholds, keepPreviousMs: env.config.keepPreviousMs, signal: ctx.signal }),
       execute: (plan) => executeBoot(ports, plan, { timeoutMs: Number(ctx.flags.timeout), signal: ctx.signal }),
       report: (plan, r) => {
         const live = plan.slots.find((s) => s.role === 'live')!

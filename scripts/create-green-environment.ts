@@ -5,6 +5,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { executeCreate, planCreate, validateSlot, validateVersion } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
+import { recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
   {
@@ -29,7 +30,11 @@ await runScript(
     return runOperation(ctx, env, {
       action: 'create',
       describe: `create ${version} in the idle slot`,
-      plan: () => planCreate(p, store, { version, slot, replace: ctx.flags.replace === true, build: ctx.flags.build === true }),
+      plan: async () => {
+        const recovered = await recoverFirst(p, store, ctx.ui, env.config, { dryRun: ctx.common.dryRun, signal: ctx.signal })
+        const plan = await planCreate(p, store, { version, slot, replace: ctx.flags.replace === true, build: ctx.flags.build === true })
+        return { ...plan, steps: [...recovered, ...plan.steps] }
+      },
       execute: (plan) => executeCreate(p, store, ctx.ui, plan, { timeoutMs: Number(ctx.flags.timeout), signal: ctx.signal }),
       report: (plan) => {
         ctx.ui.success(`${version} runs in ${plan.slot} and is healthy; ${plan.live} is still live.`)

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx zx
 // The whole blue-green release: preflight, plan and confirm, backup, create the idle slot,
-// migrate, smoke-test, switch, verify, record. Safe to interrupt; a killed run is recovered next time.
+// migrate, smoke-test, switch, verify, record. Safe to interrupt: a signal before the verification
+// has passed puts every request back on the old slot; a killed run is recovered next time.
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { parseGradual, validateVersion } from '../lib/bluegreen.ts'
@@ -49,6 +50,7 @@ await runScript(
       verifyMs: ctx.flags.verify !== undefined ? Number(ctx.flags.verify) : config.verifyMs,
       timeoutMs: ctx.flags.timeout !== undefined ? Number(ctx.flags.timeout) : config.deployTimeoutMs,
       allowContract: ctx.flags['allow-contract'] === true,
+      signal: ctx.signal,
     }
     return runOperation(ctx, env, {
       action: 'deploy',
@@ -58,7 +60,8 @@ await runScript(
       report: (plan, r) => {
         const v = r.switch?.verification
         if (v) ctx.ui.success(`Verified: ${v.total} probes, ${(v.successRate * 100).toFixed(1)}% ok, p95 ${v.p95} ms`)
-        if (r.outcome === 'interrupted') ctx.ui.warn(`Interrupted during verification: ${plan.slot} (${plan.version}) stays live, not fully verified.`)
+        if (r.outcome === 'interrupted') ctx.ui.warn(`Interrupted after ${plan.slot} (${plan.version}) passed its verification: it stays live; hooks and notifications may be incomplete.`)
+        else if (plan.done) ctx.ui.success(`Deployed ${plan.version} to ${plan.slot}: the run that was killed is finished (verified again).`)
         else ctx.ui.success(`Deployed ${plan.version} to ${plan.slot} in ${(r.durationMs / 1000).toFixed(1)}s; ${plan.live} stays warm.`)
         ctx.ui.info(`Roll back with: npx zx scripts/rollback-production.ts`)
       },

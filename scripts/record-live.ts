@@ -6,6 +6,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { executeAdoptLive, planAdoptLive } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
+import { recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
   {
@@ -22,7 +23,11 @@ await runScript(
     return runOperation(ctx, env, {
       action: 'adopt-live',
       describe: "record nginx's live slot in the state file",
-      plan: () => planAdoptLive(p, store),
+      plan: async () => {
+        const recovered = await recoverFirst(p, store, ctx.ui, env.config, { dryRun: ctx.common.dryRun, signal: ctx.signal })
+        const plan = await planAdoptLive(p, store)
+        return { ...plan, steps: [...recovered, ...plan.steps] }
+      },
       execute: async (plan) => executeAdoptLive(store, plan),
       report: (plan) => ctx.ui.success(`Recorded: ${plan.routed} is live; blue ${plan.versions.blue ?? 'empty'}, green ${plan.versions.green ?? 'empty'}.`),
       json: (plan) => ({ action: 'adopt-live', live: plan.routed, was: plan.recorded, versions: plan.versions }),

@@ -10,6 +10,7 @@ import { OperationError, RefusedError } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { confirm } from '../lib/prompt.ts'
+import { recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
   {
@@ -18,10 +19,11 @@ await runScript(
     flags: {
       to: { type: 'string', value: '<version>', description: 'roll back to this recorded release instead of the previous one' },
       timeout: { type: 'duration', default: '120s', description: 'how long to wait when the release has to be recreated' },
+      'allow-unverified': { type: 'boolean', description: 'with --to: allow a release that failed (or never passed) its verification; refused without it, even with --yes' },
       'restore-db': { type: 'boolean', description: 'also restore the database backup taken before the current release (asks; writes since then are lost)' },
       ...LOCK_FLAGS,
     },
-    examples: ['npx zx scripts/rollback-production.ts --yes', 'npx zx scripts/rollback-production.ts --to v1 --dry-run', 'npx zx scripts/rollback-production.ts --restore-db'],
+    examples: ['npx zx scripts/rollback-production.ts --yes', 'npx zx scripts/rollback-production.ts --to v1 --dry-run', 'npx zx scripts/rollback-production.ts --to v3 --allow-unverified   # a release that failed its verification', 'npx zx scripts/rollback-production.ts --restore-db'],
   },
   async (ctx) => {
     const toVersion = ctx.flags.to === undefined ? undefined : validateVersion(ctx.flags.to, '--to')
@@ -34,7 +36,9 @@ await runScript(
       action: 'rollback',
       describe: 'roll back to the previous release',
       plan: async () => {
-        const plan = await planRollback(p, store, { toVersion })
+        const recovered = await recoverFirst(p, store, ui, config, { dryRun: ctx.common.dryRun, signal: ctx.signal })
+        const rolled = await planRollback(p, store, { toVersion, allowUnverified: ctx.flags['allow-unverified'] === true })
+        const plan = { ...rolled, steps: [...recovered, ...rolled.steps] }
         const backup = restore ? chooseBackup(paths.backups, store.read().slots[plan.from]?.version ?? null) : null
         if (restore && !backup) throw new RefusedError(`Can't restore the database: there is no backup in ${paths.backups}. Nothing was changed.`)
         const steps = backup ? [...plan.steps, `restore the database from ${backup.name}, taken ${backup.time.toISOString()}: every write since then is lost`, 'empty the Redis cache'] : plan.steps
@@ -58,6 +62,10 @@ await runScript(
         return r
       },
       report: (plan, r) => {
+        if (plan.abortShift) {
+          ui.success(`Rolled back: the gradual shift to ${plan.from} is aborted; every request goes to ${plan.to} (${plan.version}) again (confirmed in ${r.switchMs} ms); ${plan.from} keeps running, for inspection.`)
+          return
+        }
         ui.success(`Rolled back: ${plan.to} (${plan.version}) is live again (switch confirmed in ${r.switchMs} ms); ${plan.from} stays warm.`)
         if (plan.backup) ui.success(`The database was restored to ${plan.backup.time.toISOString()}.`)
         else ui.info('The database was not touched (the schema only grows, so older releases run on it). To restore a backup: --restore-db.')

@@ -4,12 +4,14 @@ import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { executeSwitch, parseGradual, planSwitch, validateSlot } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
+import { otherSlot } from '../lib/state.ts'
 import { createPlatform } from '../lib/platform.ts'
+import { finishedByRecovery, recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
   {
     name: 'switch-to-green',
-    summary: 'Send new requests to the idle slot without reloading nginx, confirm by X-Slot, verify, and switch back on its own if verification fails.',
+    summary: 'Send new requests to the idle slot without reloading nginx, confirm by X-Slot, verify, and switch back on its own if verification fails or a signal arrives before it passed.',
     flags: {
       slot: { type: 'string', value: 'blue|green', description: 'the slot to switch to (default: the idle one)' },
       gradual: { type: 'string', value: '<list>', description: 'shift in steps with an analysis at each, e.g. 10,25,50,100' },
@@ -27,14 +29,26 @@ await runScript(
     const { config } = env
     const p = createPlatform(config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
     const store = fileStore(env)
+    const verifyMs = ctx.flags.verify !== undefined ? Number(ctx.flags.verify) : config.verifyMs
     return runOperation(ctx, env, {
       action: 'switch',
       describe: `switch traffic to the idle slot`,
-      plan: () => planSwitch(p, store, { to, gradual }),
+      plan: async () => {
+        const pending = store.read().pending
+        const recovered = await recoverFirst(p, store, ctx.ui, config, { dryRun: ctx.common.dryRun, signal: ctx.signal, verifyMs })
+        const after = store.read()
+        // re-running the switch a killed run made: the recovery verified it, the job is done
+        if (pending?.operation === 'switch' && pending.slot && (!to || to === pending.slot) && finishedByRecovery(pending, after)) {
+          const slot = pending.slot
+          return { from: otherSlot(slot), to: slot, version: pending.version ?? 'unknown', fromVersion: null, gradual: [], done: true, steps: [...recovered, `nothing else to do: ${slot} is live and verified`] }
+        }
+        const plan = await planSwitch(p, store, { to, gradual })
+        return { ...plan, steps: [...recovered, ...plan.steps] }
+      },
       execute: (plan) =>
         executeSwitch(p, store, ctx.ui, plan, {
           stepMs: Number(ctx.flags.step),
-          verifyMs: ctx.flags.verify !== undefined ? Number(ctx.flags.verify) : config.verifyMs,
+          verifyMs,
           keepPreviousMs: ctx.flags['keep-previous'] !== undefined ? Number(ctx.flags['keep-previous']) : config.keepPreviousMs,
           thresholds: config.thresholds,
           signal: ctx.signal,

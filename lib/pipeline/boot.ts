@@ -8,7 +8,7 @@ import type { Platform, SlotStatus } from '../platform.ts'
 import { sleepUnlessAborted, type ProbeResult } from '../probe.ts'
 import { addHistory, otherSlot, type Slot } from '../state.ts'
 import type { DeployPorts } from './ports.ts'
-import { recoverPending } from './recover.ts'
+import { recoverPending, type VerifyOptions } from './recover.ts'
 
 export type BootPorts = Pick<DeployPorts, 'platform' | 'store' | 'ui' | 'dryRun' | 'preflight' | 'ensureCore' | 'removeOneOffs'>
 
@@ -37,10 +37,11 @@ async function planSlot(p: Platform, store: Store, slot: Slot, live: Slot): Prom
   return { slot, version: rec.version, role, action: 'start' }
 }
 
-export async function planBoot(ports: BootPorts): Promise<BootPlan> {
+/** verify: how to verify again a release a killed switch had left unverified (as the other scripts do). */
+export async function planBoot(ports: BootPorts, verify: VerifyOptions): Promise<BootPlan> {
   const { platform: p, store, ui } = ports
   const pre = await ports.preflight()
-  const recovered = await recoverPending(p, store, ui, { dryRun: ports.dryRun, removeOneOffs: (slot) => ports.removeOneOffs(slot) })
+  const recovered = await recoverPending(p, store, ui, { dryRun: ports.dryRun, removeOneOffs: (slot) => ports.removeOneOffs(slot), verify })
   const state = store.read()
   const live = state.live
   if (!live || !state.slots[live])

@@ -1,20 +1,27 @@
 // The production pipeline: preflight, recovery of a killed run, plan, then
 //   pre-deploy hook -> core -> backup -> create the candidate -> migrate -> smoke -> switch
 //   (with the verification window) -> record, hooks, notify, metrics.
-// Before the switch any failure or signal removes the candidate and the live slot keeps serving;
-// after it the new slot stays live unless verification failed (then traffic is switched back).
+// Before the switch any failure or signal removes the candidate and the live slot keeps serving.
+// From the first gradual step until the verification has passed, any failure or signal sends every
+// request back to the old slot and keeps the candidate running for inspection: a release stays live
+// only once it is verified.
 import { executeCreate, executeSwitch, planCreate, planSwitch, type CreatePlan, type SwitchResult } from '../bluegreen.ts'
 import type { PendingMigrations } from '../db.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError, errorMessage } from '../errors.ts'
 import type { HookContext, HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
-import { addHistory, type Slot } from '../state.ts'
+import { addHistory, otherSlot, type Slot } from '../state.ts'
 import type { DeployOutcome } from './metrics.ts'
 import type { BackupOutcome, DeployPorts } from './ports.ts'
-import { recoverPending } from './recover.ts'
+import { finishedByRecovery, recoverPending } from './recover.ts'
+import { cleanupError, removeCandidate } from '../safety.ts'
 
-export type DeployOptions = { version: string; build: boolean; gradual: number[]; stepMs: number; verifyMs: number; allowContract: boolean; timeoutMs: number }
+export type DeployOptions = {
+  version: string; build: boolean; gradual: number[]; stepMs: number; verifyMs: number; allowContract: boolean; timeoutMs: number
+  /** stops a recovery's verification early (the deploy itself gets its signal at execute) */
+  signal?: AbortSignal
+}
 
 export type DeployPlan = {
   version: string
@@ -29,6 +36,8 @@ export type DeployPlan = {
   preflight: string[]
   recovered: string[]
   steps: string[]
+  /** the recovery of a killed run of this same deploy finished it: nothing else to do */
+  done?: boolean
 }
 
 export type DeployResult = {
@@ -62,7 +71,22 @@ function describeMigrations(m: PendingMigrations): string {
 export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<DeployPlan> {
   const { platform: p, store, ui, config } = ports
   const pre = await ports.preflight()
-  const recovered = await recoverPending(p, store, ui, { dryRun: ports.dryRun, removeOneOffs: (slot) => ports.removeOneOffs(slot) })
+  const pending = store.read().pending
+  const recovered = await recoverPending(p, store, ui, {
+    dryRun: ports.dryRun,
+    removeOneOffs: (slot) => ports.removeOneOffs(slot),
+    verify: { verifyMs: o.verifyMs, thresholds: config.thresholds, keepPreviousMs: config.keepPreviousMs, signal: o.signal },
+  })
+  const after = store.read()
+  if (!ports.dryRun && finishedByRecovery(pending, after, o.version)) {
+    const slot = pending!.slot!
+    const create: CreatePlan = { slot, live: slot, version: o.version, replaces: null, build: false, steps: [] }
+    return {
+      version: o.version, slot, live: otherSlot(slot), liveVersion: o.version, firstDeploy: false, create, migrations: null, migrationsNote: 'none (already done)',
+      gradual: [], preflight: pre.lines, recovered, done: true,
+      steps: [...recovered, `nothing else to do: ${o.version} is live in ${slot} and verified; record, run hooks/post-deploy, notify`],
+    }
+  }
   const create = await planCreate(p, store, { version: o.version, replace: true, build: o.build })
   const state = store.read()
   const liveVersion = state.live ? (state.slots[state.live]?.version ?? null) : null
@@ -110,6 +134,7 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
     return r
   }
 
+  if (plan.done) return finishRecovered(ports, plan, started)
   const pre = await ports.hook('pre-deploy', ctx('pending'))
   if (pre.ran && !pre.ok) {
     store.audit({ action: 'deploy', outcome: 'refused', version, slot, detail: `pre-deploy hook: ${pre.detail}` })
@@ -158,7 +183,7 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
       ui.info(`  smoke: ${smoke.checks.filter((c) => c.ok).length}/${smoke.checks.length} checks, load ${smoke.load.total} requests, ${((1 - smoke.load.successRate) * 100).toFixed(1)}% errors, p95 ${smoke.load.p95} ms`)
       if (!smoke.ok) throw new OperationError(`Can't deploy ${version}: the smoke tests failed (${smoke.reasons.slice(0, 4).join('; ')})`)
       checkpoint('switch')
-      const sp = await planSwitch(p, store, { to: slot, gradual: o.gradual })
+      const sp = await planSwitch(p, store, { to: slot, gradual: o.gradual, continuing: true })
       switching = true
       result.switch = await executeSwitch(p, store, ui, sp, {
         stepMs: o.stepMs, verifyMs: o.verifyMs, thresholds: config.thresholds, keepPreviousMs: config.keepPreviousMs, signal: o.signal,
@@ -166,33 +191,31 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
     } catch (err) {
       const interrupted = o.signal.aborted || err instanceof InterruptedError
       const routedToNew = p.readRouting().live === slot && !p.dryRun
-      if (switching && !routedToNew && !interrupted) {
-        // the verification (or a gradual step) failed and executeSwitch sent traffic back
+      let removal: Awaited<ReturnType<typeof removeCandidate>> | null = null
+      if (switching && !routedToNew) {
+        // executeSwitch sent every request back to the old slot (a failed step or verification, or a
+        // signal): the candidate stays for inspection; dms_rollbacks_total was counted when it went back
         outcome = 'rolled_back'
-        // dms_rollbacks_total was counted by executeSwitch (Store.recordLive) when it switched back
       } else if (!routedToNew) {
         outcome = 'failed'
-        // before (or instead of) the switch: the candidate goes, the live slot keeps serving
-        if (created || switching) {
-          await ui.step(`Removing the candidate from ${slot} (${live} keeps serving)`, async () => {
-            p.clearGradual()
-            await ports.removeOneOffs(slot)
-            await p.removeSlot(slot)
-          }).catch((e) => ui.error(errorMessage(e)))
-          store.update((s) => {
-            s.slots[slot] = null
-            s.pending = null
-          })
+        // before the switch: the candidate goes, the live slot keeps serving
+        if (created) {
+          removal = await removeCandidate(p, store, ui, { slot, version, live, removeOneOffs: (s) => ports.removeOneOffs(s) })
+          if (removal.removed) store.update((s) => void (s.pending = null))
         }
       } else outcome = 'failed'
       if (!created && !switching) store.update((s) => void (s.pending = null))
-      const what = interrupted ? 'interrupted' : outcome
+      const what = removal && !removal.removed ? 'cleanup_failed' : interrupted ? 'interrupted' : outcome
       store.update((s) => addHistory(s, { action: 'deploy', outcome: what, version, from: live, to: slot, detail: errorMessage(err).slice(0, 300) }))
       store.audit({ action: 'deploy', outcome: what, version, slot, durationMs: Date.now() - started, detail: errorMessage(err) })
-      await hook(outcome === 'rolled_back' ? 'on-rollback' : 'on-failure', what)
-      await ports.notify(deployEvent(outcome === 'rolled_back' ? 'rolled_back' : interrupted ? 'interrupted' : 'failed', { target, version, slot, previousSlot: live, detail: errorMessage(err).slice(0, 500), durationMs: Date.now() - started }))
+      await hook(outcome === 'rolled_back' && !interrupted ? 'on-rollback' : 'on-failure', what)
+      await ports.notify(deployEvent(interrupted ? 'interrupted' : outcome === 'rolled_back' ? 'rolled_back' : 'failed', { target, version, slot, previousSlot: live, detail: errorMessage(err).slice(0, 500), durationMs: Date.now() - started }))
       const backupHint = result.backup?.file ? ` The database backup taken before is ${result.backup.file} (never restored automatically).` : ''
-      if (interrupted) throw new InterruptedError(`Can't finish deploying ${version}: interrupted; ${routedToNew ? `${slot} is live` : `the candidate was removed and ${live} keeps serving`}.${backupHint}`)
+      if (removal && !removal.removed) throw cleanupError(`${errorMessage(err)}${backupHint}`, slot, removal)
+      if (interrupted) {
+        const where = routedToNew ? `${slot} is live` : switching ? `traffic is back on ${live}; ${slot} (${version}) is still running for inspection` : `the candidate was removed and ${live} keeps serving`
+        throw new InterruptedError(`Can't finish deploying ${version}: interrupted; ${where}.${backupHint}`)
+      }
       if (err instanceof ToolkitError) {
         err.message = `${err.message.replace(/\.$/, '')}.${outcome === 'failed' && created ? ` The candidate was removed; ${live} keeps serving.` : ''}${backupHint}`
         throw err
@@ -218,4 +241,22 @@ export async function executeDeploy(ports: DeployPorts, plan: DeployPlan, o: Dep
       if (outcome !== 'succeeded') m.live = p.dryRun ? m.live : p.readRouting().live
     })
   }
+}
+
+/** A killed run of this deploy was verified again by the recovery: record it as done. */
+async function finishRecovered(ports: DeployPorts, plan: DeployPlan, started: number): Promise<DeployResult> {
+  const { store, config } = ports
+  const { version, slot, live } = plan
+  const result: DeployResult = { outcome: 'succeeded', version, slot, previous: live, backup: null, migrationsApplied: [], smoke: null, switch: null, durationMs: Date.now() - started }
+  store.update((s) => addHistory(s, { action: 'deploy', outcome: 'succeeded', version, from: live, to: slot, detail: 'finished by the recovery of a killed run' }))
+  store.audit({ action: 'deploy', outcome: 'succeeded', version, slot, durationMs: result.durationMs, detail: 'finished by the recovery of a killed run' })
+  await ports.metrics((m) => {
+    m.total.succeeded += 1
+    m.lastSuccessS = Math.floor(Date.now() / 1000)
+    m.live = slot
+  })
+  const r = await ports.hook('post-deploy', { version, slot, previousSlot: live, target: config.target, outcome: 'succeeded' })
+  if (r.ran && !r.ok) ports.ui.warn(`The post-deploy hook failed (${r.detail}); the deploy's outcome stands.`)
+  await ports.notify(deployEvent('succeeded', { target: config.target, version, slot, previousSlot: live, durationMs: result.durationMs }))
+  return result
 }

@@ -87,7 +87,7 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     const c = await killAt(deploy(t, V2), /Smoke-testing blue/, 'SIGTERM')
     assert.is(c.code, 130, tail(c))
     assert.match(c.stderr, /Took over a stale deploy lock: pid \d+/)
-    assert.match(c.stderr, /Found what an earlier run left: a deploy of e2e-d2 into blue stopped at "migrate"/)
+    assert.match(c.stderr, /Found what an earlier run left: an unfinished deploy of e2e-d2 into blue stopped at "migrate"/)
     assert.match(c.stderr, /Recovered: removed the candidate from blue; green keeps serving/)
     await assertClean('green', V1)
     assert.is((await platform.slotStatus('blue')).services.length, 0)
@@ -98,15 +98,35 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     assert.is(platform.readRouting().live, 'blue')
     assert.is(state(t).pending?.operation, 'switch')
 
-    // E: the re-run adopts blue (nginx routes to it), then deploys v3 to green and ends clean
-    const e = await deploy(t, V3).done
+    // E: re-running the same deploy verifies blue again (nginx routes to it, unverified), which
+    // finishes the job: exit 0, nothing recreated (#11: never adopted unverified)
+    const e = await deploy(t, V2).done
     assert.is(e.code, 0, tail(e))
-    assert.match(e.stderr, /Found what an earlier run left: a switch of e2e-d2 into blue stopped at "verifying"/)
-    assert.match(e.stderr, /Recovered: nginx already routes to blue \(e2e-d2\)/)
+    assert.match(e.stderr, /Found what an earlier run left: an unfinished switch of e2e-d2 into blue stopped at "verifying"/)
+    assert.match(e.stderr, /Recovered: verified again: blue \(e2e-d2\) passed \d+ probes and stays live/)
+    assert.match(e.stdout + e.stderr, /Deployed e2e-d2 to blue: the run that was killed is finished \(verified again\)/)
+    await assertClean('blue', V2)
+    assert.is(state(t).slots.blue?.verified, true)
+
+    // F: then v3 goes to green and ends clean
+    const f = await deploy(t, V3).done
+    assert.is(f.code, 0, tail(f))
     await assertClean('green', V3)
     const s = state(t)
-    assert.equal(s.history.filter((h) => h.action === 'recover').map((h) => h.outcome), ['removed', 'adopted'])
+    assert.equal(s.history.filter((h) => h.action === 'recover').map((h) => h.outcome), ['removed', 'verified'])
     assert.is(s.previous?.version, V2)
+
+    // G: SIGTERM at the 50% step of a gradual deploy: every request back on green, the candidate
+    // kept for inspection, outcome interrupted, exit 130 (#11: never forward on its own)
+    const g = await killAt(deploy(t, V2, ['--gradual', '50,100', '--step', '30s']), /Analysing blue at 50% for 30s/, 'SIGTERM')
+    assert.is(g.code, 130, tail(g))
+    assert.match(g.stderr, /Can't finish deploying e2e-d2: interrupted; traffic is back on green; blue \(e2e-d2\) is still running for inspection/)
+    await assertClean('green', V3)
+    assert.equal(platform.readRouting().markers, ['green'], 'every bucket marker is gone')
+    const sg = state(t)
+    assert.equal([sg.history.at(-1)?.action, sg.history.at(-1)?.outcome], ['deploy', 'interrupted'])
+    assert.is(sg.slots.blue?.verified, false)
+    assert.ok((await platform.slotStatus('blue')).running, 'the candidate keeps running')
   } finally {
     load.stop()
   }

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import {
   executeCreate, executeRollback, executeSwitch, parseGradual, planCreate, planRollback, planSwitch, retirePrevious, validateVersion, type Store,
 } from '../../lib/bluegreen.ts'
-import { InterruptedError, OperationError, RefusedError } from '../../lib/errors.ts'
+import { InterruptedError, OperationError, RefusedError, ToolkitError } from '../../lib/errors.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
 import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
@@ -13,7 +13,7 @@ import { memoryStream } from '../helpers/streams.ts'
 
 type FakeSlot = { version: string | null; healthy: boolean; startFails?: boolean }
 
-function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: string[] } = {}) {
+function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: string[]; dryRun?: boolean } = {}) {
   const calls: string[] = []
   const world = {
     live: init.live ?? ('blue' as Slot),
@@ -22,6 +22,10 @@ function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: s
     images: new Set(init.images ?? ['v1', 'v2', 'v3']),
     /** a slot whose public answers fail (after it became live) */
     failingPublic: new Set<Slot>(),
+    /** marker files beside the live one (e.g. a stray bucket marker) */
+    extraMarkers: [] as string[],
+    /** removing this slot fails (docker refuses), leaving its containers */
+    removeFails: new Set<Slot>(),
   }
   const status = (slot: Slot): SlotStatus => {
     const s = world.slots[slot]
@@ -31,8 +35,12 @@ function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: s
   }
   const probe = (name: string, ok: boolean, slot: Slot): ProbeResult => ({ name, ok, latencyMs: 5, detail: ok ? 'ok' : 'status 500', status: ok ? 200 : 500, headers: { 'x-slot': slot } })
   const p: Platform = {
-    dryRun: false,
-    readRouting: () => ({ live: world.live, markers: [world.live], gradual: world.gradual }),
+    dryRun: !!init.dryRun,
+    readRouting: () => ({
+      live: world.live,
+      markers: [world.live, ...world.extraMarkers, ...(world.gradual ? Array.from({ length: world.gradual.percent }, (_, i) => `to-${world.gradual!.to}-b${i + 1}`) : [])].sort(),
+      gradual: world.gradual,
+    }),
     setLive: (slot) => { calls.push(`setLive ${slot}`); world.live = slot; world.gradual = null },
     setGradual: (to, pct) => { calls.push(`setGradual ${to} ${pct}`); world.gradual = { to, percent: pct } },
     clearGradual: () => { calls.push('clearGradual'); world.gradual = null },
@@ -45,7 +53,11 @@ function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: s
       world.slots[slot] = { version, healthy: true }
     },
     slotLogs: async () => 'api-1 | boom',
-    removeSlot: async (slot) => { calls.push(`remove ${slot}`); world.slots[slot] = { version: null, healthy: false } },
+    removeSlot: async (slot) => {
+      calls.push(`remove ${slot}`)
+      if (world.removeFails.has(slot)) throw new OperationError(`Can't remove slot ${slot}: docker compose down exited 1 (Error response from daemon: cannot stop container: permission denied)`)
+      world.slots[slot] = { version: null, healthy: false }
+    },
     probeSlot: async (slot) => ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, world.slots[slot].healthy, slot)),
     probePublic: async () => ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, !world.failingPublic.has(world.live) && world.slots[world.live].healthy, world.live)),
   }
@@ -273,6 +285,322 @@ test('retirePrevious waits for the warm time, then drains and stops the old slot
   assert.ok(f.calls.includes('remove blue'))
   assert.is(m.state.previous, null)
   assert.is(m.state.slots.blue, null)
+})
+
+// ---------------------------------------------------------------- issue #11: faults end in a known, safe state
+
+const rel = (version: string, slot: Slot, verified?: boolean) => ({ version, slot, deployedAt: 't', deployedBy: 'x', ...(verified === undefined ? {} : { verified }) })
+
+/** blue live with v1 (verified), green holds the candidate v2; v0 was the release before v1 */
+function candidateWorld() {
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, images: ['v0', 'v1', 'v2'] })
+  const m = memStore((s) => {
+    s.live = 'blue'
+    s.slots.blue = rel('v1', 'blue', true)
+    s.slots.green = rel('v2', 'green')
+    s.previous = null
+    s.releases = [rel('v0', 'green', true), rel('v1', 'blue', true)]
+  })
+  return { f, m }
+}
+
+/** aborts the controller on the n-th call of fn */
+function abortOnCall<A extends unknown[], R>(fn: (...a: A) => Promise<R>, n: number, ac: AbortController): (...a: A) => Promise<R> {
+  let calls = 0
+  return async (...a: A) => {
+    if (++calls === n) ac.abort()
+    return fn(...a)
+  }
+}
+
+async function interrupted(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn()
+  } catch (e) {
+    assert.instance(e, InterruptedError, `expected an interruption, got ${(e as Error).message}`)
+    return e as Error
+  }
+  assert.unreachable('expected an interruption')
+  throw new Error('unreachable')
+}
+
+test('#11.1 a signal during a gradual analysis sends every bucket back to the old slot, never forward; candidate kept', async () => {
+  const { f, m } = candidateWorld()
+  const plan = await planSwitch(f.p, m.store, { gradual: [10, 50, 100] })
+  const ac = new AbortController()
+  // the signal arrives during the analysis at 50% (the 10% analysis is over by then)
+  let pct = 0
+  const setGradual = f.p.setGradual
+  f.p.setGradual = (to, p) => { pct = p; setGradual(to, p) }
+  const probeSlot = f.p.probeSlot
+  f.p.probeSlot = async (...a) => { if (pct === 50) ac.abort(); return probeSlot(...a) }
+  const e = await interrupted(() => executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, stepMs: 200, signal: ac.signal }))
+  assert.match(e.message, /back on blue/)
+  assert.equal(f.calls.filter((c) => c.startsWith('set')), ['setGradual green 10', 'setGradual green 50', 'setLive blue'])
+  assert.is(f.world.live, 'blue')
+  assert.is(f.world.gradual, null)
+  assert.not.ok(f.calls.includes('remove green'), 'the candidate stays for inspection')
+  assert.is(m.state.live, 'blue')
+  assert.is(m.state.pending, null)
+  assert.is(m.state.history.at(-1)?.outcome, 'interrupted')
+  assert.is(m.audit.at(-1)?.outcome, 'interrupted')
+  assert.is(m.state.slots.green?.verified, false)
+})
+
+test('#11.1 a signal at the very start of a gradual step, before any analysis, also goes back', async () => {
+  const { f, m } = candidateWorld()
+  const plan = await planSwitch(f.p, m.store, { gradual: [10, 50, 100] })
+  const ac = new AbortController()
+  const setGradual = f.p.setGradual
+  f.p.setGradual = (to, p) => { setGradual(to, p); if (p === 10) ac.abort() }
+  await interrupted(() => executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, signal: ac.signal }))
+  assert.not.ok(f.calls.includes('setLive green'), 'never forward')
+  assert.is(f.world.live, 'blue')
+  assert.is(f.world.gradual, null)
+})
+
+test('#11.1 an immediate switch interrupted in its verification window switches back (healthy or failing)', async () => {
+  for (const failing of [false, true]) {
+    const { f, m } = candidateWorld()
+    const plan = await planSwitch(f.p, m.store, {})
+    const ac = new AbortController()
+    // 1: the confirmation; 2 and 3: inside the verification window (failing from 2 on, if asked)
+    const probePublic = abortOnCall(f.p.probePublic, 3, ac)
+    let n = 0
+    f.p.probePublic = async () => {
+      if (++n === 2 && failing) f.world.failingPublic.add('green')
+      return probePublic()
+    }
+    const run = () => executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, verifyMs: 5000, signal: ac.signal })
+    if (failing) {
+      // a failing verification goes back with or without the signal
+      try {
+        await run()
+        assert.unreachable('must switch back')
+      } catch (e) {
+        assert.match((e as Error).message, /back on blue/)
+      }
+    } else await interrupted(run)
+    assert.equal(f.calls.filter((c) => c.startsWith('setLive')), ['setLive green', 'setLive blue'], `failing=${failing}`)
+    assert.is(m.state.live, 'blue')
+    assert.is(m.state.previous, null, 'previous is what it was before the switch')
+    assert.equal(m.state.releases.map((r) => r.version), ['v0', 'v1'], 'the unverified release is not in the list')
+    assert.is(m.state.slots.green?.verified, false)
+    assert.is(m.state.pending, null)
+  }
+})
+
+test('#11.1 a failing verification switches back even when a signal arrived during it', async () => {
+  const { f, m } = candidateWorld()
+  const plan = await planSwitch(f.p, m.store, {})
+  const ac = new AbortController()
+  const probePublic = f.p.probePublic
+  let n = 0
+  f.p.probePublic = async () => {
+    if (++n === 2) { f.world.failingPublic.add('green'); ac.abort() }
+    return probePublic()
+  }
+  try {
+    await executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, verifyMs: 5000, signal: ac.signal })
+    assert.unreachable('must switch back')
+  } catch (e) {
+    assert.instance(e, ToolkitError)
+  }
+  assert.is(f.world.live, 'blue')
+  assert.is(m.state.live, 'blue')
+})
+
+test('#11.2 a release that failed verification: previous and releases restored; rollback skips it; --to needs --allow-unverified', async () => {
+  const { f, m } = candidateWorld()
+  const plan = await planSwitch(f.p, m.store, {})
+  f.p.probePublic = (() => {
+    const probePublic = f.p.probePublic
+    let n = 0
+    return async () => {
+      if (++n === 2) f.world.failingPublic.add('green')
+      return probePublic()
+    }
+  })()
+  try {
+    await executeSwitch(f.p, m.store, ui, plan, switchOpts)
+    assert.unreachable('verification must fail')
+  } catch (e) {
+    assert.instance(e, OperationError)
+  }
+  f.world.failingPublic.clear()
+  assert.is(m.state.previous, null)
+  assert.equal(m.state.releases.map((r) => [r.version, r.verified]), [['v0', true], ['v1', true]])
+  assert.is(m.state.slots.green?.verified, false)
+  // without --to: the newest verified release other than the live one (v0), recreated in green
+  const back = await planRollback(f.p, m.store, {})
+  assert.is(back.version, 'v0')
+  assert.is(back.warm, false)
+  // --to the failed release: refused (exit 2) naming that it failed, unless explicitly allowed
+  await refused(() => planRollback(f.p, m.store, { toVersion: 'v2' }), /v2 failed its verification/)
+  const forced = await planRollback(f.p, m.store, { toVersion: 'v2', allowUnverified: true })
+  assert.is(forced.version, 'v2')
+  assert.ok(forced.steps.some((s) => /v2 FAILED its verification/.test(s)), forced.steps.join('\n'))
+})
+
+test('#11.2 a switch that completes its verification records the release as verified, previous kept warm', async () => {
+  const { f, m } = candidateWorld()
+  await executeSwitch(f.p, m.store, ui, await planSwitch(f.p, m.store, {}), switchOpts)
+  assert.equal(m.state.releases.map((r) => [r.version, r.verified]), [['v0', true], ['v1', true], ['v2', true]])
+  assert.is(m.state.slots.green?.verified, true)
+  assert.is(m.state.previous?.version, 'v1')
+})
+
+test('#11.2 an interrupted shift to a verified release says nothing new about it: it stays a rollback target', async () => {
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true } })
+  const m = memStore((s) => {
+    s.live = 'blue'
+    s.slots.blue = rel('v1', 'blue', true)
+    s.slots.green = rel('v0', 'green', true)
+    s.releases = [rel('v0', 'green', true), rel('v1', 'blue', true)]
+    s.history = [
+      { time: 't1', action: 'switch', outcome: 'succeeded', version: 'v0', to: 'green' },
+      { time: 't2', action: 'switch', outcome: 'succeeded', version: 'v1', to: 'blue' },
+      // a switch back to v0 whose run was killed at a gradual step, aborted by the next run
+      { time: 't3', action: 'recover', outcome: 'aborted', version: 'v0', to: 'blue' },
+    ]
+  })
+  const plan = await planRollback(f.p, m.store, {})
+  assert.is(plan.version, 'v0')
+  assert.is(plan.warm, true)
+})
+
+test('#11.3 rollback during a stuck gradual shift aborts it: every bucket back, no container recreated', async () => {
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, images: ['v0', 'v1', 'v2'] })
+  f.world.gradual = { to: 'green', percent: 50 }
+  const m = memStore((s) => {
+    s.live = 'blue'
+    s.slots.blue = rel('v1', 'blue', true)
+    s.slots.green = rel('v2', 'green')
+    s.previous = { slot: 'green', version: 'v0', warmUntil: new Date(Date.now() + 60_000).toISOString() }
+    s.releases = [rel('v0', 'green', true), rel('v1', 'blue', true)]
+  })
+  const plan = await planRollback(f.p, m.store, {})
+  assert.is(plan.abortShift, true)
+  assert.is(plan.to, 'blue')
+  assert.ok(plan.steps.some((s) => /every bucket back to blue/.test(s)), plan.steps.join('\n'))
+  await executeRollback(f.p, m.store, ui, plan, { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
+  assert.is(f.world.gradual, null)
+  assert.is(f.world.live, 'blue')
+  assert.not.ok(f.calls.some((c) => c.startsWith('start') || c.startsWith('remove')), f.calls.join(', '))
+  assert.is(m.state.history.at(-1)?.action, 'rollback')
+  // the hint that names rollback for a stuck shift says what it does
+  try {
+    f.world.gradual = { to: 'green', percent: 50 }
+    await planCreate(f.p, m.store, { version: 'v3' })
+    assert.unreachable('refused during a shift')
+  } catch (e) {
+    assert.match((e as RefusedError).hint ?? '', /rollback-production sends every bucket back to blue/)
+  }
+})
+
+test('#11.4 retire-previous never stops a slot that can still receive a request, even forced', async () => {
+  const setup = () => {
+    const f = fake({ live: 'green', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true } })
+    const m = memStore((s) => {
+      s.live = 'green'
+      s.slots.blue = rel('v1', 'blue', true)
+      s.slots.green = rel('v2', 'green', true)
+      s.previous = { slot: 'blue', version: 'v1', warmUntil: new Date(Date.now() - 60_000).toISOString() }
+    })
+    return { f, m }
+  }
+  const cases: Array<[string, (x: ReturnType<typeof setup>) => void, RegExp]> = [
+    ['gradual shift to it', (x) => (x.f.world.gradual = { to: 'blue', percent: 25 }), /gradual shift/],
+    ['unfinished operation', (x) => (x.m.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'verifying', startedAt: 't', pid: 1 }), /unfinished switch/],
+    ['a bucket marker routes to it', (x) => x.f.world.extraMarkers.push('to-blue-b7'), /marker to-blue-b7 routes requests to blue/],
+  ]
+  for (const [what, arrange, why] of cases) {
+    const x = setup()
+    arrange(x)
+    const r = await retirePrevious(x.f.p, x.m.store, ui, { force: true })
+    assert.is(r.retired, null, what)
+    assert.match(r.reason, why, what)
+    assert.not.ok(x.f.calls.includes('remove blue'), what)
+    assert.is(x.m.state.previous?.slot, 'blue', what)
+  }
+})
+
+test('#11.7 a failed cleanup of a candidate is a failure: slot kept occupied, what is left and how to clean it named', async () => {
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: null, healthy: false, startFails: true } })
+  f.world.removeFails.add('green')
+  // the failed start leaves containers behind
+  const startSlot = f.p.startSlot
+  f.p.startSlot = async (slot, v, t) => {
+    f.world.slots[slot] = { version: v, healthy: false, startFails: true }
+    return startSlot(slot, v, t)
+  }
+  const m = memStore((s) => (s.live = 'blue'))
+  try {
+    await executeCreate(f.p, m.store, ui, await planCreate(f.p, m.store, { version: 'v2' }), { timeoutMs: 2000 })
+    assert.unreachable('must fail')
+  } catch (e) {
+    assert.instance(e, OperationError)
+    assert.is((e as OperationError).exitCode, 1)
+    assert.match((e as Error).message, /could not remove the candidate from green: .*left: green-frontend, green-api, green-docs, green-main/)
+    assert.match((e as OperationError).hint ?? '', /docker rm -f green-frontend green-api green-docs green-main/)
+    assert.not.match((e as Error).message, /The candidate was removed/)
+  }
+  assert.is(m.state.slots.green?.version, 'v2', 'the slot stays occupied')
+  assert.equal(m.state.slots.green?.left, ['green-frontend', 'green-api', 'green-docs', 'green-main'])
+  assert.is.not(m.audit.at(-1)?.outcome, 'removed')
+  assert.is(m.audit.at(-1)?.outcome, 'cleanup_failed')
+})
+
+test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it says what it would check', async () => {
+  const out = memoryStream()
+  const dryUi = new Printer({ out, err: out })
+  const world = () => {
+    const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, dryRun: true })
+    // like the real platform, a dry run writes no marker
+    f.p.setLive = (slot) => void f.calls.push(`setLive ${slot}`)
+    f.p.setGradual = (to, pct) => void f.calls.push(`setGradual ${to} ${pct}`)
+    const m = memStore((s) => {
+      s.live = 'blue'
+      s.slots.blue = rel('v1', 'blue', true)
+      s.slots.green = rel('v2', 'green', true)
+      s.previous = { slot: 'green', version: 'v2', warmUntil: new Date(Date.now() + 60_000).toISOString() }
+      s.releases = [rel('v2', 'green', true), rel('v1', 'blue', true)]
+    })
+    return { f, m }
+  }
+  const r = world()
+  await executeRollback(r.f.p, r.m.store, dryUi, await planRollback(r.f.p, r.m.store, {}), { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
+  const w = world()
+  await executeSwitch(w.f.p, w.m.store, dryUi, await planSwitch(w.f.p, w.m.store, { gradual: [50, 100] }), { ...switchOpts, verifyMs: 30_000 })
+  const text = out.text()
+  assert.not.match(text, /confirmed by X-Slot/)
+  assert.not.match(text, /✔ (Switching|Sending|Verifying|Analysing)/)
+  assert.match(text, /would confirm through the public listener that responses carry X-Slot: green/)
+  assert.match(text, /would verify green for 30s/)
+  assert.match(text, /would analyse green at 50%/)
+})
+
+test('#11.12 a dry-run create says what it would start and probe; no step is claimed done', async () => {
+  const out = memoryStream()
+  const dryUi = new Printer({ out, err: out })
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true }, dryRun: true })
+  f.p.startSlot = async (slot, v) => void f.calls.push(`start ${slot} ${v}`)
+  f.p.removeSlot = async (slot) => void f.calls.push(`remove ${slot}`)
+  const m = memStore((s) => (s.live = 'blue'))
+  await executeCreate(f.p, m.store, dryUi, await planCreate(f.p, m.store, { version: 'v2', replace: true }), { timeoutMs: 2000 })
+  const text = out.text()
+  assert.not.match(text, /✔/)
+  assert.match(text, /would remove v0 from green/)
+  assert.match(text, /would start v2 in green and wait for every service's healthcheck/)
+  assert.match(text, /would probe every role of green through the preview listener/)
+})
+
+test('#11.8 planning a change refuses while an unfinished operation is recorded, naming it', async () => {
+  const { f, m } = candidateWorld()
+  m.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'verifying', startedAt: '2026-12-02T10:00:00Z', pid: 4242 }
+  await refused(() => planSwitch(f.p, m.store, {}), /unfinished switch of v2 into green stopped at "verifying" \(pid 4242/)
+  await refused(() => planRollback(f.p, m.store, {}), /unfinished switch of v2/)
+  await refused(() => planCreate(f.p, m.store, { version: 'v3', replace: true }), /unfinished switch of v2/)
 })
 
 test.run()

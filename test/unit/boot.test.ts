@@ -8,6 +8,8 @@ import { executeBoot, planBoot, type BootPorts } from '../../lib/pipeline/boot.t
 import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 
+const VERIFY = { verifyMs: 50, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 }
+
 type World = { marker: Slot; running: Partial<Record<Slot, string>>; stopped: Partial<Record<Slot, string>>; images: string[]; core: boolean; calls: string[] }
 
 function ports(w: World, state: DeployState, audit: AuditEntry[] = []): BootPorts {
@@ -49,7 +51,7 @@ const stoppedWorld = (): World => ({ marker: 'blue', running: {}, stopped: { blu
 
 async function refusal(p: BootPorts): Promise<RefusedError> {
   try {
-    await planBoot(p)
+    await planBoot(p, VERIFY)
   } catch (e) {
     assert.instance(e, RefusedError)
     return e as RefusedError
@@ -61,7 +63,7 @@ test('everything stopped: core, live and previous are started at their recorded 
   const w = stoppedWorld()
   const audit: AuditEntry[] = []
   const p = ports(w, recorded(), audit)
-  const plan = await planBoot(p)
+  const plan = await planBoot(p, VERIFY)
   assert.is(plan.core, 'start')
   assert.equal(plan.slots.map((s) => `${s.slot} ${s.version} ${s.role} ${s.action}`), ['blue v2 live start', 'green v1 previous start'])
   const r = await executeBoot(p, plan, { timeoutMs: 5000 })
@@ -73,7 +75,7 @@ test('everything stopped: core, live and previous are started at their recorded 
 test('what runs is kept: nothing is started', async () => {
   const w: World = { ...stoppedWorld(), running: { blue: 'v2', green: 'v1' }, stopped: {}, core: true }
   const p = ports(w, recorded())
-  const plan = await planBoot(p)
+  const plan = await planBoot(p, VERIFY)
   await executeBoot(p, plan, { timeoutMs: 5000 })
   assert.equal(plan.slots.map((s) => s.action), ['running', 'running'])
   assert.equal(w.calls, [])
@@ -95,7 +97,7 @@ test('a slot that never gets ready fails the boot, audited, saying what to do', 
   const w = stoppedWorld()
   const audit: AuditEntry[] = []
   const p = ports(w, recorded(), audit)
-  const plan = await planBoot(p)
+  const plan = await planBoot(p, VERIFY)
   p.platform.startSlot = async () => undefined // started, but never answers
   try {
     await executeBoot(p, plan, { timeoutMs: 600 })

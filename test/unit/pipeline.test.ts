@@ -25,6 +25,12 @@ type World = {
   calls: string[]
   failVerification?: boolean
   publicProbes: number
+  /** every public answer fails (a broken release that became live) */
+  failPublic?: boolean
+  /** removing a slot fails, its containers stay */
+  removeFails?: boolean
+  /** called on every public probe (to send a signal at a chosen moment) */
+  onPublicProbe?: (n: number) => void
 }
 
 function fakePlatform(w: World): Platform {
@@ -44,11 +50,17 @@ function fakePlatform(w: World): Platform {
     buildImage: async (v) => void w.calls.push(`build ${v}`),
     startSlot: async (slot, v) => { w.calls.push(`start ${slot} ${v}`); w.running[slot] = v },
     slotLogs: async () => '',
-    removeSlot: async (slot) => { w.calls.push(`remove ${slot}`); delete w.running[slot] },
+    removeSlot: async (slot) => {
+      w.calls.push(`remove ${slot}`)
+      if (w.removeFails) throw new OperationError(`Can't remove slot ${slot}: docker compose down exited 1`)
+      delete w.running[slot]
+    },
     probeSlot: async (slot) => [ok('api', slot)],
     probePublic: async () => {
       // with failVerification: the confirmation after the switch passes, the verification window fails
       const publicAfterSwitch = w.live === 'green' ? ++w.publicProbes : 0
+      w.onPublicProbe?.(publicAfterSwitch)
+      if (w.failPublic) return [{ ...ok('api', w.live), ok: false, detail: 'status 500' }]
       return w.failVerification && publicAfterSwitch > 1 ? [{ ...ok('api', w.live), ok: false, detail: 'status 500' }] : [ok('api', w.live)]
     },
   }
@@ -68,11 +80,11 @@ function memoryStore(s: DeployState, audit: AuditEntry[], metrics: DeployMetrics
 
 type Fakes = { hooks: string[]; events: string[]; metrics: DeployMetrics; audit: AuditEntry[]; state: DeployState; world: World }
 
-function setup(o: { failHook?: string; migrate?: () => Promise<string[]>; smoke?: SmokeReport; contract?: boolean; failVerification?: boolean; abortAt?: string; controller?: AbortController } = {}): { ports: DeployPorts; f: Fakes } {
+function setup(o: { removeFails?: boolean; failHook?: string; migrate?: () => Promise<string[]>; smoke?: SmokeReport; contract?: boolean; failVerification?: boolean; abortAt?: string; controller?: AbortController } = {}): { ports: DeployPorts; f: Fakes } {
   const state = emptyState('production')
   state.live = 'blue'
   state.slots.blue = { version: 'v1', slot: 'blue', deployedAt: '2026-01-01T00:00:00Z', deployedBy: 'me' }
-  const world: World = { live: 'blue', running: { blue: 'v1' }, calls: [], failVerification: o.failVerification, publicProbes: 0 }
+  const world: World = { live: 'blue', running: { blue: 'v1' }, calls: [], failVerification: o.failVerification, publicProbes: 0, removeFails: o.removeFails }
   const f: Fakes = { hooks: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
   const smokeOk: SmokeReport = { ok: true, checks: [], load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] }, reasons: [] }
   const ports: DeployPorts = {
@@ -209,12 +221,13 @@ test('deploying the live version again is refused', async () => {
   assert.match(e.message, /already live in blue/)
 })
 
-test('recovery: a candidate nginx does not route to is removed; one it routes to is adopted', async () => {
+test('recovery: a candidate nginx does not route to is removed; one it routes to is verified again', async () => {
   const s = emptyState('production')
   s.live = 'blue'
   s.pending = { operation: 'deploy', version: 'v2', slot: 'green', step: 'smoke', startedAt: 'x', pid: 1 }
   assert.is(decideRecovery(s, { live: 'blue', markers: ['blue'], gradual: null }).action, 'remove-candidate')
-  assert.is(decideRecovery(s, { live: 'green', markers: ['green'], gradual: null }).action, 'adopt')
+  // #11.1: a slot nginx already routes to is verified again, never adopted unverified
+  assert.is(decideRecovery(s, { live: 'green', markers: ['green'], gradual: null }).action, 'reverify')
   s.pending = null
   assert.is(decideRecovery(s, { live: 'blue', markers: ['blue'], gradual: null }).action, 'none')
 
@@ -222,8 +235,8 @@ test('recovery: a candidate nginx does not route to is removed; one it routes to
   f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'switching', startedAt: 'x', pid: 1 }
   f.world.live = 'green'
   f.world.running.green = 'v2'
-  const lines = await recoverPending(ports.platform, ports.store, ports.ui, { dryRun: false })
-  assert.match(lines[0]!, /nginx already routes to green/)
+  const lines = await recoverPending(ports.platform, ports.store, ports.ui, { dryRun: false, verify: { verifyMs: 50, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 } })
+  assert.match(lines[0]!, /verified again: green \(v2\) passed \d+ probes and stays live/)
   assert.is(f.state.live, 'green')
   assert.is(f.state.previous?.version, 'v1')
   assert.is(f.state.pending, null)
@@ -240,6 +253,97 @@ test('staging checks are split into argv without a shell', () => {
       assert.is((e as ToolkitError).exitCode, EXIT.REFUSED, bad)
     }
   }
+})
+
+// ---------------------------------------------------------------- issue #11
+
+const verifyOpts = { verifyMs: 200, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 }
+
+/** a run killed (SIGKILL) inside its verification window of v2 in green: nginx routes to green */
+function killedInVerification() {
+  const { ports, f } = setup()
+  f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', from: 'blue', step: 'verifying', startedAt: '2026-12-02T10:00:00Z', pid: 999999 }
+  f.state.live = 'green'
+  f.state.slots.green = { version: 'v2', slot: 'green', deployedAt: 'x', deployedBy: 'me', verified: false }
+  f.state.releases = [{ ...f.state.slots.blue!, verified: true }]
+  f.world.live = 'green'
+  f.world.running.green = 'v2'
+  return { ports, f }
+}
+
+test('#11.1 a run killed in the verification window: the next run verifies again and keeps it only if that passes', async () => {
+  const { ports, f } = killedInVerification()
+  const lines = await recoverPending(ports.platform, ports.store, ports.ui, { dryRun: false, verify: verifyOpts })
+  assert.match(lines.join('\n'), /verified again/)
+  assert.ok(f.world.publicProbes > 1, 'it probed again')
+  assert.is(f.state.live, 'green')
+  assert.is(f.state.previous?.version, 'v1')
+  assert.equal(f.state.releases.map((r) => [r.version, r.verified]), [['v1', true], ['v2', true]])
+  assert.is(f.state.pending, null)
+  assert.is(f.state.history.at(-1)?.outcome, 'verified')
+
+  const bad = killedInVerification()
+  bad.f.world.failPublic = true
+  const lines2 = await recoverPending(bad.ports.platform, bad.ports.store, bad.ports.ui, { dryRun: false, verify: verifyOpts })
+  assert.match(lines2.join('\n'), /switched back to blue/)
+  assert.is(bad.f.world.live, 'blue')
+  assert.is(bad.f.state.live, 'blue')
+  assert.is(bad.f.state.previous, null)
+  assert.equal(bad.f.state.releases.map((r) => r.version), ['v1'])
+  assert.is(bad.f.state.slots.green?.verified, false)
+  assert.is(bad.f.world.running.green, 'v2', 'the failed release stays for inspection')
+  assert.is(bad.f.state.history.at(-1)?.outcome, 'rolled_back')
+})
+
+test('#11.1 re-running the same deploy after a crash in verification finishes the job and succeeds', async () => {
+  const { ports, f } = killedInVerification()
+  const plan = await planDeploy(ports, opts({ verifyMs: 200 }))
+  assert.ok(plan.steps.some((s) => /verified again/.test(s)), plan.steps.join('\n'))
+  const r = await executeDeploy(ports, plan, { ...opts({ verifyMs: 200 }), signal: new AbortController().signal })
+  assert.is(r.outcome, 'succeeded')
+  assert.not.ok(f.world.calls.some((c) => c.startsWith('start') || c.startsWith('remove')), f.world.calls.join(', '))
+  assert.is(f.state.live, 'green')
+  assert.is(f.state.slots.green?.verified, true)
+})
+
+test('#11.1 a signal in the verification window of a deploy: traffic back on the old slot, candidate kept, interrupted', async () => {
+  const controller = new AbortController()
+  const { ports, f } = setup()
+  f.world.onPublicProbe = (n) => { if (n === 3) controller.abort() }
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts({ verifyMs: 5000 }), signal: controller.signal }))
+  assert.instance(e, InterruptedError)
+  assert.match(e.message, /traffic is back on blue; green \(v2\) is still running for inspection/)
+  assert.equal(f.world.calls.filter((c) => c.startsWith('setLive')), ['setLive green', 'setLive blue'])
+  assert.not.ok(f.world.calls.includes('remove green'))
+  assert.is(f.state.live, 'blue')
+  assert.is(f.state.previous, null)
+  assert.is(f.state.pending, null)
+  assert.is(f.state.history.at(-1)?.outcome, 'interrupted')
+  assert.equal(f.events, ['started', 'interrupted'])
+})
+
+test('#11.7 a deploy whose candidate cannot be removed fails with what is left; the slot stays occupied; not "removed"', async () => {
+  const { ports, f } = setup({ removeFails: true, migrate: async () => { throw new OperationError("Can't migrate to v2: boom") } })
+  const plan = await planDeploy(ports, opts())
+  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
+  assert.is(e.exitCode, EXIT.FAILED)
+  assert.match(e.message, /could not remove the candidate from green/)
+  assert.not.match(e.message, /The candidate was removed/)
+  assert.match(e.hint, /docker rm -f api/)
+  assert.is(f.state.slots.green?.version, 'v2')
+  assert.equal(f.state.slots.green?.left, ['api'])
+
+  // a killed run's candidate that can't be removed: the recovery fails, the record stays
+  const k = setup({ removeFails: true })
+  k.f.state.pending = { operation: 'deploy', version: 'v2', slot: 'green', step: 'smoke', startedAt: 'x', pid: 999999 }
+  k.f.world.running.green = 'v2'
+  const e2 = await failsWith(() => recoverPending(k.ports.platform, k.ports.store, k.ports.ui, { dryRun: false, verify: verifyOpts }))
+  assert.is(e2.exitCode, EXIT.FAILED)
+  assert.match(e2.message, /could not remove the candidate from green/)
+  assert.not.ok(k.f.state.history.some((h) => h.outcome === 'removed'))
+  assert.not.ok(k.f.audit.some((a) => a.outcome === 'removed'))
+  assert.is(k.f.state.slots.green?.version, 'v2')
 })
 
 test.run()
