@@ -21,7 +21,7 @@ async function sign(o: { dir: string; name: string; subj: string; caCrt: string;
   await sh`openssl x509 -req -in ${p('csr')} -CA ${o.caCrt} -CAkey ${o.caKey} -CAcreateserial -days ${o.days} -extfile ${p('ext')} -out ${p('crt')}`
 }
 
-/** Root -> intermediate -> leaf for `names`; `leafDays` may be negative for an expired leaf (set with -not_after is not in openssl 3.0, so 1 day and a `now` in the future is used instead). */
+/** Root -> intermediate -> leaf (90 days) for `names` (host names, or IPv4 addresses as IP SANs), and a key of no certificate. */
 export async function makePki(names: string[], o: { dir?: string } = {}): Promise<TestPki> {
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dms-pki-'))
   const p = (s: string) => path.join(dir, s)
@@ -30,7 +30,7 @@ export async function makePki(names: string[], o: { dir?: string } = {}): Promis
   await sign({ dir, name: 'intermediate', subj: '/CN=DMS Test Intermediate', caCrt: p('root.crt'), caKey: p('root.key'), days: 1825,
     ext: 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' })
   await sign({ dir, name: 'leaf', subj: `/CN=${names[0]}`, caCrt: p('intermediate.crt'), caKey: p('intermediate.key'), days: 90,
-    ext: `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n` })
+    ext: `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => (/^[0-9.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}\n` })
   await key(p('other.key'))
   const read = (f: string) => fs.readFileSync(p(f), 'utf8')
   return { dir, rootPem: read('root.crt'), intermediatePem: read('intermediate.crt'), leafPem: read('leaf.crt'), leafKey: read('leaf.key'), otherKey: read('other.key') }
