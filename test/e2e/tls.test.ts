@@ -14,6 +14,8 @@ import { buildImages, removeProjects } from './harness.ts'
 import { handshakeVerified, mockA, requestHost, startPebble, type Pebble } from './tls-helpers.ts'
 import { script, toolkitTarget } from './toolkit-env.ts'
 import { makePki } from '../helpers/certs.ts'
+import { aPlusProblems, type Finding } from '../helpers/tls-grade.ts'
+import { $ } from 'zx'
 
 const PREFIX = 'dmst-tls'
 const DOMAINS = ['a.example.com', 'b.example.com']
@@ -158,6 +160,17 @@ test('the ACME server refuses (validation cannot reach the listener): clear erro
   const last = audit().at(-1)!
   assert.is(last.action, 'certificate-renew')
   assert.is(last.outcome, 'failed')
+})
+
+test('A+: testssl.sh against the production listener serving the ACME certificate meets the SSL Labs A+ conditions', async () => {
+  const json = path.join(work, 'testssl.json')
+  const started = Date.now()
+  const r = await $({ nothrow: true, quiet: true, timeout: 600_000, cwd: work })`testssl --quiet --color 0 --warnings off --nodns none --ip 127.0.0.1 --add-ca ${issuingRootFile} --jsonfile ${json} -p -s -f -E -U -h -S ${`https://${DOMAINS[0]}:${HTTPS}`}`
+  const findings = JSON.parse(fs.readFileSync(json, 'utf8')) as Finding[]
+  fs.copyFileSync(json, path.join(os.tmpdir(), `${PREFIX}-testssl-last.json`))
+  console.log(`  testssl: ${findings.length} findings in ${((Date.now() - started) / 1000).toFixed(0)} s (exit ${r.exitCode})`)
+  assert.ok(findings.length > 50, r.stdout.slice(-2000) + r.stderr.slice(-1000))
+  assert.equal(aPlusProblems(findings), [])
 })
 
 test('provided certificate whose key does not match: refused (exit 2), files and served certificate unchanged; the matching key installs', async () => {
