@@ -3,7 +3,7 @@
 // nginx -t, drained reload, previous pair restored on failure) and is written to the audit log.
 import fs from 'node:fs'
 import type { Config } from './config.ts'
-import type { Env } from './context.ts'
+import type { Env, Paths } from './context.ts'
 import { coreTarget, ps, type Shell } from './compose.ts'
 import { acmeCommand, obtainCertificate, type AcmeCommand } from './acme.ts'
 import { certFiles, installCertificate, servedCertInfo, type CertPair, type InstallResult } from './certs-apply.ts'
@@ -25,16 +25,24 @@ export type CertView = {
   nextRenewal: string | null
 }
 
-export function certView(config: Config, env: Env): CertView {
-  const served = servedCertInfo(env.paths)
+export function certView(config: Config, paths: Paths): CertView {
+  const served = servedCertInfo(paths)
   let previous: CertInfo | null = null
   try {
-    previous = readCertInfo(certFiles(env.paths).previousCert)
+    previous = readCertInfo(certFiles(paths).previousCert)
   } catch {
     previous = null
   }
   const due = served && config.tls.mode === 'acme' ? new Date(new Date(served.notAfter).getTime() - config.tls.acme.renewDays * 86_400_000).toISOString() : null
   return { target: config.target, mode: config.tls.mode, domains: config.tls.domains, served, previous, nextRenewal: due }
+}
+
+/** One line for status: names, issuer, days left, next renewal. */
+export function renderCertLine(v: CertView): string {
+  const s = v.served
+  if (!s) return `Certificate: none yet (TLS_MODE=${v.mode})\n`
+  return `Certificate: ${s.names.join(', ') || s.subject}; issuer ${s.issuer}; ${s.daysLeft} days left (until ${s.notAfter.slice(0, 10)})` +
+    `${v.nextRenewal ? `; renewal due ${v.nextRenewal.slice(0, 10)}` : ''}; TLS_MODE=${v.mode}\n`
 }
 
 export type CertPlan = { steps: string[]; command: CertCommand; source: 'acme' | 'provided'; acme: AcmeCommand | null; due: boolean; reason: string }

@@ -31,7 +31,7 @@ await runScript(spec, async (ctx) => {
   const env = loadEnv(ctx, { generateSecrets: false })
   const { config, ui } = env
   if ((command as CertCommand) === 'show') {
-    const view = certView(config, env)
+    const view = certView(config, env.paths)
     if (ctx.common.json) ui.result(view)
     else {
       const s = view.served

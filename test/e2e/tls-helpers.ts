@@ -47,6 +47,8 @@ export async function startPebble(o: { dir: string; acmePort: number; dnsPort: n
   fs.writeFileSync(config, JSON.stringify({ pebble: {
     listenAddress: `127.0.0.1:${o.acmePort}`, managementListenAddress: `127.0.0.1:${o.acmePort + 1}`,
     certificate: chain, privateKey: key, httpPort: o.httpPort, tlsPort: o.tlsPort, ocspResponderURL: '', externalAccountBindingRequired: false,
+    // 90 days like Let's Encrypt, where this pebble supports it (older ones ignore the key)
+    certificateValidityPeriod: 7776000,
   } }))
   const log = path.join(o.dir, 'pebble.log')
   const procs = [

@@ -2,6 +2,8 @@
 // (Debian 12's testssl.sh 3.0.8 has no overall rating): only TLS 1.2 and 1.3, only forward-secret
 // AEAD ciphers, no vulnerability, HSTS of at least six months, a chain that verifies, a
 // certificate in date. Returns one line per condition that fails; none means A+.
+// Not graded here: revocation information and the validity period, which come from the CA
+// (pebble's test certificates carry no CRL or OCSP URL; Let's Encrypt's carry a CRL URL).
 export type Finding = { id: string; severity: string; finding: string }
 
 const SIX_MONTHS = 15_552_000
@@ -28,7 +30,8 @@ export function aPlusProblems(findings: Finding[]): string[] {
     const aead = /GCM|CHACHA20|CCM/.test(c.finding)
     if (!forwardSecret || !aead) problems.push(`${c.id}: not a forward-secret AEAD cipher: ${c.finding}`)
   }
-  need('FS', (f) => /^offered/.test(f.finding) && f.severity === 'OK', 'forward secrecy must be offered')
+  // "PFS" in testssl 3.0, "FS" from 3.1 on
+  need(byId.has('PFS') ? 'PFS' : 'FS', (f) => /^offered/.test(f.finding) && f.severity === 'OK', 'forward secrecy must be offered')
   for (const id of VULNERABILITIES) need(id, (f) => f.severity === 'OK' || f.severity === 'INFO', 'must not be vulnerable')
   need('HSTS_time', (f) => Number(/(\d+) seconds/.exec(f.finding)?.[1] ?? 0) >= SIX_MONTHS, 'HSTS must last at least six months (15552000 s)')
   need('cert_chain_of_trust', (f) => f.severity === 'OK' && /^passed/.test(f.finding), 'the chain must verify against the trusted roots')

@@ -32,6 +32,8 @@ test('each condition that would drop the grade is reported', () => {
   assert.match(aPlusProblems(swap('HSTS_time', f('HSTS_time', '86400 seconds = 1 days is too short', 'LOW'))).join(), /HSTS_time: HSTS must last at least six months/)
   assert.match(aPlusProblems(swap('cert_chain_of_trust', f('cert_chain_of_trust', 'failed (chain incomplete).', 'CRITICAL'))).join(), /cert_chain_of_trust: the chain must verify/)
   assert.match(aPlusProblems(good.filter((g) => g.id !== 'FS')).join(), /FS: no finding/)
+  assert.equal(aPlusProblems(good.map((g) => (g.id === 'FS' ? f('PFS', 'offered') : g))), [], 'testssl 3.0 calls it PFS')
+  assert.match(aPlusProblems(good.map((g) => (g.id === 'FS' ? f('PFS', 'not offered', 'HIGH') : g))).join(), /PFS: forward secrecy must be offered/)
   assert.match(aPlusProblems(good.filter((g) => !g.id.startsWith('cipher-'))).join(), /no cipher listed/)
 })
 
