@@ -99,7 +99,7 @@ test('host names: the domains reach the app, an unknown name is refused on HTTPS
   assert.is(await requestHost(HTTP, 'b.example.com', '/.well-known/acme-challenge/none', 'http'), 404)
 })
 
-test('show and renew when not due: names, issuer, days left, next renewal; nothing changes', async () => {
+test('show, status and health-check: names, issuer, days left, next renewal; renew when not due changes nothing', async () => {
   const show = await script(t, 'certs', ['show', '--json'])
   ok(show, 'certs show')
   const v = JSON.parse(show.stdout)
@@ -107,6 +107,15 @@ test('show and renew when not due: names, issuer, days left, next renewal; nothi
   assert.match(v.served.issuer, /Pebble Intermediate/)
   assert.ok(v.served.daysLeft > 30, String(v.served.daysLeft))
   assert.is(new Date(v.nextRenewal).getTime(), new Date(v.served.notAfter).getTime() - 30 * 86_400_000)
+  const status = await script(t, 'status', ['--json'])
+  ok(status, 'status')
+  assert.equal(JSON.parse(status.stdout).certificate.served, v.served)
+  const health = await script(t, 'health-check', ['--json'])
+  const tlsCheck = (JSON.parse(health.stdout).checks as Array<{ name: string; status: string; values: Record<string, string> }>).find((c) => c.name === 'tls_certificate')!
+  assert.is(tlsCheck.status, 'OK')
+  assert.match(tlsCheck.values.issuer!, /Pebble Intermediate/)
+  assert.is(tlsCheck.values.names, DOMAINS.join(','))
+  assert.is(tlsCheck.values.nextRenewal, v.nextRenewal)
   const before = fs.readFileSync(certFile, 'utf8')
   const r = await script(t, 'certs', ['renew', '--yes', '--json'])
   ok(r, 'certs renew (not due)')
