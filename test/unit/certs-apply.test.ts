@@ -9,29 +9,15 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
 import { runtimePaths } from '../../lib/context.ts'
-import type { Shell } from '../../lib/compose.ts'
 import { installCertificate } from '../../lib/certs-apply.ts'
 import { OperationError, RefusedError } from '../../lib/errors.ts'
 import { makePki, type TestPki } from '../helpers/certs.ts'
+import { fakeNginx } from '../helpers/fake-nginx.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
 const names = ['a.example.com', 'b.example.com']
 let pki: TestPki
 let next: TestPki
-
-function fakeNginx(accepts: boolean) {
-  const calls: string[] = []
-  const sh: Shell = {
-    dryRun: false,
-    async docker(args) {
-      const cmd = args.slice(args.indexOf('exec') + 3).join(' ')
-      calls.push(cmd)
-      if (cmd.startsWith('nginx -t')) return accepts ? { ok: true, code: 0, stdout: '', stderr: '' } : { ok: false, code: 1, stdout: '', stderr: 'nginx: [emerg] SSL_CTX_use_PrivateKey failed\nnginx: configuration file /etc/nginx/nginx.conf test failed' }
-      return { ok: true, code: 0, stdout: '', stderr: '' }
-    },
-  }
-  return { sh, calls }
-}
 
 function target() {
   const varDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-certs-'))
@@ -66,7 +52,7 @@ test('nginx not running: the new pair is written (key 0600) and the previous one
 
 test('nginx -t rejects it: the previous pair is back and nginx is not reloaded', async () => {
   const { config, paths } = target()
-  const { sh, calls } = fakeNginx(false)
+  const { sh, calls } = fakeNginx(false, 'nginx: [emerg] SSL_CTX_use_PrivateKey failed\nnginx: configuration file /etc/nginx/nginx.conf test failed')
   try {
     await installCertificate(sh, config, paths, { cert: next.leafPem + next.intermediatePem, key: next.leafKey }, { what: 'the test pair', nginxRunning: true })
     assert.unreachable('nginx -t failed')
