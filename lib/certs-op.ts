@@ -4,8 +4,8 @@
 import fs from 'node:fs'
 import type { Config } from './config.ts'
 import type { Env, Paths } from './context.ts'
-import { coreTarget, ps, type Shell } from './compose.ts'
-import { acmeCommand, obtainCertificate, type AcmeCommand } from './acme.ts'
+import { coreTarget, ps, quoteArgv, type Shell } from './compose.ts'
+import { acmeCommand, legoArgs, obtainCertificate, type AcmeCommand } from './acme.ts'
 import { certFiles, installCertificate, servedCertInfo, type CertPair, type InstallResult } from './certs-apply.ts'
 import { readCertInfo, type CertInfo } from './certs.ts'
 import { RefusedError, UsageError, errorMessage } from './errors.ts'
@@ -58,7 +58,8 @@ export function planCertificate(config: Config, env: Env, command: 'issue' | 're
   if (!due) return { steps: [`nothing to do: ${served!.daysLeft} days left, renewal when ${mode === 'acme' ? acme.renewDays : 0} are left`], command, source: mode, acme: null, due: false, reason: 'not due' }
   const acmeCmd = mode === 'acme' ? acmeCommand(env.paths, domains) : null
   const steps = mode === 'acme'
-    ? [`answer the HTTP-01 challenge for ${domains.join(', ')} on the HTTP listener (port ${config.ports.http})`, `lego ${acmeCmd} against ${acme.server}`]
+    ? [`answer the HTTP-01 challenge for ${domains.join(', ')} on the HTTP listener (port ${config.ports.http}) from ${certFiles(env.paths).webroot}`,
+      `${config.tls.acme.serverCaFile ? `LEGO_CA_CERTIFICATES=${config.tls.acme.serverCaFile} ` : ''}lego ${quoteArgv(legoArgs(config, env.paths, acmeCmd!))}`]
     : [`read ${config.tls.certFile} and ${config.tls.keyFile}`]
   steps.push('check: key matches, chain complete, names cover DOMAINS, not expired', 'keep the served pair in certs/previous/, write the new pair', 'nginx -t (restore the previous pair if it fails), then a drained reload')
   return { steps, command, source: mode, acme: acmeCmd, due: true, reason }
