@@ -10,6 +10,7 @@ import { UsageError, shownValue } from './errors.ts'
 import { faultPoint } from './fault.ts'
 import { writeAll } from './fsutil.ts'
 import { withKernelLockSync } from './lock.ts'
+import { TLS_SCHEMA, checkTlsValue, tlsProblems, tlsSettings, type TlsKind, type TlsSettings } from './config-tls.ts'
 
 export const TARGETS = ['staging', 'production'] as const
 export type Target = (typeof TARGETS)[number]
@@ -43,6 +44,8 @@ export type Config = {
   backup: { keepCount: number; keepDays: number }
   diskMinFreeMb: number
   stagingChecks: string[]
+  /** domains, certificate mode, ACME and HSTS settings (see tlsSettings) */
+  tls: TlsSettings
   /** every value by key, for settings read elsewhere (HEALTH_* thresholds, hooks) */
   raw: Record<string, string>
   /** where each value came from: "env/.env.production:12", "environment", "default", "generated" */
@@ -52,8 +55,8 @@ export type Config = {
   warnings: string[]
 }
 
-type Kind = 'name' | 'ipPrefix' | 'ipv4' | 'port' | 'cidrs' | 'image' | 'path' | 'ident' | 'secret' | 'url' | 'duration' | 'int' | 'ratio' | 'text'
-type KeySpec = { kind: Kind; default?: (t: Target) => string; generate?: boolean }
+export type Kind = 'name' | 'ipPrefix' | 'ipv4' | 'port' | 'cidrs' | 'image' | 'path' | 'ident' | 'secret' | 'url' | 'duration' | 'int' | 'ratio' | 'text' | TlsKind
+export type KeySpec = { kind: Kind; default?: (t: Target) => string; generate?: boolean }
 
 const PORTS = (p: Record<Target, number>) => (t: Target) => String(p[t])
 
@@ -90,6 +93,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   BACKUP_KEEP_DAYS: { kind: 'int', default: () => '14' },
   DISK_MIN_FREE_MB: { kind: 'int', default: () => '1024' },
   STAGING_CHECKS: { kind: 'text', default: () => 'npm run typecheck' },
+  ...TLS_SCHEMA,
 }
 
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */
@@ -138,6 +142,8 @@ function checkValue(kind: Kind, value: string): string | undefined {
       return /^(0(\.\d+)?|1(\.0+)?)$/.test(value) ? undefined : 'write a number from 0 to 1, like 0.99'
     case 'text':
       return value.length <= 4096 && !/[\0\r\n]/.test(value) ? undefined : 'at most 4096 characters on one line'
+    default:
+      return checkTlsValue(kind, value)
   }
 }
 
@@ -236,6 +242,7 @@ export function loadConfig(opts: LoadOptions): Config {
       else warnings.push(msg)
     }
   }
+  if (!problems.length) problems.push(...tlsProblems(raw, sources))
   for (const key of ['PREVIEW_PORT', 'HTTP_PORT', 'STATUS_PORT'] as const) {
     if (!problems.length && raw[key] === raw.HTTPS_PORT) problems.push(`${sources[key]}: ${key} must differ from HTTPS_PORT (${raw.HTTPS_PORT})`)
   }
@@ -296,6 +303,7 @@ export function loadConfig(opts: LoadOptions): Config {
     backup: { keepCount: num('BACKUP_KEEP_COUNT'), keepDays: num('BACKUP_KEEP_DAYS') },
     diskMinFreeMb: num('DISK_MIN_FREE_MB'),
     stagingChecks: raw.STAGING_CHECKS!.split(';').map((s) => s.trim()).filter(Boolean),
+    tls: tlsSettings(raw, root),
     raw,
     sources,
     secrets: secretValues(raw),

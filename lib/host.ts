@@ -45,6 +45,7 @@ export const TEST_TOOLS: Record<string, string> = {
   curl: 'curl',
   // TLS: a local ACME server and a TLS scanner
   pebble: 'pebble',
+  lego: 'lego',
   testssl: 'testssl.sh',
   // flock, setsid, nsenter
   flock: 'util-linux',

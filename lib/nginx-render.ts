@@ -2,6 +2,8 @@
 // Every value is validated before it reaches nginx syntax: a bad value throws an
 // Error naming it, so no setting can inject directives.
 
+import { DEFAULT_HSTS, renderTlsIncludes, TLS_INCLUDE_FILES, type HstsSettings } from './nginx-render-tls.ts'
+
 export interface NginxSettings {
   /** First three octets of the docker subnet, e.g. "172.29.10". */
   netPrefix: string
@@ -15,6 +17,10 @@ export interface NginxSettings {
   statusAllow: string[]
   /** Idle keep-alive connections per upstream (default 16). */
   keepalive?: number
+  /** The names served (server_name); empty or missing: any host name. */
+  domains?: string[]
+  /** Strict-Transport-Security options (default: two years, includeSubDomains). */
+  hsts?: HstsSettings
 }
 
 export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
@@ -32,6 +38,7 @@ export const INCLUDE_FILES = [
   'listen-status.conf',
   'upstreams.conf',
   'status-allow.conf',
+  ...TLS_INCLUDE_FILES,
 ] as const
 
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
@@ -102,6 +109,8 @@ export function validateNginxSettings(s: NginxSettings): Required<NginxSettings>
     ...ports,
     statusAllow: s.statusAllow.map((c, i) => checkCidr(c, `statusAllow[${i}]`)),
     keepalive: s.keepalive === undefined ? 16 : checkKeepalive(s.keepalive),
+    domains: s.domains ?? [],
+    hsts: s.hsts ?? DEFAULT_HSTS,
   }
 }
 
@@ -148,5 +157,6 @@ export function renderNginxIncludes(settings: NginxSettings): Record<string, str
     'listen-status.conf': renderListen(s.listenAddr, s.statusPort, false),
     'upstreams.conf': renderUpstreams(s.netPrefix, s.keepalive),
     'status-allow.conf': renderStatusAllow(s.statusAllow),
+    ...renderTlsIncludes(s),
   }
 }

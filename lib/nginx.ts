@@ -80,6 +80,8 @@ export function nginxSettings(config: Config): NginxSettings {
     previewPort: config.ports.preview,
     statusPort: config.ports.status,
     statusAllow: config.statusAllow,
+    domains: config.tls.domains,
+    hsts: config.tls.hsts,
   }
 }
 

@@ -9,6 +9,7 @@ import { readAudit, readState } from '../lib/state.ts'
 import { readContainers, readLockFact } from '../lib/health/facts.ts'
 import { buildStatus, renderStatus } from '../lib/health/status.ts'
 import type { ContainerFact } from '../lib/health/evaluate.ts'
+import { certView, renderCertLine } from '../lib/certs-op.ts'
 
 const spec: ScriptSpec = {
   name: 'status',
@@ -40,6 +41,7 @@ await runScript(spec, async (ctx) => {
     audit: readAudit(paths.audit, Math.max(0, Number(ctx.flags.audit ?? 10))),
     now,
   })
-  if (ctx.common.json) ui.result(view)
-  else process.stdout.write(ui.mask(renderStatus(view, now)))
+  const cert = certView(config, paths)
+  if (ctx.common.json) ui.result({ ...view, certificate: cert })
+  else process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(cert)))
 })

@@ -75,7 +75,7 @@ export function evaluateRedis(probe: ProbeResult, t: Thresholds, name = 'redis')
 }
 
 export function evaluateTls(
-  fact: { daysLeft: number; validTo: string; source: string } | { error: string },
+  fact: { daysLeft: number; validTo: string; source: string; issuer?: string; names?: string[]; nextRenewal?: string | null } | { error: string },
   t: Thresholds,
   latencyMs = 0,
 ): CheckResult {
@@ -88,8 +88,15 @@ export function evaluateTls(
     status,
     latencyMs,
     detail: `${when} (until ${fact.validTo}, ${fact.source})` +
+      (fact.names?.length ? `; ${fact.names.join(', ')}` : '') + (fact.issuer ? `; issuer ${fact.issuer}` : '') +
+      (fact.nextRenewal ? `; renewal due ${fact.nextRenewal.slice(0, 10)}` : '') +
       (status === 'OK' ? '' : `; renew it (warning at ${t.tlsDaysWarn}, critical at ${t.tlsDaysCrit} days)`),
-    values: { daysLeft: fact.daysLeft },
+    values: {
+      daysLeft: fact.daysLeft,
+      ...(fact.issuer ? { issuer: fact.issuer } : {}),
+      ...(fact.names?.length ? { names: fact.names.join(',') } : {}),
+      ...(fact.nextRenewal ? { nextRenewal: fact.nextRenewal } : {}),
+    },
   }
 }
 

@@ -19,6 +19,7 @@ import {
   evaluatePostgres, evaluateRedis, evaluateTls,
 } from './evaluate.ts'
 import type { ContainerFact, RestartMemory } from './evaluate.ts'
+import { certView } from '../certs-op.ts'
 import { readCertFile, readContainers, readDisks, readLoad, readLockFact, readMemory } from './facts.ts'
 import { summarize } from './model.ts'
 import type { CheckResult, CheckStatus, HealthReport } from './model.ts'
@@ -185,7 +186,10 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
     run: () =>
       fact('tls_certificate', async () => {
         const p = await publicNginx()
-        if (p.tls) return evaluateTls({ ...p.tls, source: `served on port ${config.ports.https}` }, t, p.latencyMs)
+        // issuer, names and the renewal date of the pair nginx serves (the handshake gives days left)
+        const v = certView(config, paths)
+        const about = v.served ? { issuer: v.served.issuer, names: v.served.names, nextRenewal: v.nextRenewal } : {}
+        if (p.tls) return evaluateTls({ ...p.tls, ...about, source: `served on port ${config.ports.https}` }, t, p.latencyMs)
         const file = path.join(paths.certs, 'tls.crt')
         try {
           return evaluateTls(readCertFile(file), t)

@@ -8,26 +8,12 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
-import type { Shell } from '../../lib/compose.ts'
 import { OperationError } from '../../lib/errors.ts'
 import { applyIncludes, nginxSettings } from '../../lib/nginx.ts'
 import { checkTree } from '../../lib/nginx-files.ts'
 import { renderNginxIncludes } from '../../lib/nginx-render.ts'
+import { fakeNginx } from '../helpers/fake-nginx.ts'
 import { tempEnvDir } from '../helpers/run.ts'
-
-function fakeNginx(accepts: boolean) {
-  const calls: string[] = []
-  const sh: Shell = {
-    dryRun: false,
-    async docker(args) {
-      const cmd = args.slice(args.indexOf('exec') + 3).join(' ')
-      calls.push(cmd)
-      if (cmd.startsWith('nginx -t')) return accepts ? { ok: true, code: 0, stdout: '', stderr: '' } : { ok: false, code: 1, stdout: '', stderr: 'nginx: [emerg] invalid parameter\nnginx: configuration file /etc/nginx/nginx.conf test failed' }
-      return { ok: true, code: 0, stdout: '', stderr: '' }
-    },
-  }
-  return { sh, calls }
-}
 
 const env = (extra: Record<string, string> = {}) => loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir(), ...extra }, generateSecrets: true })
 

@@ -123,7 +123,7 @@ test('no rendered value can carry nginx syntax', () => {
   for (const [name, text] of Object.entries(files)) {
     for (const line of text.split('\n')) {
       if (line.startsWith('#') || line === '') continue
-      assert.match(line, /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";)$/, `${name}: ${line}`)
+      assert.match(line, /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";|add_header Strict-Transport-Security "[A-Za-z0-9=; -]+" always;)$/, `${name}: ${line}`)
     }
   }
 })
