@@ -7,6 +7,7 @@
 // A program that missed its deadline is not asked again in this run (a hung docker daemon would
 // make every later call wait its full deadline too): later calls fail at once, saying why.
 import { spawn, spawnSync } from 'node:child_process'
+import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import { $, type ProcessPromise } from 'zx'
 import { EXIT, InterruptedError, OperationError, ToolkitError } from './errors.ts'
@@ -115,7 +116,11 @@ const running = new Set<ProcessPromise>()
 /** Set once per process: by runScript (the abort signal, the printer) and loadEnv (COMMAND_TIMEOUT). */
 export function configureGateway(o: { timeoutMs?: number; signal?: AbortSignal; printer?: Printer }): void {
   if (o.timeoutMs !== undefined) settings.timeoutMs = o.timeoutMs
-  if (o.signal !== undefined) settings.signal = o.signal
+  if (o.signal !== undefined) {
+    settings.signal = o.signal
+    // every running command listens on it (checks run in parallel); each removes its listener when it ends
+    setMaxListeners(0, o.signal)
+  }
   if (o.printer !== undefined) settings.printer = o.printer
 }
 
