@@ -15,6 +15,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { $ } from 'zx'
 import { composeArgs, coreTarget, slotTarget } from '../../lib/compose.ts'
+import { acquireLock } from '../../lib/state.ts'
 import { buildImages, removeProjects, request, waitFor, type HttpResult } from './harness.ts'
 import { assertAppended, handshake, mapLimit, readText, sampleProcessList, tls12Ciphers, type SampleReport } from './security-helpers.ts'
 import { liveMarker, script, toolkitTarget } from './toolkit-env.ts'
@@ -279,9 +280,10 @@ test('create, switch, rollback, refusals and a forced unlock: process list clean
   const r1 = auditStep('refused switch')
   assert.ok(r1.some((e) => e.action === 'switch' && e.outcome === 'refused' && /already live/.test(String(e.detail))), JSON.stringify(r1))
 
-  // refused: another deploy holds the lock (this test process, alive on this host)
-  fs.writeFileSync(t.paths.lock, JSON.stringify({ pid: process.pid, host: os.hostname(), user: 'tester', command: 'deploy-production.ts --version 9', startedAt: new Date().toISOString() }))
-  const held = await sampled('lock held', 'create-green-environment', ['--version', '2.0.0', '--yes', '--replace'])
+  // refused: another deploy holds the lock (this test process holds the kernel lock; a lock file
+  // alone names no live holder any more: it is taken over as stale)
+  const holding = await acquireLock(t.paths.lock, { command: 'deploy-production.ts --version 9' })
+  const held = await sampled('lock held', 'create-green-environment', ['--version', '2.0.0', '--yes', '--replace']).finally(() => holding.release())
   assert.is(held.code, 3, held.stderr)
   const r2 = auditStep('lock held')
   assert.ok(r2.some((e) => e.action === 'create' && e.outcome === 'refused' && /holds it/.test(String(e.detail))), JSON.stringify(r2))
