@@ -14,6 +14,7 @@ import { createShell } from '../../lib/compose.ts'
 import { ensureCore } from '../../lib/stack.ts'
 import { isFailure, startLoad, summarize, type LoadRecord, type LoadRun } from '../../bench/load.ts'
 import { buildImages, removeProjects, request, waitFor } from './harness.ts'
+import { assertExit0 } from './deploy-helpers.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-bg'
@@ -24,8 +25,7 @@ const t = toolkitTarget(PREFIX, '172.29.32', 19, {
   SWITCH_MAX_P95_MS: '20000',
 })
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
-const ok = (r: { code: number | null; stderr: string; stdout: string }, what: string) =>
-  assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1000)}`)
+const ok = assertExit0
 
 test.before(async () => {
   await removeProjects(PREFIX)

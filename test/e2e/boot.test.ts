@@ -8,14 +8,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readAudit, readState } from '../../lib/state.ts'
 import { buildImages, removeProjects, request } from './harness.ts'
+import { assertExit0 } from './deploy-helpers.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-boot'
 const t = toolkitTarget(PREFIX, '172.29.44', 29, { VERIFY_WINDOW: '2s', KEEP_PREVIOUS: '30m', SWITCH_MAX_P95_MS: '20000' })
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
 const previewUrl = `https://127.0.0.1:${t.config.ports.preview}`
-const ok = (r: { code: number | null; stderr: string; stdout: string }, what: string) =>
-  assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1000)}`)
+const ok = assertExit0
 const projects = [`${PREFIX}-prod`, `${PREFIX}-prod-blue`, `${PREFIX}-prod-green`]
 
 /** name -> state of every container of this suite's projects. */

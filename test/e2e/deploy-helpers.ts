@@ -8,6 +8,7 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { coreTarget, createShell } from '../../lib/compose.ts'
 import { psqlArgs } from '../../lib/db.ts'
+import * as assert from 'uvu/assert'
 import { readState, type DeployState } from '../../lib/state.ts'
 import { ROOT, type RunResult } from '../helpers/run.ts'
 import { BASE_IMAGE, buildImages, waitFor } from './harness.ts'
@@ -125,4 +126,9 @@ export async function sql(t: ToolkitTarget, query: string): Promise<string> {
 /** "what it printed" for assertion messages. */
 export function tail(r: { stdout: string; stderr: string }, n = 4000): string {
   return `\n--- output ---\n${(r.stdout + r.stderr).slice(-n)}`
+}
+
+/** Asserts a script run exited 0, showing the end of its output when it did not. */
+export function assertExit0(r: { code: number | null; stderr: string; stdout: string }, what: string): void {
+  assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1000)}`)
 }

@@ -13,7 +13,7 @@ import { readLive } from '../../lib/nginx.ts'
 import { createPlatform } from '../../lib/platform.ts'
 import { readState, type DeployState } from '../../lib/state.ts'
 import { buildImages, removeProjects, waitFor } from './harness.ts'
-import { startScript, tail } from './deploy-helpers.ts'
+import { assertExit0, startScript, tail } from './deploy-helpers.ts'
 import { migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-ft'
@@ -26,7 +26,7 @@ const t = toolkitTarget(PREFIX, '172.29.40', 25, {
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
 const platform = createPlatform(t.config, t.paths, t.ui, { shell: createShell(t.ui) })
 const state = (): DeployState => readState(t.paths.state, 'production')
-const ok = (r: { code: number | null; stderr: string; stdout: string }, what: string) => assert.is(r.code, 0, `${what} failed (exit ${r.code})${tail(r)}`)
+const ok = assertExit0
 
 let load: LoadRun
 const at = () => performance.now() - load.t0

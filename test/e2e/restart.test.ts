@@ -9,14 +9,14 @@ import * as assert from 'uvu/assert'
 import { startLoad, summarize } from '../../bench/load.ts'
 import { liveRestoreEnabled } from '../../lib/docker-daemon.ts'
 import { buildImages, removeProjects, request } from './harness.ts'
+import { assertExit0 } from './deploy-helpers.ts'
 import { ensureDockerd, restartDockerd, restoreDaemonJson, setLiveRestore } from './daemon-helpers.ts'
 import { migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-restart'
 const t = toolkitTarget(PREFIX, '172.29.43', 28, { VERIFY_WINDOW: '2s', SWITCH_MAX_P95_MS: '20000' })
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
-const ok = (r: { code: number | null; stderr: string; stdout: string }, what: string) =>
-  assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1000)}`)
+const ok = assertExit0
 
 /** id and start time of every container of this suite: a restart that kept them running changes neither. */
 async function containers(): Promise<string[]> {
