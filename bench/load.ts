@@ -51,25 +51,52 @@ export function startLoad(o: LoadOptions): LoadRun {
     new Promise((resolve) => {
       const post = o.postRatio !== undefined && (i % 100) / 100 < o.postRatio
       const start = performance.now() - t0
-      const body = post ? JSON.stringify({ title: `load ${i}`, body: `written during the load at ${start.toFixed(0)} ms` }) : undefined
+      const body = post
+        ? JSON.stringify({ title: `load ${i}`, body: `written during the load at ${start.toFixed(0)} ms` })
+        : undefined
       const req = https.request(
         `${o.url}${post ? '/api/documents' : paths[i % paths.length]}`,
-        { method: post ? 'POST' : 'GET', agent, headers: post ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body!) } : {}, timeout: 15_000 },
+        {
+          method: post ? 'POST' : 'GET',
+          agent,
+          headers: post ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body!) } : {},
+          timeout: 15_000,
+        },
         (res) => {
           res.resume()
           res.on('end', () => {
-            records.push({ start, end: performance.now() - t0, method: post ? 'POST' : 'GET', status: res.statusCode ?? 0, slot: String(res.headers['x-slot'] ?? '') })
+            records.push({
+              start,
+              end: performance.now() - t0,
+              method: post ? 'POST' : 'GET',
+              status: res.statusCode ?? 0,
+              slot: String(res.headers['x-slot'] ?? ''),
+            })
             resolve()
           })
           res.on('error', (e) => {
-            records.push({ start, end: performance.now() - t0, method: post ? 'POST' : 'GET', status: 0, slot: '', error: e.message })
+            records.push({
+              start,
+              end: performance.now() - t0,
+              method: post ? 'POST' : 'GET',
+              status: 0,
+              slot: '',
+              error: e.message,
+            })
             resolve()
           })
         },
       )
       req.on('timeout', () => req.destroy(new Error('timed out after 15 s')))
       req.on('error', (e) => {
-        records.push({ start, end: performance.now() - t0, method: post ? 'POST' : 'GET', status: 0, slot: '', error: e.message })
+        records.push({
+          start,
+          end: performance.now() - t0,
+          method: post ? 'POST' : 'GET',
+          status: 0,
+          slot: '',
+          error: e.message,
+        })
         resolve()
       })
       req.end(body)
@@ -82,7 +109,14 @@ export function startLoad(o: LoadOptions): LoadRun {
     records.sort((a, b) => a.start - b.start)
     return records
   })
-  return { t0, records, done, stop: () => void (stopped = true) }
+  return {
+    t0,
+    records,
+    done,
+    stop: () => {
+      stopped = true
+    },
+  }
 }
 
 export type LoadSummary = {
@@ -103,7 +137,8 @@ export const isFailure = (r: LoadRecord) => r.status === 0 || r.status >= 500 ||
 export function summarize(records: LoadRecord[], window?: [number, number]): LoadSummary {
   const rs = window ? records.filter((r) => r.start >= window[0] && r.start < window[1]) : records
   const lat = rs.map((r) => r.end - r.start).sort((a, b) => a - b)
-  const pct = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]! * 10) / 10 : 0)
+  const pct = (p: number) =>
+    lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]! * 10) / 10 : 0
   const span = rs.length ? Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.start)) : 0
   const bySlot: Record<string, number> = {}
   for (const r of rs) bySlot[r.slot || '-'] = (bySlot[r.slot || '-'] ?? 0) + 1

@@ -21,12 +21,18 @@ export function acmeDir(paths: Paths): string {
 export function legoArgs(config: Config, paths: Paths, command: AcmeCommand): string[] {
   const { acme, domains } = config.tls
   const global = [
-    '--server', acme.server,
-    '--email', acme.email,
+    '--server',
+    acme.server,
+    '--email',
+    acme.email,
     '--accept-tos',
-    '--path', acmeDir(paths),
-    '--key-type', 'ec256',
-    '--http', '--http.webroot', certFiles(paths).webroot,
+    '--path',
+    acmeDir(paths),
+    '--key-type',
+    'ec256',
+    '--http',
+    '--http.webroot',
+    certFiles(paths).webroot,
     ...domains.flatMap((d) => ['--domains', d]),
   ]
   // renew: the caller decided it is due, so lego must not skip it or sleep at random first
@@ -52,7 +58,12 @@ export function acmeCommand(paths: Paths, domains: string[]): AcmeCommand {
 }
 
 /** Runs lego; returns the new pair. Throws OperationError with lego's own reason on failure. */
-export async function obtainCertificate(config: Config, paths: Paths, command: AcmeCommand, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CertPair> {
+export async function obtainCertificate(
+  config: Config,
+  paths: Paths,
+  command: AcmeCommand,
+  o: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<CertPair> {
   const dir = acmeDir(paths)
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   fs.chmodSync(dir, 0o700)
@@ -60,10 +71,23 @@ export async function obtainCertificate(config: Config, paths: Paths, command: A
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' }
   if (config.tls.acme.serverCaFile) env.LEGO_CA_CERTIFICATES = config.tls.acme.serverCaFile
   const before = legoCertificate(paths, config.tls.domains)?.cert
-  const r = await run('lego', legoArgs(config, paths, command), { env, clearEnv: true, nothrow: true, timeoutMs: o.timeoutMs ?? 300_000, action: 'obtain a certificate with lego', ...(o.signal ? { signal: o.signal } : {}) })
+  const r = await run('lego', legoArgs(config, paths, command), {
+    env,
+    clearEnv: true,
+    nothrow: true,
+    timeoutMs: o.timeoutMs ?? 300_000,
+    action: 'obtain a certificate with lego',
+    ...(o.signal ? { signal: o.signal } : {}),
+  })
   const got = legoCertificate(paths, config.tls.domains)
   if (!r.ok || !got || got.cert === before) {
-    const why = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ') || `lego exited ${r.code}`
+    const why =
+      (r.stderr + r.stdout)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-3)
+        .join(' | ') || `lego exited ${r.code}`
     throw new OperationError(
       `Can't obtain a certificate for ${config.tls.domains.join(', ')} from ${config.tls.acme.server}: ${why}. The certificate in use was not changed.`,
       `Check that each name resolves to this host, that port 80 reaches HTTP_PORT (${config.ports.http}) here, and that http://<name>/.well-known/acme-challenge/ is not blocked.`,

@@ -7,7 +7,14 @@ import { VERSION_RE } from './compose.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { addHistory, otherSlot, whoami, type AuditEntry, type DeployState, type Release, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
-import { cleanupError, commitSwitch, markUnverified, refuseIfPending, removeCandidate, retireBlocker } from './safety.ts'
+import {
+  cleanupError,
+  commitSwitch,
+  markUnverified,
+  refuseIfPending,
+  removeCandidate,
+  retireBlocker,
+} from './safety.ts'
 
 export interface Store {
   read(): DeployState
@@ -25,7 +32,10 @@ export function validateVersion(version: unknown, flag = '--version'): string {
   if (typeof version !== 'string' || version === '')
     throw new RefusedError(`Can't continue: ${flag} is required`, `Give the release's image tag, e.g. ${flag} v1.4.2`)
   if (!VERSION_RE.test(version)) {
-    throw new RefusedError(`Can't use ${flag} ${shownValue(version)}: a version is an image tag: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`, `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`)
+    throw new RefusedError(
+      `Can't use ${flag} ${shownValue(version)}: a version is an image tag: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
+      `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`,
+    )
   }
   return version
 }
@@ -33,7 +43,10 @@ export function validateVersion(version: unknown, flag = '--version'): string {
 export function validateSlot(slot: unknown): Slot | undefined {
   if (slot === undefined) return undefined
   if (slot !== 'blue' && slot !== 'green')
-    throw new RefusedError(`Can't use --slot ${shownValue(String(slot))}: a slot is blue or green`, 'Nothing was changed.')
+    throw new RefusedError(
+      `Can't use --slot ${shownValue(String(slot))}: a slot is blue or green`,
+      'Nothing was changed.',
+    )
   return slot
 }
 
@@ -52,21 +65,43 @@ export function checkDrift(state: DeployState, live: Slot): void {
 }
 
 function describeProbes(results: ProbeResult[]): string {
-  return results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; ')
+  return results
+    .filter((r) => !r.ok)
+    .map((r) => `${r.name}: ${r.detail}`)
+    .join('; ')
 }
 
 // ---------------------------------------------------------------- create
 
-export type CreatePlan = { slot: Slot; live: Slot; version: string; replaces: string | null; build: boolean; steps: string[] }
+export type CreatePlan = {
+  slot: Slot
+  live: Slot
+  version: string
+  replaces: string | null
+  build: boolean
+  steps: string[]
+}
 
-export async function planCreate(p: Platform, store: Store, o: { version: string; slot?: Slot; replace?: boolean; build?: boolean }): Promise<CreatePlan> {
+export async function planCreate(
+  p: Platform,
+  store: Store,
+  o: { version: string; slot?: Slot; replace?: boolean; build?: boolean },
+): Promise<CreatePlan> {
   const routing = p.readRouting()
   const state = store.read()
   refuseIfPending(p, state)
   checkDrift(state, routing.live)
-  if (routing.gradual) throw new RefusedError(`Can't create a release now: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, stuckShiftHint(routing.gradual.to))
+  if (routing.gradual)
+    throw new RefusedError(
+      `Can't create a release now: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`,
+      stuckShiftHint(routing.gradual.to),
+    )
   const slot = o.slot ?? otherSlot(routing.live)
-  if (slot === routing.live) throw new RefusedError(`Can't create ${o.version} in ${slot}: ${slot} is the live slot. Nothing was changed.`, `Releases go to the idle slot (${otherSlot(slot)}).`)
+  if (slot === routing.live)
+    throw new RefusedError(
+      `Can't create ${o.version} in ${slot}: ${slot} is the live slot. Nothing was changed.`,
+      `Releases go to the idle slot (${otherSlot(slot)}).`,
+    )
   const status = await p.slotStatus(slot)
   const replaces = status.services.length ? (status.version ?? state.slots[slot]?.version ?? 'unknown') : null
   if (replaces && !o.replace)
@@ -75,7 +110,10 @@ export async function planCreate(p: Platform, store: Store, o: { version: string
       'Re-run with --replace to replace it (the instant rollback to it is then gone).',
     )
   if (!o.build && !(await p.imageAvailable(o.version)))
-    throw new RefusedError(`Can't create ${o.version}: its image is not on this host. Nothing was changed.`, 'Build it with --build, or load/pull the image first.')
+    throw new RefusedError(
+      `Can't create ${o.version}: its image is not on this host. Nothing was changed.`,
+      'Build it with --build, or load/pull the image first.',
+    )
   const steps = [
     ...(o.build ? [`build the image of ${o.version}`] : []),
     ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
@@ -86,14 +124,30 @@ export async function planCreate(p: Platform, store: Store, o: { version: string
   return { slot, live: routing.live, version: o.version, replaces, build: !!o.build, steps }
 }
 
-export async function executeCreate(p: Platform, store: Store, ui: Printer, plan: CreatePlan, o: { timeoutMs: number; signal?: AbortSignal }): Promise<Release> {
+export async function executeCreate(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: CreatePlan,
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<Release> {
   const started = Date.now()
   const { slot, version } = plan
   const deadline = started + o.timeoutMs
   const abortIfSignalled = () => {
     if (o.signal?.aborted) throw new InterruptedError(`Can't finish creating ${version} in ${slot}: interrupted`)
   }
-  store.update((s) => (s.pending = { operation: 'create', version, slot, step: 'starting', startedAt: new Date().toISOString(), pid: process.pid }))
+  store.update(
+    (s) =>
+      (s.pending = {
+        operation: 'create',
+        version,
+        slot,
+        step: 'starting',
+        startedAt: new Date().toISOString(),
+        pid: process.pid,
+      }),
+  )
   try {
     // a dry run prints the exact commands and what it would check, and claims no step as done
     const step = <T>(title: string, would: string, fn: () => Promise<T>): Promise<T> => {
@@ -101,32 +155,45 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
       rehearse(ui, `would ${would}`)
       return fn()
     }
-    if (plan.build) await step(`Building the image of ${version}`, `build the image of ${version}`, () => p.buildImage(version))
+    if (plan.build)
+      await step(`Building the image of ${version}`, `build the image of ${version}`, () => p.buildImage(version))
     abortIfSignalled()
     if (plan.replaces) {
-      await step(`Removing ${plan.replaces} from ${slot}`, `remove ${plan.replaces} from ${slot}`, () => p.removeSlot(slot))
+      await step(`Removing ${plan.replaces} from ${slot}`, `remove ${plan.replaces} from ${slot}`, () =>
+        p.removeSlot(slot),
+      )
       store.update((s) => {
         s.slots[slot] = null
         if (s.previous?.slot === slot) s.previous = null
       })
     }
     abortIfSignalled()
-    await step(`Starting ${version} in ${slot}`, `start ${version} in ${slot} and wait for every service's healthcheck`, () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())))
+    await step(
+      `Starting ${version} in ${slot}`,
+      `start ${version} in ${slot} and wait for every service's healthcheck`,
+      () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())),
+    )
     abortIfSignalled()
-    await step(`Probing ${slot} through the preview listener`, `probe every role of ${slot} through the preview listener until two rounds in a row pass`, async () => {
-      if (p.dryRun) return
-      let last: ProbeResult[] = []
-      let streak = 0
-      // at least one round, even when starting the containers used up the deadline
-      do {
-        last = await p.probeSlot(slot, version, o.signal)
-        streak = last.every((r) => r.ok) ? streak + 1 : 0
-        if (streak >= 2 || p.dryRun) return
-        await sleep(250, o.signal)
-      } while (Date.now() < deadline && !o.signal?.aborted)
-      abortIfSignalled()
-      throw new OperationError(`Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(last) || 'no answer'})`)
-    })
+    await step(
+      `Probing ${slot} through the preview listener`,
+      `probe every role of ${slot} through the preview listener until two rounds in a row pass`,
+      async () => {
+        if (p.dryRun) return
+        let last: ProbeResult[] = []
+        let streak = 0
+        // at least one round, even when starting the containers used up the deadline
+        do {
+          last = await p.probeSlot(slot, version, o.signal)
+          streak = last.every((r) => r.ok) ? streak + 1 : 0
+          if (streak >= 2 || p.dryRun) return
+          await sleep(250, o.signal)
+        } while (Date.now() < deadline && !o.signal?.aborted)
+        abortIfSignalled()
+        throw new OperationError(
+          `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(last) || 'no answer'})`,
+        )
+      },
+    )
   } catch (err) {
     const interrupted = err instanceof InterruptedError || o.signal?.aborted
     let logs = ''
@@ -141,16 +208,41 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
     store.update((s) => {
       // a candidate that could not be removed stays recorded (and pending: the next run retries)
       if (removal.removed) s.pending = null
-      addHistory(s, { action: 'create', outcome, version, to: slot, detail: String((err as Error).message).slice(0, 300) })
+      addHistory(s, {
+        action: 'create',
+        outcome,
+        version,
+        to: slot,
+        detail: String((err as Error).message).slice(0, 300),
+      })
     })
-    store.audit({ action: 'create', outcome, version, slot, durationMs: Date.now() - started, detail: (err as Error).message })
-    if (!removal.removed) throw cleanupError(interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err), slot, removal)
-    if (interrupted) throw new InterruptedError(`Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`)
+    store.audit({
+      action: 'create',
+      outcome,
+      version,
+      slot,
+      durationMs: Date.now() - started,
+      detail: (err as Error).message,
+    })
+    if (!removal.removed)
+      throw cleanupError(
+        interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err),
+        slot,
+        removal,
+      )
+    if (interrupted)
+      throw new InterruptedError(
+        `Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`,
+      )
     if (err instanceof OperationError) {
       err.message += `. The candidate was removed; ${plan.live} is still live.`
       throw err
     }
-    throw new OperationError(`Can't create ${version} in ${slot}: ${(err as Error).message}. The candidate was removed; ${plan.live} is still live.`, '', err)
+    throw new OperationError(
+      `Can't create ${version} in ${slot}: ${(err as Error).message}. The candidate was removed; ${plan.live} is still live.`,
+      '',
+      err,
+    )
   }
   const release: Release = { version, slot, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
   store.update((s) => {
@@ -166,35 +258,62 @@ export async function executeCreate(p: Platform, store: Store, ui: Printer, plan
 
 export function parseGradual(text: unknown): number[] {
   if (text === undefined) return []
-  const steps = String(text).split(',').map((s) => s.trim())
+  const steps = String(text)
+    .split(',')
+    .map((s) => s.trim())
   const nums = steps.map(Number)
-  if (!steps.length || nums.some((n, i) => !/^\d{1,3}$/.test(steps[i]!) || n < 1 || n > 100) || nums.some((n, i) => i > 0 && n <= nums[i - 1]!) || nums[nums.length - 1] !== 100)
-    throw new RefusedError(`Can't read --gradual ${JSON.stringify(String(text).slice(0, 60))}: give rising percentages ending at 100`, 'For example: --gradual 10,25,50,100. Nothing was changed.')
+  if (
+    !steps.length ||
+    nums.some((n, i) => !/^\d{1,3}$/.test(steps[i]!) || n < 1 || n > 100) ||
+    nums.some((n, i) => i > 0 && n <= nums[i - 1]!) ||
+    nums[nums.length - 1] !== 100
+  )
+    throw new RefusedError(
+      `Can't read --gradual ${JSON.stringify(String(text).slice(0, 60))}: give rising percentages ending at 100`,
+      'For example: --gradual 10,25,50,100. Nothing was changed.',
+    )
   return nums
 }
 
-
-export type SwitchPlan = { from: Slot; to: Slot; version: string; fromVersion: string | null; gradual: number[]; steps: string[]; /** a recovery already finished this switch */ done?: boolean }
+export type SwitchPlan = {
+  from: Slot
+  to: Slot
+  version: string
+  fromVersion: string | null
+  gradual: number[]
+  steps: string[] /** a recovery already finished this switch */
+  done?: boolean
+}
 
 /** o.continuing: called by an operation that recorded its own pending step (the deploy pipeline) */
-export async function planSwitch(p: Platform, store: Store, o: { to?: Slot; gradual?: number[]; continuing?: boolean }): Promise<SwitchPlan> {
+export async function planSwitch(
+  p: Platform,
+  store: Store,
+  o: { to?: Slot; gradual?: number[]; continuing?: boolean },
+): Promise<SwitchPlan> {
   const routing = p.readRouting()
   const state = store.read()
   if (!o.continuing) refuseIfPending(p, state)
   checkDrift(state, routing.live)
   const to = o.to ?? otherSlot(routing.live)
-  if (to === routing.live && !routing.gradual) throw new RefusedError(`Can't switch to ${to}: it is already live. Nothing was changed.`)
+  if (to === routing.live && !routing.gradual)
+    throw new RefusedError(`Can't switch to ${to}: it is already live. Nothing was changed.`)
   const status = await p.slotStatus(to)
   if (!status.running || !status.healthy) {
     const n = status.problems.length
     throw new RefusedError(
       `Can't switch to ${to}: ${status.services.length ? `${n} of 4 services unhealthy (${status.problems.join(', ')})` : 'it runs no release'}. Nothing was changed.`,
-      status.services.length ? 'See: npx zx scripts/health-check.ts' : 'Create it first: npx zx scripts/create-green-environment.ts --version <tag>',
+      status.services.length
+        ? 'See: npx zx scripts/health-check.ts'
+        : 'Create it first: npx zx scripts/create-green-environment.ts --version <tag>',
     )
   }
   const probes = await p.probeSlot(to, status.version ?? undefined)
   if (!probes.every((r) => r.ok))
-    throw new RefusedError(`Can't switch to ${to}: ${describeProbes(probes)}. Nothing was changed.`, 'See: npx zx scripts/health-check.ts')
+    throw new RefusedError(
+      `Can't switch to ${to}: ${describeProbes(probes)}. Nothing was changed.`,
+      'See: npx zx scripts/health-check.ts',
+    )
   const version = status.version ?? state.slots[to]?.version ?? 'unknown'
   const gradual = (o.gradual ?? []).filter((x) => x < 100)
   const from = otherSlot(to)
@@ -224,10 +343,22 @@ export type SwitchOptions = {
   intervalMs?: number
 }
 
-export type SwitchResult = { from: Slot; to: Slot; version: string; switchMs: number; verification: Analysis | null; switchedBack: boolean }
+export type SwitchResult = {
+  from: Slot
+  to: Slot
+  version: string
+  switchMs: number
+  verification: Analysis | null
+  switchedBack: boolean
+}
 
 /** Probes in a loop for durationMs; stops early when failures make the thresholds unreachable. */
-export async function watchWindow(probe: () => Promise<ProbeResult[]>, durationMs: number, th: Thresholds, o: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<Analysis> {
+export async function watchWindow(
+  probe: () => Promise<ProbeResult[]>,
+  durationMs: number,
+  th: Thresholds,
+  o: { intervalMs?: number; signal?: AbortSignal } = {},
+): Promise<Analysis> {
   const results: ProbeResult[] = []
   const end = Date.now() + durationMs
   do {
@@ -242,7 +373,11 @@ export async function watchWindow(probe: () => Promise<ProbeResult[]>, durationM
 }
 
 /** Waits until every public answer comes from `to` (5 s at most); ms it took, or the answers seen. */
-export async function confirmPublic(p: Platform, to: Slot, signal?: AbortSignal): Promise<{ ok: boolean; ms: number; seen: string }> {
+export async function confirmPublic(
+  p: Platform,
+  to: Slot,
+  signal?: AbortSignal,
+): Promise<{ ok: boolean; ms: number; seen: string }> {
   const t0 = Date.now()
   let seen: ProbeResult[] = []
   for (;;) {
@@ -251,7 +386,11 @@ export async function confirmPublic(p: Platform, to: Slot, signal?: AbortSignal)
     if (Date.now() - t0 > 5000 || signal?.aborted) break
     await sleep(50, signal)
   }
-  return { ok: false, ms: Date.now() - t0, seen: seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ') }
+  return {
+    ok: false,
+    ms: Date.now() - t0,
+    seen: seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; '),
+  }
 }
 
 /** A dry run says what it would do and check; it claims nothing it did not observe. */
@@ -266,7 +405,13 @@ const SWITCHED_BACK = Symbol('switched back')
  * or failure before the verification has passed sends every request back to plan.from (the candidate
  * keeps running, for inspection) and throws: InterruptedError on a signal, OperationError otherwise.
  */
-export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan: SwitchPlan, o: SwitchOptions): Promise<SwitchResult> {
+export async function executeSwitch(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: SwitchPlan,
+  o: SwitchOptions,
+): Promise<SwitchResult> {
   const started = Date.now()
   const { from, to, version } = plan
   if (plan.done) return { from, to, version, switchMs: 0, verification: null, switchedBack: false }
@@ -286,21 +431,41 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
     ui.error(`Switched back to ${from}: ${why}`)
     const message = `Can't keep ${to} (${version}) live: ${why}. Traffic is back on ${from}.`
     const hint = `Look at ${to}: npx zx scripts/health-check.ts; it is still running for inspection.`
-    throw Object.assign(interrupted ? new InterruptedError(message, hint) : new OperationError(message, hint), { [SWITCHED_BACK]: true })
+    throw Object.assign(interrupted ? new InterruptedError(message, hint) : new OperationError(message, hint), {
+      [SWITCHED_BACK]: true,
+    })
   }
   const window = (title: string, probe: () => Promise<ProbeResult[]>, ms: number) =>
     ui.step(title, () => watchWindow(probe, ms, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
-  store.update((s) => (s.pending = { operation: 'switch', version, slot: to, from, step: 'switching', startedAt: new Date(started).toISOString(), pid: process.pid }))
+  store.update(
+    (s) =>
+      (s.pending = {
+        operation: 'switch',
+        version,
+        slot: to,
+        from,
+        step: 'switching',
+        startedAt: new Date(started).toISOString(),
+        pid: process.pid,
+      }),
+  )
   try {
     for (const pct of plan.gradual) {
       if (aborted()) await back(`interrupted before the ${pct}% step of the gradual shift`)
       if (p.dryRun) {
         p.setGradual(to, pct)
-        rehearse(ui, `would analyse ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s (preview and public probes; success rate ≥ ${o.thresholds.minSuccessRate * 100}%, p95 ≤ ${o.thresholds.maxP95Ms} ms), and go back to ${from} if it fails`)
+        rehearse(
+          ui,
+          `would analyse ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s (preview and public probes; success rate ≥ ${o.thresholds.minSuccessRate * 100}%, p95 ≤ ${o.thresholds.maxP95Ms} ms), and go back to ${from} if it fails`,
+        )
         continue
       }
       await ui.step(`Sending ${pct}% of new requests to ${to}`, async () => p.setGradual(to, pct))
-      const a = await window(`Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`, async () => [...(await p.probeSlot(to)), ...(await p.probePublic())], o.stepMs)
+      const a = await window(
+        `Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`,
+        async () => [...(await p.probeSlot(to)), ...(await p.probePublic())],
+        o.stepMs,
+      )
       if (!a.ok) await back(`analysis at ${pct}% failed: ${a.reasons.join('; ')}`)
       if (aborted()) await back(`interrupted during the gradual shift at ${pct}%`)
     }
@@ -308,7 +473,10 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
     let switchMs = 0
     if (p.dryRun) {
       p.setLive(to)
-      rehearse(ui, `would confirm through the public listener that responses carry X-Slot: ${to} (5 s at most, else back to ${from})`)
+      rehearse(
+        ui,
+        `would confirm through the public listener that responses carry X-Slot: ${to} (5 s at most, else back to ${from})`,
+      )
     } else {
       await ui.step(`Switching every new request to ${to} (${version})`, async () => p.setLive(to))
       const c = await confirmPublic(p, to, o.signal)
@@ -322,20 +490,52 @@ export async function executeSwitch(p: Platform, store: Store, ui: Printer, plan
       // routed there, not yet verified: a killed run is verified again by the next one
       s.live = to
       s.slots[to] ??= { version, slot: to, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
-      s.pending = { operation: 'switch', version, slot: to, from, step: 'verifying', startedAt: new Date(started).toISOString(), pid: process.pid }
+      s.pending = {
+        operation: 'switch',
+        version,
+        slot: to,
+        from,
+        step: 'verifying',
+        startedAt: new Date(started).toISOString(),
+        pid: process.pid,
+      }
     })
     let verification: Analysis | null = null
-    if (o.verifyMs > 0 && p.dryRun) rehearse(ui, `would verify ${to} for ${Math.round(o.verifyMs / 1000)}s through the public listener, and switch back to ${from} if it fails or is interrupted`)
+    if (o.verifyMs > 0 && p.dryRun)
+      rehearse(
+        ui,
+        `would verify ${to} for ${Math.round(o.verifyMs / 1000)}s through the public listener, and switch back to ${from} if it fails or is interrupted`,
+      )
     else if (o.verifyMs > 0) {
-      verification = await window(`Verifying ${to} for ${Math.round(o.verifyMs / 1000)}s`, () => p.probePublic(), o.verifyMs)
+      verification = await window(
+        `Verifying ${to} for ${Math.round(o.verifyMs / 1000)}s`,
+        () => p.probePublic(),
+        o.verifyMs,
+      )
       if (!verification.ok) await back(`verification failed: ${verification.reasons.join('; ')}`)
     }
-    if (aborted()) await back(o.verifyMs > 0 ? 'interrupted during the verification window' : 'interrupted before the switch was recorded')
+    if (aborted())
+      await back(
+        o.verifyMs > 0 ? 'interrupted during the verification window' : 'interrupted before the switch was recorded',
+      )
     store.update((s) => {
-      commitSwitch(s, { from, to, version, keepPreviousMs: o.keepPreviousMs, verified: o.verifyMs > 0 || s.slots[to]?.verified !== false })
+      commitSwitch(s, {
+        from,
+        to,
+        version,
+        keepPreviousMs: o.keepPreviousMs,
+        verified: o.verifyMs > 0 || s.slots[to]?.verified !== false,
+      })
       addHistory(s, { action: 'switch', outcome: 'succeeded', version, from, to })
     })
-    store.audit({ action: 'switch', outcome: 'succeeded', version, slot: to, durationMs: Date.now() - started, detail: `from ${from}` })
+    store.audit({
+      action: 'switch',
+      outcome: 'succeeded',
+      version,
+      slot: to,
+      durationMs: Date.now() - started,
+      detail: `from ${from}`,
+    })
     return { from, to, version, switchMs, verification, switchedBack: false }
   } catch (err) {
     if ((err as Record<symbol, unknown>)[SWITCHED_BACK] || p.dryRun) throw err
@@ -351,14 +551,23 @@ export { executeRollback, planRollback, type RollbackPlan } from './rollback.ts'
 // ---------------------------------------------------------------- retire the previous slot
 
 /** Stops the previous slot once its warm time is over (or at once with force) and it can receive no request. */
-export async function retirePrevious(p: Platform, store: Store, ui: Printer, o: { force?: boolean; now?: number } = {}): Promise<{ retired: Slot | null; reason: string }> {
+export async function retirePrevious(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  o: { force?: boolean; now?: number } = {},
+): Promise<{ retired: Slot | null; reason: string }> {
   const state = store.read()
   const prev = state.previous
   if (!prev) return { retired: null, reason: 'no previous slot is kept warm' }
   const blocker = retireBlocker(state, p.readRouting(), prev.slot)
   if (blocker) return { retired: null, reason: blocker }
   const left = Date.parse(prev.warmUntil) - (o.now ?? Date.now())
-  if (left > 0 && !o.force) return { retired: null, reason: `${prev.slot} (${prev.version}) stays warm for ${Math.ceil(left / 60000)} more minutes` }
+  if (left > 0 && !o.force)
+    return {
+      retired: null,
+      reason: `${prev.slot} (${prev.version}) stays warm for ${Math.ceil(left / 60000)} more minutes`,
+    }
   await ui.step(`Draining and stopping ${prev.slot} (${prev.version})`, () => p.removeSlot(prev.slot))
   store.update((s) => {
     s.slots[prev.slot] = null
@@ -380,19 +589,31 @@ export async function planAdoptLive(p: Platform, store: Store): Promise<AdoptPla
   const state = store.read()
   const routing = p.readRouting()
   refuseIfPending(p, state)
-  if (routing.gradual) throw new RefusedError(`Can't record the live slot: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`, stuckShiftHint(routing.gradual.to))
+  if (routing.gradual)
+    throw new RefusedError(
+      `Can't record the live slot: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`,
+      stuckShiftHint(routing.gradual.to),
+    )
   const [blue, green] = await Promise.all([p.slotStatus('blue'), p.slotStatus('green')])
   const versions = { blue: blue.running ? blue.version : null, green: green.running ? green.version : null }
   const recordedVersions = { blue: state.slots.blue?.version ?? null, green: state.slots.green?.version ?? null }
-  if (state.live === routing.live && versions.blue === recordedVersions.blue && versions.green === recordedVersions.green)
-    throw new RefusedError(`Can't record the live slot: there is no drift (state and nginx both say ${routing.live}). Nothing was changed.`)
+  if (
+    state.live === routing.live &&
+    versions.blue === recordedVersions.blue &&
+    versions.green === recordedVersions.green
+  )
+    throw new RefusedError(
+      `Can't record the live slot: there is no drift (state and nginx both say ${routing.live}). Nothing was changed.`,
+    )
   return {
     recorded: state.live,
     routed: routing.live,
     versions,
     steps: [
       `record ${routing.live} as live (the state file says ${state.live ?? 'nothing'})`,
-      ...(['blue', 'green'] as const).map((s) => `record ${s} as ${versions[s] ?? 'empty'} (the state file says ${recordedVersions[s] ?? 'empty'})`),
+      ...(['blue', 'green'] as const).map(
+        (s) => `record ${s} as ${versions[s] ?? 'empty'} (the state file says ${recordedVersions[s] ?? 'empty'})`,
+      ),
     ],
   }
 }
@@ -403,11 +624,27 @@ export function executeAdoptLive(store: Store, plan: AdoptPlan): void {
     for (const slot of ['blue', 'green'] as const) {
       const v = plan.versions[slot]
       if (!v) s.slots[slot] = null
-      else if (s.slots[slot]?.version !== v) s.slots[slot] = { version: v, slot, deployedAt: new Date().toISOString(), deployedBy: `${whoami().user} (adopted)` }
+      else if (s.slots[slot]?.version !== v)
+        s.slots[slot] = {
+          version: v,
+          slot,
+          deployedAt: new Date().toISOString(),
+          deployedBy: `${whoami().user} (adopted)`,
+        }
     }
     if (s.previous && (s.previous.slot === plan.routed || !plan.versions[s.previous.slot])) s.previous = null
     s.pending = null
-    addHistory(s, { action: 'adopt-live', outcome: 'succeeded', to: plan.routed, detail: `state said ${plan.recorded ?? 'nothing'}` })
+    addHistory(s, {
+      action: 'adopt-live',
+      outcome: 'succeeded',
+      to: plan.routed,
+      detail: `state said ${plan.recorded ?? 'nothing'}`,
+    })
   })
-  store.audit({ action: 'adopt-live', outcome: 'succeeded', slot: plan.routed, detail: `state said ${plan.recorded ?? 'nothing'}; recorded ${JSON.stringify(plan.versions)}` })
+  store.audit({
+    action: 'adopt-live',
+    outcome: 'succeeded',
+    slot: plan.routed,
+    detail: `state said ${plan.recorded ?? 'nothing'}; recorded ${JSON.stringify(plan.versions)}`,
+  })
 }

@@ -37,10 +37,16 @@ export function servedCertInfo(paths: Paths): CertInfo | null {
 /** Refuses (exit 2, nothing changed) a pair that does not fit the target's domains and trust. */
 export function assertInstallable(config: Config, pair: CertPair, what: string): CertInfo {
   const extra = config.tls.caFile ? fs.readFileSync(config.tls.caFile, 'utf8') : ''
-  const r = checkCertificate(pair.cert, pair.key, { domains: config.tls.domains, requireTrust: config.tls.mode !== 'self-signed', extraRootsPem: extra })
+  const r = checkCertificate(pair.cert, pair.key, {
+    domains: config.tls.domains,
+    requireTrust: config.tls.mode !== 'self-signed',
+    extraRootsPem: extra,
+  })
   if (r.problems.length || !r.info) {
-    throw new RefusedError(`Can't install ${what}: ${r.problems.join('; ')}. Nothing was changed; the certificate in use is still served.`,
-      'Fix the files named in TLS_CERT_FILE and TLS_KEY_FILE (or the ACME settings) and run again.')
+    throw new RefusedError(
+      `Can't install ${what}: ${r.problems.join('; ')}. Nothing was changed; the certificate in use is still served.`,
+      'Fix the files named in TLS_CERT_FILE and TLS_KEY_FILE (or the ACME settings) and run again.',
+    )
   }
   return r.info
 }
@@ -54,7 +60,13 @@ function readOr(file: string): string | null {
 }
 
 /** Installs a checked pair; on a failed `nginx -t` or reload the previous pair is put back. */
-export async function installCertificate(sh: Shell, config: Config, paths: Paths, pair: CertPair, o: { what: string; nginxRunning: boolean; drainMs?: number }): Promise<InstallResult> {
+export async function installCertificate(
+  sh: Shell,
+  config: Config,
+  paths: Paths,
+  pair: CertPair,
+  o: { what: string; nginxRunning: boolean; drainMs?: number },
+): Promise<InstallResult> {
   const info = assertInstallable(config, pair, o.what)
   const f = certFiles(paths)
   const previous = servedCertInfo(paths)
@@ -76,8 +88,10 @@ export async function installCertificate(sh: Shell, config: Config, paths: Paths
   const test = await testConfig(sh, config)
   if (!test.ok) {
     restore()
-    throw new OperationError(`Can't install ${o.what}: nginx -t rejected it (${test.output.split('\n').slice(-2).join(' ')}). The previous certificate was restored; nginx was not reloaded.`,
-      'Check the certificate and key files; run: npx zx scripts/certs.ts show')
+    throw new OperationError(
+      `Can't install ${o.what}: nginx -t rejected it (${test.output.split('\n').slice(-2).join(' ')}). The previous certificate was restored; nginx was not reloaded.`,
+      'Check the certificate and key files; run: npx zx scripts/certs.ts show',
+    )
   }
   try {
     await drainAndReload(sh, config, paths, { drainMs: o.drainMs, expectFingerprint: info.fingerprint256 })
@@ -98,7 +112,12 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * the marker stays until the new workers serve (the new certificate is seen on a handshake)
  * and the old ones have had another `drainMs` to finish.
  */
-export async function drainAndReload(sh: Shell, config: Config, paths: Paths, o: { drainMs?: number; expectFingerprint?: string } = {}): Promise<void> {
+export async function drainAndReload(
+  sh: Shell,
+  config: Config,
+  paths: Paths,
+  o: { drainMs?: number; expectFingerprint?: string } = {},
+): Promise<void> {
   const drainMs = o.drainMs ?? 1500
   const marker = path.join(paths.live, '.drain')
   const t = coreTarget(config)
@@ -118,11 +137,20 @@ export function servedFingerprint(config: Config, timeoutMs = 5000): Promise<str
   const host = config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr
   const servername = config.tls.domains[0]
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host, port: config.ports.https, rejectUnauthorized: false, ...(servername ? { servername } : {}), timeout: timeoutMs }, () => {
-      const fp = socket.getPeerCertificate().fingerprint256
-      socket.end()
-      resolve(fp)
-    })
+    const socket = tls.connect(
+      {
+        host,
+        port: config.ports.https,
+        rejectUnauthorized: false,
+        ...(servername ? { servername } : {}),
+        timeout: timeoutMs,
+      },
+      () => {
+        const fp = socket.getPeerCertificate().fingerprint256
+        socket.end()
+        resolve(fp)
+      },
+    )
     socket.on('timeout', () => socket.destroy(new Error(`no TLS handshake within ${timeoutMs} ms`)))
     socket.on('error', reject)
   })
@@ -140,5 +168,8 @@ async function waitServed(config: Config, fingerprint: string, timeoutMs: number
     }
     await pause(100)
   }
-  throw new OperationError(`Can't confirm the new certificate: after the reload nginx still serves ${last || 'nothing'} on port ${config.ports.https}.`, 'Look at the nginx logs: docker compose logs nginx')
+  throw new OperationError(
+    `Can't confirm the new certificate: after the reload nginx still serves ${last || 'nothing'} on port ${config.ports.https}.`,
+    'Look at the nginx logs: docker compose logs nginx',
+  )
 }

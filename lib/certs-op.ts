@@ -33,35 +33,91 @@ export function certView(config: Config, paths: Paths): CertView {
   } catch {
     previous = null
   }
-  const due = served && config.tls.mode === 'acme' ? new Date(new Date(served.notAfter).getTime() - config.tls.acme.renewDays * 86_400_000).toISOString() : null
-  return { target: config.target, mode: config.tls.mode, domains: config.tls.domains, served, previous, nextRenewal: due }
+  const due =
+    served && config.tls.mode === 'acme'
+      ? new Date(new Date(served.notAfter).getTime() - config.tls.acme.renewDays * 86_400_000).toISOString()
+      : null
+  return {
+    target: config.target,
+    mode: config.tls.mode,
+    domains: config.tls.domains,
+    served,
+    previous,
+    nextRenewal: due,
+  }
 }
 
 /** One line for status: names, issuer, days left, next renewal. */
 export function renderCertLine(v: CertView): string {
   const s = v.served
   if (!s) return `Certificate: none yet (TLS_MODE=${v.mode})\n`
-  return `Certificate: ${s.names.join(', ') || s.subject}; issuer ${s.issuer}; ${s.daysLeft} days left (until ${s.notAfter.slice(0, 10)})` +
+  return (
+    `Certificate: ${s.names.join(', ') || s.subject}; issuer ${s.issuer}; ${s.daysLeft} days left (until ${s.notAfter.slice(0, 10)})` +
     `${v.nextRenewal ? `; renewal due ${v.nextRenewal.slice(0, 10)}` : ''}; TLS_MODE=${v.mode}\n`
+  )
 }
 
-export type CertPlan = { steps: string[]; command: CertCommand; source: 'acme' | 'provided'; acme: AcmeCommand | null; due: boolean; reason: string }
+export type CertPlan = {
+  steps: string[]
+  command: CertCommand
+  source: 'acme' | 'provided'
+  acme: AcmeCommand | null
+  due: boolean
+  reason: string
+}
 
 export function planCertificate(config: Config, env: Env, command: 'issue' | 'renew', force: boolean): CertPlan {
   const { mode, domains, acme } = config.tls
-  if (mode === 'self-signed') throw new UsageError(`Can't ${command} a certificate: TLS_MODE=self-signed uses the generated certificate for local use`, 'Set TLS_MODE=acme (with DOMAINS and ACME_EMAIL) or TLS_MODE=provided (with TLS_CERT_FILE and TLS_KEY_FILE) in the env file.')
+  if (mode === 'self-signed')
+    throw new UsageError(
+      `Can't ${command} a certificate: TLS_MODE=self-signed uses the generated certificate for local use`,
+      'Set TLS_MODE=acme (with DOMAINS and ACME_EMAIL) or TLS_MODE=provided (with TLS_CERT_FILE and TLS_KEY_FILE) in the env file.',
+    )
   const served = servedCertInfo(env.paths)
   const coversAll = !!served && domains.every((d) => served.names.includes(d))
-  const due = command === 'issue' || force || !served || !coversAll || served.daysLeft <= (mode === 'acme' ? acme.renewDays : 0) ||
+  const due =
+    command === 'issue' ||
+    force ||
+    !served ||
+    !coversAll ||
+    served.daysLeft <= (mode === 'acme' ? acme.renewDays : 0) ||
     (mode === 'provided' && fileFingerprint(config.tls.certFile) !== served.fingerprint256)
-  const reason = command === 'issue' ? 'asked to issue' : force ? 'forced' : !served ? 'no certificate is served' : !coversAll ? `the served certificate does not cover ${domains.join(', ')}` : mode === 'provided' ? 'the provided files changed' : `${served.daysLeft} days left (renewal at ${acme.renewDays})`
-  if (!due) return { steps: [`nothing to do: ${served!.daysLeft} days left, renewal when ${mode === 'acme' ? acme.renewDays : 0} are left`], command, source: mode, acme: null, due: false, reason: 'not due' }
+  const reason =
+    command === 'issue'
+      ? 'asked to issue'
+      : force
+        ? 'forced'
+        : !served
+          ? 'no certificate is served'
+          : !coversAll
+            ? `the served certificate does not cover ${domains.join(', ')}`
+            : mode === 'provided'
+              ? 'the provided files changed'
+              : `${served.daysLeft} days left (renewal at ${acme.renewDays})`
+  if (!due)
+    return {
+      steps: [
+        `nothing to do: ${served!.daysLeft} days left, renewal when ${mode === 'acme' ? acme.renewDays : 0} are left`,
+      ],
+      command,
+      source: mode,
+      acme: null,
+      due: false,
+      reason: 'not due',
+    }
   const acmeCmd = mode === 'acme' ? acmeCommand(env.paths, domains) : null
-  const steps = mode === 'acme'
-    ? [`answer the HTTP-01 challenge for ${domains.join(', ')} on the HTTP listener (port ${config.ports.http}) from ${certFiles(env.paths).webroot}`,
-      `${config.tls.acme.serverCaFile ? `LEGO_CA_CERTIFICATES=${config.tls.acme.serverCaFile} ` : ''}lego ${quoteArgv(legoArgs(config, env.paths, acmeCmd!))}`]
-    : [`read ${config.tls.certFile} and ${config.tls.keyFile}`]
-  steps.push('check: key matches, chain complete, names cover DOMAINS, not expired', 'keep the served pair in certs/previous/, write the new pair', 'nginx -t (restore the previous pair if it fails), then a drained reload')
+  const steps =
+    mode === 'acme'
+      ? [
+          `answer the HTTP-01 challenge for ${domains.join(', ')} on the HTTP listener (port ${config.ports.http}) from ${certFiles(env.paths).webroot}`,
+          `${config.tls.acme.serverCaFile ? `LEGO_CA_CERTIFICATES=${config.tls.acme.serverCaFile} ` : ''}lego ${quoteArgv(legoArgs(config, env.paths, acmeCmd!))}`,
+        ]
+      : [`read ${config.tls.certFile} and ${config.tls.keyFile}`]
+  steps.push(
+    'check: key matches, chain complete, names cover DOMAINS, not expired',
+    'keep the served pair in certs/previous/, write the new pair',
+    'nginx -t (restore the previous pair if it fails), then a drained reload',
+  )
   return { steps, command, source: mode, acme: acmeCmd, due: true, reason }
 }
 
@@ -78,7 +134,10 @@ function readProvided(config: Config): CertPair {
     try {
       return fs.readFileSync(file, 'utf8')
     } catch (e) {
-      throw new RefusedError(`Can't install the provided certificate: ${key}=${file} can't be read (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}). Nothing was changed.`, `Point ${key} at a readable PEM file.`)
+      throw new RefusedError(
+        `Can't install the provided certificate: ${key}=${file} can't be read (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}). Nothing was changed.`,
+        `Point ${key} at a readable PEM file.`,
+      )
     }
   }
   return { cert: read('TLS_CERT_FILE', config.tls.certFile), key: read('TLS_KEY_FILE', config.tls.keyFile) }
@@ -88,7 +147,14 @@ async function nginxRunning(sh: Shell, config: Config): Promise<boolean> {
   return (await ps(sh, coreTarget(config))).some((s) => s.service === 'nginx' && s.state === 'running')
 }
 
-export async function executeCertificate(sh: Shell, config: Config, env: Env, store: Store, plan: CertPlan, signal?: AbortSignal): Promise<InstallResult | null> {
+export async function executeCertificate(
+  sh: Shell,
+  config: Config,
+  env: Env,
+  store: Store,
+  plan: CertPlan,
+  signal?: AbortSignal,
+): Promise<InstallResult | null> {
   if (!plan.due) return null
   const action = plan.command === 'issue' ? 'certificate-issue' : 'certificate-renew'
   const started = Date.now()
@@ -101,12 +167,24 @@ export async function executeCertificate(sh: Shell, config: Config, env: Env, st
       if (sh.dryRun) return null
       pair = await obtainCertificate(config, env.paths, plan.acme!, { signal })
     } else pair = readProvided(config)
-    const r = await installCertificate(sh, config, env.paths, pair, { what: plan.source === 'acme' ? `the certificate from ${config.tls.acme.server}` : 'the provided certificate', nginxRunning: running })
-    store.audit({ action, outcome: plan.command === 'issue' ? 'issued' : 'renewed', durationMs: Date.now() - started,
-      detail: `${plan.source}: ${r.info.names.join(', ')}; issuer ${r.info.issuer}; until ${r.info.notAfter}; ${plan.reason}${r.previous ? `; previous until ${r.previous.notAfter}` : ''}` })
+    const r = await installCertificate(sh, config, env.paths, pair, {
+      what: plan.source === 'acme' ? `the certificate from ${config.tls.acme.server}` : 'the provided certificate',
+      nginxRunning: running,
+    })
+    store.audit({
+      action,
+      outcome: plan.command === 'issue' ? 'issued' : 'renewed',
+      durationMs: Date.now() - started,
+      detail: `${plan.source}: ${r.info.names.join(', ')}; issuer ${r.info.issuer}; until ${r.info.notAfter}; ${plan.reason}${r.previous ? `; previous until ${r.previous.notAfter}` : ''}`,
+    })
     return r
   } catch (e) {
-    store.audit({ action, outcome: e instanceof RefusedError ? 'refused' : 'failed', durationMs: Date.now() - started, detail: errorMessage(e) })
+    store.audit({
+      action,
+      outcome: e instanceof RefusedError ? 'refused' : 'failed',
+      durationMs: Date.now() - started,
+      detail: errorMessage(e),
+    })
     throw e
   }
 }

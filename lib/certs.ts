@@ -35,7 +35,11 @@ export function parsePemChain(text: string): X509Certificate[] {
 }
 
 export function sanNames(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => /^(DNS|IP Address):/.test(s)).map((s) => s.replace(/^(DNS|IP Address):/, ''))
+  return (cert.subjectAltName ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => /^(DNS|IP Address):/.test(s))
+    .map((s) => s.replace(/^(DNS|IP Address):/, ''))
 }
 
 const oneLine = (dn: string) => dn.split('\n').filter(Boolean).join(', ')
@@ -83,15 +87,24 @@ const issuedBy = (c: X509Certificate, by: X509Certificate) => c.checkIssued(by) 
 /** Problems with the chain: each certificate issued by the next, the last by a trusted root. */
 function chainProblems(chain: X509Certificate[], anchors: X509Certificate[]): string[] {
   for (let i = 0; i + 1 < chain.length; i++) {
-    if (!issuedBy(chain[i]!, chain[i + 1]!)) return [`certificate ${i + 1} in the file (${oneLine(chain[i]!.subject)}) is not issued by certificate ${i + 2} (${oneLine(chain[i + 1]!.subject)}): put the leaf first, then each issuer in order`]
+    if (!issuedBy(chain[i]!, chain[i + 1]!))
+      return [
+        `certificate ${i + 1} in the file (${oneLine(chain[i]!.subject)}) is not issued by certificate ${i + 2} (${oneLine(chain[i + 1]!.subject)}): put the leaf first, then each issuer in order`,
+      ]
   }
   const top = chain[chain.length - 1]!
   if (anchors.some((a) => a.fingerprint256 === top.fingerprint256 || issuedBy(top, a))) return []
-  return [`the chain is incomplete: the issuer of ${oneLine(top.subject)} (${oneLine(top.issuer)}) is neither in the file nor a trusted root: append the intermediate certificates (leaf first), or name a private CA in TLS_CA_FILE`]
+  return [
+    `the chain is incomplete: the issuer of ${oneLine(top.subject)} (${oneLine(top.issuer)}) is neither in the file nor a trusted root: append the intermediate certificates (leaf first), or name a private CA in TLS_CA_FILE`,
+  ]
 }
 
 /** Every problem of a certificate and key pair; none means it can be installed. */
-export function checkCertificate(certPem: string, keyPem: string, o: CertCheck): { info: CertInfo | null; problems: string[] } {
+export function checkCertificate(
+  certPem: string,
+  keyPem: string,
+  o: CertCheck,
+): { info: CertInfo | null; problems: string[] } {
   let chain: X509Certificate[]
   try {
     chain = parsePemChain(certPem)
@@ -107,13 +120,21 @@ export function checkCertificate(certPem: string, keyPem: string, o: CertCheck):
   try {
     key = createPrivateKey(keyPem)
   } catch (e) {
-    problems.push(`the key file is not a readable private key (${(e as Error).message}); it must be an unencrypted PEM key`)
+    problems.push(
+      `the key file is not a readable private key (${(e as Error).message}); it must be an unencrypted PEM key`,
+    )
   }
-  if (key && !leaf.checkPrivateKey(key)) problems.push(`the key does not match the certificate (${info.subject}): install the key that was made with this certificate's request`)
+  if (key && !leaf.checkPrivateKey(key))
+    problems.push(
+      `the key does not match the certificate (${info.subject}): install the key that was made with this certificate's request`,
+    )
   if (new Date(leaf.validFrom) > now) problems.push(`the certificate is not valid before ${info.notBefore}`)
   if (new Date(leaf.validTo) <= now) problems.push(`the certificate expired on ${info.notAfter}`)
   const missing = o.domains.filter((d) => !covers(leaf, d))
-  if (missing.length) problems.push(`the certificate does not cover ${missing.join(', ')} (it names ${info.names.join(', ') || info.subject}): get one for every name in DOMAINS`)
+  if (missing.length)
+    problems.push(
+      `the certificate does not cover ${missing.join(', ')} (it names ${info.names.join(', ') || info.subject}): get one for every name in DOMAINS`,
+    )
   if (o.requireTrust) problems.push(...chainProblems(chain, trustAnchors(o.extraRootsPem)))
   return { info, problems }
 }

@@ -46,7 +46,12 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean', description: 'print one JSON document on stdout and nothing else' },
   quiet: { type: 'boolean', short: 'q', description: 'print only problems' },
   verbose: { type: 'boolean', short: 'v', description: 'print commands as they run, and stacks on errors' },
-  target: { type: 'string', value: '<name>', default: 'production', description: 'staging or production (env/.env.<target>)' },
+  target: {
+    type: 'string',
+    value: '<name>',
+    default: 'production',
+    description: 'staging or production (env/.env.<target>)',
+  },
 }
 
 export const STANDARD_EXIT_CODES: Array<[number, string]> = [
@@ -74,7 +79,11 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
 /** "30s", "20m", "1h", "500ms", "45" (seconds) -> milliseconds. */
 export function parseDuration(text: string, flag = 'duration'): number {
   const m = DURATION.exec(text.trim())
-  if (!m) throw new UsageError(`Can't read --${flag}: ${shownValue(text)} is not a duration`, 'Write it like 30s, 20m, 1h or 500ms.')
+  if (!m)
+    throw new UsageError(
+      `Can't read --${flag}: ${shownValue(text)} is not a duration`,
+      'Write it like 30s, 20m, 1h or 500ms.',
+    )
   const n = Number(m[1])
   const unit = m[2] ?? 's'
   const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000
@@ -93,7 +102,10 @@ export function parseFlags(spec: ScriptSpec, argv: string[]): { flags: FlagValue
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as typeof parsed
   } catch (e) {
-    throw new UsageError(`Can't read the command line: ${errorMessage(e).replace(/\. To specify.*$/s, '')}`, `See: npx zx scripts/${spec.name}.ts --help`)
+    throw new UsageError(
+      `Can't read the command line: ${errorMessage(e).replace(/\. To specify.*$/s, '')}`,
+      `See: npx zx scripts/${spec.name}.ts --help`,
+    )
   }
   const flags: FlagValues = {}
   for (const [name, f] of Object.entries(all)) {
@@ -103,7 +115,10 @@ export function parseFlags(spec: ScriptSpec, argv: string[]): { flags: FlagValue
     if (f.type === 'number') {
       const n = Number(value)
       if (typeof value !== 'number' && (String(value).trim() === '' || !Number.isFinite(n)))
-        throw new UsageError(`Can't read --${name}: ${shownValue(String(value))} is not a number`, `See: npx zx scripts/${spec.name}.ts --help`)
+        throw new UsageError(
+          `Can't read --${name}: ${shownValue(String(value))} is not a number`,
+          `See: npx zx scripts/${spec.name}.ts --help`,
+        )
       flags[name] = n
     } else if (f.type === 'duration') {
       flags[name] = typeof value === 'number' ? value : parseDuration(String(value), name)
@@ -163,7 +178,8 @@ export type ScriptContext = {
  */
 export async function runScript(
   spec: ScriptSpec,
-  main: (ctx: ScriptContext) => Promise<number | void>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a main that returns nothing means "exit 0 unless it set process.exitCode"
+  main: (ctx: ScriptContext) => Promise<number | undefined | void>,
   argv: string[] = scriptArgs(),
 ): Promise<number> {
   const wantsJson = argv.includes('--json')
@@ -181,7 +197,11 @@ export async function runScript(
     }
     signalled = sig
     ui.warn(`Received ${what}: stopping at the next safe point and leaving things consistent…`)
-    controller.abort(new InterruptedError(`Can't continue ${spec.name}: interrupted by ${sig === 'parent-gone' ? 'the end of its parent process' : sig}`))
+    controller.abort(
+      new InterruptedError(
+        `Can't continue ${spec.name}: interrupted by ${sig === 'parent-gone' ? 'the end of its parent process' : sig}`,
+      ),
+    )
   }
   // a signal to the whole process group (systemd, kill -TERM -<pgid>) also ends npx: that is not a second signal
   const stopWatching = watchParent(() => signalled || onSignal('parent-gone'))
@@ -245,7 +265,12 @@ export function scriptArgs(argv = process.argv): string[] {
 /** Prints "Can't X: reason" plus what to do (stack only with --verbose) and returns the exit code. */
 export function reportError(ui: Printer, err: unknown, spec?: ScriptSpec): number {
   const known = err instanceof ToolkitError
-  const code = err instanceof UsageError && spec?.usageExitCode !== undefined ? spec.usageExitCode : known ? err.exitCode : (spec?.unexpectedExitCode ?? EXIT.FAILED)
+  const code =
+    err instanceof UsageError && spec?.usageExitCode !== undefined
+      ? spec.usageExitCode
+      : known
+        ? err.exitCode
+        : (spec?.unexpectedExitCode ?? EXIT.FAILED)
   let message = errorMessage(err)
   if (!/^Can't /.test(message)) message = `Can't ${spec ? `run ${spec.name}` : 'continue'}: ${message}`
   const hint = known ? err.hint : 'This looks like a bug or an unexpected state. Re-run with --verbose for details.'

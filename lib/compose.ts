@@ -43,7 +43,14 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
 }
 
 /** App settings that pass through from the config as APP_<name> (test knobs, log level). */
-export const APP_KNOBS = ['LOG_LEVEL', 'START_DELAY_MS', 'FAIL_HEALTH', 'FAIL_AFTER_MS', 'SLOW_MS', 'DEMO_USER'] as const
+export const APP_KNOBS = [
+  'LOG_LEVEL',
+  'START_DELAY_MS',
+  'FAIL_HEALTH',
+  'FAIL_AFTER_MS',
+  'SLOW_MS',
+  'DEMO_USER',
+] as const
 
 /** Test knobs and log level pass through to the app services when set in the config. */
 function passthrough(raw: Record<string, string>): Record<string, string> {
@@ -74,7 +81,12 @@ export function slotProject(config: Config, slot: Slot): string {
   return config.target === 'production' ? `${config.composeProject}-${slot}` : config.composeProject
 }
 
-export function slotTarget(config: Config, slot: Slot, version: string, extraEnv: Record<string, string> = {}): ComposeTarget {
+export function slotTarget(
+  config: Config,
+  slot: Slot,
+  version: string,
+  extraEnv: Record<string, string> = {},
+): ComposeTarget {
   return {
     file: config.composeFile,
     project: slotProject(config, slot),
@@ -97,7 +109,10 @@ export function composeArgs(t: ComposeTarget, ...sub: string[]): string[] {
   return ['compose', '-f', t.file, '-p', t.project, ...t.profiles.flatMap((p) => ['--profile', p]), ...sub]
 }
 
-export function upArgs(t: ComposeTarget, o: { waitTimeoutS?: number; services?: string[]; build?: boolean; forceRecreate?: boolean } = {}): string[] {
+export function upArgs(
+  t: ComposeTarget,
+  o: { waitTimeoutS?: number; services?: string[]; build?: boolean; forceRecreate?: boolean } = {},
+): string[] {
   return composeArgs(
     t,
     'up',
@@ -105,17 +120,23 @@ export function upArgs(t: ComposeTarget, o: { waitTimeoutS?: number; services?: 
     ...(o.waitTimeoutS !== undefined ? ['--wait', '--wait-timeout', String(o.waitTimeoutS)] : []),
     ...(o.build ? ['--build'] : ['--no-build']),
     ...(o.forceRecreate ? ['--force-recreate'] : []),
-    '--pull', 'never',
+    '--pull',
+    'never',
     ...(o.services ?? []),
   )
 }
 
 export const psArgs = (t: ComposeTarget) => composeArgs(t, 'ps', '--all', '--format', 'json')
-export const logsArgs = (t: ComposeTarget, tail = 20, services: string[] = []) => composeArgs(t, 'logs', '--no-color', '--tail', String(tail), ...services)
-export const execArgs = (t: ComposeTarget, service: string, cmd: string[]) => composeArgs(t, 'exec', '-T', service, ...cmd)
-export const runArgs = (t: ComposeTarget, service: string, cmd: string[]) => composeArgs(t, 'run', '--rm', '--no-deps', '-T', service, ...cmd)
-export const stopArgs = (t: ComposeTarget, timeoutS: number, services: string[] = []) => composeArgs(t, 'stop', '--timeout', String(timeoutS), ...services)
-export const killArgs = (t: ComposeTarget, signal: string, services: string[] = []) => composeArgs(t, 'kill', '--signal', signal, ...services)
+export const logsArgs = (t: ComposeTarget, tail = 20, services: string[] = []) =>
+  composeArgs(t, 'logs', '--no-color', '--tail', String(tail), ...services)
+export const execArgs = (t: ComposeTarget, service: string, cmd: string[]) =>
+  composeArgs(t, 'exec', '-T', service, ...cmd)
+export const runArgs = (t: ComposeTarget, service: string, cmd: string[]) =>
+  composeArgs(t, 'run', '--rm', '--no-deps', '-T', service, ...cmd)
+export const stopArgs = (t: ComposeTarget, timeoutS: number, services: string[] = []) =>
+  composeArgs(t, 'stop', '--timeout', String(timeoutS), ...services)
+export const killArgs = (t: ComposeTarget, signal: string, services: string[] = []) =>
+  composeArgs(t, 'kill', '--signal', signal, ...services)
 export const downArgs = (t: ComposeTarget, o: { volumes?: boolean; timeoutS?: number } = {}) =>
   composeArgs(t, 'down', '--remove-orphans', ...(o.volumes ? ['--volumes'] : []), '--timeout', String(o.timeoutS ?? 30))
 export const buildArgs = (t: ComposeTarget, services: string[] = []) => composeArgs(t, 'build', ...services)
@@ -139,13 +160,23 @@ export function createShell(ui: Printer, o: { dryRun?: boolean } = {}): Shell {
   return createGateway(ui, o)
 }
 
-export type ServiceState = { service: string; name: string; state: string; health: string; exitCode: number; image: string; labels?: Record<string, string> }
+export type ServiceState = {
+  service: string
+  name: string
+  state: string
+  health: string
+  exitCode: number
+  image: string
+  labels?: Record<string, string>
+}
 
 export function parsePs(stdout: string): ServiceState[] {
   const text = stdout.trim()
   if (!text) return []
   // compose 2.21+ prints one JSON object per line; older versions print an array
-  const items: Array<Record<string, unknown>> = text.startsWith('[') ? JSON.parse(text) : text.split('\n').map((l) => JSON.parse(l))
+  const items: Array<Record<string, unknown>> = text.startsWith('[')
+    ? JSON.parse(text)
+    : text.split('\n').map((l) => JSON.parse(l))
   return items.map((i) => ({
     service: String(i.Service ?? ''),
     name: String(i.Name ?? ''),
@@ -174,35 +205,41 @@ function parseLabels(raw: unknown): Record<string, string> {
  * hundred under load; it matters for a rollback that should take a second or two).
  */
 export async function projectContainers(sh: Shell, project: string): Promise<ServiceState[]> {
-  const r = await sh.docker(['ps', '--all', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'], {
-    changes: false,
-    action: `list the containers of ${project}`,
-  })
+  const r = await sh.docker(
+    ['ps', '--all', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{json .}}'],
+    {
+      changes: false,
+      action: `list the containers of ${project}`,
+    },
+  )
   return parseDockerPs(r.stdout)
 }
 
 /** `docker ps --format '{{json .}}'` lines -> ServiceState (health from "Up 3 minutes (healthy)"). */
 export function parseDockerPs(stdout: string): ServiceState[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .map((i) => {
-      const labels = parseLabels(i.Labels)
-      const status = String(i.Status ?? '')
-      const health = /\((healthy|unhealthy)\)/.exec(status)?.[1] ?? (/health: starting/.test(status) ? 'starting' : '')
-      return {
-        service: labels['com.docker.compose.service'] ?? '',
-        name: String(i.Names ?? ''),
-        state: String(i.State ?? ''),
-        health,
-        exitCode: Number(/Exited \((\d+)\)/.exec(status)?.[1] ?? 0),
-        image: String(i.Image ?? ''),
-        labels,
-      }
-    })
-    // one-off containers (compose run: migrations) are not services, as in compose ps
-    .filter((c) => c.labels['com.docker.compose.oneoff'] !== 'True')
+  return (
+    stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .map((i) => {
+        const labels = parseLabels(i.Labels)
+        const status = String(i.Status ?? '')
+        const health =
+          /\((healthy|unhealthy)\)/.exec(status)?.[1] ?? (/health: starting/.test(status) ? 'starting' : '')
+        return {
+          service: labels['com.docker.compose.service'] ?? '',
+          name: String(i.Names ?? ''),
+          state: String(i.State ?? ''),
+          health,
+          exitCode: Number(/Exited \((\d+)\)/.exec(status)?.[1] ?? 0),
+          image: String(i.Image ?? ''),
+          labels,
+        }
+      })
+      // one-off containers (compose run: migrations) are not services, as in compose ps
+      .filter((c) => c.labels['com.docker.compose.oneoff'] !== 'True')
+  )
 }
 
 export async function ps(sh: Shell, t: ComposeTarget): Promise<ServiceState[]> {

@@ -50,21 +50,28 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
 const DOMAIN_RE = new RegExp(`^(\\*\\.)?(${LABEL}\\.)+${LABEL}$`)
 
 export function parseDomains(value: string): string[] {
-  return value.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean)
+  return value
+    .split(',')
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean)
 }
 
 export function checkTlsValue(kind: string, value: string): string | undefined {
   switch (kind) {
     case 'domains': {
       const bad = parseDomains(value).filter((d) => d.length > 253 || !DOMAIN_RE.test(d))
-      return bad.length ? `${bad.map((d) => JSON.stringify(d)).join(', ')} ${bad.length > 1 ? 'are not host names' : 'is not a host name'}; write comma-separated names like example.com,www.example.com` : undefined
+      return bad.length
+        ? `${bad.map((d) => JSON.stringify(d)).join(', ')} ${bad.length > 1 ? 'are not host names' : 'is not a host name'}; write comma-separated names like example.com,www.example.com`
+        : undefined
     }
     case 'tlsMode':
       return (TLS_MODES as readonly string[]).includes(value) ? undefined : `write one of ${TLS_MODES.join(', ')}`
     case 'optPath':
       return !/[\0\r\n]/.test(value) && value.length <= 1024 ? undefined : 'write a file path, or leave it empty'
     case 'email':
-      return value === '' || /^[^\s@"'`\\]+@[a-z0-9.-]+\.[a-z]{2,}$/i.test(value) ? undefined : 'write an e-mail address like ops@example.com, or leave it empty'
+      return value === '' || /^[^\s@"'`\\]+@[a-z0-9.-]+\.[a-z]{2,}$/i.test(value)
+        ? undefined
+        : 'write an e-mail address like ops@example.com, or leave it empty'
     case 'bool':
       return /^(true|false|yes|no|1|0|on|off)$/i.test(value) ? undefined : 'write true or false'
     default:
@@ -83,16 +90,24 @@ export function tlsProblems(raw: Record<string, string>, sources: Record<string,
   if (mode !== 'self-signed' && !domains.length)
     out.push(`${where('TLS_MODE')}: TLS_MODE=${mode} needs the names to serve: set DOMAINS=example.com,www.example.com`)
   if (mode === 'provided') {
-    for (const k of ['TLS_CERT_FILE', 'TLS_KEY_FILE']) if (!raw[k]) out.push(`${where('TLS_MODE')}: TLS_MODE=provided needs ${k} (the PEM file to install)`)
+    for (const k of ['TLS_CERT_FILE', 'TLS_KEY_FILE'])
+      if (!raw[k]) out.push(`${where('TLS_MODE')}: TLS_MODE=provided needs ${k} (the PEM file to install)`)
   }
   if (mode === 'acme') {
     const wild = domains.filter((d) => d.startsWith('*.'))
-    if (wild.length) out.push(`${where('DOMAINS')}: ${wild.join(', ')}: a wildcard needs the DNS-01 challenge; TLS_MODE=acme answers HTTP-01 only (list the names, or use TLS_MODE=provided)`)
-    if (!raw.ACME_EMAIL) out.push(`${where('ACME_EMAIL')}: TLS_MODE=acme needs ACME_EMAIL (the account's contact address)`)
-    if (!/^https:\/\//.test(raw.ACME_SERVER ?? '')) out.push(`${where('ACME_SERVER')}: ACME_SERVER must be an https:// directory URL`)
+    if (wild.length)
+      out.push(
+        `${where('DOMAINS')}: ${wild.join(', ')}: a wildcard needs the DNS-01 challenge; TLS_MODE=acme answers HTTP-01 only (list the names, or use TLS_MODE=provided)`,
+      )
+    if (!raw.ACME_EMAIL)
+      out.push(`${where('ACME_EMAIL')}: TLS_MODE=acme needs ACME_EMAIL (the account's contact address)`)
+    if (!/^https:\/\//.test(raw.ACME_SERVER ?? ''))
+      out.push(`${where('ACME_SERVER')}: ACME_SERVER must be an https:// directory URL`)
   }
   if (isTrue(raw.HSTS_PRELOAD) && (!isTrue(raw.HSTS_INCLUDE_SUBDOMAINS) || Number(raw.HSTS_MAX_AGE) < 31536000))
-    out.push(`${where('HSTS_PRELOAD')}: HSTS_PRELOAD=true needs HSTS_INCLUDE_SUBDOMAINS=true and HSTS_MAX_AGE of at least 31536000 (one year), as the preload list requires`)
+    out.push(
+      `${where('HSTS_PRELOAD')}: HSTS_PRELOAD=true needs HSTS_INCLUDE_SUBDOMAINS=true and HSTS_MAX_AGE of at least 31536000 (one year), as the preload list requires`,
+    )
   return out
 }
 
@@ -104,7 +119,16 @@ export function tlsSettings(raw: Record<string, string>, root: string): TlsSetti
     certFile: file('TLS_CERT_FILE'),
     keyFile: file('TLS_KEY_FILE'),
     caFile: file('TLS_CA_FILE'),
-    acme: { server: raw.ACME_SERVER!, email: raw.ACME_EMAIL!, serverCaFile: file('ACME_CA_FILE'), renewDays: Number(raw.ACME_RENEW_DAYS) },
-    hsts: { maxAge: Number(raw.HSTS_MAX_AGE), includeSubdomains: isTrue(raw.HSTS_INCLUDE_SUBDOMAINS), preload: isTrue(raw.HSTS_PRELOAD) },
+    acme: {
+      server: raw.ACME_SERVER!,
+      email: raw.ACME_EMAIL!,
+      serverCaFile: file('ACME_CA_FILE'),
+      renewDays: Number(raw.ACME_RENEW_DAYS),
+    },
+    hsts: {
+      maxAge: Number(raw.HSTS_MAX_AGE),
+      includeSubdomains: isTrue(raw.HSTS_INCLUDE_SUBDOMAINS),
+      preload: isTrue(raw.HSTS_PRELOAD),
+    },
   }
 }

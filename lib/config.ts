@@ -55,7 +55,22 @@ export type Config = {
   warnings: string[]
 }
 
-export type Kind = 'name' | 'ipPrefix' | 'ipv4' | 'port' | 'cidrs' | 'image' | 'path' | 'ident' | 'secret' | 'url' | 'duration' | 'int' | 'ratio' | 'text' | TlsKind
+export type Kind =
+  | 'name'
+  | 'ipPrefix'
+  | 'ipv4'
+  | 'port'
+  | 'cidrs'
+  | 'image'
+  | 'path'
+  | 'ident'
+  | 'secret'
+  | 'url'
+  | 'duration'
+  | 'int'
+  | 'ratio'
+  | 'text'
+  | TlsKind
 export type KeySpec = { kind: Kind; default?: (t: Target) => string; generate?: boolean }
 
 const PORTS = (p: Record<Target, number>) => (t: Target) => String(p[t])
@@ -99,7 +114,8 @@ export const SCHEMA: Record<string, KeySpec> = {
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */
 const PASSTHROUGH = /^(HEALTH_|ALERT_|NOTIFY_|SMOKE_|DMS_|APP_)[A-Z0-9_]*$/
 
-const WEAK = /^(change[-_]?me|changeit|secret|password|passw0rd|example|placeholder|todo|default|admin|test|x+|\*+|<.*>)$/i
+const WEAK =
+  /^(change[-_]?me|changeit|secret|password|passw0rd|example|placeholder|todo|default|admin|test|x+|\*+|<.*>)$/i
 const WEAK_PART = /change[-_]?me|placeholder|example|your[-_]/i
 
 export function isWeakSecret(value: string): boolean {
@@ -112,9 +128,13 @@ function checkValue(kind: Kind, value: string): string | undefined {
     case 'name':
       return /^[a-z0-9][a-z0-9_-]{0,47}$/.test(value) ? undefined : 'use lowercase letters, digits, - and _, at most 48'
     case 'ipPrefix':
-      return value.split('.').length === 3 && value.split('.').every(ipOctet) ? undefined : 'write the first three octets of an IPv4 /24, like 172.29.10'
+      return value.split('.').length === 3 && value.split('.').every(ipOctet)
+        ? undefined
+        : 'write the first three octets of an IPv4 /24, like 172.29.10'
     case 'ipv4':
-      return value.split('.').length === 4 && value.split('.').every(ipOctet) ? undefined : 'write an IPv4 address, like 127.0.0.1'
+      return value.split('.').length === 4 && value.split('.').every(ipOctet)
+        ? undefined
+        : 'write an IPv4 address, like 127.0.0.1'
     case 'port': {
       const n = Number(value)
       return /^\d+$/.test(value) && n >= 1 && n <= 65535 ? undefined : 'write a port number from 1 to 65535'
@@ -122,18 +142,34 @@ function checkValue(kind: Kind, value: string): string | undefined {
     case 'cidrs':
       return value.split(',').every((c) => {
         const [ip, bits, extra] = c.trim().split('/')
-        return extra === undefined && ip !== undefined && ip.split('.').length === 4 && ip.split('.').every(ipOctet) && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= 32))
-      }) ? undefined : 'write comma-separated IPv4 CIDRs, like 127.0.0.1/32,10.0.0.0/8'
+        return (
+          extra === undefined &&
+          ip !== undefined &&
+          ip.split('.').length === 4 &&
+          ip.split('.').every(ipOctet) &&
+          (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= 32))
+        )
+      })
+        ? undefined
+        : 'write comma-separated IPv4 CIDRs, like 127.0.0.1/32,10.0.0.0/8'
     case 'image':
-      return /^[a-z0-9][a-z0-9._\/:-]{0,199}$/.test(value) && !value.includes('..') ? undefined : 'write an image reference like dms/app or registry.example.com/dms/app'
+      return /^[a-z0-9][a-z0-9._/:-]{0,199}$/.test(value) && !value.includes('..')
+        ? undefined
+        : 'write an image reference like dms/app or registry.example.com/dms/app'
     case 'path':
       return value !== '' && !/[\0\r\n]/.test(value) && value.length <= 1024 ? undefined : 'write a directory path'
     case 'ident':
-      return /^[a-z_][a-z0-9_]{0,62}$/.test(value) ? undefined : 'use lowercase letters, digits and _, starting with a letter'
+      return /^[a-z_][a-z0-9_]{0,62}$/.test(value)
+        ? undefined
+        : 'use lowercase letters, digits and _, starting with a letter'
     case 'secret':
-      return value.length <= 512 && !/[\0\r\n\s'"\\$`]/.test(value) ? undefined : 'a secret must be at most 512 characters without spaces, quotes, backslashes, $ or backticks'
+      return value.length <= 512 && !/[\0\r\n\s'"\\$`]/.test(value)
+        ? undefined
+        : 'a secret must be at most 512 characters without spaces, quotes, backslashes, $ or backticks'
     case 'url':
-      return value === '' || (/^https?:\/\/[^\s'"`]+$/.test(value) && value.length <= 2048) ? undefined : 'write an http(s) URL, or leave it empty'
+      return value === '' || (/^https?:\/\/[^\s'"`]+$/.test(value) && value.length <= 2048)
+        ? undefined
+        : 'write an http(s) URL, or leave it empty'
     case 'duration':
       return /^\d+(\.\d+)?(ms|s|m|h)?$/.test(value) ? undefined : 'write a duration like 30s, 20m or 1h'
     case 'int':
@@ -163,7 +199,10 @@ export type LoadOptions = {
 
 export function validateTarget(target: string): Target {
   if (!(TARGETS as readonly string[]).includes(target)) {
-    throw new UsageError(`Can't load the configuration: unknown target ${shownValue(target)}`, `Use --target staging or --target production.`)
+    throw new UsageError(
+      `Can't load the configuration: unknown target ${shownValue(target)}`,
+      `Use --target staging or --target production.`,
+    )
   }
   return target as Target
 }
@@ -180,7 +219,10 @@ export function loadConfig(opts: LoadOptions): Config {
   const merged = new Map<string, EnvEntry>()
   const rel = (f: string) => path.relative(process.cwd(), f) || f
 
-  for (const [file, required] of [[mainFile, true], [localFile, false]] as const) {
+  for (const [file, required] of [
+    [mainFile, true],
+    [localFile, false],
+  ] as const) {
     let text: string
     try {
       if (file === localFile && fs.existsSync(file)) {
@@ -195,7 +237,9 @@ export function loadConfig(opts: LoadOptions): Config {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       if (code === 'ENOENT' && !required) continue
-      problems.push(`${rel(file)}: can't read it (${code ?? 'error'})${code === 'ENOENT' ? `; create it from the example in the README` : ''}`)
+      problems.push(
+        `${rel(file)}: can't read it (${code ?? 'error'})${code === 'ENOENT' ? `; create it from the example in the README` : ''}`,
+      )
       continue
     }
     const parsed = parseEnvFile(text, rel(file))
@@ -211,7 +255,8 @@ export function loadConfig(opts: LoadOptions): Config {
     }
   }
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && (k in SCHEMA || PASSTHROUGH.test(k))) merged.set(k, { value: v, file: 'environment', line: 0 })
+    if (v !== undefined && (k in SCHEMA || PASSTHROUGH.test(k)))
+      merged.set(k, { value: v, file: 'environment', line: 0 })
   }
 
   const raw: Record<string, string> = {}
@@ -234,7 +279,8 @@ export function loadConfig(opts: LoadOptions): Config {
     const value = raw[key]!
     const bad = checkValue(spec.kind, value)
     if (bad) {
-      const shown = spec.kind === 'secret' ? '(secret)' : JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}…` : value)
+      const shown =
+        spec.kind === 'secret' ? '(secret)' : JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}…` : value)
       problems.push(`${where}: ${key}=${shown} is not valid: ${bad}`)
     } else if (spec.kind === 'secret' && isWeakSecret(value)) {
       const msg = `${where}: ${key} is a placeholder or weak secret (at least 16 varied characters are needed); delete the line and a strong one is generated into ${rel(localFile)}`
@@ -244,7 +290,8 @@ export function loadConfig(opts: LoadOptions): Config {
   }
   if (!problems.length) problems.push(...tlsProblems(raw, sources))
   for (const key of ['PREVIEW_PORT', 'HTTP_PORT', 'STATUS_PORT'] as const) {
-    if (!problems.length && raw[key] === raw.HTTPS_PORT) problems.push(`${sources[key]}: ${key} must differ from HTTPS_PORT (${raw.HTTPS_PORT})`)
+    if (!problems.length && raw[key] === raw.HTTPS_PORT)
+      problems.push(`${sources[key]}: ${key} must differ from HTTPS_PORT (${raw.HTTPS_PORT})`)
   }
   if (problems.length) {
     throw new UsageError(
@@ -302,7 +349,10 @@ export function loadConfig(opts: LoadOptions): Config {
     thresholds: { minSuccessRate: num('SWITCH_MIN_SUCCESS_RATE'), maxP95Ms: num('SWITCH_MAX_P95_MS') },
     backup: { keepCount: num('BACKUP_KEEP_COUNT'), keepDays: num('BACKUP_KEEP_DAYS') },
     diskMinFreeMb: num('DISK_MIN_FREE_MB'),
-    stagingChecks: raw.STAGING_CHECKS!.split(';').map((s) => s.trim()).filter(Boolean),
+    stagingChecks: raw
+      .STAGING_CHECKS!.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
     tls: tlsSettings(raw, root),
     raw,
     sources,
@@ -356,9 +406,11 @@ function generateSecrets(file: string, keys: string[], target: Target): Record<s
 function appendSecrets(file: string, lines: string[], target: Target, before: string): void {
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600)
   try {
-    const header = before ? '' : `# Secrets for ${target}, generated on first use. Keep this file 0600 and out of git.\n`
+    const header = before
+      ? ''
+      : `# Secrets for ${target}, generated on first use. Keep this file 0600 and out of git.\n`
     const sep = before && !before.endsWith('\n') ? '\n' : ''
-    writeAll(fd, Buffer.from(sep + header + lines.join('\n') + '\n'))
+    writeAll(fd, Buffer.from(`${sep + header + lines.join('\n')}\n`))
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)

@@ -4,7 +4,15 @@ import path from 'node:path'
 import type { FlagSpec, ScriptContext } from './cli.ts'
 import { loadConfig, type Config } from './config.ts'
 import { confirm } from './prompt.ts'
-import { LockCorruptError, acquireLock, appendAudit, describeHolder, forceUnlock, readLock, type Lock } from './state.ts'
+import {
+  LockCorruptError,
+  acquireLock,
+  appendAudit,
+  describeHolder,
+  forceUnlock,
+  readLock,
+  type Lock,
+} from './state.ts'
 import { OperationError } from './errors.ts'
 import { configureGateway } from './gateway.ts'
 import type { Printer } from './ui.ts'
@@ -62,7 +70,12 @@ export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; e
 }
 
 export const LOCK_FLAGS: Record<string, FlagSpec> = {
-  'lock-wait': { type: 'duration', value: '<seconds>', default: '0', description: 'wait this long for another deploy to finish instead of refusing (exit 3)' },
+  'lock-wait': {
+    type: 'duration',
+    value: '<seconds>',
+    default: '0',
+    description: 'wait this long for another deploy to finish instead of refusing (exit 3)',
+  },
   'force-unlock': { type: 'boolean', description: 'remove a lock left by a deploy that is gone (asks first; audited)' },
 }
 
@@ -82,12 +95,22 @@ export async function holdLock(ctx: ScriptContext, env: Env, action: string): Pr
     }
     if (who) {
       ui.warn(`The deploy lock is held by ${who}.`)
-      if (!(await confirm('remove the deploy lock', { yes: ctx.common.yes, ui, question: 'Remove it? Only do this if that deploy is really gone.' }))) {
+      if (
+        !(await confirm('remove the deploy lock', {
+          yes: ctx.common.yes,
+          ui,
+          question: 'Remove it? Only do this if that deploy is really gone.',
+        }))
+      ) {
         appendAudit(paths.audit, { action: 'force-unlock', outcome: 'declined', target: config.target }, mask)
         throw new OperationError(`Can't ${action}: the lock was left in place. Nothing was changed.`)
       }
       forceUnlock(paths.lock)
-      appendAudit(paths.audit, { action: 'force-unlock', outcome: 'done', target: config.target, detail: `removed lock of ${who}` }, mask)
+      appendAudit(
+        paths.audit,
+        { action: 'force-unlock', outcome: 'done', target: config.target, detail: `removed lock of ${who}` },
+        mask,
+      )
       ui.warn('Removed the deploy lock.')
     }
   }
@@ -97,7 +120,16 @@ export async function holdLock(ctx: ScriptContext, env: Env, action: string): Pr
     onWait: (h) => ui.info(`Waiting for the deploy lock held by ${describeHolder(h)}…`),
     onStale: (h) => {
       ui.warn(`Took over a stale deploy lock: ${describeHolder(h)} (that process is gone).`)
-      appendAudit(paths.audit, { action: 'lock-takeover', outcome: 'done', target: config.target, detail: `stale lock of ${describeHolder(h)}` }, mask)
+      appendAudit(
+        paths.audit,
+        {
+          action: 'lock-takeover',
+          outcome: 'done',
+          target: config.target,
+          detail: `stale lock of ${describeHolder(h)}`,
+        },
+        mask,
+      )
     },
   })
 }

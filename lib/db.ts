@@ -7,7 +7,7 @@ import path from 'node:path'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, quoteArgv, runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
 import { OperationError, RefusedError, errorMessage } from './errors.ts'
-import { run } from './gateway.ts'
+import { run, type RunResult } from './gateway.ts'
 import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
@@ -51,12 +51,24 @@ export async function listPending(sh: Shell, config: Config, slot: Slot, version
   const r = await sh.docker(listPendingArgs(t), { env: t.env, changes: false, nothrow: true, timeoutMs: 60_000 })
   const doc = lastJsonLine(r.stdout)
   if (!r.ok || !doc || !Array.isArray(doc.pending))
-    throw new OperationError(`Can't list the pending migrations of ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}`)
-  return { pending: doc.pending as Migration[], applied: (doc.applied as string[]) ?? [], contract: doc.contract === true }
+    throw new OperationError(
+      `Can't list the pending migrations of ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}`,
+    )
+  return {
+    pending: doc.pending as Migration[],
+    applied: (doc.applied as string[]) ?? [],
+    contract: doc.contract === true,
+  }
 }
 
 /** Applies the release's migrations. Exit 3 of migrate.js (a contracting migration) is a refusal. */
-export async function runMigrations(sh: Shell, config: Config, slot: Slot, version: string, o: { allowContract?: boolean } = {}): Promise<string[]> {
+export async function runMigrations(
+  sh: Shell,
+  config: Config,
+  slot: Slot,
+  version: string,
+  o: { allowContract?: boolean } = {},
+): Promise<string[]> {
   const t = migrateTarget(config, slot, version)
   const r = await sh.docker(migrateArgs(t, o), { env: t.env, nothrow: true, timeoutMs: 10 * 60_000 })
   if (sh.dryRun) return []
@@ -67,15 +79,31 @@ export async function runMigrations(sh: Shell, config: Config, slot: Slot, versi
       'Ship the contraction in a later release, or re-run with --allow-contract once no release uses the old schema.',
     )
   if (!r.ok || doc?.ok !== true)
-    throw new OperationError(`Can't migrate to ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}${doc?.failed ? ` (in ${String(doc.failed)}, rolled back)` : ''}`)
+    throw new OperationError(
+      `Can't migrate to ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}${doc?.failed ? ` (in ${String(doc.failed)}, rolled back)` : ''}`,
+    )
   return (doc.applied as string[]) ?? []
 }
 
 /** One-off containers (`compose run`) a killed run may have left in a project. */
 export async function removeOneOffs(sh: Shell, project: string): Promise<number> {
-  const r = await sh.docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.oneoff=True'], { changes: false, nothrow: true })
-  const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean)
-  if (ids.length) await sh.docker(['rm', '-f', ...ids], { nothrow: true, action: `remove one-off containers of ${project}` })
+  const r = await sh.docker(
+    [
+      'ps',
+      '-aq',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--filter',
+      'label=com.docker.compose.oneoff=True',
+    ],
+    { changes: false, nothrow: true },
+  )
+  const ids = r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  if (ids.length)
+    await sh.docker(['rm', '-f', ...ids], { nothrow: true, action: `remove one-off containers of ${project}` })
   return ids.length
 }
 
@@ -88,13 +116,27 @@ const BACKUP_TIMEOUT_MS = 30 * 60_000
 const WITH_PASSWORD = 'PGPASSWORD="$(cat /run/secrets/postgres_password)"; export PGPASSWORD; exec "$@"'
 
 function pgCommand(config: Config, cmd: string[]): string[] {
-  return execArgs(coreTarget(config), 'postgres', ['sh', '-c', WITH_PASSWORD, 'sh', ...cmd, '-h', '/var/run/postgresql', '-U', config.postgres.user, '-d', config.postgres.db])
+  return execArgs(coreTarget(config), 'postgres', [
+    'sh',
+    '-c',
+    WITH_PASSWORD,
+    'sh',
+    ...cmd,
+    '-h',
+    '/var/run/postgresql',
+    '-U',
+    config.postgres.user,
+    '-d',
+    config.postgres.db,
+  ])
 }
 
 export const pgDumpArgs = (config: Config) => pgCommand(config, ['pg_dump', '--format=custom', '--compress=6'])
-export const pgRestoreArgs = (config: Config) => pgCommand(config, ['pg_restore', '--clean', '--if-exists', '--single-transaction', '--exit-on-error'])
+export const pgRestoreArgs = (config: Config) =>
+  pgCommand(config, ['pg_restore', '--clean', '--if-exists', '--single-transaction', '--exit-on-error'])
 /** psql -tA -c <sql> inside the postgres container (for checks and tests). */
-export const psqlArgs = (config: Config, sql: string) => pgCommand(config, ['psql', '-v', 'ON_ERROR_STOP=1', '-tA', '-c', sql])
+export const psqlArgs = (config: Config, sql: string) =>
+  pgCommand(config, ['psql', '-v', 'ON_ERROR_STOP=1', '-tA', '-c', sql])
 export const pgRestoreListArgs = (config: Config) => execArgs(coreTarget(config), 'postgres', ['pg_restore', '--list'])
 
 export type BackupFile = { file: string; name: string; time: Date; bytes: number }
@@ -103,7 +145,10 @@ export type RetentionPolicy = { keepCount: number; keepDays: number }
 const BACKUP_RE = /^(.+)-(\d{8}T\d{6}Z)(?:-(.+))?\.dump$/
 
 export function backupName(db: string, version: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   return `${db}-${stamp}-before-${version}.dump`
 }
 
@@ -112,7 +157,9 @@ export function backupTime(name: string, mtime: Date): Date {
   const m = BACKUP_RE.exec(name)
   if (!m) return mtime
   const s = m[2]!
-  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`)
+  return new Date(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`,
+  )
 }
 
 /** Backups in a directory, newest first. Partial files (`.partial`) are not backups. */
@@ -140,7 +187,11 @@ export function listBackups(dir: string): BackupFile[] {
 export function selectExpired(backups: readonly BackupFile[], policy: RetentionPolicy, now = new Date()): BackupFile[] {
   const sorted = [...backups].sort((a, b) => b.time.getTime() - a.time.getTime())
   const maxAge = policy.keepDays * 86_400_000
-  return sorted.filter((b, i) => i > 0 && (i >= Math.max(1, policy.keepCount) || (policy.keepDays > 0 && now.getTime() - b.time.getTime() > maxAge)))
+  return sorted.filter(
+    (b, i) =>
+      i > 0 &&
+      (i >= Math.max(1, policy.keepCount) || (policy.keepDays > 0 && now.getTime() - b.time.getTime() > maxAge)),
+  )
 }
 
 export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Date()): BackupFile[] {
@@ -150,21 +201,35 @@ export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Dat
 }
 
 async function pgRestoreList(config: Config, file: string): Promise<{ ok: boolean; entries: number; detail: string }> {
-  const host = await run('command', ['-v', 'pg_restore'], { nothrow: true, changes: false, action: 'look for pg_restore' })
-  let p
+  const host = await run('command', ['-v', 'pg_restore'], {
+    nothrow: true,
+    changes: false,
+    action: 'look for pg_restore',
+  })
+  let p: RunResult
   if (host.ok) {
     p = await run('pg_restore', ['--list', file], { nothrow: true, changes: false, action: 'check the backup' })
   } else {
     const t = coreTarget(config)
     const fd = fs.openSync(file, 'r')
     try {
-      p = await run('docker', pgRestoreListArgs(config), { env: t.env, stdinFd: fd, nothrow: true, changes: false, action: 'check the backup' })
+      p = await run('docker', pgRestoreListArgs(config), {
+        env: t.env,
+        stdinFd: fd,
+        nothrow: true,
+        changes: false,
+        action: 'check the backup',
+      })
     } finally {
       fs.closeSync(fd)
     }
   }
   const entries = p.stdout.split('\n').filter((l) => l.trim() && !l.startsWith(';')).length
-  return { ok: p.ok, entries, detail: p.ok ? `${entries} entries` : p.stderr.trim().split('\n').pop() ?? `exit ${p.code}` }
+  return {
+    ok: p.ok,
+    entries,
+    detail: p.ok ? `${entries} entries` : (p.stderr.trim().split('\n').pop() ?? `exit ${p.code}`),
+  }
 }
 
 /** "12 KiB free" when the filesystem holding dir has less than 1 MiB left, else null. */
@@ -183,7 +248,11 @@ function diskFull(dir: string): string | null {
  * (0600), verified non-empty and readable by pg_restore --list, then the retention policy.
  */
 export async function backupDatabase(
-  sh: Shell, config: Config, dir: string, ui: Printer, o: { version: string; now?: Date },
+  sh: Shell,
+  config: Config,
+  dir: string,
+  ui: Printer,
+  o: { version: string; now?: Date },
 ): Promise<{ backup: BackupFile | null; entries: number; pruned: BackupFile[] }> {
   const name = backupName(config.postgres.db, o.version, o.now)
   const file = path.join(dir, name)
@@ -201,15 +270,23 @@ export async function backupDatabase(
     const full = diskFull(dir)
     return new OperationError(
       `Can't back up the database: ${full ? `the disk holding ${dir} is full (${full}); ` : ''}${why}. The partial file was removed; nothing was changed.`,
-      full ? `Free space on that disk (older backups in ${dir}, unused Docker images), then deploy again.` : 'Check the postgres container: docker compose logs postgres.',
+      full
+        ? `Free space on that disk (older backups in ${dir}, unused Docker images), then deploy again.`
+        : 'Check the postgres container: docker compose logs postgres.',
     )
   }
-  let p
+  let p: RunResult
   try {
     const fd = fs.openSync(partial, 'w', 0o600)
     try {
       const t = coreTarget(config)
-      p = await run('docker', args, { env: t.env, stdoutFd: fd, nothrow: true, timeoutMs: BACKUP_TIMEOUT_MS, action: 'back up the database' })
+      p = await run('docker', args, {
+        env: t.env,
+        stdoutFd: fd,
+        nothrow: true,
+        timeoutMs: BACKUP_TIMEOUT_MS,
+        action: 'back up the database',
+      })
       fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)
@@ -237,10 +314,16 @@ export async function restoreBackup(sh: Shell, config: Config, file: string, ui:
   }
   ui.detail(`$ docker ${quoteArgv(args)} < ${file}`)
   const fd = fs.openSync(file, 'r')
-  let p
+  let p: RunResult
   try {
     const t = coreTarget(config)
-    p = await run('docker', args, { env: t.env, stdinFd: fd, nothrow: true, timeoutMs: 2 * BACKUP_TIMEOUT_MS, action: `restore ${path.basename(file)}` })
+    p = await run('docker', args, {
+      env: t.env,
+      stdinFd: fd,
+      nothrow: true,
+      timeoutMs: 2 * BACKUP_TIMEOUT_MS,
+      action: `restore ${path.basename(file)}`,
+    })
   } finally {
     fs.closeSync(fd)
   }
@@ -262,11 +345,22 @@ export function chooseBackup(dir: string, fromVersion: string | null): BackupFil
 
 /** Empties the Redis cache (documents cached after the backup would be stale), password from the secret file. */
 export const flushCacheArgs = (config: Config) =>
-  execArgs(coreTarget(config), 'redis', ['sh', '-c', 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; export REDISCLI_AUTH; exec redis-cli FLUSHDB'])
+  execArgs(coreTarget(config), 'redis', [
+    'sh',
+    '-c',
+    'REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; export REDISCLI_AUTH; exec redis-cli FLUSHDB',
+  ])
 
 /** Restores a backup, then empties the cache. */
 export async function restoreDatabase(sh: Shell, config: Config, file: string, ui: Printer): Promise<void> {
   await restoreBackup(sh, config, file, ui)
-  const r = await sh.docker(flushCacheArgs(config), { env: coreTarget(config).env, nothrow: true, action: 'empty the Redis cache' })
-  if (!r.ok) ui.warn(`Can't empty the Redis cache (${r.stderr.trim().split('\n').pop()}); cached documents may be stale until they expire.`)
+  const r = await sh.docker(flushCacheArgs(config), {
+    env: coreTarget(config).env,
+    nothrow: true,
+    action: 'empty the Redis cache',
+  })
+  if (!r.ok)
+    ui.warn(
+      `Can't empty the Redis cache (${r.stderr.trim().split('\n').pop()}); cached documents may be stale until they expire.`,
+    )
 }

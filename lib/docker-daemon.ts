@@ -11,7 +11,6 @@ import { run } from './gateway.ts'
 export const DAEMON_JSON = '/etc/docker/daemon.json'
 export const DOCKER_PID_FILE = '/var/run/docker.pid'
 
-
 /** The daemon.json text with "live-restore": true, every other key kept. Refuses text that is not a JSON object. */
 export function withLiveRestore(text: string | null, file = DAEMON_JSON): { text: string; changed: boolean } {
   if (text === null || text.trim() === '') return { text: '{\n  "live-restore": true\n}\n', changed: true }
@@ -25,7 +24,10 @@ export function withLiveRestore(text: string | null, file = DAEMON_JSON): { text
     )
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
-    throw new RefusedError(`Can't turn on live-restore: ${file} is not a JSON object. Nothing was changed.`, `Make it an object like {"live-restore": true}, then run this again.`)
+    throw new RefusedError(
+      `Can't turn on live-restore: ${file} is not a JSON object. Nothing was changed.`,
+      `Make it an object like {"live-restore": true}, then run this again.`,
+    )
   const settings = doc as Record<string, unknown>
   if (settings['live-restore'] === true) return { text, changed: false }
   return { text: `${JSON.stringify({ ...settings, 'live-restore': true }, null, 2)}\n`, changed: true }
@@ -33,7 +35,12 @@ export function withLiveRestore(text: string | null, file = DAEMON_JSON): { text
 
 /** What the running daemon says: true or false, or null when it can't be asked. */
 export async function liveRestoreEnabled(signal?: AbortSignal): Promise<boolean | null> {
-  const r = await run('docker', ['info', '--format', '{{.LiveRestoreEnabled}}'], { nothrow: true, changes: false, timeoutMs: 20_000, ...(signal ? { signal } : {}) })
+  const r = await run('docker', ['info', '--format', '{{.LiveRestoreEnabled}}'], {
+    nothrow: true,
+    changes: false,
+    timeoutMs: 20_000,
+    ...(signal ? { signal } : {}),
+  })
   if (!r.ok) return null
   return r.stdout.trim() === 'true'
 }
@@ -42,7 +49,10 @@ export async function liveRestoreEnabled(signal?: AbortSignal): Promise<boolean 
 export const LIVE_RESTORE_OFF =
   'the Docker daemon runs without live-restore: a dockerd restart (a docker.io upgrade, a crash) stops every container and the site is down until they are back. Turn it on: npx zx scripts/bootstrap.ts'
 
-export type LiveRestoreOutcome = { changed: boolean; applied: 'already on' | 'SIGHUP' | 'systemctl reload' | 'at the next start of dockerd' }
+export type LiveRestoreOutcome = {
+  changed: boolean
+  applied: 'already on' | 'SIGHUP' | 'systemctl reload' | 'at the next start of dockerd'
+}
 
 function readText(file: string): string | null {
   try {
@@ -55,14 +65,24 @@ function readText(file: string): string | null {
 
 /** Sends SIGHUP to dockerd (its pid from the pid file), or reloads it through systemd. */
 async function reloadDaemon(pidFile: string): Promise<LiveRestoreOutcome['applied']> {
-  if (fs.existsSync('/run/systemd/system') && (await run('systemctl', ['is-active', '--quiet', 'docker'], { nothrow: true, changes: false })).ok) {
+  if (
+    fs.existsSync('/run/systemd/system') &&
+    (await run('systemctl', ['is-active', '--quiet', 'docker'], { nothrow: true, changes: false })).ok
+  ) {
     const r = await run('systemctl', ['reload', 'docker'], { nothrow: true })
-    if (!r.ok) throw new OperationError(`Can't reload dockerd: systemctl reload docker failed (${r.stderr.trim()})`, 'See: journalctl -u docker')
+    if (!r.ok)
+      throw new OperationError(
+        `Can't reload dockerd: systemctl reload docker failed (${r.stderr.trim()})`,
+        'See: journalctl -u docker',
+      )
     return 'systemctl reload'
   }
   const pid = Number(readText(pidFile)?.trim())
   if (!Number.isInteger(pid) || pid <= 1)
-    throw new OperationError(`Can't reload dockerd: ${pidFile} holds no pid`, 'Restart dockerd by hand so it reads the new setting.')
+    throw new OperationError(
+      `Can't reload dockerd: ${pidFile} holds no pid`,
+      'Restart dockerd by hand so it reads the new setting.',
+    )
   process.kill(pid, 'SIGHUP')
   return 'SIGHUP'
 }
@@ -71,7 +91,9 @@ async function reloadDaemon(pidFile: string): Promise<LiveRestoreOutcome['applie
  * Makes sure live-restore is on: merges it into daemon.json (never dropping other keys) and, when
  * dockerd runs without it, reloads dockerd and waits until the daemon reports it.
  */
-export async function enableLiveRestore(o: { file?: string; pidFile?: string; timeoutMs?: number } = {}): Promise<LiveRestoreOutcome> {
+export async function enableLiveRestore(
+  o: { file?: string; pidFile?: string; timeoutMs?: number } = {},
+): Promise<LiveRestoreOutcome> {
   const file = o.file ?? DAEMON_JSON
   const merged = withLiveRestore(readText(file), file)
   if (merged.changed) {
@@ -85,7 +107,10 @@ export async function enableLiveRestore(o: { file?: string; pidFile?: string; ti
   const deadline = Date.now() + (o.timeoutMs ?? 15_000)
   while (!(await liveRestoreEnabled())) {
     if (Date.now() > deadline)
-      throw new OperationError(`Can't turn on live-restore: dockerd still reports it off after the reload`, 'See the daemon log (/var/log/dockerd.log or journalctl -u docker): swarm mode, for one, does not allow it.')
+      throw new OperationError(
+        `Can't turn on live-restore: dockerd still reports it off after the reload`,
+        'See the daemon log (/var/log/dockerd.log or journalctl -u docker): swarm mode, for one, does not allow it.',
+      )
     await new Promise((r) => setTimeout(r, 200))
   }
   return { changed: merged.changed, applied }

@@ -27,14 +27,22 @@ export function parseEnvFile(text: string, file: string): { entries: Map<string,
     }
     const key = body.slice(0, eq).trim()
     if (!KEY.test(key)) {
-      problems.push({ file, line, message: `"${clip(key)}" is not a valid name (use A-Z, 0-9 and _, starting with a letter)` })
+      problems.push({
+        file,
+        line,
+        message: `"${clip(key)}" is not a valid name (use A-Z, 0-9 and _, starting with a letter)`,
+      })
       return
     }
     let value = body.slice(eq + 1).trim()
     const q = value[0]
     if (q === '"' || q === "'") {
       if (value.length < 2 || value[value.length - 1] !== q) {
-        problems.push({ file, line, message: `${key}: the quoted value is not closed (multi-line values are not supported)` })
+        problems.push({
+          file,
+          line,
+          message: `${key}: the quoted value is not closed (multi-line values are not supported)`,
+        })
         return
       }
       value = value.slice(1, -1)

@@ -48,7 +48,15 @@ export type CommandOptions = {
 export type RunResult = { ok: boolean; code: number | null; stdout: string; stderr: string }
 
 /** One process start as the gateway saw it (unit tests assert on the list). */
-export type RecordedCall = { program: string; args: string[]; env?: Record<string, string>; cwd?: string; timeoutMs: number; changes: boolean; dryRun: boolean }
+export type RecordedCall = {
+  program: string
+  args: string[]
+  env?: Record<string, string>
+  cwd?: string
+  timeoutMs: number
+  changes: boolean
+  dryRun: boolean
+}
 
 export class CommandError extends ToolkitError {
   command: string
@@ -104,7 +112,13 @@ export function quoteArgv(argv: string[]): string {
 
 type Responder = (call: RecordedCall) => Partial<RunResult> | 'hang' | undefined
 
-const settings: { timeoutMs: number; signal?: AbortSignal; printer?: Printer; recording: RecordedCall[] | null; responder?: Responder } = {
+const settings: {
+  timeoutMs: number
+  signal?: AbortSignal
+  printer?: Printer
+  recording: RecordedCall[] | null
+  responder?: Responder
+} = {
   timeoutMs: DEFAULT_TIMEOUT_MS,
   recording: null,
 }
@@ -178,15 +192,36 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 // ---------------------------------------------------------------- running one command
 
 /** Starts `program args` through the gateway (no dry-run: the caller is read-only or decided). */
-export async function run(program: string, args: string[], o: CommandOptions = {}, printer = settings.printer): Promise<RunResult> {
+export async function run(
+  program: string,
+  args: string[],
+  o: CommandOptions = {},
+  printer = settings.printer,
+): Promise<RunResult> {
   const timeoutMs = o.timeoutMs ?? settings.timeoutMs
   const shown = `${program} ${quoteArgv(args)}`.trim()
   const action = o.action ?? `run ${[program, ...args.slice(0, 2)].join(' ')}`
-  if (settings.recording) return recorded({ program, args, ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}), timeoutMs, changes: o.changes ?? true, dryRun: false }, o, action, shown)
+  if (settings.recording)
+    return recorded(
+      {
+        program,
+        args,
+        ...(o.env ? { env: o.env } : {}),
+        ...(o.cwd ? { cwd: o.cwd } : {}),
+        timeoutMs,
+        changes: o.changes ?? true,
+        dryRun: false,
+      },
+      o,
+      action,
+      shown,
+    )
   const earlier = hung.get(program)
   if (earlier !== undefined) throw new CommandTimeoutError(action, program, earlier, true)
   if (o.signal?.aborted) throw abortReason(o.signal.reason, action)
-  printer?.detail(`$ ${shown}${o.stdinFd !== undefined ? ' < (file)' : ''}${o.stdoutFd !== undefined ? ' > (file)' : ''}`)
+  printer?.detail(
+    `$ ${shown}${o.stdinFd !== undefined ? ' < (file)' : ''}${o.stdoutFd !== undefined ? ' > (file)' : ''}`,
+  )
   const ac = new AbortController()
   let ended: 'timeout' | 'aborted' | null = null
   let p: ProcessPromise | undefined
@@ -253,9 +288,16 @@ function start(program: string, args: string[], o: CommandOptions, signal: Abort
   })`${program} ${args}`
 }
 
-function finish(out: { exitCode: number | null; stdout: string; stderr: string }, o: CommandOptions, action: string, shown: string, printer?: Printer): RunResult {
+function finish(
+  out: { exitCode: number | null; stdout: string; stderr: string },
+  o: CommandOptions,
+  action: string,
+  shown: string,
+  printer?: Printer,
+): RunResult {
   const result = { ok: out.exitCode === 0, code: out.exitCode, stdout: out.stdout ?? '', stderr: out.stderr ?? '' }
-  if (!result.ok && !o.nothrow) throw new CommandError(action, shown, out.exitCode, printer ? printer.mask(result.stderr) : result.stderr)
+  if (!result.ok && !o.nothrow)
+    throw new CommandError(action, shown, out.exitCode, printer ? printer.mask(result.stderr) : result.stderr)
   return result
 }
 
@@ -268,7 +310,12 @@ function recorded(call: RecordedCall, o: CommandOptions, action: string, shown: 
     hung.set(call.program, call.timeoutMs)
     return Promise.reject(new CommandTimeoutError(action, call.program, call.timeoutMs))
   }
-  const r = { ok: (answer?.code ?? 0) === 0, code: answer?.code ?? 0, stdout: answer?.stdout ?? '', stderr: answer?.stderr ?? '' }
+  const r = {
+    ok: (answer?.code ?? 0) === 0,
+    code: answer?.code ?? 0,
+    stdout: answer?.stdout ?? '',
+    stderr: answer?.stderr ?? '',
+  }
   try {
     return Promise.resolve(finish({ exitCode: r.code, stdout: r.stdout, stderr: r.stderr }, o, action, shown))
   } catch (e) {
@@ -280,8 +327,17 @@ function recorded(call: RecordedCall, o: CommandOptions, action: string, shown: 
  * A short synchronous command that must hold one of our descriptors (flock on the lock file):
  * the descriptor is the child's fd 3. Argv only, a deadline, not recorded (it only takes a lock).
  */
-export function runSync(program: string, args: string[], o: { timeoutMs: number; fd3: number }): { code: number | null; stderr: string } {
-  const r = spawnSync(program, args, { stdio: ['ignore', 'ignore', 'pipe', o.fd3], timeout: o.timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' })
+export function runSync(
+  program: string,
+  args: string[],
+  o: { timeoutMs: number; fd3: number },
+): { code: number | null; stderr: string } {
+  const r = spawnSync(program, args, {
+    stdio: ['ignore', 'ignore', 'pipe', o.fd3],
+    timeout: o.timeoutMs,
+    killSignal: 'SIGKILL',
+    encoding: 'utf8',
+  })
   return { code: r.status, stderr: r.error ? r.error.message : (r.stderr ?? '') }
 }
 
@@ -317,7 +373,14 @@ export function createGateway(ui?: Printer, o: { dryRun?: boolean } = {}): Gatew
     async run(program, args, opts = {}) {
       if (dryRun && (opts.changes ?? true)) {
         const shown = `${program} ${quoteArgv(args)}`
-        if (settings.recording) settings.recording.push({ program, args, timeoutMs: opts.timeoutMs ?? settings.timeoutMs, changes: true, dryRun: true })
+        if (settings.recording)
+          settings.recording.push({
+            program,
+            args,
+            timeoutMs: opts.timeoutMs ?? settings.timeoutMs,
+            changes: true,
+            dryRun: true,
+          })
         printer?.info(`${printer.c.cyan('[dry-run]')} ${shown}`)
         return { ok: true, code: 0, stdout: '', stderr: '' }
       }

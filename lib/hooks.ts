@@ -11,9 +11,23 @@ import type { Printer } from './ui.ts'
 export const HOOK_NAMES = ['pre-deploy', 'post-deploy', 'on-rollback', 'on-failure', 'smoke'] as const
 export type HookName = (typeof HOOK_NAMES)[number]
 
-export type HookContext = { version: string; slot: string | null; previousSlot: string | null; target: string; outcome: string }
+export type HookContext = {
+  version: string
+  slot: string | null
+  previousSlot: string | null
+  target: string
+  outcome: string
+}
 
-export type HookResult = { name: HookName; ran: boolean; ok: boolean; code: number | null; output: string; ms: number; detail: string }
+export type HookResult = {
+  name: HookName
+  ran: boolean
+  ok: boolean
+  code: number | null
+  output: string
+  ms: number
+  detail: string
+}
 
 export function hooksDir(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(config.root, env.HOOKS_DIR || 'hooks')
@@ -43,7 +57,15 @@ export async function runHook(
 ): Promise<HookResult> {
   const file = path.join(o.dir, name)
   const started = Date.now()
-  const result = (ran: boolean, ok: boolean, code: number | null, output: string, detail: string): HookResult => ({ name, ran, ok, code, output, ms: Date.now() - started, detail })
+  const result = (ran: boolean, ok: boolean, code: number | null, output: string, detail: string): HookResult => ({
+    name,
+    ran,
+    ok,
+    code,
+    output,
+    ms: Date.now() - started,
+    detail,
+  })
   if (!fs.existsSync(file)) return result(false, true, null, '', 'no hook')
   try {
     fs.accessSync(file, fs.constants.X_OK)
@@ -55,7 +77,14 @@ export async function runHook(
   let p: RunResult
   let stopped = ''
   try {
-    p = await run(file, [], { cwd: o.cwd ?? path.dirname(o.dir), env: hookEnv(process.env, h), clearEnv: true, nothrow: true, timeoutMs, action: `run the ${name} hook` })
+    p = await run(file, [], {
+      cwd: o.cwd ?? path.dirname(o.dir),
+      env: hookEnv(process.env, h),
+      clearEnv: true,
+      nothrow: true,
+      timeoutMs,
+      action: `run the ${name} hook`,
+    })
   } catch (e) {
     // past its deadline, or the operation was interrupted: the hook's process group was killed
     stopped = e instanceof CommandTimeoutError ? 'timeout' : 'interrupted'
@@ -63,6 +92,10 @@ export async function runHook(
   }
   const output = o.ui.mask((p.stdout + p.stderr).trim())
   for (const line of output.split('\n').filter(Boolean).slice(-20)) o.ui.info(`  ${o.ui.c.dim(`[${name}]`)} ${line}`)
-  const detail = p.ok ? 'ok' : p.code === null ? `killed (${stopped || 'signal'}) after ${Math.round((Date.now() - started) / 1000)}s` : `exit ${p.code}`
+  const detail = p.ok
+    ? 'ok'
+    : p.code === null
+      ? `killed (${stopped || 'signal'}) after ${Math.round((Date.now() - started) / 1000)}s`
+      : `exit ${p.code}`
   return result(true, p.ok, p.code, output, detail)
 }

@@ -12,9 +12,11 @@ export type Need = { name: string; ok: boolean; detail: string }
 
 /** Package installs and downloads take minutes; checks answer in seconds. */
 const INSTALL_TIMEOUT_MS = 20 * 60_000
-const q = (program: string, args: string[], o: CommandOptions = {}) => run(program, args, { nothrow: true, changes: false, ...o })
+const q = (program: string, args: string[], o: CommandOptions = {}) =>
+  run(program, args, { nothrow: true, changes: false, ...o })
 /** A step that must succeed (throws CommandError naming it otherwise). */
-const must = (program: string, args: string[], o: CommandOptions = {}) => run(program, args, { timeoutMs: INSTALL_TIMEOUT_MS, ...o })
+const must = (program: string, args: string[], o: CommandOptions = {}) =>
+  run(program, args, { timeoutMs: INSTALL_TIMEOUT_MS, ...o })
 
 async function has(cmd: string): Promise<boolean> {
   return (await q('command', ['-v', cmd])).ok
@@ -54,22 +56,41 @@ export const TEST_TOOLS: Record<string, string> = {
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
   const needs: Need[] = []
   const dockerCli = await has('docker')
-  needs.push({ name: 'docker CLI', ok: dockerCli, detail: dockerCli ? 'installed' : 'missing (apt-get install docker.io)' })
+  needs.push({
+    name: 'docker CLI',
+    ok: dockerCli,
+    detail: dockerCli ? 'installed' : 'missing (apt-get install docker.io)',
+  })
   const dockerd = await has('dockerd')
-  needs.push({ name: 'Docker Engine (dockerd)', ok: dockerd, detail: dockerd ? 'installed' : 'missing (apt-get install docker.io)' })
+  needs.push({
+    name: 'Docker Engine (dockerd)',
+    ok: dockerd,
+    detail: dockerd ? 'installed' : 'missing (apt-get install docker.io)',
+  })
   const up = dockerCli && (await dockerReachable())
   needs.push({ name: 'Docker Engine running', ok: up, detail: up ? 'reachable' : 'not reachable (start dockerd)' })
   const compose = dockerCli ? await composeVersion() : null
   const v2 = !!compose && /^v?2\./.test(compose)
   needs.push({ name: 'Compose v2', ok: v2, detail: compose ? `version ${compose}` : 'missing (docker compose plugin)' })
   const live = up && (await liveRestoreEnabled()) === true
-  needs.push({ name: 'live-restore', ok: live, detail: live ? 'on: containers keep running while dockerd restarts' : `off (set "live-restore": true in ${DAEMON_JSON})` })
+  needs.push({
+    name: 'live-restore',
+    ok: live,
+    detail: live
+      ? 'on: containers keep running while dockerd restarts'
+      : `off (set "live-restore": true in ${DAEMON_JSON})`,
+  })
   const base = up && (await q('docker', ['image', 'inspect', o.baseImage])).ok
-  needs.push({ name: `base image ${o.baseImage}`, ok: base, detail: base ? 'present' : 'missing (made with mmdebstrap)' })
+  needs.push({
+    name: `base image ${o.baseImage}`,
+    ok: base,
+    detail: base ? 'present' : 'missing (made with mmdebstrap)',
+  })
   if (o.forTests) {
     const tools = Object.entries(TEST_TOOLS)
     const found = await Promise.all(tools.map(([tool]) => has(tool)))
-    tools.forEach(([tool, pkg], i) => needs.push({ name: tool, ok: found[i]!, detail: found[i] ? 'installed' : `missing (apt-get install ${pkg})` }))
+    for (const [i, [tool, pkg]] of tools.entries())
+      needs.push({ name: tool, ok: found[i]!, detail: found[i] ? 'installed' : `missing (apt-get install ${pkg})` })
   }
   return needs
 }
@@ -106,7 +127,8 @@ export async function installCompose(): Promise<void> {
   const env = { DEBIAN_FRONTEND: 'noninteractive' }
   const candidates = (await q('apt-cache', ['policy', 'docker-compose-plugin', 'docker-compose-v2'])).stdout
   if (/docker-compose-(plugin|v2):\s*\n\s*Installed:.*\n\s*Candidate: (?!\(none\))/.test(candidates)) {
-    const install = (pkg: string) => q('apt-get', ['install', '-y', '-qq', pkg], { env, changes: true, timeoutMs: INSTALL_TIMEOUT_MS })
+    const install = (pkg: string) =>
+      q('apt-get', ['install', '-y', '-qq', pkg], { env, changes: true, timeoutMs: INSTALL_TIMEOUT_MS })
     if ((await install('docker-compose-plugin')).ok || (await install('docker-compose-v2')).ok) return
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'))
@@ -119,10 +141,14 @@ export async function installCompose(): Promise<void> {
   // back to the host's own lists, so later installs don't see trixie
   await must('apt-get', ['update', '-qq'], { env })
   const deb = fs.readdirSync(dir).find((f) => f.startsWith('docker-compose_') && f.endsWith('.deb'))
-  if (!deb) throw new OperationError("Can't install Compose v2: Debian 13's docker-compose package could not be downloaded")
+  if (!deb)
+    throw new OperationError("Can't install Compose v2: Debian 13's docker-compose package could not be downloaded")
   await must('dpkg-deb', ['-x', path.join(dir, deb), path.join(dir, 'x')])
   fs.mkdirSync('/usr/local/lib/docker/cli-plugins', { recursive: true })
-  fs.copyFileSync(path.join(dir, 'x/usr/libexec/docker/cli-plugins/docker-compose'), '/usr/local/lib/docker/cli-plugins/docker-compose')
+  fs.copyFileSync(
+    path.join(dir, 'x/usr/libexec/docker/cli-plugins/docker-compose'),
+    '/usr/local/lib/docker/cli-plugins/docker-compose',
+  )
   fs.chmodSync('/usr/local/lib/docker/cli-plugins/docker-compose', 0o755)
   fs.rmSync(dir, { recursive: true, force: true })
 }
@@ -137,16 +163,25 @@ export async function startDocker(): Promise<string> {
   await retry(60, '1s', async () => {
     if (!(await dockerReachable())) throw new Error('dockerd is not answering yet')
   })
-  return fs.existsSync('/run/systemd/system') ? 'systemd' : 'background daemon (--iptables=false --ip-masq=false, log /var/log/dockerd.log)'
+  return fs.existsSync('/run/systemd/system')
+    ? 'systemd'
+    : 'background daemon (--iptables=false --ip-masq=false, log /var/log/dockerd.log)'
 }
 
 /** The base image: pulled where that works, else made from Debian packages with mmdebstrap. */
 export async function ensureBaseImage(image: string): Promise<string> {
   if ((await q('docker', ['image', 'inspect', image])).ok) return 'present'
-  if (!image.startsWith('dms/') && (await q('docker', ['pull', '-q', image], { changes: true, timeoutMs: 60_000 })).ok) return 'pulled'
+  if (!image.startsWith('dms/') && (await q('docker', ['pull', '-q', image], { changes: true, timeoutMs: 60_000 })).ok)
+    return 'pulled'
   if (!(await has('mmdebstrap'))) await aptInstall(['mmdebstrap'])
   const suite = /bookworm|trixie|bullseye/.exec(image)?.[0] ?? 'bookworm'
   // a pipe between two programs: bash runs it, the values stay argv ($1, $2)
-  await must('bash', ['-c', 'set -euo pipefail; mmdebstrap --variant=apt "$1" - | docker import - "$2"', 'bash', suite, image])
+  await must('bash', [
+    '-c',
+    'set -euo pipefail; mmdebstrap --variant=apt "$1" - | docker import - "$2"',
+    'bash',
+    suite,
+    image,
+  ])
   return `made with mmdebstrap (${suite})`
 }

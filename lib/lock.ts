@@ -32,7 +32,8 @@ export function readLock(file: string): LockHolder | null {
   }
   try {
     const h = JSON.parse(text) as LockHolder
-    if (!Number.isInteger(h.pid) || typeof h.host !== 'string' || typeof h.startedAt !== 'string') throw new Error('fields missing')
+    if (!Number.isInteger(h.pid) || typeof h.host !== 'string' || typeof h.startedAt !== 'string')
+      throw new Error('fields missing')
     return h
   } catch (e) {
     throw new LockCorruptError(
@@ -63,7 +64,10 @@ const UNNAMED_GRACE_MS = 2000
 
 /** `flock --nonblock` on our descriptor (fd 3 of the child): true when the kernel lock is now ours. */
 function tryKernelLock(fd: number, kernelFile: string): boolean {
-  const r = runSync('flock', ['--nonblock', '--conflict-exit-code', String(FLOCK_BUSY), '3'], { timeoutMs: 10_000, fd3: fd })
+  const r = runSync('flock', ['--nonblock', '--conflict-exit-code', String(FLOCK_BUSY), '3'], {
+    timeoutMs: 10_000,
+    fd3: fd,
+  })
   if (r.code === 0) return true
   if (r.code === FLOCK_BUSY) return false
   throw new OperationError(
@@ -80,10 +84,21 @@ export function withKernelLockSync<T>(file: string, waitMs: number, fn: () => T)
   const fd = fs.openSync(file, 'r')
   try {
     const secs = String(Math.max(0.1, waitMs / 1000))
-    const r = runSync('flock', ['--wait', secs, '--conflict-exit-code', String(FLOCK_BUSY), '3'], { timeoutMs: waitMs + 10_000, fd3: fd })
+    const r = runSync('flock', ['--wait', secs, '--conflict-exit-code', String(FLOCK_BUSY), '3'], {
+      timeoutMs: waitMs + 10_000,
+      fd3: fd,
+    })
     if (r.code === FLOCK_BUSY)
-      throw new LockHeldError(`Can't lock ${file}: another process held it for more than ${secs}s. Nothing was changed.`, null, 'Try again when the other run has finished.')
-    if (r.code !== 0) throw new OperationError(`Can't lock ${file}: flock failed (${r.stderr.trim() || `exit ${r.code}`}). Nothing was changed.`, 'It needs flock from util-linux.')
+      throw new LockHeldError(
+        `Can't lock ${file}: another process held it for more than ${secs}s. Nothing was changed.`,
+        null,
+        'Try again when the other run has finished.',
+      )
+    if (r.code !== 0)
+      throw new OperationError(
+        `Can't lock ${file}: flock failed (${r.stderr.trim() || `exit ${r.code}`}). Nothing was changed.`,
+        'It needs flock from util-linux.',
+      )
     return fn()
   } finally {
     fs.closeSync(fd) // the kernel lets go of the lock here
@@ -119,7 +134,13 @@ function heldError(file: string, current: LockHolder | null, host: string): Lock
 /** Takes the deploy lock, waiting up to waitMs for a live holder; a lock whose holder died is taken over. */
 export async function acquireLock(file: string, opts: AcquireOptions = {}): Promise<Lock> {
   const { user, host } = whoami()
-  const holder: LockHolder = { pid: process.pid, host, user, command: opts.command ?? commandLine(), startedAt: new Date().toISOString() }
+  const holder: LockHolder = {
+    pid: process.pid,
+    host,
+    user,
+    command: opts.command ?? commandLine(),
+    startedAt: new Date().toISOString(),
+  }
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const kernelFile = kernelLockFile(file)
   const fd = fs.openSync(kernelFile, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o644)
@@ -137,13 +158,15 @@ export async function acquireLock(file: string, opts: AcquireOptions = {}): Prom
         opts.onWait?.(current)
         told = true
       }
-      await new Promise((r) => setTimeout(r, current === null ? 50 : Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))))
+      await new Promise((r) =>
+        setTimeout(r, current === null ? 50 : Math.min(opts.pollMs ?? 200, Math.max(10, deadline - Date.now()))),
+      )
     }
     faultPoint('lock.acquired')
     // the kernel lock is ours: a holder named in the file is gone (it removes the file before it lets go)
     const stale = readLock(file)
     if (stale) opts.onStale?.(stale)
-    writeFileAtomic(file, JSON.stringify(holder) + '\n', 0o644)
+    writeFileAtomic(file, `${JSON.stringify(holder)}\n`, 0o644)
   } catch (e) {
     fs.closeSync(fd)
     throw e
@@ -179,7 +202,9 @@ export function forceUnlock(file: string): LockHolder | null {
   if (lockHeld(file))
     throw new RefusedError(
       `Can't remove the deploy lock: a running process holds it${holder ? ` (${describeHolder(holder)})` : ''}. Nothing was changed.`,
-      holder ? `Wait for it, or stop that deploy first (kill ${holder.pid}); its lock goes with it.` : `Find it with: fuser -v ${kernelLockFile(file)}`,
+      holder
+        ? `Wait for it, or stop that deploy first (kill ${holder.pid}); its lock goes with it.`
+        : `Find it with: fuser -v ${kernelLockFile(file)}`,
     )
   fs.rmSync(file, { force: true })
   return holder

@@ -59,7 +59,8 @@ export function activateSet(dir: string, id: string, names: readonly string[]): 
   swapLink(dir, 'current', path.join('sets', id))
   fsyncDir(dir)
   faultPoint('nginx.swapped')
-  for (const n of names) if (linkTarget(path.join(dir, n)) !== path.join('current', n)) swapLink(dir, n, path.join('current', n))
+  for (const n of names)
+    if (linkTarget(path.join(dir, n)) !== path.join('current', n)) swapLink(dir, n, path.join('current', n))
   fsyncDir(dir)
 }
 
@@ -84,7 +85,8 @@ export function pruneSets(dir: string): void {
     } catch {
       continue
     }
-    for (const e of entries) if (sub === 'checks' || e !== live) fs.rmSync(path.join(dir, sub, e), { recursive: true, force: true })
+    for (const e of entries)
+      if (sub === 'checks' || e !== live) fs.rmSync(path.join(dir, sub, e), { recursive: true, force: true })
   }
   for (const e of fs.readdirSync(dir)) if (/^\..*\.new$/.test(e)) fs.rmSync(path.join(dir, e), { force: true })
 }
@@ -93,7 +95,12 @@ export function pruneSets(dir: string): void {
 export function checkTree(repoFiles: Record<string, string>, id: string): Record<string, string> {
   const to = { repo: `${CONTAINER_DIR}/checks/${id}/`, dms: `${CONTAINER_DIR}/sets/${id}/` }
   const re = new RegExp(`(${CONTAINER_REPO}|${CONTAINER_DIR})/`, 'g')
-  return Object.fromEntries(Object.entries(repoFiles).map(([rel, text]) => [rel, text.replace(re, (_m, p: string) => (p === CONTAINER_REPO ? to.repo : to.dms))]))
+  return Object.fromEntries(
+    Object.entries(repoFiles).map(([rel, text]) => [
+      rel,
+      text.replace(re, (_m, p: string) => (p === CONTAINER_REPO ? to.repo : to.dms)),
+    ]),
+  )
 }
 
 /** Writes the check tree of set `id` from the repo's nginx dir; returns its nginx.conf as nginx sees it. */
@@ -107,7 +114,8 @@ export function writeCheckTree(dir: string, repoNginxDir: string, id: string): s
     }
   }
   walk('')
-  for (const [rel, text] of Object.entries(checkTree(files, id))) writeFileAtomic(path.join(dir, 'checks', id, rel), text, 0o644)
+  for (const [rel, text] of Object.entries(checkTree(files, id)))
+    writeFileAtomic(path.join(dir, 'checks', id, rel), text, 0o644)
   return `${CONTAINER_DIR}/checks/${id}/nginx.conf`
 }
 

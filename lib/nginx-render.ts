@@ -73,7 +73,8 @@ export function checkCidr(value: unknown, name = 'statusAllow'): string {
   if (typeof value !== 'string') fail(name, value, 'an IPv4 CIDR like "127.0.0.1/32"')
   const [addr, bits, extra] = value.split('/')
   const len = bits === undefined ? 32 : /^(3[0-2]|[12]?[0-9])$/.test(bits) ? Number(bits) : NaN
-  if (extra !== undefined || !IPV4_RE.test(addr) || Number.isNaN(len)) fail(name, value, 'an IPv4 CIDR like "127.0.0.1/32"')
+  if (extra !== undefined || !IPV4_RE.test(addr) || Number.isNaN(len))
+    fail(name, value, 'an IPv4 CIDR like "127.0.0.1/32"')
   const n = addr.split('.').reduce((acc, o) => acc * 256 + Number(o), 0)
   const hostBits = 2 ** (32 - len)
   if (n % hostBits !== 0) fail(name, value, `a network address (host bits zero) for /${len}`)
@@ -99,7 +100,8 @@ export function validateNginxSettings(s: NginxSettings): Required<NginxSettings>
   const seen = new Map<number, string>()
   for (const [name, port] of Object.entries(ports)) {
     const other = seen.get(port)
-    if (other) throw new Error(`Invalid nginx settings: ${other} and ${name} are both ${port}; each listener needs its own port`)
+    if (other)
+      throw new Error(`Invalid nginx settings: ${other} and ${name} are both ${port}; each listener needs its own port`)
     seen.set(port, name)
   }
   if (!Array.isArray(s.statusAllow)) fail('statusAllow', s.statusAllow, 'an array of IPv4 CIDRs')
@@ -143,7 +145,7 @@ export function renderListen(addr: string, port: number, tls: boolean): string {
 
 export function renderStatusAllow(cidrs: string[]): string {
   const lines = cidrs.map((c, i) => `allow ${checkCidr(c, `statusAllow[${i}]`)};\n`)
-  return HEADER + '# followed by "deny all;" in the location\n' + lines.join('')
+  return `${HEADER}# followed by "deny all;" in the location\n${lines.join('')}`
 }
 
 /** The generated includes: file name -> content. */
@@ -153,7 +155,7 @@ export function renderNginxIncludes(settings: NginxSettings): Record<string, str
   return {
     'listen-public.conf': renderListen(s.listenAddr, s.httpsPort, true),
     'listen-preview.conf': renderListen(s.listenAddr, s.previewPort, true),
-    'listen-http.conf': renderListen(s.listenAddr, s.httpPort, false) + `set $https_port_suffix "${suffix}";\n`,
+    'listen-http.conf': `${renderListen(s.listenAddr, s.httpPort, false)}set $https_port_suffix "${suffix}";\n`,
     'listen-status.conf': renderListen(s.listenAddr, s.statusPort, false),
     'upstreams.conf': renderUpstreams(s.netPrefix, s.keepalive),
     'status-allow.conf': renderStatusAllow(s.statusAllow),

@@ -8,7 +8,15 @@ import { coreTarget, execArgs, type Shell } from './compose.ts'
 import { OperationError } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
 import { faultPoint } from './fault.ts'
-import { RELOAD_PENDING, activateSet, adoptFlatFiles, pruneSets, readIncludes, stageSet, writeCheckTree } from './nginx-files.ts'
+import {
+  RELOAD_PENDING,
+  activateSet,
+  adoptFlatFiles,
+  pruneSets,
+  readIncludes,
+  stageSet,
+  writeCheckTree,
+} from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
 import { otherSlot, type Slot } from './state.ts'
 
@@ -27,7 +35,10 @@ export type LiveRouting = {
 export function readLive(liveDir: string): LiveRouting {
   let markers: string[] = []
   try {
-    markers = fs.readdirSync(liveDir).filter((f) => !f.startsWith('.')).sort()
+    markers = fs
+      .readdirSync(liveDir)
+      .filter((f) => !f.startsWith('.'))
+      .sort()
   } catch {
     markers = []
   }
@@ -88,7 +99,11 @@ export function nginxSettings(config: Config): NginxSettings {
 /** `nginx -t` inside the running nginx container (of its live config, or of `conf` as nginx sees it). */
 export async function testConfig(sh: Shell, config: Config, conf?: string): Promise<{ ok: boolean; output: string }> {
   const t = coreTarget(config)
-  const r = await sh.docker(execArgs(t, 'nginx', ['nginx', '-t', '-q', ...(conf ? ['-c', conf] : [])]), { env: t.env, nothrow: true, changes: false })
+  const r = await sh.docker(execArgs(t, 'nginx', ['nginx', '-t', '-q', ...(conf ? ['-c', conf] : [])]), {
+    env: t.env,
+    nothrow: true,
+    changes: false,
+  })
   return { ok: r.ok, output: (r.stderr + r.stdout).trim() }
 }
 
@@ -98,7 +113,12 @@ export async function testConfig(sh: Shell, config: Config, conf?: string): Prom
  * then is it swapped in (one rename) and nginx reloaded. A rejected set never goes live. A reload
  * cut short by a kill is done by the next call. Returns the names that changed.
  */
-export async function applyIncludes(sh: Shell, config: Config, dir: string, o: { nginxRunning: boolean }): Promise<string[]> {
+export async function applyIncludes(
+  sh: Shell,
+  config: Config,
+  dir: string,
+  o: { nginxRunning: boolean },
+): Promise<string[]> {
   const files = renderNginxIncludes(nginxSettings(config))
   const names = Object.keys(files)
   const now = readIncludes(dir, names)

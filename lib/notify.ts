@@ -31,7 +31,15 @@ const DEPLOY_WORDS: Record<string, string> = {
 /** The event of a deploy: "[dms production] deploy of v2 to green succeeded (34 s)". */
 export function deployEvent(
   event: string,
-  f: { target: string; version: string; slot?: string | null; previousSlot?: string | null; detail?: string; durationMs?: number; action?: string },
+  f: {
+    target: string
+    version: string
+    slot?: string | null
+    previousSlot?: string | null
+    detail?: string
+    durationMs?: number
+    action?: string
+  },
 ): NotifyEvent {
   const where = f.slot ? ` to ${f.slot}` : ''
   const took = f.durationMs !== undefined ? ` (${Math.round(f.durationMs / 1000)} s)` : ''
@@ -54,7 +62,13 @@ export function webhookPayload(e: NotifyEvent, host = os.hostname(), now = new D
   return { source: 'dms-deploy', time: now.toISOString(), host, ...e }
 }
 
-const COLORS: Record<string, string> = { started: '#439FE0', succeeded: 'good', rolled_back: 'warning', failed: 'danger', interrupted: 'warning' }
+const COLORS: Record<string, string> = {
+  started: '#439FE0',
+  succeeded: 'good',
+  rolled_back: 'warning',
+  failed: 'danger',
+  interrupted: 'warning',
+}
 
 /** Slack incoming-webhook body: `text` plus one attachment with the fields. */
 export function slackPayload(e: NotifyEvent, host = os.hostname()): Record<string, unknown> {
@@ -67,7 +81,10 @@ export function slackPayload(e: NotifyEvent, host = os.hostname()): Record<strin
   ]
     .filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '')
     .map(([title, value]) => ({ title, value, short: true }))
-  return { text: e.text, attachments: [{ color: COLORS[e.event] ?? '#cccccc', fields, ...(e.detail ? { text: e.detail } : {}) }] }
+  return {
+    text: e.text,
+    attachments: [{ color: COLORS[e.event] ?? '#cccccc', fields, ...(e.detail ? { text: e.detail } : {}) }],
+  }
 }
 
 /**
@@ -89,7 +106,10 @@ export async function sendNotification(config: Config, event: NotifyEvent, ui: P
   }
   for (const r of results) {
     if (r.ok) ui.detail(`notified ${ui.mask(r.url)}: ${r.detail}`)
-    else ui.warn(`Can't send the ${event.event} notification to ${ui.mask(r.url)}: ${r.detail}. The deploy is not affected.`)
+    else
+      ui.warn(
+        `Can't send the ${event.event} notification to ${ui.mask(r.url)}: ${r.detail}. The deploy is not affected.`,
+      )
   }
   return results
 }

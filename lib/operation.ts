@@ -58,7 +58,11 @@ export type OperationSpec<P extends { steps: string[] }, R> = {
   rehearse?: boolean
 }
 
-export async function runOperation<P extends { steps: string[] }, R>(ctx: ScriptContext, env: Env, spec: OperationSpec<P, R>): Promise<number> {
+export async function runOperation<P extends { steps: string[] }, R>(
+  ctx: ScriptContext,
+  env: Env,
+  spec: OperationSpec<P, R>,
+): Promise<number> {
   const { ui } = env
   const store = fileStore(env)
   const dry = ctx.common.dryRun
@@ -80,7 +84,7 @@ export async function runOperation<P extends { steps: string[] }, R>(ctx: Script
     try {
       plan = await spec.plan()
       ui.info(ui.c.bold(`Plan (${env.config.target}):`))
-      plan.steps.forEach((s, i) => ui.info(`  ${i + 1}. ${s}`))
+      for (const [i, s] of plan.steps.entries()) ui.info(`  ${i + 1}. ${s}`)
       if (dry) {
         if (spec.rehearse) {
           ui.info(ui.c.bold('Commands and files, in order:'))

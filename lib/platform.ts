@@ -2,8 +2,20 @@
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
 import type { Config } from './config.ts'
 import {
-  ROLES, ROLE_PREFIX, buildArgs, createShell, downArgs, imageExists, imageRef, logsArgs, projectContainers, slotProject, slotTarget, upArgs,
-  type ServiceState, type Shell,
+  ROLES,
+  ROLE_PREFIX,
+  buildArgs,
+  createShell,
+  downArgs,
+  imageExists,
+  imageRef,
+  logsArgs,
+  projectContainers,
+  slotProject,
+  slotTarget,
+  upArgs,
+  type ServiceState,
+  type Shell,
 } from './compose.ts'
 import { OperationError } from './errors.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
@@ -47,11 +59,20 @@ export interface Platform {
 }
 
 /** /ready checks a role's dependencies (used before a switch); /version only that it answers (after). */
-export function roleUrl(config: Config, port: number, role: (typeof ROLES)[number], endpoint: 'ready' | 'version' = 'ready'): string {
+export function roleUrl(
+  config: Config,
+  port: number,
+  role: (typeof ROLES)[number],
+  endpoint: 'ready' | 'version' = 'ready',
+): string {
   return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
 }
 
-export function summarizeServices(services: ServiceState[]): { running: boolean; healthy: boolean; problems: string[] } {
+export function summarizeServices(services: ServiceState[]): {
+  running: boolean
+  healthy: boolean
+  problems: string[]
+} {
   const problems: string[] = []
   for (const role of ROLES) {
     const s = services.find((x) => x.service === role)
@@ -63,14 +84,26 @@ export function summarizeServices(services: ServiceState[]): { running: boolean;
   return { running, healthy: problems.length === 0, problems }
 }
 
-export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { dryRun?: boolean; shell?: Shell } = {}): Platform {
+export function createPlatform(
+  config: Config,
+  paths: Paths,
+  ui: Printer,
+  o: { dryRun?: boolean; shell?: Shell } = {},
+): Platform {
   const sh = o.shell ?? createShell(ui, { dryRun: o.dryRun })
   const dryRun = !!o.dryRun
   const marker = (what: string, fn: () => void) => {
     if (dryRun) ui.info(`${ui.c.cyan('[dry-run]')} ${what}`)
     else fn()
   }
-  const probeRole = (port: number, role: (typeof ROLES)[number], headers: Record<string, string>, expectSlot?: Slot, version?: string, signal?: AbortSignal) =>
+  const probeRole = (
+    port: number,
+    role: (typeof ROLES)[number],
+    headers: Record<string, string>,
+    expectSlot?: Slot,
+    version?: string,
+    signal?: AbortSignal,
+  ) =>
     probeHttp({
       name: role,
       url: roleUrl(config, port, role, port === config.ports.preview ? 'ready' : 'version'),
@@ -88,33 +121,54 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
   return {
     dryRun,
     readRouting: () => readLive(paths.live),
-    setLive: (slot) => marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),
-    setGradual: (to, pct) => marker(`send ${pct}% of requests to ${to}: markers ${paths.live}/to-${to}-b1..b${pct}`, () => setGradual(paths.live, to, pct)),
+    setLive: (slot) =>
+      marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),
+    setGradual: (to, pct) =>
+      marker(`send ${pct}% of requests to ${to}: markers ${paths.live}/to-${to}-b1..b${pct}`, () =>
+        setGradual(paths.live, to, pct),
+      ),
     clearGradual: () => marker(`remove gradual markers in ${paths.live}`, () => clearGradual(paths.live)),
     async slotStatus(slot) {
-      const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) => (ROLES as readonly string[]).includes(s.service))
+      const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) =>
+        (ROLES as readonly string[]).includes(s.service),
+      )
       const sum = summarizeServices(services)
       // the release is the dms.version label the containers were started with (an image tag can
       // move under a running container; the label can't)
-      const tags = [...new Set(services.filter((s) => s.state === 'running').map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')))]
+      const tags = [
+        ...new Set(
+          services
+            .filter((s) => s.state === 'running')
+            .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
+        ),
+      ]
       return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
     },
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
     async buildImage(version) {
       const t = slotTarget(config, 'blue', version)
-      await sh.docker(buildArgs(t, ['api']), { env: t.env, action: `build ${imageRef(config, version)}`, timeoutMs: BUILD_TIMEOUT_MS })
+      await sh.docker(buildArgs(t, ['api']), {
+        env: t.env,
+        action: `build ${imageRef(config, version)}`,
+        timeoutMs: BUILD_TIMEOUT_MS,
+      })
     },
     async startSlot(slot, version, timeoutMs) {
       const t = slotTarget(config, slot, version)
-      const r = await sh.docker(upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }), {
-        env: t.env,
-        nothrow: true,
-        timeoutMs: deadlineAfter(timeoutMs),
-        action: `start ${version} in ${slot}`,
-      })
+      const r = await sh.docker(
+        upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
+        {
+          env: t.env,
+          nothrow: true,
+          timeoutMs: deadlineAfter(timeoutMs),
+          action: `start ${version} in ${slot}`,
+        },
+      )
       if (!r.ok) {
         const status = await this.slotStatus(slot)
-        const why = status.problems.length ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})` : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
+        const why = status.problems.length
+          ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
+          : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
     },
@@ -125,10 +179,17 @@ export function createPlatform(config: Config, paths: Paths, ui: Printer, o: { d
     },
     async removeSlot(slot) {
       const t = slotTarget(config, slot, 'retired')
-      await sh.docker(downArgs(t, { timeoutS: 30 }), { env: t.env, action: `remove slot ${slot}`, timeoutMs: deadlineAfter(30_000) })
+      await sh.docker(downArgs(t, { timeoutS: 30 }), {
+        env: t.env,
+        action: `remove slot ${slot}`,
+        timeoutMs: deadlineAfter(30_000),
+      })
     },
     probeSlot: (slot, version, signal) =>
-      Promise.all(ROLES.map((role) => probeRole(config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal))),
-    probePublic: (signal) => Promise.all(ROLES.map((role) => probeRole(config.ports.https, role, {}, undefined, undefined, signal))),
+      Promise.all(
+        ROLES.map((role) => probeRole(config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal)),
+      ),
+    probePublic: (signal) =>
+      Promise.all(ROLES.map((role) => probeRole(config.ports.https, role, {}, undefined, undefined, signal))),
   }
 }

@@ -65,7 +65,7 @@ function describeExpect(expect: StatusExpectation): string {
 
 function errorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException
-  if (e && e.code && e.message && !e.message.includes(e.code)) return `${e.code}: ${e.message}`
+  if (e?.code && e.message && !e.message.includes(e.code)) return `${e.code}: ${e.message}`
   return e?.message ?? String(err)
 }
 
@@ -151,7 +151,8 @@ export function probeHttp(opts: HttpProbeOptions): Promise<ProbeResult> {
             const [hn, want] = opts.header
             const got = resHeaders[hn.toLowerCase()]
             const good = got !== undefined && (typeof want === 'string' ? got === want : want.test(got))
-            if (!good) problems.push(`header ${hn}: ${got === undefined ? 'missing' : JSON.stringify(got)}, expected ${want}`)
+            if (!good)
+              problems.push(`header ${hn}: ${got === undefined ? 'missing' : JSON.stringify(got)}, expected ${want}`)
           }
           finish({
             ok: problems.length === 0,
@@ -169,8 +170,12 @@ export function probeHttp(opts: HttpProbeOptions): Promise<ProbeResult> {
       req.on('socket', (socket) => {
         socket.once('secureConnect', () => {
           const cert = (socket as TLSSocket).getPeerCertificate()
-          if (cert && cert.valid_to) {
-            tls = { validTo: cert.valid_to, daysLeft: daysUntil(cert.valid_to), subject: [cert.subject?.CN ?? ''].flat().join(', ') }
+          if (cert?.valid_to) {
+            tls = {
+              validTo: cert.valid_to,
+              daysLeft: daysUntil(cert.valid_to),
+              subject: [cert.subject?.CN ?? ''].flat().join(', '),
+            }
           }
         })
       })
@@ -220,9 +225,17 @@ function withTimeout<T>(
       signal?.removeEventListener('abort', onAbort)
       fn()
     }
-    const onAbort = () => end(() => (cleanup(), reject(new Error('aborted (overall deadline reached)'))))
+    const onAbort = () =>
+      end(() => {
+        cleanup()
+        reject(new Error('aborted (overall deadline reached)'))
+      })
     const timer = setTimeout(
-      () => end(() => (cleanup(), reject(new Error(`timed out after ${timeoutMs} ms`)))),
+      () =>
+        end(() => {
+          cleanup()
+          reject(new Error(`timed out after ${timeoutMs} ms`))
+        }),
       timeoutMs,
     )
     if (signal?.aborted) return onAbort()
@@ -450,9 +463,12 @@ export async function waitHealthy(
     attempts,
     elapsedMs: elapsed(start),
     last: why,
-    detail: `not healthy after ${attempts} attempts in ${deadlineMs} ms` +
+    detail:
+      `not healthy after ${attempts} attempts in ${deadlineMs} ms` +
       (why ? `; last failure: ${why.detail}` : '') +
-      (cutOff && why !== undefined && lastFailure !== undefined ? '; the last attempt was still running at the deadline' : '') +
+      (cutOff && why !== undefined && lastFailure !== undefined
+        ? '; the last attempt was still running at the deadline'
+        : '') +
       (streak > 0 ? ` (${streak} of ${consecutive} consecutive successes)` : ''),
   }
 }
@@ -474,7 +490,11 @@ function attemptUntil(
       resolve({ result, cutOff })
     }
     const timer = setTimeout(
-      () => end({ name: 'attempt', ok: false, latencyMs: elapsed(start), detail: `timed out after ${Math.round(timeMs)} ms` }, true),
+      () =>
+        end(
+          { name: 'attempt', ok: false, latencyMs: elapsed(start), detail: `timed out after ${Math.round(timeMs)} ms` },
+          true,
+        ),
       timeMs,
     )
     let running: Promise<ProbeResult>

@@ -30,7 +30,11 @@ export async function confirm(action: string, opts: ConfirmOptions): Promise<boo
       message: opts.ui.mask(opts.question ?? `Go ahead and ${action}?`),
       initial: false,
     },
-    { onCancel: () => { cancelled = true } },
+    {
+      onCancel: () => {
+        cancelled = true
+      },
+    },
   )
   return !cancelled && answer.go === true
 }

@@ -121,7 +121,7 @@ export class RedisClient {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk
     let offset = 0
     for (;;) {
-      let parsed
+      let parsed: ReturnType<typeof parseReply>
       try {
         parsed = parseReply(this.buffer, offset)
       } catch (err) {

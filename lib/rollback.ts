@@ -1,6 +1,15 @@
 // Rollback: back to the newest verified release other than the live one (a switch when its slot is
 // still warm, else recreated first), or, during a gradual shift nobody runs any more, abort the shift.
-import { checkDrift, confirmPublic, executeCreate, executeSwitch, rehearse, type Store, type SwitchOptions, type SwitchResult } from './bluegreen.ts'
+import {
+  checkDrift,
+  confirmPublic,
+  executeCreate,
+  executeSwitch,
+  rehearse,
+  type Store,
+  type SwitchOptions,
+  type SwitchResult,
+} from './bluegreen.ts'
 import { OperationError, RefusedError } from './errors.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { refuseIfPending, unverifiedReason } from './safety.ts'
@@ -22,7 +31,10 @@ export type RollbackPlan = {
 /** The newest verified release other than the live one (the release list, then the warm previous slot). */
 function rollbackTarget(state: DeployState, liveVersion: string | undefined): string | undefined {
   const usable = (v: string) => v !== liveVersion && unverifiedReason(state, v) === null
-  return [...state.releases].reverse().find((r) => r.verified !== false && usable(r.version))?.version ?? (state.previous && usable(state.previous.version) ? state.previous.version : undefined)
+  return (
+    [...state.releases].reverse().find((r) => r.verified !== false && usable(r.version))?.version ??
+    (state.previous && usable(state.previous.version) ? state.previous.version : undefined)
+  )
 }
 
 /** What a slot's containers hold, for a plan: the running release, else the stopped containers' (their label, else the record). */
@@ -32,7 +44,11 @@ export function slotOccupant(status: SlotStatus, recorded: string | undefined): 
   return `${stopped.join(',') || recorded || 'an unrecorded release'} (stopped)`
 }
 
-export async function planRollback(p: Platform, store: Store, o: { toVersion?: string; allowUnverified?: boolean }): Promise<RollbackPlan> {
+export async function planRollback(
+  p: Platform,
+  store: Store,
+  o: { toVersion?: string; allowUnverified?: boolean },
+): Promise<RollbackPlan> {
   const routing = p.readRouting()
   const state = store.read()
   refuseIfPending(p, state)
@@ -41,7 +57,12 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
   if (routing.gradual) {
     const g = routing.gradual
     return {
-      from: g.to, to: from, version: state.slots[from]?.version ?? 'unknown', warm: true, replaces: null, abortShift: true,
+      from: g.to,
+      to: from,
+      version: state.slots[from]?.version ?? 'unknown',
+      warm: true,
+      replaces: null,
+      abortShift: true,
       steps: [
         `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
         `confirm X-Slot: ${from} through the public listener`,
@@ -54,11 +75,19 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
   let version: string | undefined = o.toVersion
   if (!version) {
     version = rollbackTarget(state, liveVersion)
-    if (!version) throw new RefusedError(`Can't roll back: no previous release is recorded (none verified other than the live one). Nothing was changed.`, 'Name one with --to <version>; see npx zx scripts/status.ts')
+    if (!version)
+      throw new RefusedError(
+        `Can't roll back: no previous release is recorded (none verified other than the live one). Nothing was changed.`,
+        'Name one with --to <version>; see npx zx scripts/status.ts',
+      )
   } else if (!state.releases.some((r) => r.version === version) && state.slots[idle]?.version !== version) {
-    throw new RefusedError(`Can't roll back to ${version}: it is not a recorded release. Nothing was changed.`, `Recorded: ${[...new Set(state.releases.map((r) => r.version))].join(', ') || 'none'}`)
+    throw new RefusedError(
+      `Can't roll back to ${version}: it is not a recorded release. Nothing was changed.`,
+      `Recorded: ${[...new Set(state.releases.map((r) => r.version))].join(', ') || 'none'}`,
+    )
   }
-  if (version === liveVersion) throw new RefusedError(`Can't roll back to ${version}: it is already live in ${from}. Nothing was changed.`)
+  if (version === liveVersion)
+    throw new RefusedError(`Can't roll back to ${version}: it is already live in ${from}. Nothing was changed.`)
   const unverified = unverifiedReason(state, version)
   if (unverified && !o.allowUnverified)
     throw new RefusedError(
@@ -68,9 +97,16 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
   const status = await p.slotStatus(idle)
   const warm = status.running && status.healthy && status.version === version
   if (!warm && !(await p.imageAvailable(version)))
-    throw new RefusedError(`Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`, 'Load or pull the image, then run this again.')
+    throw new RefusedError(
+      `Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`,
+      'Load or pull the image, then run this again.',
+    )
   const replaces = !warm && status.services.length ? slotOccupant(status, state.slots[idle]?.version) : null
-  const warning = unverified ? [`WARNING: ${version} ${unverified.replace(/^failed/, 'FAILED').replace(/^was never verified/, 'WAS NEVER VERIFIED')}; it goes live anyway (--allow-unverified)`] : []
+  const warning = unverified
+    ? [
+        `WARNING: ${version} ${unverified.replace(/^failed/, 'FAILED').replace(/^was never verified/, 'WAS NEVER VERIFIED')}; it goes live anyway (--allow-unverified)`,
+      ]
+    : []
   return {
     from,
     to: idle,
@@ -80,7 +116,11 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
     steps: [
       ...warning,
       ...(warm
-        ? [`send every new request back to ${idle} (${version}, still warm)`, `confirm X-Slot: ${idle} through the public listener`, `keep ${from} warm`]
+        ? [
+            `send every new request back to ${idle} (${version}, still warm)`,
+            `confirm X-Slot: ${idle} through the public listener`,
+            `keep ${from} warm`,
+          ]
         : [
             ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
             `recreate ${version} in ${idle} and wait until healthy`,
@@ -92,35 +132,98 @@ export async function planRollback(p: Platform, store: Store, o: { toVersion?: s
 }
 
 /** Rollback of a stuck gradual shift: every bucket back to the slot that was live before it. */
-async function abortShift(p: Platform, store: Store, ui: Printer, plan: RollbackPlan, o: { signal?: AbortSignal }): Promise<SwitchResult> {
+async function abortShift(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: RollbackPlan,
+  o: { signal?: AbortSignal },
+): Promise<SwitchResult> {
   const started = Date.now()
   if (p.dryRun) {
     p.setLive(plan.to)
     rehearse(ui, `would confirm through the public listener that responses carry X-Slot: ${plan.to}`)
   } else await ui.step(`Sending every bucket back to ${plan.to}`, async () => p.setLive(plan.to))
   const c = p.dryRun ? { ok: true, ms: 0, seen: '' } : await confirmPublic(p, plan.to, o.signal)
-  if (!c.ok) throw new OperationError(`Can't confirm the rollback: every bucket marker was removed, yet the public listener answers ${c.seen}`, 'See: npx zx scripts/health-check.ts')
+  if (!c.ok)
+    throw new OperationError(
+      `Can't confirm the rollback: every bucket marker was removed, yet the public listener answers ${c.seen}`,
+      'See: npx zx scripts/health-check.ts',
+    )
   const detail = `aborted a gradual shift to ${plan.from}`
   store.update((s) => {
     s.pending = null
-    addHistory(s, { action: 'rollback', outcome: 'succeeded', version: plan.version, from: plan.from, to: plan.to, detail })
+    addHistory(s, {
+      action: 'rollback',
+      outcome: 'succeeded',
+      version: plan.version,
+      from: plan.from,
+      to: plan.to,
+      detail,
+    })
   })
-  store.audit({ action: 'rollback', outcome: 'succeeded', version: plan.version, slot: plan.to, durationMs: Date.now() - started, detail })
+  store.audit({
+    action: 'rollback',
+    outcome: 'succeeded',
+    version: plan.version,
+    slot: plan.to,
+    durationMs: Date.now() - started,
+    detail,
+  })
   await store.recordLive?.(plan.to, true)
-  return { from: plan.from, to: plan.to, version: plan.version, switchMs: c.ms, verification: null, switchedBack: false }
+  return {
+    from: plan.from,
+    to: plan.to,
+    version: plan.version,
+    switchMs: c.ms,
+    verification: null,
+    switchedBack: false,
+  }
 }
 
 export async function executeRollback(
-  p: Platform, store: Store, ui: Printer, plan: RollbackPlan, o: SwitchOptions & { timeoutMs: number },
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: RollbackPlan,
+  o: SwitchOptions & { timeoutMs: number },
 ): Promise<SwitchResult> {
   if (plan.abortShift) return abortShift(p, store, ui, plan, o)
   const started = Date.now()
   if (!plan.warm) {
-    await executeCreate(p, store, ui, { slot: plan.to, live: plan.from, version: plan.version, replaces: plan.replaces, build: false, steps: [] }, { timeoutMs: o.timeoutMs, signal: o.signal })
+    await executeCreate(
+      p,
+      store,
+      ui,
+      { slot: plan.to, live: plan.from, version: plan.version, replaces: plan.replaces, build: false, steps: [] },
+      { timeoutMs: o.timeoutMs, signal: o.signal },
+    )
   }
-  const result = await executeSwitch(p, store, ui, { from: plan.from, to: plan.to, version: plan.version, fromVersion: null, gradual: [], steps: [] }, { ...o, verifyMs: 0 })
+  const result = await executeSwitch(
+    p,
+    store,
+    ui,
+    { from: plan.from, to: plan.to, version: plan.version, fromVersion: null, gradual: [], steps: [] },
+    { ...o, verifyMs: 0 },
+  )
   await store.recordLive?.(plan.to, true)
-  store.update((s) => addHistory(s, { action: 'rollback', outcome: 'succeeded', version: plan.version, from: plan.from, to: plan.to, detail: plan.warm ? 'warm slot' : 'recreated' }))
-  store.audit({ action: 'rollback', outcome: 'succeeded', version: plan.version, slot: plan.to, durationMs: Date.now() - started, detail: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}` })
+  store.update((s) =>
+    addHistory(s, {
+      action: 'rollback',
+      outcome: 'succeeded',
+      version: plan.version,
+      from: plan.from,
+      to: plan.to,
+      detail: plan.warm ? 'warm slot' : 'recreated',
+    }),
+  )
+  store.audit({
+    action: 'rollback',
+    outcome: 'succeeded',
+    version: plan.version,
+    slot: plan.to,
+    durationMs: Date.now() - started,
+    detail: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}`,
+  })
   return result
 }

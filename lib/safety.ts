@@ -27,7 +27,8 @@ export function refuseIfPending(p: Platform, state: DeployState): void {
 /** Why a slot must not be stopped now (it can still receive a request), or null. */
 export function retireBlocker(state: DeployState, routing: LiveRouting, slot: Slot): string | null {
   if (state.pending) return `an ${describePending(state.pending)} is recorded; the next changing script repairs it`
-  if (routing.gradual) return `a gradual shift is in progress (${routing.gradual.percent}% of new requests go to ${routing.gradual.to})`
+  if (routing.gradual)
+    return `a gradual shift is in progress (${routing.gradual.percent}% of new requests go to ${routing.gradual.to})`
   if (routing.live === slot) return `${slot} is live`
   const bucket = routing.markers.find((m) => m.startsWith(`to-${slot}-b`))
   if (bucket) return `the nginx marker ${bucket} routes requests to ${slot}`
@@ -51,20 +52,35 @@ export function unverifiedReason(state: DeployState, version: string): string | 
 }
 
 /** The state once `to` passed its verification: live, verified, in the release list; `from` kept warm. */
-export function commitSwitch(s: DeployState, o: { from: Slot; to: Slot; version: string; keepPreviousMs: number; verified: boolean }): void {
+export function commitSwitch(
+  s: DeployState,
+  o: { from: Slot; to: Slot; version: string; keepPreviousMs: number; verified: boolean },
+): void {
   s.live = o.to
-  const rec: Release = s.slots[o.to] ?? { version: o.version, slot: o.to, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+  const rec: Release = s.slots[o.to] ?? {
+    version: o.version,
+    slot: o.to,
+    deployedAt: new Date().toISOString(),
+    deployedBy: whoami().user,
+  }
   s.slots[o.to] = { ...rec, verified: o.verified }
   delete s.slots[o.to]!.failure
   const prevVersion = s.slots[o.from]?.version
-  s.previous = prevVersion ? { slot: o.from, version: prevVersion, warmUntil: new Date(Date.now() + o.keepPreviousMs).toISOString() } : null
+  s.previous = prevVersion
+    ? { slot: o.from, version: prevVersion, warmUntil: new Date(Date.now() + o.keepPreviousMs).toISOString() }
+    : null
   s.releases.push({ ...s.slots[o.to]! })
   s.pending = null
 }
 
 /** Marks the release in `slot` as not verified (why: the failure, when it failed). */
 export function markUnverified(s: DeployState, slot: Slot, version: string, why?: string): void {
-  const rec: Release = s.slots[slot] ?? { version, slot, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+  const rec: Release = s.slots[slot] ?? {
+    version,
+    slot,
+    deployedAt: new Date().toISOString(),
+    deployedBy: whoami().user,
+  }
   s.slots[slot] = { ...rec, verified: rec.verified === true && !why, ...(why ? { failure: why.slice(0, 300) } : {}) }
 }
 
@@ -77,7 +93,10 @@ export type Removal = { removed: true } | { removed: false; why: string; left: s
  * stays recorded as occupied with the containers that are left (nothing claims it went).
  */
 export async function removeCandidate(
-  p: Platform, store: Store, ui: Printer, o: { slot: Slot; version: string; live: Slot; removeOneOffs?: (slot: Slot) => Promise<number> },
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  o: { slot: Slot; version: string; live: Slot; removeOneOffs?: (slot: Slot) => Promise<number> },
 ): Promise<Removal> {
   try {
     await ui.step(`Removing the candidate ${o.version} from ${o.slot} (${o.live} keeps serving)`, async () => {
@@ -88,7 +107,12 @@ export async function removeCandidate(
     const status = await p.slotStatus(o.slot).catch(() => null)
     const left = status?.services.map((s) => s.name) ?? []
     store.update((s) => {
-      const rec: Release = s.slots[o.slot] ?? { version: o.version, slot: o.slot, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+      const rec: Release = s.slots[o.slot] ?? {
+        version: o.version,
+        slot: o.slot,
+        deployedAt: new Date().toISOString(),
+        deployedBy: whoami().user,
+      }
       s.slots[o.slot] = { ...rec, verified: false, left }
     })
     return { removed: false, why: errorMessage(e), left }

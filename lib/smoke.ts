@@ -46,7 +46,15 @@ export function smokeUrl(config: Config, port: number): string {
 }
 
 const get = (t: SmokeTarget, p: string, name: string, extra: Partial<Parameters<typeof probeHttp>[0]> = {}) =>
-  probeHttp({ name, url: `${t.baseUrl}${p}`, insecure: true, timeoutMs: 5000, headers: t.headers, expectStatus: 200, ...extra })
+  probeHttp({
+    name,
+    url: `${t.baseUrl}${p}`,
+    insecure: true,
+    timeoutMs: 5000,
+    headers: t.headers,
+    expectStatus: 200,
+    ...extra,
+  })
 
 /** Every role's /version answers 200 with the expected X-Slot and X-Version. */
 export async function checkRoles(t: SmokeTarget): Promise<ProbeResult[]> {
@@ -56,8 +64,10 @@ export async function checkRoles(t: SmokeTarget): Promise<ProbeResult[]> {
       const h = r.headers ?? {}
       if (!r.ok) return r
       if (h['x-role'] !== role) return { ...r, ok: false, detail: `X-Role is ${h['x-role']}, expected ${role}` }
-      if (t.slot && h['x-slot'] !== t.slot) return { ...r, ok: false, detail: `X-Slot is ${h['x-slot']}, expected ${t.slot}` }
-      if (t.version && h['x-version'] !== t.version) return { ...r, ok: false, detail: `X-Version is ${h['x-version']}, expected ${t.version}` }
+      if (t.slot && h['x-slot'] !== t.slot)
+        return { ...r, ok: false, detail: `X-Slot is ${h['x-slot']}, expected ${t.slot}` }
+      if (t.version && h['x-version'] !== t.version)
+        return { ...r, ok: false, detail: `X-Version is ${h['x-version']}, expected ${t.version}` }
       return r
     }),
   )
@@ -67,7 +77,13 @@ export async function checkRoles(t: SmokeTarget): Promise<ProbeResult[]> {
 export async function documentRoundTrip(t: SmokeTarget): Promise<ProbeResult[]> {
   const title = `smoke ${t.version ?? ''} ${Date.now()}`
   const json = { ...t.headers, 'content-type': 'application/json' }
-  const created = await get(t, '/api/documents', 'document create', { method: 'POST', body: JSON.stringify({ title, body: 'smoke test' }), headers: json, expectStatus: 201, keepBody: true })
+  const created = await get(t, '/api/documents', 'document create', {
+    method: 'POST',
+    body: JSON.stringify({ title, body: 'smoke test' }),
+    headers: json,
+    expectStatus: 201,
+    keepBody: true,
+  })
   if (!created.ok) return [created]
   let id: unknown
   try {
@@ -75,8 +91,12 @@ export async function documentRoundTrip(t: SmokeTarget): Promise<ProbeResult[]> 
   } catch {
     id = undefined
   }
-  if (typeof id !== 'number' && typeof id !== 'string') return [{ ...created, ok: false, detail: 'the create answer carries no id' }]
-  const read = await get(t, `/api/documents/${id}`, 'document read', { keepBody: true, bodyPattern: new RegExp(title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) })
+  if (typeof id !== 'number' && typeof id !== 'string')
+    return [{ ...created, ok: false, detail: 'the create answer carries no id' }]
+  const read = await get(t, `/api/documents/${id}`, 'document read', {
+    keepBody: true,
+    bodyPattern: new RegExp(title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+  })
   const deleted = await get(t, `/api/documents/${id}`, 'document delete', { method: 'DELETE' })
   const gone = await get(t, `/api/documents/${id}`, 'document gone', { expectStatus: 404 })
   return [created, read, deleted, gone]
@@ -94,9 +114,17 @@ export async function shortLoad(t: SmokeTarget, s: SmokeSettings, signal?: Abort
   let issued = 0
   let failures = 0
   const worker = async () => {
-    while (issued < s.requests && Date.now() < deadline && !signal?.aborted && !(failures >= 3 && failures / results.length > s.maxErrorRate)) {
+    while (
+      issued < s.requests &&
+      Date.now() < deadline &&
+      !signal?.aborted &&
+      !(failures >= 3 && failures / results.length > s.maxErrorRate)
+    ) {
       const p = LOAD_PATHS[issued++ % LOAD_PATHS.length]!
-      const r = await get(t, p, `load ${p}`, { expectStatus: [200, 399], timeoutMs: Math.max(1000, Math.min(10_000, deadline - Date.now() + 1000)) })
+      const r = await get(t, p, `load ${p}`, {
+        expectStatus: [200, 399],
+        timeoutMs: Math.max(1000, Math.min(10_000, deadline - Date.now() + 1000)),
+      })
       if (!r.ok) failures++
       results.push(r)
     }

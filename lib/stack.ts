@@ -24,11 +24,22 @@ export async function coreRunning(sh: Shell, config: Config): Promise<{ running:
  * Makes sure the runtime directory, the network and the core services exist and are healthy.
  * nginx config changes are validated (nginx -t) and reloaded only when something changed.
  */
-export async function ensureCore(sh: Shell, config: Config, paths: Paths, ui: Printer, o: { timeoutMs?: number } = {}): Promise<{ started: boolean; changed: string[] }> {
-  if (!config.postgres.password || !config.redisPassword) throw new OperationError("Can't prepare the stack: the database and Redis secrets are not set", 'Run without --dry-run once so they are generated.')
+export async function ensureCore(
+  sh: Shell,
+  config: Config,
+  paths: Paths,
+  ui: Printer,
+  o: { timeoutMs?: number } = {},
+): Promise<{ started: boolean; changed: string[] }> {
+  if (!config.postgres.password || !config.redisPassword)
+    throw new OperationError(
+      "Can't prepare the stack: the database and Redis secrets are not set",
+      'Run without --dry-run once so they are generated.',
+    )
   const before = await coreRunning(sh, config)
   if (sh.dryRun) {
-    if (!before.running) ui.info(`${ui.c.cyan('[dry-run]')} prepare ${paths.varDir} and start the core services (nginx, postgres, redis)`)
+    if (!before.running)
+      ui.info(`${ui.c.cyan('[dry-run]')} prepare ${paths.varDir} and start the core services (nginx, postgres, redis)`)
     return { started: !before.running, changed: [] }
   }
   const changed = before.running ? await applyIncludes(sh, config, paths.nginx, { nginxRunning: true }) : []
@@ -47,7 +58,12 @@ export async function ensureCore(sh: Shell, config: Config, paths: Paths, ui: Pr
   if (!before.running) {
     const t = coreTarget(config)
     await ui.step('Starting the core services (nginx, postgres, redis)', () =>
-      sh.docker(upArgs(t, { waitTimeoutS: Math.round((o.timeoutMs ?? 120_000) / 1000) }), { env: t.env, action: 'start the core services', timeoutMs: deadlineAfter(o.timeoutMs ?? 120_000) }))
+      sh.docker(upArgs(t, { waitTimeoutS: Math.round((o.timeoutMs ?? 120_000) / 1000) }), {
+        env: t.env,
+        action: 'start the core services',
+        timeoutMs: deadlineAfter(o.timeoutMs ?? 120_000),
+      }),
+    )
   }
   return { started: !before.running, changed: [...changed, ...report.changed] }
 }

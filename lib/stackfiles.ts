@@ -31,7 +31,8 @@ const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/
 
 function checkSecret(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) throw new Error(`Can't prepare runtime: ${name} is empty`)
-  if (/[\s"'\\]/.test(value)) throw new Error(`Can't prepare runtime: ${name} must not contain whitespace, quotes or backslashes`)
+  if (/[\s"'\\]/.test(value))
+    throw new Error(`Can't prepare runtime: ${name} must not contain whitespace, quotes or backslashes`)
   return value
 }
 
@@ -56,9 +57,23 @@ export async function ensureCertificate(certDir: string): Promise<boolean> {
   const tmpCrt = `${crt}.${process.pid}.tmp`
   const tmpKey = `${key}.${process.pid}.tmp`
   const args = [
-    'req', '-x509', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-keyout', tmpKey, '-out', tmpCrt, '-days', '825', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    'req',
+    '-x509',
+    '-nodes',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-keyout',
+    tmpKey,
+    '-out',
+    tmpCrt,
+    '-days',
+    '825',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
   ]
   const old = process.umask(0o077)
   try {
@@ -78,18 +93,27 @@ export async function ensureCertificate(certDir: string): Promise<boolean> {
 export async function ensureNetwork(name: string, netPrefix: string): Promise<boolean> {
   if (!NETWORK_NAME_RE.test(name)) throw new Error(`Can't create network: invalid name ${JSON.stringify(name)}`)
   const subnet = `${checkNetPrefix(netPrefix)}.0/24`
-  const inspect = (format: string) => run('docker', ['network', 'inspect', '--format', format, name], { nothrow: true, changes: false, action: `inspect the network ${name}` })
+  const inspect = (format: string) =>
+    run('docker', ['network', 'inspect', '--format', format, name], {
+      nothrow: true,
+      changes: false,
+      action: `inspect the network ${name}`,
+    })
   const found = await inspect('{{range .IPAM.Config}}{{.Subnet}} {{end}}')
   if (found.ok) {
     const subnets = found.stdout.trim().split(/\s+/).filter(Boolean)
     const gateways = (await inspect('{{range .IPAM.Config}}{{.Gateway}} {{end}}')).stdout.trim().split(/\s+/)
     if (subnets.includes(subnet) && !gateways.includes(`${netPrefix}.1`)) {
-      throw new Error(`Docker network ${name} has gateway ${gateways.join(', ')}, expected ${netPrefix}.1. ` +
-        `Remove it when nothing uses it (docker network rm ${name}); the toolkit recreates it.`)
+      throw new Error(
+        `Docker network ${name} has gateway ${gateways.join(', ')}, expected ${netPrefix}.1. ` +
+          `Remove it when nothing uses it (docker network rm ${name}); the toolkit recreates it.`,
+      )
     }
     if (!subnets.includes(subnet)) {
-      throw new Error(`Docker network ${name} exists with subnet ${subnets.join(', ') || 'none'}, expected ${subnet}. ` +
-        `Remove it (docker network rm ${name}) or fix NET_PREFIX.`)
+      throw new Error(
+        `Docker network ${name} exists with subnet ${subnets.join(', ') || 'none'}, expected ${subnet}. ` +
+          `Remove it (docker network rm ${name}) or fix NET_PREFIX.`,
+      )
     }
     return false
   }
@@ -99,10 +123,28 @@ export async function ensureNetwork(name: string, netPrefix: string): Promise<bo
   // The gateway (the host) is .1, as the contract says: without --gateway docker would put it at
   // the start of the ip-range (.128), where host-networked exporters and nginx are not listening.
   const gateway = `${netPrefix}.1`
-  const created = await run('docker', ['network', 'create', '--driver', 'bridge', '--subnet', subnet, '--ip-range', ipRange, '--gateway', gateway, '--label', 'dms.managed=true', name], {
-    nothrow: true,
-    action: `create the docker network ${name}`,
-  })
+  const created = await run(
+    'docker',
+    [
+      'network',
+      'create',
+      '--driver',
+      'bridge',
+      '--subnet',
+      subnet,
+      '--ip-range',
+      ipRange,
+      '--gateway',
+      gateway,
+      '--label',
+      'dms.managed=true',
+      name,
+    ],
+    {
+      nothrow: true,
+      action: `create the docker network ${name}`,
+    },
+  )
   if (!created.ok) {
     throw new Error(`Can't create docker network ${name} (${subnet}): ${created.stderr.trim()}`)
   }

@@ -48,14 +48,31 @@ export type DeployState = {
   releases: Release[]
   history: HistoryEntry[]
   /** an operation under way: what a crashed run left behind */
-  pending: { operation: string; version?: string; slot?: Slot; from?: Slot; step: string; startedAt: string; pid: number } | null
+  pending: {
+    operation: string
+    version?: string
+    slot?: Slot
+    from?: Slot
+    step: string
+    startedAt: string
+    pid: number
+  } | null
 }
 
 const MAX_RELEASES = 50
 const MAX_HISTORY = 200
 
 export function emptyState(target: string): DeployState {
-  return { schema: 1, target, live: null, slots: { blue: null, green: null }, previous: null, releases: [], history: [], pending: null }
+  return {
+    schema: 1,
+    target,
+    live: null,
+    slots: { blue: null, green: null },
+    previous: null,
+    releases: [],
+    history: [],
+    pending: null,
+  }
 }
 
 export class StateCorruptError extends RefusedError {}
@@ -67,7 +84,10 @@ export function readState(file: string, target: string): DeployState {
     text = fs.readFileSync(file, 'utf8')
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(target)
-    throw new StateCorruptError(`Can't read the state file ${file}: ${errorMessage(e)}`, 'Check its permissions. Nothing was changed.')
+    throw new StateCorruptError(
+      `Can't read the state file ${file}: ${errorMessage(e)}`,
+      'Check its permissions. Nothing was changed.',
+    )
   }
   const problem = (why: string) =>
     new StateCorruptError(
@@ -109,7 +129,7 @@ export function writeState(file: string, state: DeployState): void {
       // the current file is corrupt: do not overwrite the good .bak with it
     }
   }
-  writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n', 0o640)
+  writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o640)
 }
 
 /** Read, change, write. fn may mutate the state it is given. */
@@ -160,7 +180,7 @@ export function appendAudit(file: string, entry: AuditEntry, mask: (s: string) =
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640)
   try {
-    fs.writeSync(fd, mask(JSON.stringify(line)) + '\n')
+    fs.writeSync(fd, `${mask(JSON.stringify(line))}\n`)
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
@@ -197,5 +217,13 @@ export function commandLine(argv = process.argv): string {
 
 // ---------------------------------------------------------------- deploy lock (lock.ts)
 
-export { LockCorruptError, acquireLock, describeHolder, forceUnlock, kernelLockFile, lockHeld, readLock } from './lock.ts'
+export {
+  LockCorruptError,
+  acquireLock,
+  describeHolder,
+  forceUnlock,
+  kernelLockFile,
+  lockHeld,
+  readLock,
+} from './lock.ts'
 export type { AcquireOptions, Lock, LockHolder } from './lock.ts'

@@ -66,7 +66,7 @@ export class Printer {
   }
 
   private write(stream: NodeJS.WritableStream, text: string): void {
-    stream.write(this.mask(text) + '\n')
+    stream.write(`${this.mask(text)}\n`)
   }
 
   /** Progress and information: hidden by --quiet; on stderr under --json. */
@@ -119,7 +119,10 @@ export class Printer {
     const all = [header, ...rows]
     const widths = header.map((_, i) => Math.max(...all.map((r) => stripAnsi(r[i] ?? '').length)))
     const line = (r: string[]) =>
-      r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(cell).length))).join('  ').trimEnd()
+      r
+        .map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(cell).length)))
+        .join('  ')
+        .trimEnd()
     this.info(this.c.bold(line(header)))
     for (const r of rows) this.info(line(r))
   }
@@ -129,7 +132,7 @@ export class Printer {
     if (!this.json) return
     if (this.resultWritten) throw new Error('Printer.result called twice: --json prints exactly one document')
     this.resultWritten = true
-    this.out.write(this.mask(JSON.stringify(doc, null, 2)) + '\n')
+    this.out.write(`${this.mask(JSON.stringify(doc, null, 2))}\n`)
   }
 
   get hasResult(): boolean {
@@ -139,5 +142,6 @@ export class Printer {
 
 export function stripAnsi(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\u001b\[[0-9;]*m/g, '')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ANSI escape (ESC [) on purpose
+  return s.replace(/\x1b\[[0-9;]*m/g, '')
 }

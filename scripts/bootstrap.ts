@@ -7,7 +7,16 @@ import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
 import { RefusedError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'
 import { enableLiveRestore } from '../lib/docker-daemon.ts'
-import { TEST_TOOLS, aptInstall, checkHost, ensureBaseImage, installCompose, isDebianLike, startDocker, type Need } from '../lib/host.ts'
+import {
+  TEST_TOOLS,
+  aptInstall,
+  checkHost,
+  ensureBaseImage,
+  installCompose,
+  isDebianLike,
+  startDocker,
+  type Need,
+} from '../lib/host.ts'
 
 await runScript(
   {
@@ -20,7 +29,10 @@ await runScript(
     ].join('\n'),
     flags: {
       check: { type: 'boolean', description: 'only report what is missing (exit 2 if anything is)' },
-      'for-tests': { type: 'boolean', description: 'also install the host tools the tests use (nginx, promtool, amtool, wrk, openssl, …)' },
+      'for-tests': {
+        type: 'boolean',
+        description: 'also install the host tools the tests use (nginx, promtool, amtool, wrk, openssl, …)',
+      },
       'no-build': { type: 'boolean', description: 'do not build the stack images' },
     },
     examples: ['npx zx scripts/bootstrap.ts --check', 'npx zx scripts/bootstrap.ts --for-tests'],
@@ -30,13 +42,17 @@ await runScript(
     const { config } = loadEnv(ctx, { generateSecrets: false })
     const forTests = ctx.flags['for-tests'] === true
     const show = (needs: Need[]) =>
-      ui.table(['need', 'status', 'detail'], needs.map((n) => [n.name, n.ok ? ui.c.green('ok') : ui.c.red('missing'), n.detail]))
+      ui.table(
+        ['need', 'status', 'detail'],
+        needs.map((n) => [n.name, n.ok ? ui.c.green('ok') : ui.c.red('missing'), n.detail]),
+      )
     const before = await ui.step('Checking the host', () => checkHost({ forTests, baseImage: config.baseImage }))
     const missing = before.filter((n) => !n.ok)
     if (ctx.flags.check || ctx.common.dryRun) {
       show(before)
       ui.result({ ok: missing.length === 0, needs: before })
-      if (missing.length && ctx.common.dryRun) ui.info(`Would install or start: ${missing.map((n) => n.name).join(', ')}`)
+      if (missing.length && ctx.common.dryRun)
+        ui.info(`Would install or start: ${missing.map((n) => n.name).join(', ')}`)
       return missing.length ? EXIT.REFUSED : EXIT.OK
     }
     if (!missing.length && ctx.flags['no-build'] === true) {
@@ -57,24 +73,32 @@ await runScript(
     const pkgs: string[] = []
     if (need('docker CLI') || need('Docker Engine (dockerd)')) pkgs.push('docker.io')
     if (forTests) for (const [tool, pkg] of Object.entries(TEST_TOOLS)) if (need(tool)) pkgs.push(pkg)
-    if (pkgs.length) await ui.step(`Installing Debian packages: ${[...new Set(pkgs)].join(' ')}`, () => aptInstall([...new Set(pkgs)]))
+    if (pkgs.length)
+      await ui.step(`Installing Debian packages: ${[...new Set(pkgs)].join(' ')}`, () => aptInstall([...new Set(pkgs)]))
     if (need('Compose v2')) await ui.step('Installing the Compose v2 plugin', () => installCompose())
     // before dockerd starts, so a fresh daemon reads it; a running one is reloaded (SIGHUP)
     if (need('live-restore')) {
-      const r = await ui.step('Turning on live-restore (containers keep running while dockerd restarts)', () => enableLiveRestore())
-      ui.info(`live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`)
+      const r = await ui.step('Turning on live-restore (containers keep running while dockerd restarts)', () =>
+        enableLiveRestore(),
+      )
+      ui.info(
+        `live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`,
+      )
     }
     if (need('Docker Engine running')) {
       const how = await ui.step('Starting the Docker Engine', () => startDocker())
       ui.detail(`dockerd runs as: ${how}`)
     }
-    const base = await ui.step(`Making sure the base image ${config.baseImage} exists`, () => ensureBaseImage(config.baseImage))
+    const base = await ui.step(`Making sure the base image ${config.baseImage} exists`, () =>
+      ensureBaseImage(config.baseImage),
+    )
     ui.detail(`base image: ${base}`)
     if (ctx.flags['no-build'] !== true) {
       const sh = createShell(ui)
       const t = coreTarget(config)
       await ui.step('Building the stack images (nginx, postgres, redis)', () =>
-        sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images', timeoutMs: BUILD_TIMEOUT_MS }))
+        sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images', timeoutMs: BUILD_TIMEOUT_MS }),
+      )
     }
     const after = await checkHost({ forTests, baseImage: config.baseImage })
     show(after)

@@ -14,7 +14,8 @@ import { readState } from '../lib/state.ts'
 await runScript(
   {
     name: 'demo',
-    summary: 'Bootstrap this host, deploy 1.0.0, then deploy 2.0.0 blue-green under a short load, and leave the stack running.',
+    summary:
+      'Bootstrap this host, deploy 1.0.0, then deploy 2.0.0 blue-green under a short load, and leave the stack running.',
     flags: {
       'skip-bootstrap': { type: 'boolean', description: 'do not run scripts/bootstrap.ts first' },
     },
@@ -25,7 +26,11 @@ await runScript(
     const target = ctx.common.target
     const run = async (script: string, args: string[]) => {
       ui.info(ui.c.bold(`\n$ npx zx scripts/${script}.ts ${args.join(' ')}`))
-      const p = await runCommand(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`), ...args], { cwd: REPO_ROOT, inherit: true, nothrow: true, timeoutMs: 60 * 60_000, killGraceMs: 120_000 })
+      const p = await runCommand(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`), ...args],
+        { cwd: REPO_ROOT, inherit: true, nothrow: true, timeoutMs: 60 * 60_000, killGraceMs: 120_000 },
+      )
       if (!p.ok) throw new OperationError(`Can't finish the demo: ${script} exited ${p.code}`, 'See its output above.')
     }
     if (ctx.flags['skip-bootstrap'] !== true) await run('bootstrap', ['--target', target])
@@ -46,12 +51,20 @@ await runScript(
     }
     const sum = summarize(await load.done)
     ui.info('')
-    ui.table(['during the release', ''], [
-      ['requests', String(sum.requests)],
-      ['failed', String(sum.failed)],
-      ['answered by slot', Object.entries(sum.bySlot).map(([s, n]) => `${s}: ${n}`).join(', ')],
-      ['latency p50 / p99', `${sum.p50} ms / ${sum.p99} ms`],
-    ])
+    ui.table(
+      ['during the release', ''],
+      [
+        ['requests', String(sum.requests)],
+        ['failed', String(sum.failed)],
+        [
+          'answered by slot',
+          Object.entries(sum.bySlot)
+            .map(([s, n]) => `${s}: ${n}`)
+            .join(', '),
+        ],
+        ['latency p50 / p99', `${sum.p50} ms / ${sum.p99} ms`],
+      ],
+    )
     ui.info('')
     ui.success(`The stack runs ${live()} (${target}). It stays up.`)
     ui.info(`  public:   ${base}/   (self-signed certificate: curl -k)`)

@@ -12,7 +12,8 @@ import { createDeployPorts } from '../lib/pipeline/ports.ts'
 await runScript(
   {
     name: 'deploy-production',
-    summary: 'Release a version blue-green: preflight, backup, create the idle slot, migrate, smoke-test, switch, verify, record.',
+    summary:
+      'Release a version blue-green: preflight, backup, create the idle slot, migrate, smoke-test, switch, verify, record.',
     description: [
       'Hooks (executables in hooks/, or HOOKS_DIR): pre-deploy (a failure stops with nothing changed, exit 2),',
       'smoke (part of the smoke tests), post-deploy, on-rollback, on-failure; they get DMS_VERSION, DMS_SLOT,',
@@ -22,11 +23,21 @@ await runScript(
     flags: {
       version: { type: 'string', value: '<tag>', description: 'the release (image tag) to deploy' },
       build: { type: 'boolean', description: "build the release's image first (compose build context)" },
-      gradual: { type: 'string', value: '<list>', description: 'shift traffic in steps with an analysis at each, e.g. 10,50,100' },
+      gradual: {
+        type: 'string',
+        value: '<list>',
+        description: 'shift traffic in steps with an analysis at each, e.g. 10,50,100',
+      },
       step: { type: 'duration', default: '20s', description: 'how long each gradual step is analysed' },
       verify: { type: 'duration', description: 'verification window after the switch (default: VERIFY_WINDOW)' },
-      timeout: { type: 'duration', description: 'how long the new slot may take to become healthy (default: DEPLOY_TIMEOUT)' },
-      'allow-contract': { type: 'boolean', description: 'allow migrations marked "-- contract" (they remove what older releases use)' },
+      timeout: {
+        type: 'duration',
+        description: 'how long the new slot may take to become healthy (default: DEPLOY_TIMEOUT)',
+      },
+      'allow-contract': {
+        type: 'boolean',
+        description: 'allow migrations marked "-- contract" (they remove what older releases use)',
+      },
       ...LOCK_FLAGS,
     },
     examples: [
@@ -60,12 +71,31 @@ await runScript(
       report: (plan, r) => {
         const v = r.switch?.verification
         if (v) ctx.ui.success(`Verified: ${v.total} probes, ${(v.successRate * 100).toFixed(1)}% ok, p95 ${v.p95} ms`)
-        if (r.outcome === 'interrupted') ctx.ui.warn(`Interrupted after ${plan.slot} (${plan.version}) passed its verification: it stays live; hooks and notifications may be incomplete.`)
-        else if (plan.done) ctx.ui.success(`Deployed ${plan.version} to ${plan.slot}: the run that was killed is finished (verified again).`)
-        else ctx.ui.success(`Deployed ${plan.version} to ${plan.slot} in ${(r.durationMs / 1000).toFixed(1)}s; ${plan.live} stays warm.`)
+        if (r.outcome === 'interrupted')
+          ctx.ui.warn(
+            `Interrupted after ${plan.slot} (${plan.version}) passed its verification: it stays live; hooks and notifications may be incomplete.`,
+          )
+        else if (plan.done)
+          ctx.ui.success(
+            `Deployed ${plan.version} to ${plan.slot}: the run that was killed is finished (verified again).`,
+          )
+        else
+          ctx.ui.success(
+            `Deployed ${plan.version} to ${plan.slot} in ${(r.durationMs / 1000).toFixed(1)}s; ${plan.live} stays warm.`,
+          )
         ctx.ui.info(`Roll back with: npx zx scripts/rollback-production.ts`)
       },
-      json: (plan, r) => ({ action: 'deploy', version, slot: plan.slot, live: plan.live, liveVersion: plan.liveVersion, migrations: plan.migrations, recovered: plan.recovered, steps: plan.steps, result: r }),
+      json: (plan, r) => ({
+        action: 'deploy',
+        version,
+        slot: plan.slot,
+        live: plan.live,
+        liveVersion: plan.liveVersion,
+        migrations: plan.migrations,
+        recovered: plan.recovered,
+        steps: plan.steps,
+        result: r,
+      }),
     })
   },
 )

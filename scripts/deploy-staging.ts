@@ -11,21 +11,32 @@ import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'
 await runScript(
   {
     name: 'deploy-staging',
-    summary: 'Deploy a version to staging: checks, config validation, single-slot deploy with wait, migrations, health, smoke tests.',
-    description: 'Checks are STAGING_CHECKS (env/.env.staging): commands separated by ";", run from the repository without a shell.',
+    summary:
+      'Deploy a version to staging: checks, config validation, single-slot deploy with wait, migrations, health, smoke tests.',
+    description:
+      'Checks are STAGING_CHECKS (env/.env.staging): commands separated by ";", run from the repository without a shell.',
     flags: {
       version: { type: 'string', value: '<tag>', description: 'the release (image tag) to deploy' },
       build: { type: 'boolean', description: "build the release's image first" },
       'skip-checks': { type: 'boolean', description: 'do not run the pre-deployment checks' },
-      timeout: { type: 'duration', description: 'how long the services may take to become healthy (default: DEPLOY_TIMEOUT)' },
+      timeout: {
+        type: 'duration',
+        description: 'how long the services may take to become healthy (default: DEPLOY_TIMEOUT)',
+      },
       ...LOCK_FLAGS,
     },
-    examples: ['npx zx scripts/deploy-staging.ts --version 1.4.2 --yes', 'npx zx scripts/deploy-staging.ts --version 1.4.2 --build --skip-checks --yes'],
+    examples: [
+      'npx zx scripts/deploy-staging.ts --version 1.4.2 --yes',
+      'npx zx scripts/deploy-staging.ts --version 1.4.2 --build --skip-checks --yes',
+    ],
   },
   async (ctx) => {
     const version = validateVersion(ctx.flags.version)
     if (ctx.common.target !== 'staging' && ctx.argv.some((a) => a === '--target' || a.startsWith('--target=')))
-      throw new UsageError(`Can't deploy to ${shownValue(ctx.common.target)} with deploy-staging`, 'Use scripts/deploy-production.ts for production.')
+      throw new UsageError(
+        `Can't deploy to ${shownValue(ctx.common.target)} with deploy-staging`,
+        'Use scripts/deploy-production.ts for production.',
+      )
     ctx.common.target = 'staging'
     const env = loadEnv(ctx)
     const store = fileStore(env)
@@ -42,8 +53,19 @@ await runScript(
       describe: `deploy ${version} to staging`,
       plan: () => staging.plan(o),
       execute: (plan) => staging.execute(plan, o),
-      report: (_plan, r) => ctx.ui.success(`Deployed ${version} to staging in ${(r.durationMs / 1000).toFixed(1)}s (smoke: ${r.smoke.load.total} requests, p95 ${r.smoke.load.p95} ms).`),
-      json: (plan, r) => ({ action: 'deploy', target: 'staging', version, replaced: plan.running, migrations: plan.migrations, steps: plan.steps, result: r }),
+      report: (_plan, r) =>
+        ctx.ui.success(
+          `Deployed ${version} to staging in ${(r.durationMs / 1000).toFixed(1)}s (smoke: ${r.smoke.load.total} requests, p95 ${r.smoke.load.p95} ms).`,
+        ),
+      json: (plan, r) => ({
+        action: 'deploy',
+        target: 'staging',
+        version,
+        replaced: plan.running,
+        migrations: plan.migrations,
+        steps: plan.steps,
+        result: r,
+      }),
     })
   },
 )

@@ -2,7 +2,7 @@
 // Probe everything, for people (a table), for cron (silence unless something is wrong)
 // and for Prometheus (textfile metrics). Exit codes follow the Nagios plugin convention.
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv, type Env } from '../lib/context.ts'
 import { ToolkitError } from '../lib/errors.ts'
 import { checkPrometheusFile, healthCycle } from '../lib/health/cycle.ts'
 import type { CheckStatus } from '../lib/health/model.ts'
@@ -17,11 +17,24 @@ const spec: ScriptSpec = {
   flags: {
     timeout: { type: 'duration', default: '10s', description: 'the whole run ends by this deadline' },
     cron: { type: 'boolean', description: 'print nothing when all is OK, else one line per problem' },
-    prometheus: { type: 'string', value: '<file.prom>', description: 'write node_exporter textfile metrics there (atomically)' },
+    prometheus: {
+      type: 'string',
+      value: '<file.prom>',
+      description: 'write node_exporter textfile metrics there (atomically)',
+    },
     alert: { type: 'boolean', description: 'notify the webhooks when a check changes state (remembered between runs)' },
-    watch: { type: 'duration', value: '<interval>', description: 're-run every interval until Ctrl-C (a person watching a deploy)' },
+    watch: {
+      type: 'duration',
+      value: '<interval>',
+      description: 're-run every interval until Ctrl-C (a person watching a deploy)',
+    },
   },
-  exitCodes: [[0, 'OK'], [1, 'WARNING'], [2, 'CRITICAL'], [3, 'UNKNOWN (the check itself could not run)']],
+  exitCodes: [
+    [0, 'OK'],
+    [1, 'WARNING'],
+    [2, 'CRITICAL'],
+    [3, 'UNKNOWN (the check itself could not run)'],
+  ],
   unexpectedExitCode: 3,
   usageExitCode: 3,
   examples: [
@@ -33,7 +46,7 @@ const spec: ScriptSpec = {
 
 await runScript(spec, async (ctx) => {
   const prometheusFile = checkPrometheusFile(ctx.flags.prometheus)
-  let env
+  let env: Env
   try {
     env = loadEnv(ctx, { generateSecrets: false })
   } catch (e) {
@@ -43,7 +56,13 @@ await runScript(spec, async (ctx) => {
   }
   const { ui } = env
   const paint = (s: CheckStatus, text: string) =>
-    s === 'OK' ? ui.c.green(text) : s === 'WARNING' ? ui.c.yellow(text) : s === 'CRITICAL' ? ui.c.red(text) : ui.c.magenta(text)
+    s === 'OK'
+      ? ui.c.green(text)
+      : s === 'WARNING'
+        ? ui.c.yellow(text)
+        : s === 'CRITICAL'
+          ? ui.c.red(text)
+          : ui.c.magenta(text)
   const opts = {
     deadlineMs: Number(ctx.flags.timeout),
     alert: ctx.flags.alert === true,
@@ -59,14 +78,25 @@ await runScript(spec, async (ctx) => {
       process.stdout.write(ui.mask(renderCron(report)))
     } else {
       if (watchMs && ui.tty) process.stdout.write('\x1b[2J\x1b[H')
-      if (watchMs) process.stdout.write(`${new Date().toLocaleTimeString()}  every ${watchMs / 1000}s, Ctrl-C to stop\n`)
-      process.stdout.write(ui.mask(renderTable(report, { paint, ...(ui.tty ? { width: process.stdout.columns } : {}) })))
-      if (alert?.changes.length) ui.info(`alerts: ${alert.changes.length} change(s), ${alert.remembered ? 'sent' : 'not sent'}`)
+      if (watchMs)
+        process.stdout.write(`${new Date().toLocaleTimeString()}  every ${watchMs / 1000}s, Ctrl-C to stop\n`)
+      process.stdout.write(
+        ui.mask(renderTable(report, { paint, ...(ui.tty ? { width: process.stdout.columns } : {}) })),
+      )
+      if (alert?.changes.length)
+        ui.info(`alerts: ${alert.changes.length} change(s), ${alert.remembered ? 'sent' : 'not sent'}`)
     }
     if (!watchMs || ctx.common.json || ctx.signal.aborted) return report.exitCode
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, watchMs)
-      ctx.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+      ctx.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        { once: true },
+      )
     })
     if (ctx.signal.aborted) return report.exitCode
   }

@@ -12,7 +12,8 @@ await runScript(
   {
     name: 'record-live',
     summary: "Resolve drift by recording what really runs: nginx's live slot and the release in each slot.",
-    description: 'Use it when health-check reports drift and nginx is right. If the state file is right, switch instead:\nnpx zx scripts/switch-to-green.ts --slot <slot>.',
+    description:
+      'Use it when health-check reports drift and nginx is right. If the state file is right, switch instead:\nnpx zx scripts/switch-to-green.ts --slot <slot>.',
     flags: { ...LOCK_FLAGS },
     examples: ['npx zx scripts/record-live.ts --dry-run', 'npx zx scripts/record-live.ts --yes'],
   },
@@ -24,12 +25,18 @@ await runScript(
       action: 'adopt-live',
       describe: "record nginx's live slot in the state file",
       plan: async () => {
-        const recovered = await recoverFirst(p, store, ctx.ui, env.config, { dryRun: ctx.common.dryRun, signal: ctx.signal })
+        const recovered = await recoverFirst(p, store, ctx.ui, env.config, {
+          dryRun: ctx.common.dryRun,
+          signal: ctx.signal,
+        })
         const plan = await planAdoptLive(p, store)
         return { ...plan, steps: [...recovered, ...plan.steps] }
       },
       execute: async (plan) => executeAdoptLive(store, plan),
-      report: (plan) => ctx.ui.success(`Recorded: ${plan.routed} is live; blue ${plan.versions.blue ?? 'empty'}, green ${plan.versions.green ?? 'empty'}.`),
+      report: (plan) =>
+        ctx.ui.success(
+          `Recorded: ${plan.routed} is live; blue ${plan.versions.blue ?? 'empty'}, green ${plan.versions.green ?? 'empty'}.`,
+        ),
       json: (plan) => ({ action: 'adopt-live', live: plan.routed, was: plan.recorded, versions: plan.versions }),
     })
   },

@@ -12,12 +12,20 @@ import { retireBlocker } from '../lib/safety.ts'
 await runScript(
   {
     name: 'retire-previous',
-    summary: 'Drain and stop the previous slot once its warm time is over (from cron). Instant rollback to it is then gone.',
+    summary:
+      'Drain and stop the previous slot once its warm time is over (from cron). Instant rollback to it is then gone.',
     flags: {
-      now: { type: 'boolean', description: 'stop it now, before its warm time is over (asks first); never while it can still receive a request' },
+      now: {
+        type: 'boolean',
+        description:
+          'stop it now, before its warm time is over (asks first); never while it can still receive a request',
+      },
       ...LOCK_FLAGS,
     },
-    examples: ['npx zx scripts/retire-previous.ts --yes --quiet   # every 5 minutes from cron', 'npx zx scripts/retire-previous.ts --now'],
+    examples: [
+      'npx zx scripts/retire-previous.ts --yes --quiet   # every 5 minutes from cron',
+      'npx zx scripts/retire-previous.ts --now',
+    ],
   },
   async (ctx) => {
     const env = loadEnv(ctx, { generateSecrets: false })
@@ -43,7 +51,9 @@ await runScript(
       ui.result({ ok: true, retired: null, warmUntil: prev.warmUntil })
       return EXIT.OK
     }
-    ui.info(`Plan: drain and stop ${prev.slot} (${prev.version})${due ? ', its warm time is over' : ' now, before its warm time is over'}.`)
+    ui.info(
+      `Plan: drain and stop ${prev.slot} (${prev.version})${due ? ', its warm time is over' : ' now, before its warm time is over'}.`,
+    )
     if (ctx.common.dryRun) return EXIT.OK
     if (!due) {
       const { confirm } = await import('../lib/prompt.ts')

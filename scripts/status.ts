@@ -13,7 +13,8 @@ import { certView, renderCertLine } from '../lib/certs-op.ts'
 
 const spec: ScriptSpec = {
   name: 'status',
-  summary: 'Show the live slot, the release in each slot, the warm previous slot, the lock holder and recent audit entries.',
+  summary:
+    'Show the live slot, the release in each slot, the warm previous slot, the lock holder and recent audit entries.',
   flags: {
     audit: { type: 'number', value: '<n>', default: 10, description: 'how many audit entries to show' },
   },
@@ -26,7 +27,11 @@ await runScript(spec, async (ctx) => {
   const markerLive = routing.markers.includes('green') ? 'green' : routing.markers.includes('blue') ? 'blue' : null
   let containers: ContainerFact[] = []
   try {
-    containers = await readContainers([config.composeProject, slotProject(config, 'blue'), slotProject(config, 'green')])
+    containers = await readContainers([
+      config.composeProject,
+      slotProject(config, 'blue'),
+      slotProject(config, 'green'),
+    ])
   } catch (e) {
     ui.warn(`Can't list containers: ${(e as Error).message}`)
   }

@@ -37,6 +37,9 @@ if [ "${DMS_TEST_SETUP:-1}" != "0" ]; then
   fi
 fi
 
+echo "== lint (biome check: formatting and lint rules)"
+if npx biome check .; then passed=$((passed + 1)); echo "lint: ok"; else failed=$((failed + 1)); broken+=("lint"); fi
+
 echo "== typecheck (tsc --noEmit)"
 if npx tsc -p tsconfig.json; then passed=$((passed + 1)); echo "typecheck: ok"; else failed=$((failed + 1)); broken+=("typecheck"); fi
 

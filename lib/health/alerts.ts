@@ -97,7 +97,8 @@ export function readMemory(file: string): AlertMemory {
     }
     const restarts: RestartMemory = {}
     for (const [k, v] of Object.entries(m.restarts ?? {})) {
-      if (v && Number.isFinite(v.count) && typeof v.changedAt === 'string') restarts[k] = { count: v.count, changedAt: v.changedAt }
+      if (v && Number.isFinite(v.count) && typeof v.changedAt === 'string')
+        restarts[k] = { count: v.count, changedAt: v.changedAt }
     }
     return { schema: 1, checks, restarts, updatedAt: String(m.updatedAt ?? emptyMemory().updatedAt) }
   } catch {
@@ -107,7 +108,7 @@ export function readMemory(file: string): AlertMemory {
 }
 
 export function writeMemory(file: string, memory: AlertMemory): void {
-  writeFileAtomic(file, JSON.stringify(memory, null, 2) + '\n', 0o640)
+  writeFileAtomic(file, `${JSON.stringify(memory, null, 2)}\n`, 0o640)
 }
 
 export type Delivery = { url: string; ok: boolean; detail: string }

@@ -45,10 +45,17 @@ export function checkPrometheusFile(value: unknown): string | undefined {
       textfileName(path.basename(file))
       if (!fs.statSync(dir).isDirectory()) why = `${dir} is not a directory`
     } catch (e) {
-      why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the directory ${JSON.stringify(dir.slice(0, 60))} does not exist` : 'its file name may hold only letters, digits, . _ and -'
+      why =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? `the directory ${JSON.stringify(dir.slice(0, 60))} does not exist`
+          : 'its file name may hold only letters, digits, . _ and -'
     }
   }
-  if (why) throw new UsageError(`Can't use --prometheus ${shown}: ${why}`, "Name a file in node_exporter's textfile directory, e.g. --prometheus var/production/metrics/health-check.prom")
+  if (why)
+    throw new UsageError(
+      `Can't use --prometheus ${shown}: ${why}`,
+      "Name a file in node_exporter's textfile directory, e.g. --prometheus var/production/metrics/health-check.prom",
+    )
   return file
 }
 
@@ -71,17 +78,22 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
     const { changes, next } = planAlerts(memory.checks, report.checks, new Date())
     let deliveries: Delivery[] = []
     if (changes.length && !config.webhookUrl && !config.slackWebhookUrl) {
-      warnings.push(`--alert: ${changes.length} state change(s) but no WEBHOOK_URL or SLACK_WEBHOOK_URL is configured in ${config.localFile}`)
+      warnings.push(
+        `--alert: ${changes.length} state change(s) but no WEBHOOK_URL or SLACK_WEBHOOK_URL is configured in ${config.localFile}`,
+      )
     } else if (changes.length) {
       // every body is masked before it leaves; Slack gets only its text
-      const payload = JSON.parse(env.ui.mask(JSON.stringify(alertPayload(config.target, report.status, changes, os.hostname()))))
+      const payload = JSON.parse(
+        env.ui.mask(JSON.stringify(alertPayload(config.target, report.status, changes, os.hostname()))),
+      )
       const timeoutMs = Math.min(Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000, opts.deadlineMs)
       const sends = [
         config.webhookUrl ? deliverAlert([config.webhookUrl], payload, timeoutMs) : [],
         config.slackWebhookUrl ? deliverAlert([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
       ]
       deliveries = (await Promise.all(sends)).flat()
-      for (const d of deliveries) if (!d.ok) warnings.push(`Can't deliver the alert to ${d.url}: ${d.detail}; it is retried on the next run`)
+      for (const d of deliveries)
+        if (!d.ok) warnings.push(`Can't deliver the alert to ${d.url}: ${d.detail}; it is retried on the next run`)
     }
     const remembered = changes.length === 0 || (deliveries.length > 0 && deliveries.every((d) => d.ok))
     if (remembered) memory.checks = next
@@ -122,7 +134,15 @@ export function blueGreenMetrics(env: Env, report: HealthReport, now = Date.now(
     warm = 0
   }
   return [
-    ...(drift ? [gauge('dms_bluegreen_drift', '1 when the state file disagrees with nginx or the containers.', [{ labels: { target }, value: drift.status === 'OK' ? 0 : 1 }])] : []),
-    gauge('dms_previous_slot_warm', '1 while the previous slot is kept warm for an instant rollback.', [{ labels: { target }, value: warm }]),
+    ...(drift
+      ? [
+          gauge('dms_bluegreen_drift', '1 when the state file disagrees with nginx or the containers.', [
+            { labels: { target }, value: drift.status === 'OK' ? 0 : 1 },
+          ]),
+        ]
+      : []),
+    gauge('dms_previous_slot_warm', '1 while the previous slot is kept warm for an instant rollback.', [
+      { labels: { target }, value: warm },
+    ]),
   ]
 }

@@ -43,8 +43,11 @@ export function evaluatePostgres(probe: ProbeResult, t: Thresholds, name = 'post
     name,
     status,
     latencyMs: probe.latencyMs,
-    detail: `SELECT 1 ok; ${used} of ${max} connections (${pct(p)}%)` +
-      (status === 'OK' ? '' : `, ${status === 'CRITICAL' ? 'critical' : 'warning'} at ${status === 'CRITICAL' ? t.pgConnCritPct : t.pgConnWarnPct}%`),
+    detail:
+      `SELECT 1 ok; ${used} of ${max} connections (${pct(p)}%)` +
+      (status === 'OK'
+        ? ''
+        : `, ${status === 'CRITICAL' ? 'critical' : 'warning'} at ${status === 'CRITICAL' ? t.pgConnCritPct : t.pgConnWarnPct}%`),
     values: { connectionsUsed: used, connectionsMax: max, connectionsPct: pct(p) },
   }
 }
@@ -75,20 +78,32 @@ export function evaluateRedis(probe: ProbeResult, t: Thresholds, name = 'redis')
 }
 
 export function evaluateTls(
-  fact: { daysLeft: number; validTo: string; source: string; issuer?: string; names?: string[]; nextRenewal?: string | null } | { error: string },
+  fact:
+    | {
+        daysLeft: number
+        validTo: string
+        source: string
+        issuer?: string
+        names?: string[]
+        nextRenewal?: string | null
+      }
+    | { error: string },
   t: Thresholds,
   latencyMs = 0,
 ): CheckResult {
   const name = 'tls_certificate'
-  if ('error' in fact) return { name, status: 'UNKNOWN', latencyMs, detail: `can't read the certificate: ${fact.error}` }
+  if ('error' in fact)
+    return { name, status: 'UNKNOWN', latencyMs, detail: `can't read the certificate: ${fact.error}` }
   const status = levelBelow(fact.daysLeft, t.tlsDaysWarn, t.tlsDaysCrit)
   const when = fact.daysLeft < 0 ? `expired ${-fact.daysLeft} days ago` : `${fact.daysLeft} days left`
   return {
     name,
     status,
     latencyMs,
-    detail: `${when} (until ${fact.validTo}, ${fact.source})` +
-      (fact.names?.length ? `; ${fact.names.join(', ')}` : '') + (fact.issuer ? `; issuer ${fact.issuer}` : '') +
+    detail:
+      `${when} (until ${fact.validTo}, ${fact.source})` +
+      (fact.names?.length ? `; ${fact.names.join(', ')}` : '') +
+      (fact.issuer ? `; issuer ${fact.issuer}` : '') +
       (fact.nextRenewal ? `; renewal due ${fact.nextRenewal.slice(0, 10)}` : '') +
       (status === 'OK' ? '' : `; renew it (warning at ${t.tlsDaysWarn}, critical at ${t.tlsDaysCrit} days)`),
     values: {
@@ -179,10 +194,14 @@ export function evaluateContainers(
     let changedAt = prev?.changedAt ?? now.toISOString()
     if (prev && c.restartCount > prev.count) {
       changedAt = now.toISOString()
-      issues.push({ status: 'WARNING', text: `${c.name} restarted ${c.restartCount - prev.count} time(s) since the last check` })
+      issues.push({
+        status: 'WARNING',
+        text: `${c.name} restarted ${c.restartCount - prev.count} time(s) since the last check`,
+      })
     } else if (prev && c.restartCount === prev.count && prev.count > 0) {
       const age = (now.getTime() - Date.parse(prev.changedAt)) / 1000
-      if (age < t.restartWindowS) issues.push({ status: 'WARNING', text: `${c.name} restarted ${Math.round(age)} s ago` })
+      if (age < t.restartWindowS)
+        issues.push({ status: 'WARNING', text: `${c.name} restarted ${Math.round(age)} s ago` })
     }
     next[c.name] = { count: c.restartCount, changedAt }
     if (c.state !== 'running') issues.push({ status: 'CRITICAL', text: `${c.name} is ${c.state}` })
@@ -191,7 +210,10 @@ export function evaluateContainers(
   }
   const name = 'containers'
   if (containers.length === 0) {
-    return { result: { name, status: 'CRITICAL', latencyMs, detail: 'no containers of this target exist' }, memory: next }
+    return {
+      result: { name, status: 'CRITICAL', latencyMs, detail: 'no containers of this target exist' },
+      memory: next,
+    }
   }
   const running = containers.filter((c) => c.state === 'running').length
   const status = worstStatus(issues.length ? issues.map((i) => i.status) : ['OK'])
@@ -200,7 +222,7 @@ export function evaluateContainers(
       name,
       status,
       latencyMs,
-      detail: `${running} of ${containers.length} running` + (issues.length ? `; ${issues.map((i) => i.text).join('; ')}` : ', all healthy'),
+      detail: `${running} of ${containers.length} running${issues.length ? `; ${issues.map((i) => i.text).join('; ')}` : ', all healthy'}`,
       values: { running, total: containers.length },
     },
     memory: next,
@@ -230,12 +252,16 @@ export type DriftFacts = {
 export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
   const issues: Array<{ status: CheckStatus; text: string }> = []
   const live = f.markerLive ?? 'blue'
-  if (f.markerLive === null) issues.push({ status: 'WARNING', text: 'no live marker in live/: nginx falls back to blue' })
+  if (f.markerLive === null)
+    issues.push({ status: 'WARNING', text: 'no live marker in live/: nginx falls back to blue' })
   if (f.stateLive !== null && f.stateLive !== live) {
     issues.push({ status: 'CRITICAL', text: `the state file says ${f.stateLive} is live, nginx's marker says ${live}` })
   }
   if (f.markerLive !== null && f.nginxLive !== undefined && f.nginxLive !== f.markerLive) {
-    issues.push({ status: 'CRITICAL', text: `nginx sees ${f.nginxLive} as live, but live/ holds the ${f.markerLive} marker (is the directory mounted?)` })
+    issues.push({
+      status: 'CRITICAL',
+      text: `nginx sees ${f.nginxLive} as live, but live/ holds the ${f.markerLive} marker (is the directory mounted?)`,
+    })
   }
   if (f.headerSlot !== undefined && f.headerSlot !== '' && f.splitMarkers.length === 0 && f.headerSlot !== live) {
     issues.push({ status: 'CRITICAL', text: `public traffic answered X-Slot ${f.headerSlot}, the marker says ${live}` })
@@ -260,7 +286,9 @@ export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
   }
   const status = worstStatus(issues.length ? issues.map((i) => i.status) : ['OK'])
   const shown = issues.filter((i) => i.status !== 'OK' || issues.every((j) => j.status === 'OK'))
-  const summary = `live ${live}` + (f.headerSlot ? ` (X-Slot ${f.headerSlot})` : '') +
+  const summary =
+    `live ${live}` +
+    (f.headerSlot ? ` (X-Slot ${f.headerSlot})` : '') +
     (['blue', 'green'] as const).map((s) => (f.recorded[s] ? `, ${s} ${f.recorded[s]}` : '')).join('')
   return {
     name: 'drift',
@@ -275,7 +303,15 @@ export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
 
 export type LockFact =
   | { held: false }
-  | { held: true; pid: number; host: string; user: string; command: string; startedAt: string; alive: boolean | undefined }
+  | {
+      held: true
+      pid: number
+      host: string
+      user: string
+      command: string
+      startedAt: string
+      alive: boolean | undefined
+    }
   | { corrupt: string }
 
 export function evaluateLock(l: LockFact, now: Date, t: Thresholds, latencyMs = 0): CheckResult {
@@ -285,10 +321,22 @@ export function evaluateLock(l: LockFact, now: Date, t: Thresholds, latencyMs = 
   const age = Math.max(0, Math.round((now.getTime() - Date.parse(l.startedAt)) / 1000))
   const who = `pid ${l.pid} on ${l.host} (${l.user}) "${l.command}"`
   if (l.alive === false) {
-    return { name, status: 'WARNING', latencyMs, detail: `stale: held by ${who}, a process that is gone (${age} s); the next deploy takes it over`, values: { ageSeconds: age } }
+    return {
+      name,
+      status: 'WARNING',
+      latencyMs,
+      detail: `stale: held by ${who}, a process that is gone (${age} s); the next deploy takes it over`,
+      values: { ageSeconds: age },
+    }
   }
   if (age > t.lockMaxAgeS) {
-    return { name, status: 'WARNING', latencyMs, detail: `held for ${age} s (longer than ${t.lockMaxAgeS} s) by ${who}`, values: { ageSeconds: age } }
+    return {
+      name,
+      status: 'WARNING',
+      latencyMs,
+      detail: `held for ${age} s (longer than ${t.lockMaxAgeS} s) by ${who}`,
+      values: { ageSeconds: age },
+    }
   }
   return { name, status: 'OK', latencyMs, detail: `held for ${age} s by ${who}`, values: { ageSeconds: age } }
 }

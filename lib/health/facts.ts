@@ -12,12 +12,26 @@ import type { ContainerFact, DiskFact, LoadFact, LockFact, MemoryFact } from './
 
 /** Every container (any state) of the given compose projects, with restart counts. */
 export async function readContainers(projects: readonly string[], signal?: AbortSignal): Promise<ContainerFact[]> {
-  const ps = await run('docker', ['ps', '-aq', '--no-trunc', '--filter', 'label=com.docker.compose.project'], { nothrow: true, changes: false, action: 'list the containers', ...(signal ? { signal } : {}) })
+  const ps = await run('docker', ['ps', '-aq', '--no-trunc', '--filter', 'label=com.docker.compose.project'], {
+    nothrow: true,
+    changes: false,
+    action: 'list the containers',
+    ...(signal ? { signal } : {}),
+  })
   if (!ps.ok) throw new Error(`docker ps failed: ${ps.stderr.trim().split('\n').pop() ?? `exit ${ps.code}`}`)
-  const ids = ps.stdout.split('\n').map((s) => s.trim()).filter(Boolean)
+  const ids = ps.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (ids.length === 0) return []
-  const inspect = await run('docker', ['inspect', ...ids], { nothrow: true, changes: false, action: 'inspect the containers', ...(signal ? { signal } : {}) })
+  const inspect = await run('docker', ['inspect', ...ids], {
+    nothrow: true,
+    changes: false,
+    action: 'inspect the containers',
+    ...(signal ? { signal } : {}),
+  })
   // a container removed between ps and inspect makes inspect exit 1 but still print the rest
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON from docker inspect / a test response, checked field by field
   let items: Array<Record<string, any>>
   try {
     items = JSON.parse(inspect.stdout || '[]')
@@ -32,6 +46,7 @@ export async function readContainers(projects: readonly string[], signal?: Abort
 }
 
 /** One `docker inspect` item to a ContainerFact. */
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON from docker inspect / a test response, checked field by field
 export function parseInspect(c: Record<string, any>): ContainerFact {
   const labels: Record<string, string> = c.Config?.Labels ?? {}
   return {

@@ -30,25 +30,27 @@ export function renderTable(report: HealthReport, opts: { paint?: Paint; width?:
   const detailWidth = opts.width ? Math.max(20, opts.width - w[0]! - w[1]! - w[2]! - 6) : 0
   const line = (r: readonly string[], status?: CheckStatus) => {
     const s = r[0]!.padEnd(w[0]!)
-    return [status ? paint(status, s) : s, r[1]!.padEnd(w[1]!), r[2]!.padStart(w[2]!), cut(r[3]!, detailWidth)].join('  ').trimEnd()
+    return [status ? paint(status, s) : s, r[1]!.padEnd(w[1]!), r[2]!.padStart(w[2]!), cut(r[3]!, detailWidth)]
+      .join('  ')
+      .trimEnd()
   }
   const c = report.counts
   const summary =
     `${report.target}: ${paint(report.status, report.status)} ` +
     `(${c.OK} ok, ${c.WARNING} warning, ${c.CRITICAL} critical, ${c.UNKNOWN} unknown) in ${formatLatency(report.durationMs)}`
-  return [line(head), ...rows.map((r) => line(r, r[0])), '', summary].join('\n') + '\n'
+  return `${[line(head), ...rows.map((r) => line(r, r[0])), '', summary].join('\n')}\n`
 }
 
 /** --json: the whole report as one document. */
 export function renderJson(report: HealthReport): string {
-  return JSON.stringify(report, null, 2) + '\n'
+  return `${JSON.stringify(report, null, 2)}\n`
 }
 
 /** --cron: nothing when all is OK, else one line per problem, worst first. */
 export function renderCron(report: HealthReport): string {
   const bad = problems(report.checks)
   if (bad.length === 0) return ''
-  return bad.map((c) => `${c.status} ${report.target} ${c.name}: ${oneLine(c.detail)}`).join('\n') + '\n'
+  return `${bad.map((c) => `${c.status} ${report.target} ${c.name}: ${oneLine(c.detail)}`).join('\n')}\n`
 }
 
 /** node_exporter textfile metrics of one run. */

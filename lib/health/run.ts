@@ -15,8 +15,16 @@ import { readState } from '../state.ts'
 import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
 import type { Slot } from '../state.ts'
 import {
-  evaluateContainers, evaluateDisk, evaluateDrift, evaluateHttp, evaluateLoad, evaluateLock, evaluateMemory,
-  evaluatePostgres, evaluateRedis, evaluateTls,
+  evaluateContainers,
+  evaluateDisk,
+  evaluateDrift,
+  evaluateHttp,
+  evaluateLoad,
+  evaluateLock,
+  evaluateMemory,
+  evaluatePostgres,
+  evaluateRedis,
+  evaluateTls,
 } from './evaluate.ts'
 import type { ContainerFact, RestartMemory } from './evaluate.ts'
 import { certView } from '../certs-op.ts'
@@ -78,7 +86,14 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
     return { blue: apps.filter((c) => c.slot === 'blue'), green: apps.filter((c) => c.slot === 'green') }
   }
   const publicNginx = once(() =>
-    probeHttp({ url: https(config.ports.https, '/nginx-health'), expectStatus: 200, bodyPattern: /ok/, insecure: true, timeoutMs, signal: shared.signal }),
+    probeHttp({
+      url: https(config.ports.https, '/nginx-health'),
+      expectStatus: 200,
+      bodyPattern: /ok/,
+      insecure: true,
+      timeoutMs,
+      signal: shared.signal,
+    }),
   )
   const roleProbe = (role: Role) =>
     probeHttp({
@@ -89,7 +104,10 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
       timeoutMs,
       signal: shared.signal,
     })
-  const roleProbes = Object.fromEntries(ROLES.map((r) => [r, once(() => roleProbe(r))])) as Record<Role, () => Promise<ProbeResult>>
+  const roleProbes = Object.fromEntries(ROLES.map((r) => [r, once(() => roleProbe(r))])) as Record<
+    Role,
+    () => Promise<ProbeResult>
+  >
   let restarts: RestartMemory = input.restarts
 
   const defs: CheckDef[] = []
@@ -97,7 +115,12 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
     defs.push({
       name: 'thresholds',
       onTimeout: 'UNKNOWN',
-      run: async () => ({ name: 'thresholds', status: 'UNKNOWN', latencyMs: 0, detail: `bad HEALTH_* settings in the env file: ${input.thresholdProblems.join('; ')}` }),
+      run: async () => ({
+        name: 'thresholds',
+        status: 'UNKNOWN',
+        latencyMs: 0,
+        detail: `bad HEALTH_* settings in the env file: ${input.thresholdProblems.join('; ')}`,
+      }),
     })
   }
   defs.push({
@@ -106,7 +129,11 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
     run: async () => evaluateHttp('public_https', await publicNginx(), t),
   })
   for (const role of ROLES) {
-    defs.push({ name: `role_${role}`, onTimeout: 'CRITICAL', run: async () => evaluateHttp(`role_${role}`, await roleProbes[role](), t) })
+    defs.push({
+      name: `role_${role}`,
+      onTimeout: 'CRITICAL',
+      run: async () => evaluateHttp(`role_${role}`, await roleProbes[role](), t),
+    })
   }
   for (const slot of SLOTS) {
     const name = `slot_${slot}`
@@ -141,7 +168,11 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
             detail: `${bad.length} of ${results.length} roles failing through the preview listener: ${bad.map((r) => `${r.name} ${r.detail}`).join('; ')}`,
           }
         }
-        const r = evaluateHttp(name, { ...slowest, detail: `${versions.join(', ') || 'unknown version'}: all ${results.length} roles ready` }, t)
+        const r = evaluateHttp(
+          name,
+          { ...slowest, detail: `${versions.join(', ') || 'unknown version'}: all ${results.length} roles ready` },
+          t,
+        )
         return r
       },
     })
@@ -152,17 +183,36 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
     run: async (signal) =>
       config.postgres.password
         ? evaluatePostgres(
-            await probePostgres({ host: '127.0.0.1', port: config.ports.postgres, user: config.postgres.user, password: config.postgres.password, database: config.postgres.db, timeoutMs, signal }),
+            await probePostgres({
+              host: '127.0.0.1',
+              port: config.ports.postgres,
+              user: config.postgres.user,
+              password: config.postgres.password,
+              database: config.postgres.db,
+              timeoutMs,
+              signal,
+            }),
             t,
           )
-        : { name: 'postgres', status: 'UNKNOWN', latencyMs: 0, detail: `no POSTGRES_PASSWORD in ${config.localFile}: nothing deployed yet?` },
+        : {
+            name: 'postgres',
+            status: 'UNKNOWN',
+            latencyMs: 0,
+            detail: `no POSTGRES_PASSWORD in ${config.localFile}: nothing deployed yet?`,
+          },
   })
   defs.push({
     name: 'redis',
     onTimeout: 'CRITICAL',
     run: async (signal) =>
       evaluateRedis(
-        await probeRedis({ host: '127.0.0.1', port: config.ports.redis, ...(config.redisPassword ? { password: config.redisPassword } : {}), timeoutMs, signal }),
+        await probeRedis({
+          host: '127.0.0.1',
+          port: config.ports.redis,
+          ...(config.redisPassword ? { password: config.redisPassword } : {}),
+          timeoutMs,
+          signal,
+        }),
         t,
       ),
   })
@@ -177,9 +227,21 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         return { ...r.result, latencyMs: elapsedSince(t1) }
       }),
   })
-  defs.push({ name: 'host_disk', onTimeout: 'UNKNOWN', run: () => fact('host_disk', async () => evaluateDisk(await readDisks([paths.varDir, '/']), t)) })
-  defs.push({ name: 'host_memory', onTimeout: 'UNKNOWN', run: () => fact('host_memory', () => evaluateMemory(readMemory(), t)) })
-  defs.push({ name: 'host_load', onTimeout: 'UNKNOWN', run: () => fact('host_load', () => evaluateLoad(readLoad(), t)) })
+  defs.push({
+    name: 'host_disk',
+    onTimeout: 'UNKNOWN',
+    run: () => fact('host_disk', async () => evaluateDisk(await readDisks([paths.varDir, '/']), t)),
+  })
+  defs.push({
+    name: 'host_memory',
+    onTimeout: 'UNKNOWN',
+    run: () => fact('host_memory', () => evaluateMemory(readMemory(), t)),
+  })
+  defs.push({
+    name: 'host_load',
+    onTimeout: 'UNKNOWN',
+    run: () => fact('host_load', () => evaluateLoad(readLoad(), t)),
+  })
   defs.push({
     name: 'tls_certificate',
     onTimeout: 'UNKNOWN',
@@ -189,12 +251,16 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         // issuer, names and the renewal date of the pair nginx serves (the handshake gives days left)
         const v = certView(config, paths)
         const about = v.served ? { issuer: v.served.issuer, names: v.served.names, nextRenewal: v.nextRenewal } : {}
-        if (p.tls) return evaluateTls({ ...p.tls, ...about, source: `served on port ${config.ports.https}` }, t, p.latencyMs)
+        if (p.tls)
+          return evaluateTls({ ...p.tls, ...about, source: `served on port ${config.ports.https}` }, t, p.latencyMs)
         const file = path.join(paths.certs, 'tls.crt')
         try {
           return evaluateTls(readCertFile(file), t)
         } catch (e) {
-          return evaluateTls({ error: `the listener did not answer (${p.detail}) and ${file} is unreadable (${(e as Error).message})` }, t)
+          return evaluateTls(
+            { error: `the listener did not answer (${p.detail}) and ${file} is unreadable (${(e as Error).message})` },
+            t,
+          )
         }
       }),
   })
@@ -206,11 +272,21 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         const t1 = performance.now()
         const state = readState(paths.state, config.target)
         const routing = readLive(paths.live)
-        const markerLive: Slot | null = routing.markers.includes('green') ? 'green' : routing.markers.includes('blue') ? 'blue' : null
+        const markerLive: Slot | null = routing.markers.includes('green')
+          ? 'green'
+          : routing.markers.includes('blue')
+            ? 'blue'
+            : null
         const splitMarkers = routing.markers.filter((m) => /^to-(blue|green)-b\d+$/.test(m))
         const [slots, nginxView, ...roleResults] = await Promise.all([
           appSlots(),
-          probeHttp({ url: `http://${host}:${config.ports.status}/live-slot`, expectStatus: 200, keepBody: true, timeoutMs, signal: shared.signal }),
+          probeHttp({
+            url: `http://${host}:${config.ports.status}/live-slot`,
+            expectStatus: 200,
+            keepBody: true,
+            timeoutMs,
+            signal: shared.signal,
+          }),
           ...ROLES.map((r) => roleProbes[r]()),
         ])
         const headerSlot = roleResults.map((r) => r.headers?.['x-slot']).find((s) => s !== undefined)
@@ -246,11 +322,20 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         const on = await liveRestoreEnabled(shared.signal)
         if (on === null) throw new Error('docker info did not answer')
         return on
-          ? { name: 'docker_live_restore', status: 'OK', latencyMs: 0, detail: 'live-restore is on: containers keep serving while dockerd restarts' }
+          ? {
+              name: 'docker_live_restore',
+              status: 'OK',
+              latencyMs: 0,
+              detail: 'live-restore is on: containers keep serving while dockerd restarts',
+            }
           : { name: 'docker_live_restore', status: 'WARNING', latencyMs: 0, detail: LIVE_RESTORE_OFF }
       }),
   })
-  defs.push({ name: 'deploy_lock', onTimeout: 'UNKNOWN', run: () => fact('deploy_lock', () => evaluateLock(readLockFact(paths.lock), now(), t)) })
+  defs.push({
+    name: 'deploy_lock',
+    onTimeout: 'UNKNOWN',
+    run: () => fact('deploy_lock', () => evaluateLock(readLockFact(paths.lock), now(), t)),
+  })
 
   const results = new Map<string, CheckResult | null>()
   const probes = await runProbes(
@@ -264,7 +349,12 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
           r = { name: d.name, status: 'UNKNOWN', latencyMs: 0, detail: `can't tell: ${(e as Error).message}` }
         }
         results.set(d.name, r)
-        return { name: d.name, ok: r === null || r.status === 'OK', latencyMs: r?.latencyMs ?? 0, detail: r?.detail ?? '' }
+        return {
+          name: d.name,
+          ok: r === null || r.status === 'OK',
+          latencyMs: r?.latencyMs ?? 0,
+          detail: r?.detail ?? '',
+        }
       },
     })),
     { deadlineMs: input.deadlineMs },

@@ -77,12 +77,17 @@ function duration(s: number): string {
 export function renderStatus(v: StatusView, now: Date): string {
   const lines: string[] = []
   const live = v.live ?? 'blue (no marker: nginx falls back to blue)'
-  lines.push(`${v.target}: live slot ${live}` + (v.stateLive && v.stateLive !== v.live ? ` (the state file says ${v.stateLive}: drift)` : ''))
+  lines.push(
+    `${v.target}: live slot ${live}${v.stateLive && v.stateLive !== v.live ? ` (the state file says ${v.stateLive}: drift)` : ''}`,
+  )
   if (v.gradual) lines.push(`  traffic split: ${v.gradual.percent}% to ${v.gradual.to}`)
   for (const s of v.slots) {
-    const rec = s.recorded ? `${s.recorded.version} (deployed ${s.recorded.deployedAt} by ${s.recorded.deployedBy})` : 'no release recorded'
+    const rec = s.recorded
+      ? `${s.recorded.version} (deployed ${s.recorded.deployedAt} by ${s.recorded.deployedBy})`
+      : 'no release recorded'
     const run = s.containers.total
-      ? `${s.containers.running}/${s.containers.total} containers running ${s.running.join(', ') || ''}`.trim() + (s.containers.unhealthy ? `, ${s.containers.unhealthy} unhealthy` : '')
+      ? `${s.containers.running}/${s.containers.total} containers running ${s.running.join(', ') || ''}`.trim() +
+        (s.containers.unhealthy ? `, ${s.containers.unhealthy} unhealthy` : '')
       : 'no containers'
     lines.push(`  ${s.slot.padEnd(5)} ${s.live ? 'LIVE' : 'idle'}  ${rec}; ${run}`)
   }
@@ -97,14 +102,21 @@ export function renderStatus(v: StatusView, now: Date): string {
   if ('corrupt' in l) lines.push(`  lock: unreadable (${l.corrupt})`)
   else if (l.held) {
     const age = Math.round((now.getTime() - Date.parse(l.startedAt)) / 1000)
-    lines.push(`  lock: held by pid ${l.pid} on ${l.host} (${l.user}) "${l.command}" for ${duration(age)}${l.alive === false ? ' (stale: that process is gone)' : ''}`)
+    lines.push(
+      `  lock: held by pid ${l.pid} on ${l.host} (${l.user}) "${l.command}" for ${duration(age)}${l.alive === false ? ' (stale: that process is gone)' : ''}`,
+    )
   } else lines.push('  lock: free')
-  if (v.pending) lines.push(`  unfinished: ${v.pending.operation} at step "${v.pending.step}" since ${v.pending.startedAt} (pid ${v.pending.pid})`)
+  if (v.pending)
+    lines.push(
+      `  unfinished: ${v.pending.operation} at step "${v.pending.step}" since ${v.pending.startedAt} (pid ${v.pending.pid})`,
+    )
   lines.push('', `last ${v.audit.length} audit entries:`)
   if (!v.audit.length) lines.push('  (none)')
   for (const a of v.audit) {
     const f = (k: string) => (a[k] === undefined || a[k] === null ? '' : String(a[k]))
-    lines.push(`  ${f('time')}  ${f('user')}  ${f('action')} ${f('outcome')}${f('version') ? ` ${f('version')}` : ''}${f('detail') ? `: ${f('detail')}` : ''}`)
+    lines.push(
+      `  ${f('time')}  ${f('user')}  ${f('action')} ${f('outcome')}${f('version') ? ` ${f('version')}` : ''}${f('detail') ? `: ${f('detail')}` : ''}`,
+    )
   }
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }

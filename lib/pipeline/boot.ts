@@ -10,15 +10,25 @@ import { addHistory, otherSlot, type Slot } from '../state.ts'
 import type { DeployPorts } from './ports.ts'
 import { recoverPending, type VerifyOptions } from './recover.ts'
 
-export type BootPorts = Pick<DeployPorts, 'platform' | 'store' | 'ui' | 'dryRun' | 'preflight' | 'ensureCore' | 'removeOneOffs'>
+export type BootPorts = Pick<
+  DeployPorts,
+  'platform' | 'store' | 'ui' | 'dryRun' | 'preflight' | 'ensureCore' | 'removeOneOffs'
+>
 
 export type BootSlot = { slot: Slot; version: string; role: 'live' | 'previous' | 'idle'; action: 'start' | 'running' }
 
-export type BootPlan = { live: Slot; core: 'start' | 'running'; slots: BootSlot[]; recovered: string[]; preflight: string[]; steps: string[] }
+export type BootPlan = {
+  live: Slot
+  core: 'start' | 'running'
+  slots: BootSlot[]
+  recovered: string[]
+  preflight: string[]
+  steps: string[]
+}
 
 export type BootResult = { started: Slot[]; confirmMs: number; durationMs: number }
 
-const describeStatus = (s: SlotStatus) => s.problems.join(', ') || 'no containers'
+const _describeStatus = (s: SlotStatus) => s.problems.join(', ') || 'no containers'
 
 async function planSlot(p: Platform, store: Store, slot: Slot, live: Slot): Promise<BootSlot | null> {
   const state = store.read()
@@ -33,7 +43,10 @@ async function planSlot(p: Platform, store: Store, slot: Slot, live: Slot): Prom
     )
   if (status.running && status.healthy) return { slot, version: rec.version, role, action: 'running' }
   if (!(await p.imageAvailable(rec.version)))
-    throw new RefusedError(`Can't boot: the image of ${rec.version} (recorded in ${slot}) is not on this host. Nothing was changed.`, 'Load or pull that image, then run this again.')
+    throw new RefusedError(
+      `Can't boot: the image of ${rec.version} (recorded in ${slot}) is not on this host. Nothing was changed.`,
+      'Load or pull that image, then run this again.',
+    )
   return { slot, version: rec.version, role, action: 'start' }
 }
 
@@ -41,25 +54,40 @@ async function planSlot(p: Platform, store: Store, slot: Slot, live: Slot): Prom
 export async function planBoot(ports: BootPorts, verify: VerifyOptions): Promise<BootPlan> {
   const { platform: p, store, ui } = ports
   const pre = await ports.preflight()
-  const recovered = await recoverPending(p, store, ui, { dryRun: ports.dryRun, removeOneOffs: (slot) => ports.removeOneOffs(slot), verify })
+  const recovered = await recoverPending(p, store, ui, {
+    dryRun: ports.dryRun,
+    removeOneOffs: (slot) => ports.removeOneOffs(slot),
+    verify,
+  })
   const state = store.read()
   const live = state.live
   if (!live || !state.slots[live])
-    throw new RefusedError("Can't boot: the state records no live release, so there is nothing to bring back. Nothing was changed.", 'Deploy one: npx zx scripts/deploy-production.ts --version <tag>')
+    throw new RefusedError(
+      "Can't boot: the state records no live release, so there is nothing to bring back. Nothing was changed.",
+      'Deploy one: npx zx scripts/deploy-production.ts --version <tag>',
+    )
   const routing = p.readRouting()
   checkDrift(state, routing.live)
   if (routing.gradual)
-    throw new RefusedError(`Can't boot: a gradual shift to ${routing.gradual.to} is recorded in the markers (${routing.gradual.percent}%). Nothing was changed.`, 'Abort it first: npx zx scripts/rollback-production.ts')
-  const slots = (await Promise.all([planSlot(p, store, live, live), planSlot(p, store, otherSlot(live), live)])).filter((s): s is BootSlot => s !== null)
+    throw new RefusedError(
+      `Can't boot: a gradual shift to ${routing.gradual.to} is recorded in the markers (${routing.gradual.percent}%). Nothing was changed.`,
+      'Abort it first: npx zx scripts/rollback-production.ts',
+    )
+  const slots = (await Promise.all([planSlot(p, store, live, live), planSlot(p, store, otherSlot(live), live)])).filter(
+    (s): s is BootSlot => s !== null,
+  )
   const core = pre.coreRunning ? 'running' : 'start'
   const steps = [
     ...recovered,
     `preflight: ${pre.lines.join('; ')}`,
-    core === 'start' ? 'start the core services (nginx, postgres, redis) and wait until healthy' : 'the core services run: keep them',
+    core === 'start'
+      ? 'start the core services (nginx, postgres, redis) and wait until healthy'
+      : 'the core services run: keep them',
     ...slots.map((s) =>
       s.action === 'start'
         ? `start ${s.version} in ${s.slot} (${s.role}, as recorded) and wait until every role is ready through the preview listener`
-        : `${s.slot} (${s.role}) already runs ${s.version}: keep it`),
+        : `${s.slot} (${s.role}) already runs ${s.version}: keep it`,
+    ),
     `confirm through the public listener that responses carry X-Slot: ${live} (the live marker is not changed)`,
   ]
   return { live, core, slots, recovered, preflight: pre.lines, steps }
@@ -76,7 +104,14 @@ async function waitSlotReady(p: Platform, s: BootSlot, deadline: number, signal?
     await sleepUnlessAborted(250, signal)
   } while (Date.now() < deadline && !signal?.aborted)
   if (signal?.aborted) throw new InterruptedError(`Can't finish booting: interrupted while waiting for ${s.slot}`)
-  throw new OperationError(`Can't boot ${s.slot} (${s.version}): not ready through the preview listener (${last.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`).join('; ') || 'no answer'})`)
+  throw new OperationError(
+    `Can't boot ${s.slot} (${s.version}): not ready through the preview listener (${
+      last
+        .filter((r) => !r.ok)
+        .map((r) => `${r.name}: ${r.detail}`)
+        .join('; ') || 'no answer'
+    })`,
+  )
 }
 
 /** Polls the public listener until every role answers from the live slot. Returns how long that took. */
@@ -87,36 +122,58 @@ async function confirmRouting(p: Platform, live: Slot, deadline: number, signal?
     seen = await p.probePublic(signal)
     if (seen.every((r) => r.ok && r.headers?.['x-slot'] === live)) break
     if (Date.now() > deadline || signal?.aborted)
-      throw new OperationError(`Can't confirm the routing: the public listener does not answer from ${live} (${seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ')})`)
+      throw new OperationError(
+        `Can't confirm the routing: the public listener does not answer from ${live} (${seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ')})`,
+      )
     await sleepUnlessAborted(100, signal)
   }
   return Date.now() - t0
 }
 
-export async function executeBoot(ports: BootPorts, plan: BootPlan, o: { timeoutMs: number; signal?: AbortSignal }): Promise<BootResult> {
+export async function executeBoot(
+  ports: BootPorts,
+  plan: BootPlan,
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<BootResult> {
   const { platform: p, store, ui } = ports
   const started = Date.now()
   const deadline = started + o.timeoutMs
   const toStart = plan.slots.filter((s) => s.action === 'start')
   const liveVersion = plan.slots.find((s) => s.role === 'live')?.version
   try {
-    if (plan.core === 'start') await ui.step('Starting the core services (nginx, postgres, redis)', () => ports.ensureCore())
+    if (plan.core === 'start')
+      await ui.step('Starting the core services (nginx, postgres, redis)', () => ports.ensureCore())
     for (const s of toStart) {
       if (o.signal?.aborted) throw new InterruptedError(`Can't finish booting: interrupted before starting ${s.slot}`)
-      await ui.step(`Starting ${s.version} in ${s.slot} (${s.role})`, () => p.startSlot(s.slot, s.version, Math.max(1000, deadline - Date.now())))
+      await ui.step(`Starting ${s.version} in ${s.slot} (${s.role})`, () =>
+        p.startSlot(s.slot, s.version, Math.max(1000, deadline - Date.now())),
+      )
     }
-    for (const s of plan.slots) await ui.step(`Waiting until ${s.slot} (${s.version}) is ready`, () => waitSlotReady(p, s, deadline, o.signal))
-    const confirmMs = await ui.step(`Confirming X-Slot: ${plan.live} through the public listener`, () => confirmRouting(p, plan.live, Math.max(deadline, Date.now() + 10_000), o.signal))
+    for (const s of plan.slots)
+      await ui.step(`Waiting until ${s.slot} (${s.version}) is ready`, () => waitSlotReady(p, s, deadline, o.signal))
+    const confirmMs = await ui.step(`Confirming X-Slot: ${plan.live} through the public listener`, () =>
+      confirmRouting(p, plan.live, Math.max(deadline, Date.now() + 10_000), o.signal),
+    )
     const durationMs = Date.now() - started
     const detail = `core ${plan.core === 'start' ? 'started' : 'running'}; ${plan.slots.map((s) => `${s.slot} ${s.version} ${s.action === 'start' ? 'started' : 'running'}`).join('; ')}`
-    store.update((st) => addHistory(st, { action: 'boot', outcome: 'succeeded', version: liveVersion, to: plan.live, detail }))
+    store.update((st) =>
+      addHistory(st, { action: 'boot', outcome: 'succeeded', version: liveVersion, to: plan.live, detail }),
+    )
     store.audit({ action: 'boot', outcome: 'succeeded', version: liveVersion, slot: plan.live, durationMs, detail })
     await store.recordLive?.(plan.live, false)
     return { started: toStart.map((s) => s.slot), confirmMs, durationMs }
   } catch (err) {
     const what = err instanceof InterruptedError ? 'interrupted' : 'failed'
-    store.audit({ action: 'boot', outcome: what, version: liveVersion, slot: plan.live, durationMs: Date.now() - started, detail: (err as Error).message })
-    if (err instanceof OperationError) err.hint ||= 'What started keeps running; see npx zx scripts/health-check.ts, fix the cause and run boot again.'
+    store.audit({
+      action: 'boot',
+      outcome: what,
+      version: liveVersion,
+      slot: plan.live,
+      durationMs: Date.now() - started,
+      detail: (err as Error).message,
+    })
+    if (err instanceof OperationError)
+      err.hint ||= 'What started keeps running; see npx zx scripts/health-check.ts, fix the cause and run boot again.'
     throw err
   }
 }

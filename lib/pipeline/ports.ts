@@ -55,15 +55,27 @@ export async function freeMb(dir: string): Promise<number> {
  * Docker and Compose reachable, the compose file valid for a slot, nginx serving and its
  * configuration valid (when the core runs), enough disk space. Every problem at once.
  */
-export async function preflightChecks(sh: Shell, config: Config, paths: Paths): Promise<{ lines: string[]; coreRunning: boolean; warnings: string[] }> {
+export async function preflightChecks(
+  sh: Shell,
+  config: Config,
+  paths: Paths,
+): Promise<{ lines: string[]; coreRunning: boolean; warnings: string[] }> {
   const problems: string[] = []
   const warnings: string[] = []
   const lines: string[] = []
   const slot = slotTarget(config, 'blue', 'preflight')
   const [docker, compose, valid, core] = await Promise.all([
-    timeoutAsFailure(sh.docker(['info', '--format', '{{.ServerVersion}} {{.LiveRestoreEnabled}}'], { changes: false, nothrow: true, action: 'ask the Docker daemon its version' })),
+    timeoutAsFailure(
+      sh.docker(['info', '--format', '{{.ServerVersion}} {{.LiveRestoreEnabled}}'], {
+        changes: false,
+        nothrow: true,
+        action: 'ask the Docker daemon its version',
+      }),
+    ),
     timeoutAsFailure(sh.docker(['compose', 'version', '--short'], { changes: false, nothrow: true })),
-    fs.existsSync(path.join(paths.secrets, 'postgres_password')) ? timeoutAsFailure(sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true })) : null,
+    fs.existsSync(path.join(paths.secrets, 'postgres_password'))
+      ? timeoutAsFailure(sh.docker(configArgs(slot), { env: slot.env, changes: false, nothrow: true }))
+      : null,
     coreRunning(sh, config).catch(() => ({ running: false, problems: ['unknown'] })),
   ])
   if (!docker.ok) {
@@ -75,11 +87,15 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
   const [serverVersion, liveRestore] = docker.stdout.trim().split(' ')
   lines.push(`Docker Engine ${serverVersion}`)
   if (liveRestore !== 'true') warnings.push(LIVE_RESTORE_OFF)
-  if (!compose.ok) problems.push('Docker Compose v2 is not available (install the compose plugin: npx zx scripts/bootstrap.ts)')
+  if (!compose.ok)
+    problems.push('Docker Compose v2 is not available (install the compose plugin: npx zx scripts/bootstrap.ts)')
   else lines.push(`Compose ${compose.stdout.trim()}`)
   if (valid && !valid.ok) problems.push(`the compose file does not validate: ${valid.stderr.trim().split('\n').pop()}`)
   const free = await freeMb(config.varDir)
-  if (free < config.diskMinFreeMb) problems.push(`only ${free} MiB free for ${config.varDir}, DISK_MIN_FREE_MB is ${config.diskMinFreeMb} (free space, or lower it)`)
+  if (free < config.diskMinFreeMb)
+    problems.push(
+      `only ${free} MiB free for ${config.varDir}, DISK_MIN_FREE_MB is ${config.diskMinFreeMb} (free space, or lower it)`,
+    )
   else lines.push(`disk: ${free} MiB free`)
   if (core.running) {
     const [health, test] = await Promise.all([
@@ -87,17 +103,27 @@ export async function preflightChecks(sh: Shell, config: Config, paths: Paths): 
       testConfig(sh, config),
     ])
     if (!health.ok) problems.push(`nginx does not serve its health endpoint (${health.detail})`)
-    if (!test.ok) problems.push(`the nginx configuration is invalid (nginx -t: ${test.output.split('\n').slice(-2).join(' ')})`)
+    if (!test.ok)
+      problems.push(`the nginx configuration is invalid (nginx -t: ${test.output.split('\n').slice(-2).join(' ')})`)
     if (health.ok && test.ok) lines.push('nginx serves and its configuration is valid')
   } else {
     lines.push(`the core services are not running (${core.problems.join(', ')}): they are started first`)
   }
   if (problems.length)
-    throw new RefusedError(`Can't deploy: ${problems.length} preflight problem${problems.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}\nNothing was changed.`, 'Fix them and run again.')
+    throw new RefusedError(
+      `Can't deploy: ${problems.length} preflight problem${problems.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}\nNothing was changed.`,
+      'Fix them and run again.',
+    )
   return { lines, coreRunning: core.running, warnings }
 }
 
-export function createDeployPorts(config: Config, paths: Paths, ui: Printer, store: Store, o: { dryRun: boolean }): DeployPorts {
+export function createDeployPorts(
+  config: Config,
+  paths: Paths,
+  ui: Printer,
+  store: Store,
+  o: { dryRun: boolean },
+): DeployPorts {
   const sh = createShell(ui, { dryRun: o.dryRun })
   const platform = createPlatform(config, paths, ui, { dryRun: o.dryRun, shell: sh })
   const smoke = smokeSettings(config)
@@ -121,8 +147,17 @@ export function createDeployPorts(config: Config, paths: Paths, ui: Printer, sto
     migrate: (slot, version, allowContract) => runMigrations(sh, config, slot, version, { allowContract }),
     smoke: (slot, version, signal) =>
       o.dryRun
-        ? Promise.resolve({ ok: true, checks: [], load: { total: 0, failures: 0, successRate: 1, p50: 0, p95: 0, p99: 0, ok: true, reasons: [] }, reasons: [] })
-        : runSmoke({ baseUrl: smokeUrl(config, config.ports.preview), headers: { 'X-DMS-Slot': slot }, slot, version }, smoke, signal),
+        ? Promise.resolve({
+            ok: true,
+            checks: [],
+            load: { total: 0, failures: 0, successRate: 1, p50: 0, p95: 0, p99: 0, ok: true, reasons: [] },
+            reasons: [],
+          })
+        : runSmoke(
+            { baseUrl: smokeUrl(config, config.ports.preview), headers: { 'X-DMS-Slot': slot }, slot, version },
+            smoke,
+            signal,
+          ),
     removeOneOffs: (slot) => removeOneOffs(sh, slotProject(config, slot)),
     hook: (name, h) =>
       o.dryRun

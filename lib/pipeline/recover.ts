@@ -27,36 +27,78 @@ export function decideRecovery(state: DeployState, routing: LiveRouting): Recove
   const version = p.version ?? 'unknown'
   const found = `an ${describePending(p)}`
   if (!p.slot) return { action: 'remove-candidate', slot: otherSlot(routing.live), version, live: routing.live, found }
-  if (routing.live === p.slot) return { action: 'reverify', slot: p.slot, from: p.from ?? otherSlot(p.slot), version, found }
+  if (routing.live === p.slot)
+    return { action: 'reverify', slot: p.slot, from: p.from ?? otherSlot(p.slot), version, found }
   if (p.operation === 'switch') return { action: 'abort-shift', slot: p.slot, live: routing.live, version, found }
   return { action: 'remove-candidate', slot: p.slot, version, live: otherSlot(p.slot), found }
 }
 
-export type VerifyOptions = { verifyMs: number; thresholds: Thresholds; keepPreviousMs: number; intervalMs?: number; signal?: AbortSignal }
+export type VerifyOptions = {
+  verifyMs: number
+  thresholds: Thresholds
+  keepPreviousMs: number
+  intervalMs?: number
+  signal?: AbortSignal
+}
 
 export type RecoverOptions = { dryRun: boolean; removeOneOffs?: (slot: Slot) => Promise<number>; verify: VerifyOptions }
 
 /** Verifies a slot a killed run had switched to; keeps it only if that passes, else switches back. */
-async function reverify(p: Platform, store: Store, ui: Printer, r: Extract<Recovery, { action: 'reverify' }>, v: VerifyOptions): Promise<string> {
+async function reverify(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  r: Extract<Recovery, { action: 'reverify' }>,
+  v: VerifyOptions,
+): Promise<string> {
   const secs = Math.round(v.verifyMs / 1000)
   const a = await ui.step(`Verifying ${r.slot} (${r.version}) again for ${secs}s`, () =>
-    watchWindow(() => p.probePublic(), v.verifyMs, v.thresholds, { signal: v.signal, intervalMs: v.intervalMs }))
+    watchWindow(() => p.probePublic(), v.verifyMs, v.thresholds, { signal: v.signal, intervalMs: v.intervalMs }),
+  )
   if (a.ok && !v.signal?.aborted) {
     store.update((s) => {
-      commitSwitch(s, { from: r.from, to: r.slot, version: r.version, keepPreviousMs: v.keepPreviousMs, verified: true })
-      addHistory(s, { action: 'recover', outcome: 'verified', version: r.version, from: r.from, to: r.slot, detail: r.found })
+      commitSwitch(s, {
+        from: r.from,
+        to: r.slot,
+        version: r.version,
+        keepPreviousMs: v.keepPreviousMs,
+        verified: true,
+      })
+      addHistory(s, {
+        action: 'recover',
+        outcome: 'verified',
+        version: r.version,
+        from: r.from,
+        to: r.slot,
+        detail: r.found,
+      })
     })
-    store.audit({ action: 'recover', outcome: 'verified', version: r.version, slot: r.slot, detail: `${r.found}; ${a.total} probes, ${(a.successRate * 100).toFixed(1)}% ok` })
+    store.audit({
+      action: 'recover',
+      outcome: 'verified',
+      version: r.version,
+      slot: r.slot,
+      detail: `${r.found}; ${a.total} probes, ${(a.successRate * 100).toFixed(1)}% ok`,
+    })
     return `verified again: ${r.slot} (${r.version}) passed ${a.total} probes and stays live; ${r.from} stays warm`
   }
-  const why = v.signal?.aborted ? 'interrupted while verifying it again' : `its verification failed again: ${a.reasons.join('; ')}`
+  const why = v.signal?.aborted
+    ? 'interrupted while verifying it again'
+    : `its verification failed again: ${a.reasons.join('; ')}`
   const outcome = v.signal?.aborted ? 'interrupted' : 'rolled_back'
   p.setLive(r.from)
   store.update((s) => {
     s.live = r.from
     s.pending = null
     markUnverified(s, r.slot, r.version, v.signal?.aborted ? undefined : why)
-    addHistory(s, { action: 'recover', outcome, version: r.version, from: r.slot, to: r.from, detail: `${r.found}; ${why}` })
+    addHistory(s, {
+      action: 'recover',
+      outcome,
+      version: r.version,
+      from: r.slot,
+      to: r.from,
+      detail: `${r.found}; ${why}`,
+    })
   })
   store.audit({ action: 'recover', outcome, version: r.version, slot: r.from, detail: `${r.found}; ${why}` })
   await store.recordLive?.(r.from, true)
@@ -76,7 +118,10 @@ export async function recoverPending(p: Platform, store: Store, ui: Printer, o: 
   if (r.action === 'none') return []
   ui.warn(`Found what an earlier run left: ${r.found}.`)
   if (r.action === 'reverify') {
-    if (o.dryRun) return [`recover: nginx routes to ${r.slot} (${r.version}), which was never verified: verify it again for ${Math.round(o.verify.verifyMs / 1000)}s; keep it only if that passes, else switch back to ${r.from}`]
+    if (o.dryRun)
+      return [
+        `recover: nginx routes to ${r.slot} (${r.version}), which was never verified: verify it again for ${Math.round(o.verify.verifyMs / 1000)}s; keep it only if that passes, else switch back to ${r.from}`,
+      ]
     if (routing.gradual) p.clearGradual()
     const line = await reverify(p, store, ui, r, o.verify)
     ui.warn(`Recovered: ${line}.`)
@@ -99,10 +144,21 @@ export async function recoverPending(p: Platform, store: Store, ui: Printer, o: 
   const line = `remove the half-made candidate ${r.version} from ${r.slot}; ${r.live} keeps serving`
   if (o.dryRun) return [`recover: ${line}`]
   if (routing.gradual) p.clearGradual()
-  const removal = await removeCandidate(p, store, ui, { slot: r.slot, version: r.version, live: r.live, removeOneOffs: o.removeOneOffs })
+  const removal = await removeCandidate(p, store, ui, {
+    slot: r.slot,
+    version: r.version,
+    live: r.live,
+    removeOneOffs: o.removeOneOffs,
+  })
   if (!removal.removed) {
     // the record stays pending: the next run tries again
-    store.audit({ action: 'recover', outcome: 'cleanup_failed', version: r.version, slot: r.slot, detail: `${r.found}; ${removal.why}` })
+    store.audit({
+      action: 'recover',
+      outcome: 'cleanup_failed',
+      version: r.version,
+      slot: r.slot,
+      detail: `${r.found}; ${removal.why}`,
+    })
     throw cleanupError(`Can't repair what an earlier run left (${r.found})`, r.slot, removal)
   }
   store.update((s) => {
@@ -120,13 +176,26 @@ export async function recoverPending(p: Platform, store: Store, ui: Printer, o: 
 export function finishedByRecovery(before: DeployState['pending'], after: DeployState, version?: string): boolean {
   if (!before?.slot || (version && before.version !== version)) return false
   const rec = after.slots[before.slot]
-  return after.pending === null && after.live === before.slot && rec?.version === before.version && rec?.verified === true
+  return (
+    after.pending === null && after.live === before.slot && rec?.version === before.version && rec?.verified === true
+  )
 }
 
 /** What every changing script runs first (under the lock): repair what a killed run left, naming it. */
-export function recoverFirst(p: Platform, store: Store, ui: Printer, config: Config, o: { dryRun: boolean; signal?: AbortSignal; verifyMs?: number }): Promise<string[]> {
+export function recoverFirst(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  config: Config,
+  o: { dryRun: boolean; signal?: AbortSignal; verifyMs?: number },
+): Promise<string[]> {
   return recoverPending(p, store, ui, {
     dryRun: o.dryRun,
-    verify: { verifyMs: o.verifyMs ?? config.verifyMs, thresholds: config.thresholds, keepPreviousMs: config.keepPreviousMs, signal: o.signal },
+    verify: {
+      verifyMs: o.verifyMs ?? config.verifyMs,
+      thresholds: config.thresholds,
+      keepPreviousMs: config.keepPreviousMs,
+      signal: o.signal,
+    },
   })
 }

@@ -38,15 +38,30 @@ test.after(async () => {
 })
 
 /** Checks the switch in the records: finished before `from` -> old slot; started after `to` -> new slot. */
-function assertSwitched(records: LoadRecord[], before: string, after: string, fromMs: number, toMs: number, what: string): void {
+function assertSwitched(
+  records: LoadRecord[],
+  before: string,
+  after: string,
+  fromMs: number,
+  toMs: number,
+  what: string,
+): void {
   const early = records.filter((r) => r.end < fromMs)
   const late = records.filter((r) => r.start > toMs)
   assert.ok(early.length > 50, `${what}: load before the switch (${early.length} requests)`)
   assert.ok(late.length > 20, `${what}: load after the switch (${late.length} requests)`)
   const wrongEarly = early.filter((r) => r.slot !== before)
   const wrongLate = late.filter((r) => r.slot !== after)
-  assert.is(wrongEarly.length, 0, `${what}: ${wrongEarly.length} requests before the switch answered by ${wrongEarly[0]?.slot}`)
-  assert.is(wrongLate.length, 0, `${what}: ${wrongLate.length} requests after the switch answered by ${wrongLate[0]?.slot}`)
+  assert.is(
+    wrongEarly.length,
+    0,
+    `${what}: ${wrongEarly.length} requests before the switch answered by ${wrongEarly[0]?.slot}`,
+  )
+  assert.is(
+    wrongLate.length,
+    0,
+    `${what}: ${wrongLate.length} requests after the switch answered by ${wrongLate[0]?.slot}`,
+  )
 }
 
 test('first release: create 1.0.0 in the idle slot and switch to it', async () => {
@@ -81,7 +96,10 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
     const auditBefore = fs.readFileSync(t.paths.audit, 'utf8')
     const dry = await script(t, 'create-green-environment', ['--version', '2.0.0', '--dry-run'])
     ok(dry, 'create --dry-run')
-    assert.match(dry.stdout, /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --wait/)
+    assert.match(
+      dry.stdout,
+      /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --wait/,
+    )
     assert.match(dry.stdout, /Dry run: nothing was changed\./)
     const dsw = await script(t, 'switch-to-green', ['--dry-run', '--slot', 'green'])
     assert.is(dsw.code, 2, 'green is already live: refused even in a dry run')
@@ -134,14 +152,43 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
     assert.is(sum.server5xx, 0)
     assert.ok(sum.requests > 2000, `enough load: ${sum.requests} requests`)
     const posts = records.filter((r) => r.method === 'POST')
-    assert.ok(posts.length > 100 && posts.every((r) => r.status === 201), `document POSTs all created (${posts.length})`)
-    assertSwitched(records.filter((r) => r.start < s2), 'green', 'blue', s1, e1, 'switch')
-    assertSwitched(records.filter((r) => r.start > e1 && r.start < s3), 'blue', 'green', s2, e2, 'rollback')
+    assert.ok(
+      posts.length > 100 && posts.every((r) => r.status === 201),
+      `document POSTs all created (${posts.length})`,
+    )
+    assertSwitched(
+      records.filter((r) => r.start < s2),
+      'green',
+      'blue',
+      s1,
+      e1,
+      'switch',
+    )
+    assertSwitched(
+      records.filter((r) => r.start > e1 && r.start < s3),
+      'blue',
+      'green',
+      s2,
+      e2,
+      'rollback',
+    )
     const during = records.filter((r) => r.start > s3 + 3000 && r.end < e3 - 6000)
     const mixed = summarize(during).bySlot
-    assert.ok((mixed.blue ?? 0) > 0 && (mixed.green ?? 0) > 0, `gradual: both slots served during the steps: ${JSON.stringify(mixed)}`)
-    assertSwitched(records.filter((r) => r.start > e2), 'green', 'blue', s3, e3, 'gradual')
-    console.log(`   load: ${sum.requests} requests, ${sum.failed} failed, ${sum.rps} req/s, p50 ${sum.p50} ms, p99 ${sum.p99} ms, by slot ${JSON.stringify(sum.bySlot)}`)
+    assert.ok(
+      (mixed.blue ?? 0) > 0 && (mixed.green ?? 0) > 0,
+      `gradual: both slots served during the steps: ${JSON.stringify(mixed)}`,
+    )
+    assertSwitched(
+      records.filter((r) => r.start > e2),
+      'green',
+      'blue',
+      s3,
+      e3,
+      'gradual',
+    )
+    console.log(
+      `   load: ${sum.requests} requests, ${sum.failed} failed, ${sum.rps} req/s, p50 ${sum.p50} ms, p99 ${sum.p99} ms, by slot ${JSON.stringify(sum.bySlot)}`,
+    )
   } finally {
     load.stop()
     await load.done
@@ -150,9 +197,18 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
 
 test('a candidate that never becomes healthy is never switched to (live untouched, exit 1)', async () => {
   const before = readState(t.paths.state, 'production')
-  const r = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes', '--replace', '--timeout', '25s'], { APP_FAIL_HEALTH: '1' })
+  const r = await script(
+    t,
+    'create-green-environment',
+    ['--version', '2.0.0', '--yes', '--replace', '--timeout', '25s'],
+    { APP_FAIL_HEALTH: '1' },
+  )
   assert.is(r.code, 1, r.stderr)
-  assert.match(r.stderr, /Can't start 2\.0\.0 in green: not healthy (within \d+ s|through the preview listener)/, r.stderr)
+  assert.match(
+    r.stderr,
+    /Can't start 2\.0\.0 in green: not healthy (within \d+ s|through the preview listener)/,
+    r.stderr,
+  )
   assert.match(r.stderr, /candidate was removed; blue is still live/)
   assert.is(liveMarker(t), 'blue')
   const after = readState(t.paths.state, 'production')
@@ -168,7 +224,9 @@ test('a candidate that never becomes healthy is never switched to (live untouche
 })
 
 test('a candidate that starts failing inside the verification window is switched away from', async () => {
-  const create = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes'], { APP_FAIL_AFTER_MS: '20000' })
+  const create = await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes'], {
+    APP_FAIL_AFTER_MS: '20000',
+  })
   ok(create, 'create a candidate that fails after 20 s')
   const sw = await script(t, 'switch-to-green', ['--yes', '--verify', '60s'])
   assert.is(sw.code, 1, sw.stderr)
@@ -203,7 +261,10 @@ test('drift is refused until resolved; record-live records what runs; retire-pre
   fs.writeFileSync(stateFile, JSON.stringify(warm))
   // a request in flight on green while cron's retire-previous drains and stops it
   const preview = `https://127.0.0.1:${t.config.ports.preview}`
-  const inFlight = request(`${preview}/docs/version?delay_ms=4000`, { headers: { 'X-DMS-Slot': 'green' }, timeoutMs: 30_000 })
+  const inFlight = request(`${preview}/docs/version?delay_ms=4000`, {
+    headers: { 'X-DMS-Slot': 'green' },
+    timeoutMs: 30_000,
+  })
   // (it is on its way to green before the retire script has even started its runtime)
   const retire = await script(t, 'retire-previous', ['--yes'])
   ok(retire, 'retire-previous')
@@ -217,40 +278,70 @@ test('drift is refused until resolved; record-live records what runs; retire-pre
   assert.is(final.previous, null)
   assert.is(final.slots.green, null)
   assert.is((await request(`${publicUrl}/api/version`)).headers['x-slot'], 'blue')
-  const audit = fs.readFileSync(t.paths.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  assert.ok(audit.some((e) => e.action === 'create' && e.outcome === 'refused'), 'the refused attempt is audited')
+  const audit = fs
+    .readFileSync(t.paths.audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  assert.ok(
+    audit.some((e) => e.action === 'create' && e.outcome === 'refused'),
+    'the refused attempt is audited',
+  )
   assert.ok(audit.some((e) => e.action === 'adopt-live' && e.outcome === 'succeeded'))
   assert.ok(audit.some((e) => e.action === 'retire' && e.outcome === 'succeeded'))
 })
 
 test('a changed nginx setting is validated by the real nginx -t and reloaded; traffic keeps flowing', async () => {
-  const status = (from: string) => request(`http://127.0.0.1:${t.config.ports.status}/stub_status`, { localAddress: from })
+  const status = (from: string) =>
+    request(`http://127.0.0.1:${t.config.ports.status}/stub_status`, { localAddress: from })
   assert.is((await status('127.0.0.2')).status, 200, 'STATUS_ALLOW 127.0.0.0/8 lets 127.0.0.2 in')
   const narrowed = loadConfig({ target: 'production', env: { ...process.env, ...t.env, STATUS_ALLOW: '127.0.0.1/32' } })
   const r = await ensureCore(createShell(t.ui), narrowed, t.paths, t.ui)
   assert.ok(r.changed.includes('status-allow.conf'), `changed: ${r.changed.join(', ')}`)
   // a reload hands over to new workers gracefully: poll until they answer
-  await waitFor('the reloaded allow-list to refuse 127.0.0.2', async () => ((await status('127.0.0.2')).status === 403 ? true : undefined), 15_000, 100)
+  await waitFor(
+    'the reloaded allow-list to refuse 127.0.0.2',
+    async () => ((await status('127.0.0.2')).status === 403 ? true : undefined),
+    15_000,
+    100,
+  )
   assert.is((await status('127.0.0.1')).status, 200)
   assert.is((await request(`${publicUrl}/api/version`)).status, 200)
   const again = await ensureCore(createShell(t.ui), narrowed, t.paths, t.ui)
   assert.equal(again.changed, [], 'nothing changed: no reload')
   await ensureCore(createShell(t.ui), t.config, t.paths, t.ui)
-  await waitFor('the restored allow-list to let 127.0.0.2 in', async () => ((await status('127.0.0.2')).status === 200 ? true : undefined), 15_000, 100)
+  await waitFor(
+    'the restored allow-list to let 127.0.0.2 in',
+    async () => ((await status('127.0.0.2')).status === 200 ? true : undefined),
+    15_000,
+    100,
+  )
 })
 
 test('monitoring starts beside the stack, scrapes it, and stops', async () => {
   const up = await script(t, 'monitoring', ['--up', '--yes'], {}, 400_000)
   ok(up, 'monitoring --up')
   const prom = `http://127.0.0.1:${t.env.PROMETHEUS_PORT}`
-  const targets = await waitFor('every scrape target up', async () => {
-    const r = await request(`${prom}/api/v1/targets?state=active`)
-    const active = r.json().data.activeTargets as Array<{ health: string; labels: Record<string, string>; scrapePool: string }>
-    // slots that run nothing are expected to be down; everything else must be up
-    const needed = active.filter((x) => !(x.labels.slot === 'green'))
-    return needed.length > 5 && needed.every((x) => x.health === 'up') ? active : undefined
-  }, 90_000, 1000)
-  assert.ok(targets.some((x) => x.labels.slot === 'blue' && x.labels.role === 'api' && x.health === 'up'), 'the live api is scraped')
+  const targets = await waitFor(
+    'every scrape target up',
+    async () => {
+      const r = await request(`${prom}/api/v1/targets?state=active`)
+      const active = r.json().data.activeTargets as Array<{
+        health: string
+        labels: Record<string, string>
+        scrapePool: string
+      }>
+      // slots that run nothing are expected to be down; everything else must be up
+      const needed = active.filter((x) => !(x.labels.slot === 'green'))
+      return needed.length > 5 && needed.every((x) => x.health === 'up') ? active : undefined
+    },
+    90_000,
+    1000,
+  )
+  assert.ok(
+    targets.some((x) => x.labels.slot === 'blue' && x.labels.role === 'api' && x.health === 'up'),
+    'the live api is scraped',
+  )
   const am = await request(`http://127.0.0.1:${t.env.ALERTMANAGER_PORT}/-/ready`)
   assert.is(am.status, 200)
   const down = await script(t, 'monitoring', ['--down', '--yes'])

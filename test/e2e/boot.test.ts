@@ -12,7 +12,11 @@ import { assertExit0 } from './deploy-helpers.ts'
 import { liveMarker, migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 
 const PREFIX = 'dmst-boot'
-const t = toolkitTarget(PREFIX, '172.29.44', 29, { VERIFY_WINDOW: '2s', KEEP_PREVIOUS: '30m', SWITCH_MAX_P95_MS: '20000' })
+const t = toolkitTarget(PREFIX, '172.29.44', 29, {
+  VERIFY_WINDOW: '2s',
+  KEEP_PREVIOUS: '30m',
+  SWITCH_MAX_P95_MS: '20000',
+})
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
 const previewUrl = `https://127.0.0.1:${t.config.ports.preview}`
 const ok = assertExit0
@@ -22,7 +26,9 @@ const projects = [`${PREFIX}-prod`, `${PREFIX}-prod-blue`, `${PREFIX}-prod-green
 async function states(): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   for (const p of projects) {
-    const r = await $({ quiet: true })`docker ps -a --filter ${`label=com.docker.compose.project=${p}`} --format ${'{{.Names}} {{.State}}'}`
+    const r = await $({
+      quiet: true,
+    })`docker ps -a --filter ${`label=com.docker.compose.project=${p}`} --format ${'{{.Names}} {{.State}}'}`
     for (const line of r.stdout.split('\n').filter(Boolean)) {
       const [name, state] = line.split(' ')
       out[name!] = state!
@@ -35,7 +41,10 @@ async function stopEverything(): Promise<void> {
   const ids = Object.keys(await states())
   await $({ quiet: true })`docker stop -t 5 ${ids}`
   const after = await states()
-  assert.ok(Object.values(after).every((s) => s === 'exited'), `every container stopped: ${JSON.stringify(after)}`)
+  assert.ok(
+    Object.values(after).every((s) => s === 'exited'),
+    `every container stopped: ${JSON.stringify(after)}`,
+  )
 }
 
 test.before(async () => {
@@ -64,13 +73,20 @@ test('with every container stopped: deploy of the live release points to boot, r
   const deploy = await script(t, 'deploy-production', ['--version', '2.0.0', '--yes'])
   assert.is(deploy.code, 2, deploy.stderr)
   assert.not.match(deploy.stderr, /already live/, deploy.stderr)
-  assert.match(deploy.stderr, /Can't deploy 2\.0\.0: it is the recorded live release of blue, but blue does not run it/, deploy.stderr)
+  assert.match(
+    deploy.stderr,
+    /Can't deploy 2\.0\.0: it is the recorded live release of blue, but blue does not run it/,
+    deploy.stderr,
+  )
   assert.match(deploy.stderr, /npx zx scripts\/boot\.ts/, deploy.stderr)
   const rollback = await script(t, 'rollback-production', ['--dry-run'])
   ok(rollback, 'rollback --dry-run')
   assert.not.match(rollback.stdout, /unknown/, rollback.stdout)
   assert.match(rollback.stdout, /remove 1\.0\.0 \(stopped\) from green/, rollback.stdout)
-  assert.ok(Object.values(await states()).every((s) => s === 'exited'), 'nothing was started')
+  assert.ok(
+    Object.values(await states()).every((s) => s === 'exited'),
+    'nothing was started',
+  )
 })
 
 test('boot --dry-run shows the plan and starts nothing', async () => {
@@ -80,8 +96,17 @@ test('boot --dry-run shows the plan and starts nothing', async () => {
   const doc = JSON.parse(dry.stdout)
   assert.is(doc.dryRun, true)
   assert.is(doc.core, 'start')
-  assert.equal(doc.slots.map((s: { slot: string; version: string; role: string; action: string }) => `${s.slot} ${s.version} ${s.role} ${s.action}`), ['blue 2.0.0 live start', 'green 1.0.0 previous start'])
-  assert.ok(Object.values(await states()).every((s) => s === 'exited'), 'nothing was started')
+  assert.equal(
+    doc.slots.map(
+      (s: { slot: string; version: string; role: string; action: string }) =>
+        `${s.slot} ${s.version} ${s.role} ${s.action}`,
+    ),
+    ['blue 2.0.0 live start', 'green 1.0.0 previous start'],
+  )
+  assert.ok(
+    Object.values(await states()).every((s) => s === 'exited'),
+    'nothing was started',
+  )
   assert.is(fs.readFileSync(t.paths.state, 'utf8'), stateBefore)
 })
 
@@ -94,7 +119,10 @@ test('boot brings back the core, the live and the warm previous slot as recorded
   console.log(`boot: ${doc.result.durationMs} ms, X-Slot confirmed in ${doc.result.confirmMs} ms`)
   const now = await states()
   assert.is(Object.keys(now).length, 11)
-  assert.ok(Object.values(now).every((s) => s === 'running'), JSON.stringify(now))
+  assert.ok(
+    Object.values(now).every((s) => s === 'running'),
+    JSON.stringify(now),
+  )
   // confirmed independently: nginx's public listener answers from blue with 2.0.0, the preview from green with 1.0.0
   for (const p of ['/', '/api/version', '/docs/', '/app/']) {
     const r = await request(`${publicUrl}${p}`)
@@ -107,7 +135,10 @@ test('boot brings back the core, the live and the warm previous slot as recorded
   assert.is(warm.headers['x-version'], '1.0.0')
   assert.is(liveMarker(t), 'blue')
   const audit = readAudit(t.paths.audit, 5).filter((e) => e.action === 'boot')
-  assert.equal(audit.map((e) => e.outcome), ['succeeded'])
+  assert.equal(
+    audit.map((e) => e.outcome),
+    ['succeeded'],
+  )
   // the instant rollback works again: the warm slot is really warm
   const rollback = await script(t, 'rollback-production', ['--dry-run'])
   assert.match(rollback.stdout, /still warm/)
@@ -119,7 +150,10 @@ test('boot again: everything runs, nothing is started, the routing is confirmed'
   const doc = JSON.parse(boot.stdout)
   assert.is(doc.core, 'running')
   assert.equal(doc.result.started, [])
-  assert.equal(doc.slots.map((s: { action: string }) => s.action), ['running', 'running'])
+  assert.equal(
+    doc.slots.map((s: { action: string }) => s.action),
+    ['running', 'running'],
+  )
 })
 
 test('bad input and no terminal: exit 2, saying what to do, nothing changed', async () => {

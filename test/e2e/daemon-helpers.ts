@@ -9,7 +9,14 @@ import { pidAlive } from '../../lib/fsutil.ts'
 import { $ } from 'zx'
 import { waitFor } from './harness.ts'
 
-export type Restart = { argv: string[]; newArgv: string[]; oldPid: number; newPid: number; stoppedMs: number; downMs: number }
+export type Restart = {
+  argv: string[]
+  newArgv: string[]
+  oldPid: number
+  newPid: number
+  stoppedMs: number
+  downMs: number
+}
 
 const readNul = (file: string) => fs.readFileSync(file, 'utf8').split('\0').filter(Boolean)
 
@@ -17,7 +24,9 @@ const readNul = (file: string) => fs.readFileSync(file, 'utf8').split('\0').filt
 export async function restartDockerd(): Promise<Restart> {
   const oldPid = Number(fs.readFileSync(DOCKER_PID_FILE, 'utf8').trim())
   const argv = readNul(`/proc/${oldPid}/cmdline`)
-  const env = Object.fromEntries(readNul(`/proc/${oldPid}/environ`).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const env = Object.fromEntries(
+    readNul(`/proc/${oldPid}/environ`).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  )
   const t0 = Date.now()
   if (fs.existsSync('/run/systemd/system')) {
     await $({ quiet: true })`systemctl restart docker`
@@ -50,7 +59,12 @@ export async function setLiveRestore(on: boolean): Promise<string | null> {
   const doc = before ? JSON.parse(before) : {}
   fs.writeFileSync(DAEMON_JSON, `${JSON.stringify({ ...doc, 'live-restore': on }, null, 2)}\n`)
   process.kill(Number(fs.readFileSync(DOCKER_PID_FILE, 'utf8').trim()), 'SIGHUP')
-  await waitFor(`dockerd to report live-restore ${on}`, async () => ((await liveRestoreEnabled()) === on ? true : undefined), 15_000, 100)
+  await waitFor(
+    `dockerd to report live-restore ${on}`,
+    async () => ((await liveRestoreEnabled()) === on ? true : undefined),
+    15_000,
+    100,
+  )
   return before
 }
 

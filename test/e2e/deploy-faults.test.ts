@@ -87,7 +87,10 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     const c = await killAt(deploy(t, V2), /Smoke-testing blue/, 'SIGTERM')
     assert.is(c.code, 130, tail(c))
     assert.match(c.stderr, /Took over a stale deploy lock: pid \d+/)
-    assert.match(c.stderr, /Found what an earlier run left: an unfinished deploy of e2e-d2 into blue stopped at "migrate"/)
+    assert.match(
+      c.stderr,
+      /Found what an earlier run left: an unfinished deploy of e2e-d2 into blue stopped at "migrate"/,
+    )
     assert.match(c.stderr, /Recovered: removed the candidate from blue; green keeps serving/)
     await assertClean('green', V1)
     assert.is((await platform.slotStatus('blue')).services.length, 0)
@@ -102,7 +105,10 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     // finishes the job: exit 0, nothing recreated (#11: never adopted unverified)
     const e = await deploy(t, V2).done
     assert.is(e.code, 0, tail(e))
-    assert.match(e.stderr, /Found what an earlier run left: an unfinished switch of e2e-d2 into blue stopped at "verifying"/)
+    assert.match(
+      e.stderr,
+      /Found what an earlier run left: an unfinished switch of e2e-d2 into blue stopped at "verifying"/,
+    )
     assert.match(e.stderr, /Recovered: verified again: blue \(e2e-d2\) passed \d+ probes and stays live/)
     assert.match(e.stdout + e.stderr, /Deployed e2e-d2 to blue: the run that was killed is finished \(verified again\)/)
     await assertClean('blue', V2)
@@ -113,14 +119,24 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     assert.is(f.code, 0, tail(f))
     await assertClean('green', V3)
     const s = state(t)
-    assert.equal(s.history.filter((h) => h.action === 'recover').map((h) => h.outcome), ['removed', 'verified'])
+    assert.equal(
+      s.history.filter((h) => h.action === 'recover').map((h) => h.outcome),
+      ['removed', 'verified'],
+    )
     assert.is(s.previous?.version, V2)
 
     // G: SIGTERM at the 50% step of a gradual deploy: every request back on green, the candidate
     // kept for inspection, outcome interrupted, exit 130 (#11: never forward on its own)
-    const g = await killAt(deploy(t, V2, ['--gradual', '50,100', '--step', '30s']), /Analysing blue at 50% for 30s/, 'SIGTERM')
+    const g = await killAt(
+      deploy(t, V2, ['--gradual', '50,100', '--step', '30s']),
+      /Analysing blue at 50% for 30s/,
+      'SIGTERM',
+    )
     assert.is(g.code, 130, tail(g))
-    assert.match(g.stderr, /Can't finish deploying e2e-d2: interrupted; traffic is back on green; blue \(e2e-d2\) is still running for inspection/)
+    assert.match(
+      g.stderr,
+      /Can't finish deploying e2e-d2: interrupted; traffic is back on green; blue \(e2e-d2\) is still running for inspection/,
+    )
     await assertClean('green', V3)
     assert.equal(platform.readRouting().markers, ['green'], 'every bucket marker is gone')
     const sg = state(t)
@@ -131,7 +147,9 @@ test('SIGTERM and SIGKILL at each step, each followed by a run that recovers; li
     load.stop()
   }
   const sum = summarize(await load.done)
-  console.log(`  load during the faults: ${sum.requests} requests, ${sum.failed} failed, by slot ${JSON.stringify(sum.bySlot)}`)
+  console.log(
+    `  load during the faults: ${sum.requests} requests, ${sum.failed} failed, by slot ${JSON.stringify(sum.bySlot)}`,
+  )
   assert.ok(sum.requests > 100)
   assert.is(sum.failed, 0, JSON.stringify(sum.firstFailures))
 })

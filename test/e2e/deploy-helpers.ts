@@ -26,7 +26,11 @@ export function hooksDir(hooks: Record<string, string> = {}): string {
   const log = path.join(dir, 'hooks.log')
   for (const name of ['pre-deploy', 'post-deploy', 'on-rollback', 'on-failure']) {
     const body = hooks[name] ?? 'exit 0'
-    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\necho "${name} $DMS_VERSION $DMS_SLOT $DMS_PREVIOUS_SLOT $DMS_TARGET $DMS_OUTCOME" >> ${log}\n${body}\n`, { mode: 0o755 })
+    fs.writeFileSync(
+      path.join(dir, name),
+      `#!/bin/sh\necho "${name} $DMS_VERSION $DMS_SLOT $DMS_PREVIOUS_SLOT $DMS_TARGET $DMS_OUTCOME" >> ${log}\n${body}\n`,
+      { mode: 0o755 },
+    )
   }
   return dir
 }
@@ -57,10 +61,19 @@ export function deployTarget(extra: Record<string, string> = {}): ToolkitTarget 
 
 /** Release images: 1 (migration 001), 2 (001-002: adds tags), 3 (adds 003: a summary column). */
 export async function buildReleases(): Promise<void> {
-  await buildImages([{ version: V1, migrationsUntil: '001' }, { version: V2, migrationsUntil: '002' }])
+  await buildImages([
+    { version: V1, migrationsUntil: '001' },
+    { version: V2, migrationsUntil: '002' },
+  ])
   const ctx = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-v3-`))
-  fs.writeFileSync(path.join(ctx, '003_add_document_summary.sql'), "-- expand: a summary column with a default\nALTER TABLE documents ADD COLUMN IF NOT EXISTS summary text NOT NULL DEFAULT '';\n")
-  fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM dms/app:${V2}\nENV MIGRATIONS_UNTIL=\nCOPY 003_add_document_summary.sql /app/migrations/\n`)
+  fs.writeFileSync(
+    path.join(ctx, '003_add_document_summary.sql'),
+    "-- expand: a summary column with a default\nALTER TABLE documents ADD COLUMN IF NOT EXISTS summary text NOT NULL DEFAULT '';\n",
+  )
+  fs.writeFileSync(
+    path.join(ctx, 'Dockerfile'),
+    `FROM dms/app:${V2}\nENV MIGRATIONS_UNTIL=\nCOPY 003_add_document_summary.sql /app/migrations/\n`,
+  )
   const r = await $({ quiet: true, nothrow: true })`docker build -q --network host -t ${`dms/app:${V3}`} ${ctx}`
   fs.rmSync(ctx, { recursive: true, force: true })
   if (r.exitCode !== 0) throw new Error(`Can't build dms/app:${V3}: ${r.stderr}`)
@@ -76,7 +89,13 @@ export type Running = {
 }
 
 /** Starts a script with its output watched (stdin closed, NO_COLOR), like a user runs it. */
-export function startScript(t: ToolkitTarget, name: string, args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Running {
+export function startScript(
+  t: ToolkitTarget,
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 300_000,
+): Running {
   const started = Date.now()
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', `${name}.ts`), ...args], {
     cwd: ROOT,
@@ -101,16 +120,26 @@ export function startScript(t: ToolkitTarget, name: string, args: string[], env:
     pid: child.pid!,
     output: () => stdout + stderr,
     waitOutput: (re, ms = 120_000) =>
-      waitFor(`${name} to print ${re}`, async () => {
-        if (re.test(stdout + stderr)) return true
-        if (exited) throw new Error(`${name} exited before printing ${re}:\n${(stdout + stderr).slice(-3000)}`)
-        return undefined
-      }, ms, 50).then(() => undefined),
+      waitFor(
+        `${name} to print ${re}`,
+        async () => {
+          if (re.test(stdout + stderr)) return true
+          if (exited) throw new Error(`${name} exited before printing ${re}:\n${(stdout + stderr).slice(-3000)}`)
+          return undefined
+        },
+        ms,
+        50,
+      ).then(() => undefined),
     done,
   }
 }
 
-export function deploy(t: ToolkitTarget, version: string, args: string[] = [], env: Record<string, string> = {}): Running {
+export function deploy(
+  t: ToolkitTarget,
+  version: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Running {
   return startScript(t, 'deploy-production', ['--version', version, '--yes', ...args], env)
 }
 
@@ -119,7 +148,11 @@ export function state(t: ToolkitTarget): DeployState {
 }
 
 export async function sql(t: ToolkitTarget, query: string): Promise<string> {
-  const r = await createShell(t.ui).docker(psqlArgs(t.config, query), { env: coreTarget(t.config).env, changes: false, action: 'query the database' })
+  const r = await createShell(t.ui).docker(psqlArgs(t.config, query), {
+    env: coreTarget(t.config).env,
+    changes: false,
+    action: 'query the database',
+  })
   return r.stdout.trim()
 }
 

@@ -9,7 +9,21 @@ import * as assert from 'uvu/assert'
 import { startLoad, summarize, type LoadRecord } from '../../bench/load.ts'
 import { listBackups } from '../../lib/db.ts'
 import { removeProjects, request } from './harness.ts'
-import { PREFIX, V1, V2, V3, buildReleases, deploy, deployTarget, hookLog, hooksDir, sql, startScript, state, tail } from './deploy-helpers.ts'
+import {
+  PREFIX,
+  V1,
+  V2,
+  V3,
+  buildReleases,
+  deploy,
+  deployTarget,
+  hookLog,
+  hooksDir,
+  sql,
+  startScript,
+  state,
+  tail,
+} from './deploy-helpers.ts'
 
 const t = deployTarget()
 const base = `https://127.0.0.1:${t.config.ports.https}`
@@ -44,7 +58,10 @@ test('first deploy on a bare target: core started, backup, migrations, switch, r
   assert.ok(backups[0]!.bytes > 0)
   assert.is(await sql(t, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"), '001')
   const log = hookLog(t.env.HOOKS_DIR!)
-  assert.equal(log, [`pre-deploy ${V1} green blue production pending`, `post-deploy ${V1} green blue production succeeded`])
+  assert.equal(log, [
+    `pre-deploy ${V1} green blue production pending`,
+    `post-deploy ${V1} green blue production succeeded`,
+  ])
   const prom = fs.readFileSync(path.join(t.paths.metrics, 'deploy.prom'), 'utf8')
   assert.match(prom, /dms_deploy_total\{target="production",outcome="succeeded"\} 1\n/)
   assert.match(prom, /dms_deploy_in_progress\{target="production"\} 0\n/)
@@ -80,7 +97,11 @@ test('v2 then v3 under continuous load: zero failed requests, every document wri
     assert.is(state(t).previous?.version, V1, 'the old slot stays warm')
     const r3 = await deploy(t, V3).done
     assert.is(r3.code, 0, tail(r3))
-    assert.match(r3.stdout, /remove green \(now e2e-d1; drained first\)/, 'the warm previous slot is replaced, as the plan says')
+    assert.match(
+      r3.stdout,
+      /remove green \(now e2e-d1; drained first\)/,
+      'the warm previous slot is replaced, as the plan says',
+    )
     console.log(`  deploys of ${V2} and ${V3}: ${(r2.ms / 1000).toFixed(1)}s, ${(r3.ms / 1000).toFixed(1)}s`)
   } finally {
     load.stop()
@@ -96,7 +117,13 @@ test('v2 then v3 under continuous load: zero failed requests, every document wri
   const docsAfter = Number(await sql(t, "SELECT count(*) FROM documents WHERE title LIKE 'load %'"))
   assert.is(docsAfter - docsBefore, written, 'every document written during the deploys is there')
   assert.is(await sql(t, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"), '001,002,003')
-  assert.is(await sql(t, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'documents' AND column_name = 'summary'"), '1')
+  assert.is(
+    await sql(
+      t,
+      "SELECT count(*) FROM information_schema.columns WHERE table_name = 'documents' AND column_name = 'summary'",
+    ),
+    '1',
+  )
   assert.is(state(t).live, 'green')
   assert.is(await liveVersion(), V3)
   assert.is(listBackups(t.paths.backups).length, 3)
@@ -118,11 +145,16 @@ test('a failing pre-deploy hook stops the deploy with nothing changed (exit 2)',
 test('a release whose smoke test fails is never switched to; live traffic is untouched', async () => {
   const hooks = hooksDir()
   const load = startLoad({ url: base, connections: 4, durationMs: 5 * 60_000 })
-  let r
+  let r: Awaited<ReturnType<typeof deploy>['done']>
   try {
     // the candidate answers 500 to everything 30 s after it starts: healthy when created, failing
     // during the smoke load (which may run up to 90 s and stops once over its error budget)
-    r = await deploy(t, V2, [], { HOOKS_DIR: hooks, APP_FAIL_AFTER_MS: '30000', SMOKE_REQUESTS: '100000', SMOKE_DURATION_MS: '90000' }).done
+    r = await deploy(t, V2, [], {
+      HOOKS_DIR: hooks,
+      APP_FAIL_AFTER_MS: '30000',
+      SMOKE_REQUESTS: '100000',
+      SMOKE_DURATION_MS: '90000',
+    }).done
   } finally {
     load.stop()
   }
@@ -137,7 +169,10 @@ test('a release whose smoke test fails is never switched to; live traffic is unt
   assert.is(s.slots.blue, null)
   assert.is(s.pending, null)
   assert.is(await liveVersion(), V3)
-  assert.equal(hookLog(hooks).map((l) => l.split(' ')[0]), ['pre-deploy', 'on-failure'])
+  assert.equal(
+    hookLog(hooks).map((l) => l.split(' ')[0]),
+    ['pre-deploy', 'on-failure'],
+  )
   const prom = fs.readFileSync(path.join(t.paths.metrics, 'deploy.prom'), 'utf8')
   assert.match(prom, /dms_deploy_total\{target="production",outcome="failed"\} 1\n/)
 })
@@ -150,7 +185,12 @@ test('rollback-production --restore-db asks, rolls back, and restores the backup
   assert.match(noTty.stderr, /no terminal to ask on\. Nothing was changed/)
   const r = await startScript(t, 'rollback-production', ['--restore-db', '--yes']).done
   assert.is(r.code, 0, tail(r))
-  assert.match(r.stdout, new RegExp(`restore the database from dms-\\d{8}T\\d{6}Z-before-${V3}\\.dump, taken .*: every write since then is lost`))
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `restore the database from dms-\\d{8}T\\d{6}Z-before-${V3}\\.dump, taken .*: every write since then is lost`,
+    ),
+  )
   assert.match(r.stderr, /Every write since then will be lost/)
   assert.is(await liveVersion(), V2)
   assert.is(await sql(t, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"), '001,002')

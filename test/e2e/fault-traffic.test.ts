@@ -46,7 +46,12 @@ test.before(async () => {
   ok(await script(t, 'switch-to-green', ['--yes', '--verify', '1s']), 'switch to 1.0.0')
   ok(await script(t, 'create-green-environment', ['--version', '2.0.0', '--yes']), 'create 2.0.0 in blue')
   load = startLoad({ url: publicUrl, connections: 16, durationMs: 20 * 60_000, postRatio: 0.1 })
-  await waitFor('the load to reach a steady state', async () => (load.records.length >= 200 ? true : undefined), 60_000, 50)
+  await waitFor(
+    'the load to reach a steady state',
+    async () => (load.records.length >= 200 ? true : undefined),
+    60_000,
+    50,
+  )
 })
 
 test.after(async () => {
@@ -74,13 +79,20 @@ test('SIGTERM during a gradual step: every request back on the old slot, candida
   assert.is(s.pending, null)
   assert.equal([s.history.at(-1)?.action, s.history.at(-1)?.outcome], ['switch', 'interrupted'])
   assert.is(s.slots.blue?.verified, false)
-  assert.equal(s.releases.map((x) => x.version), ['1.0.0'], 'the unverified release is not in the list')
+  assert.equal(
+    s.releases.map((x) => x.version),
+    ['1.0.0'],
+    'the unverified release is not in the list',
+  )
   assert.is(fs.existsSync(t.paths.lock), false, 'the lock was released')
   const blue = await platform.slotStatus('blue')
   assert.ok(blue.running && blue.healthy, 'the candidate keeps running, for inspection')
   await settle(3000)
   const during = load.records.filter((x) => x.start > shiftAt && x.end < doneAt - 500)
-  assert.ok((summarize(during).bySlot.blue ?? 0) > 0, `the shift really sent requests to blue: ${JSON.stringify(summarize(during).bySlot)}`)
+  assert.ok(
+    (summarize(during).bySlot.blue ?? 0) > 0,
+    `the shift really sent requests to blue: ${JSON.stringify(summarize(during).bySlot)}`,
+  )
   const after = startedAfter(doneAt)
   assert.ok(after.length > 20, `load after the interrupt: ${after.length}`)
   const wrong = after.filter((x) => x.slot !== 'green')
@@ -98,7 +110,10 @@ test('SIGKILL inside the verification window: the next run verifies again before
   assert.is.not(state().slots.blue?.verified, true, 'not verified yet')
   const again = await script(t, 'switch-to-green', ['--yes', '--verify', '3s'])
   ok(again, 'the next switch-to-green')
-  assert.match(again.stderr, /Found what an earlier run left: an unfinished switch of 2\.0\.0 into blue stopped at "verifying"/)
+  assert.match(
+    again.stderr,
+    /Found what an earlier run left: an unfinished switch of 2\.0\.0 into blue stopped at "verifying"/,
+  )
   assert.match(again.stdout + again.stderr, /Verifying blue \(2\.0\.0\) again for 3s/)
   assert.match(again.stderr, /Recovered: verified again: blue \(2\.0\.0\) passed \d+ probes and stays live/)
   assert.match(again.stdout, /nothing else to do: blue is live and verified/)
@@ -106,9 +121,18 @@ test('SIGKILL inside the verification window: the next run verifies again before
   assert.is(s.live, 'blue')
   assert.is(s.pending, null)
   assert.is(s.slots.blue?.verified, true)
-  assert.equal(s.releases.map((x) => [x.version, x.verified]), [['1.0.0', true], ['2.0.0', true]])
+  assert.equal(
+    s.releases.map((x) => [x.version, x.verified]),
+    [
+      ['1.0.0', true],
+      ['2.0.0', true],
+    ],
+  )
   assert.is(s.previous?.version, '1.0.0')
-  assert.equal(s.history.filter((h) => h.action === 'recover').map((h) => h.outcome), ['verified'])
+  assert.equal(
+    s.history.filter((h) => h.action === 'recover').map((h) => h.outcome),
+    ['verified'],
+  )
   assert.equal(readLive(t.paths.live).markers, ['blue'])
 })
 
@@ -122,7 +146,10 @@ test('retire-previous refuses while a shift can send requests to the previous sl
   const greenBefore = (await platform.slotStatus('green')).services.map((x) => x.name).sort()
   const r1 = await script(t, 'retire-previous', ['--now', '--yes'])
   ok(r1, 'retire-previous with an unfinished switch')
-  assert.match(r1.stdout, /Not retiring green \(1\.0\.0\): an unfinished switch of 1\.0\.0 into green stopped at "switching"/)
+  assert.match(
+    r1.stdout,
+    /Not retiring green \(1\.0\.0\): an unfinished switch of 1\.0\.0 into green stopped at "switching"/,
+  )
   // without the record of the run (say, a state file restored from its .bak) the markers still count
   const s = JSON.parse(fs.readFileSync(t.paths.state, 'utf8'))
   s.pending = null
@@ -130,7 +157,10 @@ test('retire-previous refuses while a shift can send requests to the previous sl
   fs.rmSync(t.paths.lock, { force: true }) // the SIGKILLed run's lock (a stale lock is taken over anyway)
   const r2 = await script(t, 'retire-previous', ['--now', '--yes'])
   ok(r2, 'retire-previous during a shift')
-  assert.match(r2.stdout, /Not retiring green \(1\.0\.0\): a gradual shift is in progress \(25% of new requests go to green\)/)
+  assert.match(
+    r2.stdout,
+    /Not retiring green \(1\.0\.0\): a gradual shift is in progress \(25% of new requests go to green\)/,
+  )
   assert.ok((await platform.slotStatus('green')).running, 'green still runs')
   // rollback aborts the stuck shift: every bucket back to blue, nothing recreated
   const rb = await script(t, 'rollback-production', ['--yes', '--json'])
@@ -139,7 +169,11 @@ test('retire-previous refuses while a shift can send requests to the previous sl
   assert.is(doc.to, 'blue')
   const doneAt = at()
   assert.equal(readLive(t.paths.live).markers, ['blue'])
-  assert.equal((await platform.slotStatus('green')).services.map((x) => x.name).sort(), greenBefore, 'no container was recreated')
+  assert.equal(
+    (await platform.slotStatus('green')).services.map((x) => x.name).sort(),
+    greenBefore,
+    'no container was recreated',
+  )
   await settle(2000)
   const wrong = startedAfter(doneAt).filter((x) => x.slot !== 'blue')
   assert.is(wrong.length, 0, `${wrong.length} requests after the rollback answered by ${wrong[0]?.slot}`)
@@ -150,7 +184,9 @@ test('the load saw zero failed requests through every fault above', async () => 
   const records = await load.done
   const sum = summarize(records)
   const failures = records.filter(isFailure)
-  console.log(`   load: ${sum.requests} requests, ${sum.failed} failed, ${sum.rps} req/s, p50 ${sum.p50} ms, p99 ${sum.p99} ms, by slot ${JSON.stringify(sum.bySlot)}`)
+  console.log(
+    `   load: ${sum.requests} requests, ${sum.failed} failed, ${sum.rps} req/s, p50 ${sum.p50} ms, p99 ${sum.p99} ms, by slot ${JSON.stringify(sum.bySlot)}`,
+  )
   assert.ok(sum.requests > 2000, `enough load: ${sum.requests} requests`)
   assert.is(failures.length, 0, `failed requests: ${JSON.stringify(failures.slice(0, 5))}`)
   assert.is(sum.server5xx, 0)
@@ -159,7 +195,12 @@ test('the load saw zero failed requests through every fault above', async () => 
 // (without load: a release that starts failing answers the public requests with errors until the
 // verification window switches back, which is the point of the window, not a fault of the switch)
 test('a release that failed its verification is never picked by rollback; --to it needs --allow-unverified', async () => {
-  ok(await script(t, 'create-green-environment', ['--version', '3.0.0', '--yes', '--replace'], { APP_FAIL_AFTER_MS: '90000' }), 'create a 3.0.0 that fails 90 s after it started')
+  ok(
+    await script(t, 'create-green-environment', ['--version', '3.0.0', '--yes', '--replace'], {
+      APP_FAIL_AFTER_MS: '90000',
+    }),
+    'create a 3.0.0 that fails 90 s after it started',
+  )
   // (the window is longer than what is left of the 90 s: it ends early once the failures start)
   const sw = await script(t, 'switch-to-green', ['--yes', '--verify', '150s'])
   assert.is(sw.code, 1, tail(sw))
@@ -167,7 +208,11 @@ test('a release that failed its verification is never picked by rollback; --to i
   const s = state()
   assert.is(s.live, 'blue')
   assert.is(s.slots.green?.verified, false)
-  assert.equal(s.releases.map((x) => x.version), ['1.0.0', '2.0.0'], 'the failed release is not in the list')
+  assert.equal(
+    s.releases.map((x) => x.version),
+    ['1.0.0', '2.0.0'],
+    'the failed release is not in the list',
+  )
   const before = fs.readFileSync(t.paths.state, 'utf8')
   // the rehearsal picks 1.0.0, the newest verified release other than the live one, and claims nothing
   const dry = await script(t, 'rollback-production', ['--dry-run', '--json'])

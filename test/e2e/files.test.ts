@@ -30,7 +30,13 @@ test.before(async () => {
   await buildImages(['1.0.0'])
   await upCore(t)
   // about 1.3 MB of barely compressible rows: the dump does not fit in the tmpfs
-  const fill = await createShell(t.ui).docker(psqlArgs(t.config, 'CREATE TABLE IF NOT EXISTS filler AS SELECT md5(random()::text) || md5(random()::text) AS v FROM generate_series(1, 20000)'), { env: coreTarget(t.config).env, nothrow: true })
+  const fill = await createShell(t.ui).docker(
+    psqlArgs(
+      t.config,
+      'CREATE TABLE IF NOT EXISTS filler AS SELECT md5(random()::text) || md5(random()::text) AS v FROM generate_series(1, 20000)',
+    ),
+    { env: coreTarget(t.config).env, nothrow: true },
+  )
   assert.ok(fill.ok, fill.stderr)
 })
 
@@ -63,7 +69,11 @@ test('a backup that fills its disk: the partial file is removed and the error sa
     }
     assert.instance(err, OperationError)
     const message = (err as Error).message
-    assert.match(message, /^Can't back up the database: the disk holding .*backups is full \(\d+ KiB free\); .*The partial file was removed; nothing was changed\./, message)
+    assert.match(
+      message,
+      /^Can't back up the database: the disk holding .*backups is full \(\d+ KiB free\); .*The partial file was removed; nothing was changed\./,
+      message,
+    )
     assert.match((err as OperationError).hint, /Free space on that disk/)
     assert.equal(fs.readdirSync(t.paths.backups), [], 'no partial file is left')
   }))
@@ -75,7 +85,8 @@ test('deploy-production with a full backup disk: exit 1 at the backup, before an
     assert.is(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stderr, /Can't back up the database: the disk holding .* is full/, r.stderr)
     assert.equal(fs.readdirSync(t.paths.backups), [], 'no partial file is left')
-    const slots = await sh`docker ps -aq --filter ${`label=com.docker.compose.project=${PREFIX}-prod-blue`} --filter ${`label=com.docker.compose.project=${PREFIX}-prod-green`}`
+    const slots =
+      await sh`docker ps -aq --filter ${`label=com.docker.compose.project=${PREFIX}-prod-blue`} --filter ${`label=com.docker.compose.project=${PREFIX}-prod-green`}`
     assert.is(slots.stdout.trim(), '', 'no slot container was created')
     assert.is(liveMarker(t), liveBefore, 'the route is unchanged')
     const state = readState(t.paths.state, 'production')
@@ -87,7 +98,14 @@ test('deploy-production with a full backup disk: exit 1 at the backup, before an
 // ---------------------------------------------------------------- nginx includes
 
 // in this order the last kill (after the swap, before the reload) leaves nginx running the other set
-const KILL_POINTS = ['nginx.staging', 'nginx.staged', 'nginx.checked', 'nginx.link-made', 'nginx.reloaded', 'nginx.swapped']
+const KILL_POINTS = [
+  'nginx.staging',
+  'nginx.staged',
+  'nginx.checked',
+  'nginx.link-made',
+  'nginx.reloaded',
+  'nginx.swapped',
+]
 const ALLOW = { local: '127.0.0.1/32', other: '10.9.0.0/16' } as const
 const rendered = (allow: string) => renderNginxIncludes({ ...nginxSettings(t.config), statusAllow: [allow] })
 
@@ -95,7 +113,8 @@ const rendered = (allow: string) => renderNginxIncludes({ ...nginxSettings(t.con
 function liveAllow(): keyof typeof ALLOW {
   for (const k of Object.keys(ALLOW) as Array<keyof typeof ALLOW>) {
     const want = rendered(ALLOW[k])
-    if (Object.entries(want).every(([name, text]) => fs.readFileSync(path.join(t.paths.nginx, name), 'utf8') === text)) return k
+    if (Object.entries(want).every(([name, text]) => fs.readFileSync(path.join(t.paths.nginx, name), 'utf8') === text))
+      return k
   }
   throw new Error('the live nginx includes are a mix of two sets (or neither)')
 }
@@ -109,28 +128,50 @@ test('a change killed (SIGKILL) at every step: the live includes are always one 
   for (const point of KILL_POINTS) {
     const before = liveAllow()
     const want = before === 'local' ? 'other' : 'local'
-    const r = await runTs('test/fixtures/nginx-apply.ts', [], { env: { ...t.env, STATUS_ALLOW: ALLOW[want], DMS_FAULT: `${point}=kill` } })
+    const r = await runTs('test/fixtures/nginx-apply.ts', [], {
+      env: { ...t.env, STATUS_ALLOW: ALLOW[want], DMS_FAULT: `${point}=kill` },
+    })
     assert.is(r.signal, 'SIGKILL', `${point}: the run was killed there (exit ${r.code}: ${r.stderr})`)
     moved.push(liveAllow() !== before)
     const check = await liveNginxTest()
     assert.ok(check.ok, `${point}: nginx -t of the live config: ${check.output}`)
-    assert.is((await request(`http://127.0.0.1:${t.config.ports.status}/nginx-health`)).status, 200, `${point}: nginx serves`)
+    assert.is(
+      (await request(`http://127.0.0.1:${t.config.ports.status}/nginx-health`)).status,
+      200,
+      `${point}: nginx serves`,
+    )
   }
-  assert.equal(moved, [false, false, false, false, true, true], 'killed before the swap: the old set stays live; after it: the new one')
+  assert.equal(
+    moved,
+    [false, false, false, false, true, true],
+    'killed before the swap: the old set stays live; after it: the new one',
+  )
   const live = liveAllow()
   assert.is(live, 'local')
   // a reload takes effect when nginx's master has started new workers: poll for it with a deadline
   const liveSlotIs = (status: number, what: string) =>
-    waitFor(what, async () => ((await request(`http://127.0.0.1:${t.config.ports.status}/live-slot`)).status === status ? true : undefined), 15_000, 100)
+    waitFor(
+      what,
+      async () =>
+        (await request(`http://127.0.0.1:${t.config.ports.status}/live-slot`)).status === status ? true : undefined,
+      15_000,
+      100,
+    )
   await liveSlotIs(403, 'nginx to run the other allow-list (the last run was killed after the swap, before its reload)')
   // the next run, with nothing to change, does the reload that was cut short and clears the leftovers
   const fin = await runTs('test/fixtures/nginx-apply.ts', [], { env: { ...t.env, STATUS_ALLOW: ALLOW[live] } })
   assert.is(fin.code, 0, fin.stderr)
   assert.is(fin.stdout.trim(), '[]', 'nothing changed on disk')
   await liveSlotIs(200, 'nginx to be reloaded into the live set by the next run')
-  assert.equal(fs.readdirSync(path.join(t.paths.nginx, 'sets')), [path.basename(fs.readlinkSync(path.join(t.paths.nginx, 'current')))])
+  assert.equal(fs.readdirSync(path.join(t.paths.nginx, 'sets')), [
+    path.basename(fs.readlinkSync(path.join(t.paths.nginx, 'current'))),
+  ])
   assert.equal(fs.readdirSync(path.join(t.paths.nginx, 'checks')), [])
-  assert.equal(fs.readdirSync(t.paths.nginx).filter((n) => n.startsWith('.')), [], 'no half-made link, no pending reload')
+  assert.equal(
+    fs.readdirSync(t.paths.nginx).filter((n) => n.startsWith('.')),
+    [],
+    'no half-made link, no pending reload',
+  )
 })
 
 test('nginx -t -c on a check tree tests the staged set: a broken set is rejected by the real nginx, the live one untouched', async () => {
@@ -138,7 +179,10 @@ test('nginx -t -c on a check tree tests the staged set: a broken set is rejected
   const sh = createShell(t.ui)
   const repo = path.join(t.config.root, 'nginx')
   const good = stageSet(t.paths.nginx, files)
-  const bad = stageSet(t.paths.nginx, { ...files, 'upstreams.conf': `${files['upstreams.conf']}\nthis is not nginx;\n` })
+  const bad = stageSet(t.paths.nginx, {
+    ...files,
+    'upstreams.conf': `${files['upstreams.conf']}\nthis is not nginx;\n`,
+  })
   try {
     assert.ok((await testConfig(sh, t.config, writeCheckTree(t.paths.nginx, repo, good))).ok, 'the good set passes')
     const r = await testConfig(sh, t.config, writeCheckTree(t.paths.nginx, repo, bad))

@@ -41,7 +41,10 @@ const liveVersion = async () => (await request(`${base}/api/version`)).headers['
 // the fake docker: its directory carries the tag, so every process of it shows in the process table
 const tag = `${PREFIX}-fake-${process.pid}`
 const fakeDir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-`))
-const realDocker = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'docker')).find((f) => fs.existsSync(f))!
+const realDocker = (process.env.PATH ?? '')
+  .split(':')
+  .map((d) => path.join(d, 'docker'))
+  .find((f) => fs.existsSync(f))!
 fs.writeFileSync(
   path.join(fakeDir, 'docker'),
   `#!/bin/bash
@@ -55,7 +58,11 @@ exec ${realDocker} "$@"
 `,
   { mode: 0o755 },
 )
-const hung = (match: string) => ({ PATH: `${fakeDir}:${process.env.PATH}`, HANG_MATCH: match, COMMAND_TIMEOUT: `${HUNG_TIMEOUT_S}s` })
+const hung = (match: string) => ({
+  PATH: `${fakeDir}:${process.env.PATH}`,
+  HANG_MATCH: match,
+  COMMAND_TIMEOUT: `${HUNG_TIMEOUT_S}s`,
+})
 
 test.before(async () => {
   await removeProjects(PREFIX)
@@ -74,7 +81,11 @@ test.after(async () => {
 
 /** The world a hung run must leave as it found it. */
 function snapshot() {
-  return { state: fs.readFileSync(t.paths.state, 'utf8'), live: liveMarker(t), markers: fs.readdirSync(t.paths.live).sort() }
+  return {
+    state: fs.readFileSync(t.paths.state, 'utf8'),
+    live: liveMarker(t),
+    markers: fs.readdirSync(t.paths.live).sort(),
+  }
 }
 
 const cases: Array<[string, string[], number]> = [
@@ -102,7 +113,10 @@ for (const [script, args, exitCode] of cases) {
 test('health-check with a docker that never answers: ends within its deadline, the container checks UNKNOWN naming docker', async () => {
   const r = await startScript(t, 'health-check', ['--timeout', '10s', '--json'], hung('.')).done
   console.log(`  health-check with a hung docker: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s`)
-  const report = JSON.parse(r.stdout) as { exitCode: number; checks: Array<{ name: string; status: string; detail: string }> }
+  const report = JSON.parse(r.stdout) as {
+    exitCode: number
+    checks: Array<{ name: string; status: string; detail: string }>
+  }
   const check = (name: string) => report.checks.find((c) => c.name === name)!
   for (const name of ['containers', 'drift', 'slot_blue', 'slot_green']) {
     assert.is(check(name).status, 'UNKNOWN', name)
@@ -119,7 +133,12 @@ test('health-check with a docker that never answers: ends within its deadline, t
 test('deploy-production whose compose up hangs mid-deploy: fails within DEPLOY_TIMEOUT + COMMAND_TIMEOUT, live untouched, lock released', async () => {
   const before = snapshot()
   const deployTimeoutS = 10
-  const r = await startScript(t, 'deploy-production', ['--version', V3, '--yes', '--timeout', `${deployTimeoutS}s`], hung(' up ')).done
+  const r = await startScript(
+    t,
+    'deploy-production',
+    ['--version', V3, '--yes', '--timeout', `${deployTimeoutS}s`],
+    hung(' up '),
+  ).done
   console.log(`  deploy-production with a hung compose up: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s`)
   assert.is(r.code, 1, tail(r))
   // the wait is what is left of --timeout when compose up starts, plus COMMAND_TIMEOUT
@@ -127,8 +146,15 @@ test('deploy-production whose compose up hangs mid-deploy: fails within DEPLOY_T
   assert.ok(said, `names the hung docker${tail(r)}`)
   const deadlineS = Number(said![1])
   assert.ok(deadlineS > HUNG_TIMEOUT_S && deadlineS <= deployTimeoutS + HUNG_TIMEOUT_S, `deadline ${deadlineS} s`)
-  assert.ok(r.ms < (deployTimeoutS + HUNG_TIMEOUT_S) * 1000 + KILL_GRACE_MS + 30_000, `ended in ${r.ms} ms (the steps before the hang included)`)
-  assert.match(r.stderr, /Can't remove slot green: docker did not answer .* earlier in this run, so it was not asked again/, 'the cleanup did not wait a second deadline')
+  assert.ok(
+    r.ms < (deployTimeoutS + HUNG_TIMEOUT_S) * 1000 + KILL_GRACE_MS + 30_000,
+    `ended in ${r.ms} ms (the steps before the hang included)`,
+  )
+  assert.match(
+    r.stderr,
+    /Can't remove slot green: docker did not answer .* earlier in this run, so it was not asked again/,
+    'the cleanup did not wait a second deadline',
+  )
   assert.not.ok(fs.existsSync(t.paths.lock), 'the deploy lock was released')
   const after = state(t)
   assert.is(after.live, JSON.parse(before.state).live, 'the live slot in the state is unchanged')

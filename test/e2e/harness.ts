@@ -46,9 +46,10 @@ export function testStack(o: StackOptions): TestStack {
   const target = o.target ?? 'production'
   const p = o.ports ?? {}
   const varDir = o.varDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `${o.prefix}-${target}-`))
-  const projects = target === 'staging'
-    ? { core: `${o.prefix}-staging`, blue: `${o.prefix}-staging`, green: `${o.prefix}-staging` }
-    : { core: `${o.prefix}-prod`, blue: `${o.prefix}-prod-blue`, green: `${o.prefix}-prod-green` }
+  const projects =
+    target === 'staging'
+      ? { core: `${o.prefix}-staging`, blue: `${o.prefix}-staging`, green: `${o.prefix}-staging` }
+      : { core: `${o.prefix}-prod`, blue: `${o.prefix}-prod-blue`, green: `${o.prefix}-prod-green` }
   return {
     target,
     prefix: o.prefix,
@@ -100,14 +101,33 @@ export function slotEnv(color: Color, version: string): Record<string, string> {
 }
 
 /** Runs `docker compose -f <file> -p <project> <args>` with the env; never throws. */
-export function compose(stack: TestStack, project: string, args: string[], extra: Record<string, string | undefined> = {}): Promise<ProcessOutput> {
-  const profiles = stack.target === 'production' ? ['--profile', 'core', '--profile', 'slot', '--profile', 'migrate'] : ['--profile', 'migrate']
-  const all = ['compose', '-f', stack.composeFile, '-p', project, ...(args[0] === 'config' || args[0] === 'down' ? profiles : []), ...args]
+export function compose(
+  stack: TestStack,
+  project: string,
+  args: string[],
+  extra: Record<string, string | undefined> = {},
+): Promise<ProcessOutput> {
+  const profiles =
+    stack.target === 'production'
+      ? ['--profile', 'core', '--profile', 'slot', '--profile', 'migrate']
+      : ['--profile', 'migrate']
+  const all = [
+    'compose',
+    '-f',
+    stack.composeFile,
+    '-p',
+    project,
+    ...(args[0] === 'config' || args[0] === 'down' ? profiles : []),
+    ...args,
+  ]
   return $({ quiet: true, nothrow: true, env: composeEnv(stack, extra), cwd: REPO })`docker ${all}`
 }
 
 function expectOk(r: ProcessOutput, what: string): ProcessOutput {
-  if (r.exitCode !== 0) throw new Error(`Can't ${what}: exit ${r.exitCode}\n${r.stderr.trim().slice(-3000)}\n${r.stdout.trim().slice(-2000)}`)
+  if (r.exitCode !== 0)
+    throw new Error(
+      `Can't ${what}: exit ${r.exitCode}\n${r.stderr.trim().slice(-3000)}\n${r.stdout.trim().slice(-2000)}`,
+    )
   return r
 }
 
@@ -119,31 +139,61 @@ export function prepare(stack: TestStack): Promise<RuntimeReport> {
 /** Core services: nginx, postgres, redis (staging: the whole stack with VERSION). */
 export async function upCore(stack: TestStack, version = '1.0.0', extra: Record<string, string> = {}): Promise<void> {
   const args = stack.target === 'production' ? ['--profile', 'core'] : []
-  expectOk(await compose(stack, stack.projects.core,
-    [...args, 'up', '-d', '--no-build', '--wait', '--wait-timeout', '120'], { ...slotEnv('blue', version), ...extra }), `start ${stack.projects.core}`)
+  expectOk(
+    await compose(stack, stack.projects.core, [...args, 'up', '-d', '--no-build', '--wait', '--wait-timeout', '120'], {
+      ...slotEnv('blue', version),
+      ...extra,
+    }),
+    `start ${stack.projects.core}`,
+  )
 }
 
 /** Production: one slot project (frontend, api, docs, main) at a version, waited until healthy. */
-export async function upSlot(stack: TestStack, color: Color, version: string, extra: Record<string, string> = {}): Promise<void> {
-  if (stack.target !== 'production') throw new Error('upSlot is for production stacks; staging runs its single slot in upCore')
-  expectOk(await compose(stack, stack.projects[color],
-    ['--profile', 'slot', 'up', '-d', '--no-build', '--wait', '--wait-timeout', '120'], { ...slotEnv(color, version), ...extra }),
-  `start slot ${color} (${version})`)
+export async function upSlot(
+  stack: TestStack,
+  color: Color,
+  version: string,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  if (stack.target !== 'production')
+    throw new Error('upSlot is for production stacks; staging runs its single slot in upCore')
+  expectOk(
+    await compose(
+      stack,
+      stack.projects[color],
+      ['--profile', 'slot', 'up', '-d', '--no-build', '--wait', '--wait-timeout', '120'],
+      { ...slotEnv(color, version), ...extra },
+    ),
+    `start slot ${color} (${version})`,
+  )
 }
 
 /** Runs migrate.js in a one-off `migrate` container of the slot's project (dynamic address); returns stdout. */
 export async function migrate(stack: TestStack, color: Color, version: string, args: string[] = []): Promise<string> {
   const project = stack.projects[color]
   const cmd = args.length ? ['node', '/app/src/migrate.js', ...args] : []
-  const r = expectOk(await compose(stack, project,
-    ['--profile', 'migrate', 'run', '--rm', '--no-deps', '-T', 'migrate', ...cmd], slotEnv(color, version)), `migrate ${project}`)
+  const r = expectOk(
+    await compose(
+      stack,
+      project,
+      ['--profile', 'migrate', 'run', '--rm', '--no-deps', '-T', 'migrate', ...cmd],
+      slotEnv(color, version),
+    ),
+    `migrate ${project}`,
+  )
   return r.stdout
 }
 
 /** Removes every compose project named <prefix>-* (containers, volumes) and the <prefix>-net network. */
 export async function removeProjects(prefix: string, stacks: TestStack[] = []): Promise<void> {
   if (!/^dmst-[a-z0-9-]+$/.test(prefix)) throw new Error(`refusing to remove projects for prefix ${prefix}`)
-  const known = new Set([`${prefix}-staging`, `${prefix}-prod`, `${prefix}-prod-blue`, `${prefix}-prod-green`, `${prefix}-prod-monitoring`])
+  const known = new Set([
+    `${prefix}-staging`,
+    `${prefix}-prod`,
+    `${prefix}-prod-blue`,
+    `${prefix}-prod-green`,
+    `${prefix}-prod-monitoring`,
+  ])
   // projects with containers, and projects whose containers are gone but whose volumes are left
   // (a `compose down` without -v, e.g. monitoring --down, leaves them: dmst-bg-prod-monitoring_*)
   const format = '{{.Label "com.docker.compose.project"}}'
@@ -151,7 +201,8 @@ export async function removeProjects(prefix: string, stacks: TestStack[] = []): 
     sh`docker ps -a --filter label=com.docker.compose.project --format ${format}`,
     sh`docker volume ls --filter label=com.docker.compose.project --format ${format}`,
   ])
-  for (const name of `${withContainers.stdout}\n${withVolumes.stdout}`.split('\n')) if (name.startsWith(`${prefix}-`)) known.add(name)
+  for (const name of `${withContainers.stdout}\n${withVolumes.stdout}`.split('\n'))
+    if (name.startsWith(`${prefix}-`)) known.add(name)
   for (const project of known) {
     const stack = stacks.find((s) => Object.values(s.projects).includes(project))
     if (stack) await compose(stack, project, ['down', '-v', '--remove-orphans', '-t', '5'])
@@ -177,13 +228,21 @@ function hashDir(dir: string, extra: string): string {
 }
 
 /** Builds an image unless it carries the hash of its source (context, build args, Dockerfile) as a label. */
-export async function buildOne(image: string, context: string, buildArgs: Record<string, string>, dockerfile?: string): Promise<'built' | 'cached'> {
+export async function buildOne(
+  image: string,
+  context: string,
+  buildArgs: Record<string, string>,
+  dockerfile?: string,
+): Promise<'built' | 'cached'> {
   const hash = hashDir(context, JSON.stringify({ buildArgs, dockerfile }))
   const have = await sh`docker image inspect --format ${'{{index .Config.Labels "dms.source-hash"}}'} ${image}`
   if (have.exitCode === 0 && have.stdout.trim() === hash) return 'cached'
   const args = Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
   const file = dockerfile ? ['-f', path.join(context, dockerfile)] : []
-  expectOk(await sh`docker build -q --network host ${args} ${file} --label dms.source-hash=${hash} -t ${image} ${context}`, `build ${image}`)
+  expectOk(
+    await sh`docker build -q --network host ${args} ${file} --label dms.source-hash=${hash} -t ${image} ${context}`,
+    `build ${image}`,
+  )
   return 'built'
 }
 
@@ -191,41 +250,65 @@ export async function buildOne(image: string, context: string, buildArgs: Record
  * Builds dms/{nginx,postgres,redis}:local and dms/app:<version> for each version (optionally with
  * MIGRATIONS_UNTIL baked in). Skips images whose dms.source-hash label matches the source.
  */
-export async function buildImages(apps: Array<string | { version: string; migrationsUntil?: string }> = ['1.0.0']): Promise<Record<string, string>> {
+export async function buildImages(
+  apps: Array<string | { version: string; migrationsUntil?: string }> = ['1.0.0'],
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   for (const name of CORE_IMAGES) {
-    out[`dms/${name}:local`] = await buildOne(`dms/${name}:local`, path.join(REPO, 'compose', 'images', name), { BASE_IMAGE })
+    out[`dms/${name}:local`] = await buildOne(`dms/${name}:local`, path.join(REPO, 'compose', 'images', name), {
+      BASE_IMAGE,
+    })
   }
   for (const a of apps) {
     const { version, migrationsUntil } = typeof a === 'string' ? { version: a, migrationsUntil: '' } : a
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(version)) throw new Error(`invalid image tag ${version}`)
-    out[`dms/app:${version}`] = await buildOne(`dms/app:${version}`, path.join(REPO, 'compose', 'images', 'app'),
-      { BASE_IMAGE, MIGRATIONS_UNTIL: migrationsUntil ?? '' })
+    out[`dms/app:${version}`] = await buildOne(`dms/app:${version}`, path.join(REPO, 'compose', 'images', 'app'), {
+      BASE_IMAGE,
+      MIGRATIONS_UNTIL: migrationsUntil ?? '',
+    })
   }
   return out
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON from docker inspect / a test response, checked field by field
 export type HttpResult = { status: number; headers: http.IncomingHttpHeaders; body: string; json: () => any }
 
 /** One HTTP(S) request; TLS certificates are not verified (self-signed test certs). */
-export function request(url: string, o: { method?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number; localAddress?: string } = {}): Promise<HttpResult> {
+export function request(
+  url: string,
+  o: {
+    method?: string
+    body?: unknown
+    headers?: Record<string, string>
+    timeoutMs?: number
+    localAddress?: string
+  } = {},
+): Promise<HttpResult> {
   const u = new URL(url)
   const payload = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body)
   const headers: Record<string, string> = { ...(payload ? { 'content-type': 'application/json' } : {}), ...o.headers }
   const mod = u.protocol === 'https:' ? https : http
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, {
-      method: o.method ?? 'GET', headers, rejectUnauthorized: false, agent: false,
-      timeout: o.timeoutMs ?? 10000, localAddress: o.localAddress,
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8')
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) })
-      })
-      res.on('error', reject)
-    })
+    const req = mod.request(
+      u,
+      {
+        method: o.method ?? 'GET',
+        headers,
+        rejectUnauthorized: false,
+        agent: false,
+        timeout: o.timeoutMs ?? 10000,
+        localAddress: o.localAddress,
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8')
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) })
+        })
+        res.on('error', reject)
+      },
+    )
     req.on('timeout', () => req.destroy(new Error(`timeout after ${o.timeoutMs ?? 10000} ms: ${url}`)))
     req.on('error', reject)
     if (payload) req.write(payload)
@@ -234,7 +317,12 @@ export function request(url: string, o: { method?: string; body?: unknown; heade
 }
 
 /** Polls until `check` returns a value (not undefined) or throws the last reason at the deadline. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last = 'no attempt'
   for (;;) {
@@ -251,12 +339,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** Waits until the URL answers with the status (default 200) and optional predicate. */
-export function waitHttp(url: string, o: { status?: number; timeoutMs?: number; headers?: Record<string, string>; until?: (r: HttpResult) => boolean } = {}): Promise<HttpResult> {
-  return waitFor(`${url} to answer ${o.status ?? 200}`, async () => {
-    const r = await request(url, { headers: o.headers, timeoutMs: 5000 })
-    if (r.status !== (o.status ?? 200)) throw new Error(`status ${r.status}: ${r.body.slice(0, 200)}`)
-    return !o.until || o.until(r) ? r : undefined
-  }, o.timeoutMs ?? 60000)
+export function waitHttp(
+  url: string,
+  o: { status?: number; timeoutMs?: number; headers?: Record<string, string>; until?: (r: HttpResult) => boolean } = {},
+): Promise<HttpResult> {
+  return waitFor(
+    `${url} to answer ${o.status ?? 200}`,
+    async () => {
+      const r = await request(url, { headers: o.headers, timeoutMs: 5000 })
+      if (r.status !== (o.status ?? 200)) throw new Error(`status ${r.status}: ${r.body.slice(0, 200)}`)
+      return !o.until || o.until(r) ? r : undefined
+    },
+    o.timeoutMs ?? 60000,
+  )
 }
 
 export const publicUrl = (s: TestStack, p = '/') => `https://127.0.0.1:${s.settings.httpsPort}${p}`
@@ -265,10 +360,14 @@ export const statusUrl = (s: TestStack, p = '/') => `http://127.0.0.1:${s.settin
 
 /** Runs a command in a service container of a project (compose exec -T). */
 export function exec(stack: TestStack, project: string, service: string, cmd: string[]): Promise<ProcessOutput> {
-  const profiles = stack.target === 'production' ? ['--profile', service === 'nginx' || service === 'postgres' || service === 'redis' ? 'core' : 'slot'] : []
+  const profiles =
+    stack.target === 'production'
+      ? ['--profile', service === 'nginx' || service === 'postgres' || service === 'redis' ? 'core' : 'slot']
+      : []
   return compose(stack, project, [...profiles, 'exec', '-T', service, ...cmd])
 }
 
 export function cleanupVarDir(stack: TestStack): void {
-  if (stack.settings.varDir.startsWith(os.tmpdir() + path.sep)) fs.rmSync(stack.settings.varDir, { recursive: true, force: true })
+  if (stack.settings.varDir.startsWith(os.tmpdir() + path.sep))
+    fs.rmSync(stack.settings.varDir, { recursive: true, force: true })
 }

@@ -9,8 +9,19 @@ import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { $ } from 'zx'
 import {
-  buildImages, cleanupVarDir, compose, prepare, previewUrl, publicUrl, removeProjects, request, testStack, upCore, upSlot,
-  waitFor, waitHttp,
+  buildImages,
+  cleanupVarDir,
+  compose,
+  prepare,
+  previewUrl,
+  publicUrl,
+  removeProjects,
+  request,
+  testStack,
+  upCore,
+  upSlot,
+  waitFor,
+  waitHttp,
 } from './harness.ts'
 import { ROOT, runTs, tempEnvDir } from '../helpers/run.ts'
 import { emptyState, writeState } from '../../lib/state.ts'
@@ -56,8 +67,13 @@ type Report = {
   checks: Array<{ name: string; status: string; detail: string; latencyMs: number }>
 }
 
-async function healthCheck(args: string[] = []): Promise<{ code: number | null; report: Report; ms: number; stderr: string }> {
-  const r = await runTs('scripts/health-check.ts', ['--target', 'production', '--json', ...args], { env, timeoutMs: 60_000 })
+async function healthCheck(
+  args: string[] = [],
+): Promise<{ code: number | null; report: Report; ms: number; stderr: string }> {
+  const r = await runTs('scripts/health-check.ts', ['--target', 'production', '--json', ...args], {
+    env,
+    timeoutMs: 60_000,
+  })
   let report: Report
   try {
     report = JSON.parse(r.stdout)
@@ -68,14 +84,20 @@ async function healthCheck(args: string[] = []): Promise<{ code: number | null; 
 }
 
 /** Like healthCheck, and also how long the process lived after its report was complete. */
-function timedHealthCheck(args: string[]): Promise<{ code: number | null; report: Report; ms: number; afterOutputMs: number }> {
+function timedHealthCheck(
+  args: string[],
+): Promise<{ code: number | null; report: Report; ms: number; afterOutputMs: number }> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/health-check.ts'), '--target', 'production', '--json', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'scripts/health-check.ts'), '--target', 'production', '--json', ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let out = ''
     let reportAt = 0
     child.stdout.on('data', (d) => {
@@ -94,7 +116,7 @@ function timedHealthCheck(args: string[]): Promise<{ code: number | null; report
       const end = Date.now()
       try {
         resolve({ code, report: JSON.parse(out), ms: end - started, afterOutputMs: end - (reportAt || end) })
-      } catch (e) {
+      } catch (_e) {
         reject(new Error(`health-check printed no JSON (exit ${code}): ${out}`))
       }
     })
@@ -105,17 +127,21 @@ const byName = (r: Report, name: string) => r.checks.find((c) => c.name === name
 const notOk = (r: Report) => r.checks.filter((c) => c.status !== 'OK').map((c) => `${c.name} ${c.status}: ${c.detail}`)
 
 async function containerId(project: string, service: string): Promise<string> {
-  const r = await q`docker ps -q --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`
+  const r =
+    await q`docker ps -q --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`
   const id = r.stdout.trim().split('\n')[0] ?? ''
   if (!id) throw new Error(`no running ${service} container in ${project}`)
   return id
 }
 
 async function containerHealth(project: string, service: string): Promise<string> {
-  const r = await q`docker ps -aq --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`
+  const r =
+    await q`docker ps -aq --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`
   const id = r.stdout.trim().split('\n')[0] ?? ''
   if (!id) return 'missing'
-  return (await q`docker inspect --format ${'{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`).stdout.trim()
+  return (
+    await q`docker inspect --format ${'{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`
+  ).stdout.trim()
 }
 
 test.before(async () => {
@@ -165,14 +191,32 @@ test('all OK: exit 0, every check OK, cron silent, Prometheus textfile written',
   assert.is(code, 0)
   assert.is(report.status, 'OK')
   const names = report.checks.map((c) => c.name)
-  for (const n of ['public_https', 'role_frontend', 'role_api', 'role_docs', 'role_main', 'slot_blue', 'postgres', 'redis', 'containers', 'host_disk', 'host_memory', 'host_load', 'tls_certificate', 'drift', 'deploy_lock']) {
+  for (const n of [
+    'public_https',
+    'role_frontend',
+    'role_api',
+    'role_docs',
+    'role_main',
+    'slot_blue',
+    'postgres',
+    'redis',
+    'containers',
+    'host_disk',
+    'host_memory',
+    'host_load',
+    'tls_certificate',
+    'drift',
+    'deploy_lock',
+  ]) {
     assert.ok(names.includes(n), `check ${n} present`)
   }
   assert.not.ok(names.includes('slot_green'), 'a slot that does not run is not probed')
   assert.match(byName(report, 'drift')!.detail, /no drift: live blue \(X-Slot blue\), blue 1\.0\.0/)
 
   const prom = path.join(s.varDir, 'metrics', 'health-check.prom')
-  const cron = await runTs('scripts/health-check.ts', ['--target', 'production', '--cron', '--prometheus', prom], { env })
+  const cron = await runTs('scripts/health-check.ts', ['--target', 'production', '--cron', '--prometheus', prom], {
+    env,
+  })
   assert.is(cron.code, 0, cron.stdout + cron.stderr)
   assert.is(cron.stdout, '', 'cron prints nothing when all is well')
   const samples = parseMetrics(fs.readFileSync(prom, 'utf8'))
@@ -188,7 +232,12 @@ test('all OK: exit 0, every check OK, cron silent, Prometheus textfile written',
   assert.not.match(human.stdout + human.stderr, s.postgresPassword)
 
   // the benchmark figures for the README: wall time and peak RSS of a healthy run
-  const timed = await $({ quiet: true, nothrow: true, env: { ...process.env, ...env, NO_COLOR: '1' }, cwd: ROOT })`/usr/bin/time -v ${process.execPath} --import tsx scripts/health-check.ts --target production --cron`
+  const timed = await $({
+    quiet: true,
+    nothrow: true,
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    cwd: ROOT,
+  })`/usr/bin/time -v ${process.execPath} --import tsx scripts/health-check.ts --target production --cron`
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(timed.stderr)?.[1]
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timed.stderr)?.[1])
   console.log(`  healthy run: exit ${timed.exitCode}, wall ${wall}, peak RSS ${(rssKb / 1024).toFixed(1)} MiB`)
@@ -253,7 +302,11 @@ test('alerts: once on change, not again, once on recovery; Redis stopped is crit
   } finally {
     await compose(stack, redis, ['--profile', 'core', 'start', 'redis'])
   }
-  await waitFor('redis healthy', async () => ((await containerHealth(redis, 'redis')) === 'running/healthy' ? true : undefined), 60_000)
+  await waitFor(
+    'redis healthy',
+    async () => ((await containerHealth(redis, 'redis')) === 'running/healthy' ? true : undefined),
+    60_000,
+  )
   await waitHttp(publicUrl(stack, '/api/ready'), { timeoutMs: 60_000 })
   const back = await healthCheck(['--alert'])
   assert.is(back.code, 0, notOk(back.report).join('\n'))
@@ -268,10 +321,17 @@ test('a slot whose app answers 500 is critical', async () => {
   try {
     // healthy at first (so compose --wait succeeds), then every endpoint answers 500
     await upSlot(stack, 'green', VERSION, { FAIL_AFTER_MS: '15000' })
-    await waitFor('green to answer 500', async () => {
-      const r = await request(previewUrl(stack, '/api/ready'), { headers: { 'X-DMS-Slot': 'green' }, timeoutMs: 5000 })
-      return r.status === 500 ? true : undefined
-    }, 60_000)
+    await waitFor(
+      'green to answer 500',
+      async () => {
+        const r = await request(previewUrl(stack, '/api/ready'), {
+          headers: { 'X-DMS-Slot': 'green' },
+          timeoutMs: 5000,
+        })
+        return r.status === 500 ? true : undefined
+      },
+      60_000,
+    )
     const { code, report } = await healthCheck()
     const green = byName(report, 'slot_green')!
     assert.is(green.status, 'CRITICAL')
@@ -290,7 +350,9 @@ test('a hung endpoint: the run still ends by its deadline', async () => {
   try {
     assert.is((await q`docker pause ${api} ${redisId}`).exitCode, 0)
     const { code, report, ms, afterOutputMs } = await timedHealthCheck(['--timeout', '2s'])
-    console.log(`  hung run: ${ms} ms wall, ${report.durationMs} ms of checks, exit ${afterOutputMs} ms after the report`)
+    console.log(
+      `  hung run: ${ms} ms wall, ${report.durationMs} ms of checks, exit ${afterOutputMs} ms after the report`,
+    )
     assert.ok(report.durationMs <= 2100, `checks took ${report.durationMs} ms`)
     // nothing (a socket to the paused container, a docker CLI) keeps the process alive after
     // the report; the whole wall time also holds node's start-up, slow on a loaded machine

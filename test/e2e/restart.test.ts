@@ -20,10 +20,17 @@ const ok = assertExit0
 
 /** id and start time of every container of this suite: a restart that kept them running changes neither. */
 async function containers(): Promise<string[]> {
-  const ids = (await $({ quiet: true })`docker ps -q --filter ${`label=com.docker.compose.project`}`).stdout.split('\n').filter(Boolean)
+  const ids = (await $({ quiet: true })`docker ps -q --filter ${`label=com.docker.compose.project`}`).stdout
+    .split('\n')
+    .filter(Boolean)
   if (!ids.length) return []
-  const out = await $({ quiet: true })`docker inspect --format ${'{{index .Config.Labels "com.docker.compose.project"}} {{.Id}} {{.State.StartedAt}}'} ${ids}`
-  return out.stdout.split('\n').filter((l) => l.startsWith(`${PREFIX}-`)).sort()
+  const out = await $({
+    quiet: true,
+  })`docker inspect --format ${'{{index .Config.Labels "com.docker.compose.project"}} {{.Id}} {{.State.StartedAt}}'} ${ids}`
+  return out.stdout
+    .split('\n')
+    .filter((l) => l.startsWith(`${PREFIX}-`))
+    .sort()
 }
 
 test.before(async () => {
@@ -87,7 +94,9 @@ test('dockerd restarted under keep-alive load: 0 failed requests, the containers
   const records = await load.done
   const all = summarize(records)
   const during = summarize(records, window)
-  console.log(`restart: dockerd down ${restart!.stoppedMs} ms, answering again after ${restart!.downMs} ms; load: ${JSON.stringify({ ...all, firstFailures: undefined })}; during the restart: ${during.requests} requests, ${during.failed} failed`)
+  console.log(
+    `restart: dockerd down ${restart!.stoppedMs} ms, answering again after ${restart!.downMs} ms; load: ${JSON.stringify({ ...all, firstFailures: undefined })}; during the restart: ${during.requests} requests, ${during.failed} failed`,
+  )
   assert.is.not(restart!.newPid, restart!.oldPid, 'dockerd was restarted')
   assert.equal(restart!.newArgv, restart!.argv, 'dockerd runs with the same flags')
   assert.ok(during.requests > 50, `requests while dockerd restarted: ${during.requests}`)

@@ -24,7 +24,9 @@ export type Handshake = { ok: boolean; protocol: string; cipher: string; alert: 
 export function handshake(port: number, args: string[]): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     // stdin from /dev/null: s_client ends right after the handshake
-    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
@@ -34,7 +36,13 @@ export function handshake(port: number, args: string[]): Promise<Handshake> {
       clearTimeout(timer)
       const m = /New, (\S+), Cipher is (\S+)/.exec(out)
       const ok = code === 0 && !!m && m[2] !== '(NONE)'
-      resolve({ ok, protocol: m?.[1] ?? '', cipher: ok ? m![2]! : '', alert: /alert|wrong version number/i.test(out), out })
+      resolve({
+        ok,
+        protocol: m?.[1] ?? '',
+        cipher: ok ? m![2]! : '',
+        alert: /alert|wrong version number/i.test(out),
+        out,
+      })
     })
   })
 }
@@ -42,19 +50,24 @@ export function handshake(port: number, args: string[]): Promise<Handshake> {
 /** TLS 1.2 cipher names this openssl can offer (TLS 1.3 suites are configured apart). */
 export async function tls12Ciphers(): Promise<string[]> {
   const r = await sh`openssl ciphers ${'ALL:COMPLEMENTOFALL:@SECLEVEL=0'}`
-  return r.stdout.trim().split(':').filter((c) => c && !c.startsWith('TLS_'))
+  return r.stdout
+    .trim()
+    .split(':')
+    .filter((c) => c && !c.startsWith('TLS_'))
 }
 
 /** Runs fn over items with at most `n` at a time. */
 export async function mapLimit<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await fn(items[i]!)
+      }
+    }),
+  )
   return out
 }
 
@@ -66,7 +79,10 @@ export type SampleReport = { samples: number; psRuns: number; commands: Set<stri
  * Reads every process's command line (/proc/<pid>/cmdline, and `ps -eo args` every few rounds)
  * until stopped, and keeps those that contain one of the secret values.
  */
-export function sampleProcessList(secrets: string[], everyMs = 20): { report: SampleReport; stop: () => Promise<SampleReport> } {
+export function sampleProcessList(
+  secrets: string[],
+  everyMs = 20,
+): { report: SampleReport; stop: () => Promise<SampleReport> } {
   const report: SampleReport = { samples: 0, psRuns: 0, commands: new Set(), leaks: [] }
   const look = (cmd: string) => {
     if (!cmd) return
@@ -148,7 +164,8 @@ export async function containerSnapshot(t: ToolkitTarget): Promise<string> {
   const ids = await sh`docker ps -aq --filter ${`label=com.docker.compose.project`} --filter ${`name=^${t.prefix}-`}`
   const list = ids.stdout.split('\n').filter(Boolean)
   if (!list.length) return ''
-  const r = await sh`docker inspect --format ${'{{.Name}} {{.Id}} {{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}'} ${list}`
+  const r =
+    await sh`docker inspect --format ${'{{.Name}} {{.Id}} {{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}'} ${list}`
   return r.stdout.split('\n').filter(Boolean).sort().join('\n')
 }
 
@@ -156,7 +173,8 @@ export async function containerSnapshot(t: ToolkitTarget): Promise<string> {
 export function fileSnapshot(t: ToolkitTarget): Record<string, string | null> {
   const p = t.paths
   const files: Record<string, string | null> = {}
-  const add = (f: string) => (files[path.relative(p.varDir, f) || f] = fs.existsSync(f) ? fs.readFileSync(f, 'latin1') : null)
+  const add = (f: string) =>
+    (files[path.relative(p.varDir, f) || f] = fs.existsSync(f) ? fs.readFileSync(f, 'latin1') : null)
   for (const f of [p.state, `${p.state}.bak`, p.lock, path.join(t.env.DMS_ENV_DIR!, '.env.production.local')]) add(f)
   for (const dir of [p.nginx, p.live, p.metrics, p.secrets]) {
     // nginx/ holds directories of include sets and links to them: every file in it, by its path
@@ -175,20 +193,31 @@ export async function routingSnapshot(t: ToolkitTarget): Promise<string> {
 }
 
 export async function worldSnapshot(t: ToolkitTarget): Promise<WorldSnapshot> {
-  return { containers: await containerSnapshot(t), files: fileSnapshot(t), markers: await routingSnapshot(t), audit: readText(t.paths.audit) }
+  return {
+    containers: await containerSnapshot(t),
+    files: fileSnapshot(t),
+    markers: await routingSnapshot(t),
+    audit: readText(t.paths.audit),
+  }
 }
 
 /**
  * Nothing changed since `before`: files byte for byte, containers, routing; the audit log
  * only gained refusal records. Pass deep=false to skip the docker and HTTP parts (fast).
  */
-export async function assertUnchanged(t: ToolkitTarget, before: WorldSnapshot, what: string, deep = true): Promise<void> {
+export async function assertUnchanged(
+  t: ToolkitTarget,
+  before: WorldSnapshot,
+  what: string,
+  deep = true,
+): Promise<void> {
   const files = fileSnapshot(t)
   for (const name of new Set([...Object.keys(before.files), ...Object.keys(files)])) {
     assert.ok(before.files[name] === files[name], `${what}: ${name} changed`)
   }
   const added = assertAppended(before.audit, readText(t.paths.audit), what)
-  for (const e of added) assert.is(e.outcome, 'refused', `${what}: a new audit entry that is not a refusal: ${JSON.stringify(e)}`)
+  for (const e of added)
+    assert.is(e.outcome, 'refused', `${what}: a new audit entry that is not a refusal: ${JSON.stringify(e)}`)
   if (!deep) return
   assert.is(await containerSnapshot(t), before.containers, `${what}: containers changed`)
   assert.is(await routingSnapshot(t), before.markers, `${what}: routing changed`)

@@ -25,7 +25,12 @@ import {
 
 const PREFIX = 'dmst-stack'
 const VERSION = '1.0.0'
-const ROLES: Array<[string, string]> = [['/', 'frontend'], ['/api/version', 'api'], ['/docs/version', 'docs'], ['/app/version', 'main']]
+const ROLES: Array<[string, string]> = [
+  ['/', 'frontend'],
+  ['/api/version', 'api'],
+  ['/docs/version', 'docs'],
+  ['/app/version', 'main'],
+]
 const staging = testStack({ prefix: PREFIX, target: 'staging' })
 const prod = testStack({ prefix: PREFIX, target: 'production' })
 const t0 = Date.now()
@@ -46,7 +51,10 @@ test.after(async () => {
 test('docker compose config -q accepts every compose file', async () => {
   await prepare(staging) // secret files must exist for config to resolve
   await prepare(prod)
-  for (const [stack, extra] of [[staging, {}], [prod, slotEnv('green', VERSION)]] as const) {
+  for (const [stack, extra] of [
+    [staging, {}],
+    [prod, slotEnv('green', VERSION)],
+  ] as const) {
     const r = await compose(stack, stack.projects.core, ['config', '-q'], extra)
     assert.is(r.exitCode, 0, `${stack.composeFile}: ${r.stderr}`)
   }
@@ -55,7 +63,16 @@ test('docker compose config -q accepts every compose file', async () => {
   assert.is(again.networkCreated, false)
   const config = await compose(prod, prod.projects.green, ['config', '--format', 'json'], slotEnv('green', VERSION))
   const services = JSON.parse(config.stdout).services
-  assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'migrate', 'nginx', 'postgres', 'redis'])
+  assert.equal(Object.keys(services).sort(), [
+    'api',
+    'docs',
+    'frontend',
+    'main',
+    'migrate',
+    'nginx',
+    'postgres',
+    'redis',
+  ])
   assert.is(services.api.networks.dms.ipv4_address, '172.29.31.22')
   assert.is(services.api.image, `dms/app:${VERSION}`)
   assert.not.ok(config.stdout.includes(prod.settings.postgresPassword), 'no secret value in the resolved config')
@@ -107,7 +124,10 @@ test('staging: the whole stack comes up and serves through nginx', async () => {
     await upCore(staging, VERSION)
     console.log(`  staging up at ${since()}`)
     const pending = JSON.parse(await migrate(staging, 'blue', VERSION, ['--list-pending', '--json']))
-    assert.equal(pending.pending.map((m: { version: string }) => m.version), ['001', '002'])
+    assert.equal(
+      pending.pending.map((m: { version: string }) => m.version),
+      ['001', '002'],
+    )
     assert.is(pending.contract, false)
     assert.match(await migrate(staging, 'blue', VERSION), /2 migration\(s\) applied/)
     assert.match(await migrate(staging, 'blue', VERSION), /schema is up to date/)
@@ -147,7 +167,13 @@ test('production: core + blue slot serve through nginx over HTTPS', async () => 
 test('production: headers on errors, status listener, preview of a missing slot', async () => {
   const missing = await request(publicUrl(prod, '/api/no-such-thing'))
   assert.is(missing.status, 404)
-  for (const h of ['content-security-policy', 'x-frame-options', 'referrer-policy', 'permissions-policy', 'strict-transport-security']) {
+  for (const h of [
+    'content-security-policy',
+    'x-frame-options',
+    'referrer-policy',
+    'permissions-policy',
+    'strict-transport-security',
+  ]) {
     assert.ok(missing.headers[h], `404 carries ${h}`)
   }
   assert.not.ok(String(missing.headers.server ?? '').match(/\d/), 'server_tokens off')
@@ -182,14 +208,24 @@ test('production: login limits answer 429 with Retry-After, counted by the front
   assert.is(limited.json().zone, 'auth')
   assert.ok(limited.headers['content-security-policy'], '429 carries the security headers')
   // Another client address has its own budget.
-  const other = await request(url, { method: 'POST', body: { username: 'demo', password: 'demo-password' }, localAddress: '127.0.0.2' })
+  const other = await request(url, {
+    method: 'POST',
+    body: { username: 'demo', password: 'demo-password' },
+    localAddress: '127.0.0.2',
+  })
   assert.is(other.status, 200, other.body)
   const metrics = await exec(prod, prod.projects.blue, 'frontend', ['curl', '-fsS', 'http://127.0.0.1:8080/metrics'])
-  assert.match(metrics.stdout, /dms_rate_limited_requests_total\{role="frontend",slot="blue",version="1.0.0",zone="auth"\} [1-9]/)
+  assert.match(
+    metrics.stdout,
+    /dms_rate_limited_requests_total\{role="frontend",slot="blue",version="1.0.0",zone="auth"\} [1-9]/,
+  )
   const api = await exec(prod, prod.projects.blue, 'api', ['curl', '-fsS', 'http://127.0.0.1:8080/metrics'])
   assert.match(api.stdout, /dms_auth_failures_total\{role="api",slot="blue",version="1.0.0"\} [1-9]/)
   assert.match(api.stdout, /dms_cache_hits_total\{[^}]*\} [1-9]/)
-  assert.match(api.stdout, /http_request_duration_seconds_bucket\{role="api",slot="blue",version="1.0.0",route="\/documents\/:id",le="\+Inf"\} [1-9]/)
+  assert.match(
+    api.stdout,
+    /http_request_duration_seconds_bucket\{role="api",slot="blue",version="1.0.0",route="\/documents\/:id",le="\+Inf"\} [1-9]/,
+  )
 })
 
 test('production: nginx -t passes inside the nginx container', async () => {
@@ -201,19 +237,38 @@ test('production: nginx -t passes inside the nginx container', async () => {
 test('production: a stopping api answers its in-flight request, then exits 0', async () => {
   const inflight = request(publicUrl(prod, '/api/version?delay_ms=2500'), { timeoutMs: 20000 })
   // In flight = nginx is writing more than the stub_status response itself.
-  await waitFor('the delayed request to be in flight', async () => {
-    const m = /Writing: (\d+)/.exec((await request(statusUrl(prod, '/stub_status'))).body)
-    return m && Number(m[1]) >= 2 ? true : undefined
-  }, 5000, 50)
+  await waitFor(
+    'the delayed request to be in flight',
+    async () => {
+      const m = /Writing: (\d+)/.exec((await request(statusUrl(prod, '/stub_status'))).body)
+      return m && Number(m[1]) >= 2 ? true : undefined
+    },
+    5000,
+    50,
+  )
   const started = Date.now()
-  const stop = await compose(prod, prod.projects.blue, ['--profile', 'slot', 'stop', '-t', '20', 'api'], slotEnv('blue', VERSION))
+  const stop = await compose(
+    prod,
+    prod.projects.blue,
+    ['--profile', 'slot', 'stop', '-t', '20', 'api'],
+    slotEnv('blue', VERSION),
+  )
   assert.is(stop.exitCode, 0, stop.stderr)
   const r = await inflight
   assert.is(r.status, 200, r.body)
   assert.equal(r.json(), { version: VERSION, slot: 'blue', role: 'api' })
   assert.ok(Date.now() - started < 15000, 'exited by itself well before the grace period')
-  const ps = await compose(prod, prod.projects.blue, ['--profile', 'slot', 'ps', '-a', '--format', 'json', 'api'], slotEnv('blue', VERSION))
-  const rows = ps.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const ps = await compose(
+    prod,
+    prod.projects.blue,
+    ['--profile', 'slot', 'ps', '-a', '--format', 'json', 'api'],
+    slotEnv('blue', VERSION),
+  )
+  const rows = ps.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
   assert.is(rows[0]?.ExitCode, 0, ps.stdout)
 })
 

@@ -13,7 +13,10 @@ const base = `https://127.0.0.1:${t.config.ports.https}`
 const staging = (version: string, args: string[] = [], env: Record<string, string> = {}) =>
   startScript(t, 'deploy-staging', ['--version', version, '--yes', ...args], env).done
 const containers = async () => {
-  const r = await $({ quiet: true, nothrow: true })`docker ps -aq --filter ${`label=com.docker.compose.project=${PREFIX}-staging`}`
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+  })`docker ps -aq --filter ${`label=com.docker.compose.project=${PREFIX}-staging`}`
   return r.stdout.split('\n').filter(Boolean).length
 }
 
@@ -51,7 +54,10 @@ test('staging deploys v1 then v2: checks, wait, migrations, health, smoke, recor
   const s = readState(t.paths.state, 'staging')
   assert.is(s.live, 'blue')
   assert.is(s.slots.blue?.version, V2)
-  assert.equal(s.history.filter((h) => h.action === 'deploy').map((h) => `${h.version} ${h.outcome}`), [`${V1} succeeded`, `${V2} succeeded`])
+  assert.equal(
+    s.history.filter((h) => h.action === 'deploy').map((h) => `${h.version} ${h.outcome}`),
+    [`${V1} succeeded`, `${V2} succeeded`],
+  )
   console.log(`  staging deploys: ${(r1.ms / 1000).toFixed(1)}s, ${(r2.ms / 1000).toFixed(1)}s`)
 })
 

@@ -47,13 +47,25 @@ let root = ''
 function ok(r: { code: number | null; stdout: string; stderr: string }, what: string): void {
   assert.is(r.code, 0, `${what} failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-3000)}`)
 }
-const audit = () => fs.readFileSync(t.paths.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
+const audit = () =>
+  fs
+    .readFileSync(t.paths.audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, string>)
 const served = (name = DOMAINS[0]!) => handshakeVerified(HTTPS, name, root)
 
 test.before(async () => {
   await removeProjects(PREFIX)
   await buildImages(['1.0.0'])
-  pebble = await startPebble({ dir: work, acmePort: 30014, dnsPort: 30053, dnsMgmtPort: 30055, httpPort: HTTP, tlsPort: 30001 })
+  pebble = await startPebble({
+    dir: work,
+    acmePort: 30014,
+    dnsPort: 30053,
+    dnsMgmtPort: 30055,
+    httpPort: HTTP,
+    tlsPort: 30001,
+  })
   root = await pebble.issuingRoot()
   assert.match(root, /BEGIN CERTIFICATE/)
   fs.writeFileSync(issuingRootFile, root)
@@ -71,7 +83,7 @@ test('before issuance: the self-signed default does not verify against the test 
   assert.not.ok(s.authorized, JSON.stringify(s))
 })
 
-test('issue: pebble validates HTTP-01 on the HTTP listener; both names served with a chain to pebble\'s root; keys 0600; audited', async () => {
+test("issue: pebble validates HTTP-01 on the HTTP listener; both names served with a chain to pebble's root; keys 0600; audited", async () => {
   const r = await script(t, 'certs', ['issue', '--yes', '--json'])
   ok(r, 'certs issue')
   const doc = JSON.parse(r.stdout)
@@ -111,7 +123,9 @@ test('show, status and health-check: names, issuer, days left, next renewal; ren
   ok(status, 'status')
   assert.equal(JSON.parse(status.stdout).certificate.served, v.served)
   const health = await script(t, 'health-check', ['--json'])
-  const tlsCheck = (JSON.parse(health.stdout).checks as Array<{ name: string; status: string; values: Record<string, string> }>).find((c) => c.name === 'tls_certificate')!
+  const tlsCheck = (
+    JSON.parse(health.stdout).checks as Array<{ name: string; status: string; values: Record<string, string> }>
+  ).find((c) => c.name === 'tls_certificate')!
   assert.is(tlsCheck.status, 'OK')
   assert.match(tlsCheck.values.issuer!, /Pebble Intermediate/)
   assert.is(tlsCheck.values.names, DOMAINS.join(','))
@@ -136,7 +150,9 @@ test('forced renewal under keep-alive load: a new certificate is served and 0 re
   const records = await load.done
   ok(r, 'certs renew --force')
   const s = summarize(records)
-  console.log(`  renewal under load: ${s.requests} requests (${records.filter((x) => x.start < renewedAt).length} before the renewal ended), ${s.failed} failed, p99 ${s.p99} ms`)
+  console.log(
+    `  renewal under load: ${s.requests} requests (${records.filter((x) => x.start < renewedAt).length} before the renewal ended), ${s.failed} failed, p99 ${s.p99} ms`,
+  )
   assert.is(s.failed, 0, JSON.stringify(s.firstFailures))
   assert.ok(s.requests > 1000, `enough load: ${s.requests}`)
   const now = await served()
@@ -159,7 +175,10 @@ test('the ACME server refuses (validation cannot reach the listener): clear erro
   try {
     const r = await script(t, 'certs', ['renew', '--force', '--yes'])
     assert.is(r.code, 1, r.stdout + r.stderr)
-    assert.match(r.stderr, /Can't obtain a certificate for a\.example\.com, b\.example\.com from https:\/\/127\.0\.0\.1:30014\/dir: .*The certificate in use was not changed\./)
+    assert.match(
+      r.stderr,
+      /Can't obtain a certificate for a\.example\.com, b\.example\.com from https:\/\/127\.0\.0\.1:30014\/dir: .*The certificate in use was not changed\./,
+    )
     assert.match(r.stderr, /Check that each name resolves to this host/)
   } finally {
     await mockA(pebble, DOMAINS[1]!, [])
@@ -174,9 +193,16 @@ test('the ACME server refuses (validation cannot reach the listener): clear erro
 test('A+: testssl.sh against the production listener serving the ACME certificate meets the SSL Labs A+ conditions', async () => {
   const json = path.join(work, 'testssl.json')
   const started = Date.now()
-  const r = await $({ nothrow: true, quiet: true, timeout: 600_000, cwd: work })`testssl --quiet --color 0 --warnings off --nodns none --ip 127.0.0.1 --add-ca ${issuingRootFile} --jsonfile ${json} -p -s -f -E -U -h -S ${`https://${DOMAINS[0]}:${HTTPS}`}`
+  const r = await $({
+    nothrow: true,
+    quiet: true,
+    timeout: 600_000,
+    cwd: work,
+  })`testssl --quiet --color 0 --warnings off --nodns none --ip 127.0.0.1 --add-ca ${issuingRootFile} --jsonfile ${json} -p -s -f -E -U -h -S ${`https://${DOMAINS[0]}:${HTTPS}`}`
   const findings = JSON.parse(fs.readFileSync(json, 'utf8')) as Finding[]
-  console.log(`  testssl: ${findings.length} findings in ${((Date.now() - started) / 1000).toFixed(0)} s (exit ${r.exitCode})`)
+  console.log(
+    `  testssl: ${findings.length} findings in ${((Date.now() - started) / 1000).toFixed(0)} s (exit ${r.exitCode})`,
+  )
   assert.ok(findings.length > 50, r.stdout.slice(-2000) + r.stderr.slice(-1000))
   assert.equal(aPlusProblems(findings), [])
 })
@@ -186,12 +212,23 @@ test('provided certificate whose key does not match: refused (exit 2), files and
   const chain = path.join(pki.dir, 'chain.pem')
   fs.writeFileSync(chain, pki.leafPem + pki.intermediatePem)
   const rootFile = path.join(pki.dir, 'root.crt')
-  const env = { TLS_MODE: 'provided', TLS_CERT_FILE: chain, TLS_KEY_FILE: path.join(pki.dir, 'other.key'), TLS_CA_FILE: rootFile }
+  const env = {
+    TLS_MODE: 'provided',
+    TLS_CERT_FILE: chain,
+    TLS_KEY_FILE: path.join(pki.dir, 'other.key'),
+    TLS_CA_FILE: rootFile,
+  }
   const before = await served()
-  const files = { crt: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(path.join(t.paths.certs, 'tls.key'), 'utf8') }
+  const files = {
+    crt: fs.readFileSync(certFile, 'utf8'),
+    key: fs.readFileSync(path.join(t.paths.certs, 'tls.key'), 'utf8'),
+  }
   const bad = await script(t, 'certs', ['issue', '--yes'], env)
   assert.is(bad.code, 2, bad.stdout + bad.stderr)
-  assert.match(bad.stderr, /Can't install the provided certificate: the key does not match the certificate \(CN=a\.example\.com\).*Nothing was changed/)
+  assert.match(
+    bad.stderr,
+    /Can't install the provided certificate: the key does not match the certificate \(CN=a\.example\.com\).*Nothing was changed/,
+  )
   assert.is(fs.readFileSync(certFile, 'utf8'), files.crt)
   assert.is(fs.readFileSync(path.join(t.paths.certs, 'tls.key'), 'utf8'), files.key)
   assert.is((await served()).fingerprint, before.fingerprint)

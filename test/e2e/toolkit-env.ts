@@ -14,7 +14,12 @@ import type { Slot } from '../../lib/state.ts'
 export type ToolkitTarget = { prefix: string; env: Record<string, string>; config: Config; paths: Paths; ui: Printer }
 
 /** prefix like dmst-bg; portBase 19 gives 19443 (https), 19444 (preview), 19080, 19090, 19432, 19379. */
-export function toolkitTarget(prefix: string, netPrefix: string, portBase: number, extra: Record<string, string> = {}): ToolkitTarget {
+export function toolkitTarget(
+  prefix: string,
+  netPrefix: string,
+  portBase: number,
+  extra: Record<string, string> = {},
+): ToolkitTarget {
   const varDir = removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-var-`)))
   const env: Record<string, string> = {
     DMS_ENV_DIR: tempEnvDir(),
@@ -48,11 +53,20 @@ export async function upCore(t: ToolkitTarget): Promise<void> {
 export async function migrate(t: ToolkitTarget, slot: Slot, version: string): Promise<void> {
   const st = slotTarget(t.config, slot, version)
   const target = { ...st, profiles: ['migrate'] }
-  await createShell(t.ui).docker(composeArgs(target, 'run', '--rm', '--no-deps', '-T', 'migrate'), { env: target.env, action: 'run migrations' })
+  await createShell(t.ui).docker(composeArgs(target, 'run', '--rm', '--no-deps', '-T', 'migrate'), {
+    env: target.env,
+    action: 'run migrations',
+  })
 }
 
 /** Runs a toolkit script against the target. */
-export function script(t: ToolkitTarget, name: string, args: string[], env: Record<string, string> = {}, timeoutMs = 240_000): Promise<RunResult> {
+export function script(
+  t: ToolkitTarget,
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 240_000,
+): Promise<RunResult> {
   return runTs(`scripts/${name}.ts`, args, { env: { ...t.env, ...env }, timeoutMs })
 }
 

@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
-export type RunResult = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+export type RunResult = {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  ms: number
+}
 
 export function runTs(
   file: string,
@@ -42,8 +48,12 @@ const madeDirs = new Set<string>()
  * dirs and never removed them). Only paths under the system temp dir.
  */
 export function removeOnExit(dir: string): string {
-  if (!path.resolve(dir).startsWith(os.tmpdir() + path.sep)) throw new Error(`refusing to remove ${dir} on exit: not a temp dir`)
-  if (madeDirs.size === 0) process.once('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  if (!path.resolve(dir).startsWith(os.tmpdir() + path.sep))
+    throw new Error(`refusing to remove ${dir} on exit: not a temp dir`)
+  if (madeDirs.size === 0)
+    process.once('exit', () => {
+      for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true })
+    })
   madeDirs.add(dir)
   return dir
 }
@@ -51,7 +61,8 @@ export function removeOnExit(dir: string): string {
 /** A temporary env dir holding copies of the committed env files, for tests that must not touch env/. Removed when the process exits. */
 export function tempEnvDir(extra: Record<string, string> = {}): string {
   const dir = removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), 'dms-env-')))
-  for (const t of ['staging', 'production']) fs.copyFileSync(path.join(ROOT, 'env', `.env.${t}`), path.join(dir, `.env.${t}`))
+  for (const t of ['staging', 'production'])
+    fs.copyFileSync(path.join(ROOT, 'env', `.env.${t}`), path.join(dir, `.env.${t}`))
   for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 })
   return dir
 }

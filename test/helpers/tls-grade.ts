@@ -7,8 +7,32 @@
 export type Finding = { id: string; severity: string; finding: string }
 
 const SIX_MONTHS = 15_552_000
-const VULNERABILITIES = ['heartbleed', 'CCS', 'ticketbleed', 'ROBOT', 'secure_renego', 'secure_client_renego', 'CRIME_TLS', 'POODLE_SSL', 'fallback_SCSV', 'SWEET32', 'FREAK', 'DROWN', 'LOGJAM', 'BEAST', 'LUCKY13', 'RC4']
-const WEAK_CIPHER_LISTS = ['cipherlist_NULL', 'cipherlist_aNULL', 'cipherlist_EXPORT', 'cipherlist_LOW', 'cipherlist_3DES_IDEA', 'cipherlist_AVERAGE']
+const VULNERABILITIES = [
+  'heartbleed',
+  'CCS',
+  'ticketbleed',
+  'ROBOT',
+  'secure_renego',
+  'secure_client_renego',
+  'CRIME_TLS',
+  'POODLE_SSL',
+  'fallback_SCSV',
+  'SWEET32',
+  'FREAK',
+  'DROWN',
+  'LOGJAM',
+  'BEAST',
+  'LUCKY13',
+  'RC4',
+]
+const WEAK_CIPHER_LISTS = [
+  'cipherlist_NULL',
+  'cipherlist_aNULL',
+  'cipherlist_EXPORT',
+  'cipherlist_LOW',
+  'cipherlist_3DES_IDEA',
+  'cipherlist_AVERAGE',
+]
 
 export function aPlusProblems(findings: Finding[]): string[] {
   const byId = new Map(findings.map((f) => [f.id, f]))
@@ -31,10 +55,23 @@ export function aPlusProblems(findings: Finding[]): string[] {
     if (!forwardSecret || !aead) problems.push(`${c.id}: not a forward-secret AEAD cipher: ${c.finding}`)
   }
   // "PFS" in testssl 3.0, "FS" from 3.1 on
-  need(byId.has('PFS') ? 'PFS' : 'FS', (f) => /^offered/.test(f.finding) && f.severity === 'OK', 'forward secrecy must be offered')
-  for (const id of VULNERABILITIES) need(id, (f) => f.severity === 'OK' || f.severity === 'INFO', 'must not be vulnerable')
-  need('HSTS_time', (f) => Number(/(\d+) seconds/.exec(f.finding)?.[1] ?? 0) >= SIX_MONTHS, 'HSTS must last at least six months (15552000 s)')
-  need('cert_chain_of_trust', (f) => f.severity === 'OK' && /^passed/.test(f.finding), 'the chain must verify against the trusted roots')
+  need(
+    byId.has('PFS') ? 'PFS' : 'FS',
+    (f) => /^offered/.test(f.finding) && f.severity === 'OK',
+    'forward secrecy must be offered',
+  )
+  for (const id of VULNERABILITIES)
+    need(id, (f) => f.severity === 'OK' || f.severity === 'INFO', 'must not be vulnerable')
+  need(
+    'HSTS_time',
+    (f) => Number(/(\d+) seconds/.exec(f.finding)?.[1] ?? 0) >= SIX_MONTHS,
+    'HSTS must last at least six months (15552000 s)',
+  )
+  need(
+    'cert_chain_of_trust',
+    (f) => f.severity === 'OK' && /^passed/.test(f.finding),
+    'the chain must verify against the trusted roots',
+  )
   need('cert_expirationStatus', (f) => f.severity === 'OK', 'the certificate must be in date')
   return problems
 }

@@ -9,10 +9,22 @@ import * as assert from 'uvu/assert'
 import { runTs, tempEnvDir } from '../helpers/run.ts'
 
 const varDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-certs-cli-'))
-const base = { DMS_ENV_DIR: tempEnvDir({ '.env.production.local': 'POSTGRES_PASSWORD=Qm9vdGggc3Ryb25nIHNlY3JldA\nREDIS_PASSWORD=aW5kZWVkIGEgc3Ryb25nIG9uZQ\n' }), VAR_DIR: varDir }
+const base = {
+  DMS_ENV_DIR: tempEnvDir({
+    '.env.production.local':
+      'POSTGRES_PASSWORD=Qm9vdGggc3Ryb25nIHNlY3JldA\nREDIS_PASSWORD=aW5kZWVkIGEgc3Ryb25nIG9uZQ\n',
+  }),
+  VAR_DIR: varDir,
+}
 fs.chmodSync(path.join(base.DMS_ENV_DIR, '.env.production.local'), 0o600)
-const acme = { DOMAINS: 'a.example.com,b.example.com', TLS_MODE: 'acme', ACME_EMAIL: 'ops@example.org', ACME_SERVER: 'https://127.0.0.1:30914/dir' }
-const certs = (args: string[], env: Record<string, string> = {}) => runTs('scripts/certs.ts', args, { env: { ...base, ...env }, timeoutMs: 30_000 })
+const acme = {
+  DOMAINS: 'a.example.com,b.example.com',
+  TLS_MODE: 'acme',
+  ACME_EMAIL: 'ops@example.org',
+  ACME_SERVER: 'https://127.0.0.1:30914/dir',
+}
+const certs = (args: string[], env: Record<string, string> = {}) =>
+  runTs('scripts/certs.ts', args, { env: { ...base, ...env }, timeoutMs: 30_000 })
 
 test.after(() => {
   fs.rmSync(varDir, { recursive: true, force: true })
@@ -40,7 +52,10 @@ test('bad input exits 2 naming the problem and the fix; nothing is created', asy
     assert.match(r.stderr, message)
   }
   assert.not.ok(fs.existsSync(path.join(varDir, 'acme')))
-  assert.not.ok(fs.existsSync(path.join(varDir, 'audit.log')) && fs.readFileSync(path.join(varDir, 'audit.log'), 'utf8').includes('issued'))
+  assert.not.ok(
+    fs.existsSync(path.join(varDir, 'audit.log')) &&
+      fs.readFileSync(path.join(varDir, 'audit.log'), 'utf8').includes('issued'),
+  )
 })
 
 test('show with no certificate yet; --json is one document', async () => {
@@ -56,7 +71,10 @@ test('issue --dry-run prints the exact lego command and changes nothing', async 
   const r = await certs(['issue', '--dry-run'], acme)
   assert.is(r.code, 0, r.stderr)
   const out = r.stdout + r.stderr
-  assert.match(out, /lego --server https:\/\/127\.0\.0\.1:30914\/dir --email ops@example\.org --accept-tos --path \S+\/acme --key-type ec256 --http --http\.webroot \S+\/certs\/acme-challenge --domains a\.example\.com --domains b\.example\.com run/)
+  assert.match(
+    out,
+    /lego --server https:\/\/127\.0\.0\.1:30914\/dir --email ops@example\.org --accept-tos --path \S+\/acme --key-type ec256 --http --http\.webroot \S+\/certs\/acme-challenge --domains a\.example\.com --domains b\.example\.com run/,
+  )
   assert.match(out, /Dry run: nothing was changed/)
   assert.not.ok(fs.existsSync(path.join(varDir, 'acme')))
 })

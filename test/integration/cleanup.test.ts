@@ -10,7 +10,8 @@ import { ROOT } from '../helpers/run.ts'
 
 const PREFIX = 'dmst-restart-cleanup'
 const q = $({ quiet: true, nothrow: true })
-const volumes = async () => (await q`docker volume ls -q --filter ${`name=${PREFIX}-`}`).stdout.split('\n').filter(Boolean).sort()
+const volumes = async () =>
+  (await q`docker volume ls -q --filter ${`name=${PREFIX}-`}`).stdout.split('\n').filter(Boolean).sort()
 
 test.after(async () => {
   const left = await volumes()
@@ -18,11 +19,20 @@ test.after(async () => {
 })
 
 test('removeProjects removes the volumes of a project that has no container any more', async () => {
-  for (const [project, volume] of [[`${PREFIX}-prod-monitoring`, 'prometheus'], [`${PREFIX}-prod`, 'pgdata'], [`${PREFIX}-other`, 'data']]) {
-    const r = await q`docker volume create --label ${`com.docker.compose.project=${project}`} --label com.docker.compose.volume=${volume} ${`${project}_${volume}`}`
+  for (const [project, volume] of [
+    [`${PREFIX}-prod-monitoring`, 'prometheus'],
+    [`${PREFIX}-prod`, 'pgdata'],
+    [`${PREFIX}-other`, 'data'],
+  ]) {
+    const r =
+      await q`docker volume create --label ${`com.docker.compose.project=${project}`} --label com.docker.compose.volume=${volume} ${`${project}_${volume}`}`
     assert.is(r.exitCode, 0, r.stderr)
   }
-  assert.equal(await volumes(), [`${PREFIX}-other_data`, `${PREFIX}-prod-monitoring_prometheus`, `${PREFIX}-prod_pgdata`])
+  assert.equal(await volumes(), [
+    `${PREFIX}-other_data`,
+    `${PREFIX}-prod-monitoring_prometheus`,
+    `${PREFIX}-prod_pgdata`,
+  ])
   await removeProjects(PREFIX)
   assert.equal(await volumes(), [])
 })
@@ -32,7 +42,10 @@ test('a one-off container removed with rm -f -v leaves no anonymous volume', asy
   const name = `${PREFIX}-oneoff`
   const run = await q`docker run -d --name ${name} -v /data dms/base:bookworm sleep 60`
   assert.is(run.exitCode, 0, run.stderr)
-  const mounts = (await q`docker inspect --format ${'{{range .Mounts}}{{.Name}} {{end}}'} ${name}`).stdout.trim().split(' ').filter(Boolean)
+  const mounts = (await q`docker inspect --format ${'{{range .Mounts}}{{.Name}} {{end}}'} ${name}`).stdout
+    .trim()
+    .split(' ')
+    .filter(Boolean)
   assert.is(mounts.length, 1)
   await q`docker rm -f -v ${name}`
   assert.is((await q`docker volume inspect ${mounts[0]!}`).exitCode, 1, 'the anonymous volume is gone')
@@ -45,7 +58,10 @@ test('temp env dirs and VAR_DIRs made for a suite are gone when its process exit
     "const t = toolkitTarget('dmst-restart-cleanup', '172.29.43', 28)",
     'console.log(JSON.stringify([tempEnvDir(), t.env.DMS_ENV_DIR, t.config.varDir]))',
   ].join('\n')
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
   assert.is(r.status, 0, r.stderr)
   const dirs: string[] = JSON.parse(r.stdout.trim().split('\n').pop()!)
   assert.is(dirs.length, 3)

@@ -16,7 +16,12 @@ test('processes racing for the lock: exactly one wins each round', async () => {
     const start = String(Date.now() + 1500)
     const release = `${file}.release`
     let finished = 0
-    const runs = [0, 1, 2, 3].map(() => runTs('test/fixtures/lock-child.ts', [file, start, release], { timeoutMs: 120_000 }).then((r) => (finished++, r)))
+    const runs = [0, 1, 2, 3].map(() =>
+      runTs('test/fixtures/lock-child.ts', [file, start, release], { timeoutMs: 120_000 }).then((r) => {
+        finished++
+        return r
+      }),
+    )
     // the winner holds the lock until the three others have lost (or a deadline: then the count fails)
     const deadline = Date.now() + 90_000
     while (finished < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
@@ -24,7 +29,11 @@ test('processes racing for the lock: exactly one wins each round', async () => {
     const results = await Promise.all(runs)
     const outs = results.map((r) => r.stdout.trim())
     assert.is(outs.filter((o) => o === 'won').length, 1, `round ${round}: ${outs.join(',')}`)
-    assert.is(outs.filter((o) => o === 'lost').length, 3, `round ${round}: ${outs.join(',')} ${results.map((r) => r.stderr).join('')}`)
+    assert.is(
+      outs.filter((o) => o === 'lost').length,
+      3,
+      `round ${round}: ${outs.join(',')} ${results.map((r) => r.stderr).join('')}`,
+    )
     assert.not.ok(fs.existsSync(file), 'the winner released the lock')
   }
 })
@@ -32,7 +41,10 @@ test('processes racing for the lock: exactly one wins each round', async () => {
 test('a process killed with SIGKILL while writing state leaves a parseable file', async () => {
   for (let i = 0; i < 5; i++) {
     const file = path.join(tmp(), 'state.json')
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/fixtures/state-writer.ts'), file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/fixtures/state-writer.ts'), file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
     await new Promise((r) => setTimeout(r, 20 + i * 37)) // vary the moment of the kill
     child.kill('SIGKILL')
@@ -44,13 +56,18 @@ test('a process killed with SIGKILL while writing state leaves a parseable file'
 
 test('a script with stdin from /dev/null and no --yes exits 2 within a second, naming --yes', async () => {
   const dir = tempEnvDir()
-  const r = await runTs('test/fixtures/core-script.ts', ['--target', 'staging'], { env: { DMS_ENV_DIR: dir }, timeoutMs: 10_000 })
+  const r = await runTs('test/fixtures/core-script.ts', ['--target', 'staging'], {
+    env: { DMS_ENV_DIR: dir },
+    timeoutMs: 10_000,
+  })
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, /--yes/)
   assert.match(r.stderr, /no terminal/)
   // measured from process start, so it includes Node and tsx start-up
   assert.ok(r.ms < 5000, `took ${r.ms} ms`)
-  const withYes = await runTs('test/fixtures/core-script.ts', ['--target', 'staging', '--yes'], { env: { DMS_ENV_DIR: dir } })
+  const withYes = await runTs('test/fixtures/core-script.ts', ['--target', 'staging', '--yes'], {
+    env: { DMS_ENV_DIR: dir },
+  })
   assert.is(withYes.code, 0, withYes.stderr)
 })
 
@@ -63,7 +80,16 @@ test('secrets appear in no output mode: human, --json, --quiet, --verbose, error
   const local = fs.readFileSync(path.join(dir, '.env.production.local'), 'utf8')
   const secrets = [...local.matchAll(/^[A-Z_]+=(.+)$/gm)].map((m) => m[1]!)
   assert.is(secrets.length, 2)
-  const modes = [['--yes'], ['--yes', '--json'], ['--yes', '--quiet'], ['--yes', '--verbose'], ['--yes', '--fail'], ['--yes', '--fail', '--json'], ['--yes', '--fail', '--verbose'], []]
+  const modes = [
+    ['--yes'],
+    ['--yes', '--json'],
+    ['--yes', '--quiet'],
+    ['--yes', '--verbose'],
+    ['--yes', '--fail'],
+    ['--yes', '--fail', '--json'],
+    ['--yes', '--fail', '--verbose'],
+    [],
+  ]
   for (const args of modes) {
     const r = await runTs('test/fixtures/core-script.ts', ['--target', 'production', ...args], { env })
     const all = r.stdout + r.stderr

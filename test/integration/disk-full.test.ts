@@ -50,9 +50,17 @@ test('writeState on a full disk: it throws, state.json and its .bak stay good, n
     s.live = 'blue'
     writeState(file, s)
     fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(SIZE - 3 * 4096)) // leave a few pages
-    s.history = Array.from({ length: 150 }, (_, i) => ({ time: new Date().toISOString(), action: 'switch', outcome: 'done', detail: 'y'.repeat(100) + i }))
+    s.history = Array.from({ length: 150 }, (_, i) => ({
+      time: new Date().toISOString(),
+      action: 'switch',
+      outcome: 'done',
+      detail: 'y'.repeat(100) + i,
+    }))
     assert.is(failure(() => writeState(file, s))?.code, 'ENOSPC', 'the write reports the full disk')
-    assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [])
+    assert.equal(
+      fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+      [],
+    )
     assert.is(readState(file, 'production').live, 'blue')
   }))
 

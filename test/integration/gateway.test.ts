@@ -8,7 +8,15 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InterruptedError } from '../../lib/errors.ts'
-import { CommandTimeoutError, KILL_GRACE_MS, configureGateway, killAllChildren, resetHung, run, runningChildren } from '../../lib/gateway.ts'
+import {
+  CommandTimeoutError,
+  KILL_GRACE_MS,
+  configureGateway,
+  killAllChildren,
+  resetHung,
+  run,
+  runningChildren,
+} from '../../lib/gateway.ts'
 import { hangingProgram, processesMatching, waitGone } from '../helpers/procs.ts'
 import { runHook } from '../../lib/hooks.ts'
 import { Printer } from '../../lib/ui.ts'
@@ -53,7 +61,10 @@ test('after a missed deadline the program is not asked again in this run: later 
     assert.unreachable('must fail')
   } catch (e) {
     if (!(e instanceof CommandTimeoutError)) throw e
-    assert.match(e.message, /Can't ask the daemon: .*hung-cli did not answer within 0\.3 s earlier in this run, so it was not asked again/)
+    assert.match(
+      e.message,
+      /Can't ask the daemon: .*hung-cli did not answer within 0\.3 s earlier in this run, so it was not asked again/,
+    )
   }
   assert.ok(Date.now() - started < 200, 'failed without waiting')
   assert.equal(processesMatching(tag), [])
@@ -96,7 +107,10 @@ test("a caller's own signal (health-check's run deadline) ends the child too", a
 })
 
 test('killAllChildren (a second Ctrl-C) kills every running child at once', async () => {
-  const calls = [run(hang, ['a'], { timeoutMs: 60_000 }).catch((e) => e), run(hang, ['b'], { timeoutMs: 60_000 }).catch((e) => e)]
+  const calls = [
+    run(hang, ['a'], { timeoutMs: 60_000 }).catch((e) => e),
+    run(hang, ['b'], { timeoutMs: 60_000 }).catch((e) => e),
+  ]
   await waitFor(() => runningChildren().length === 2 && processesMatching(tag).length >= 2, 5000)
   killAllChildren()
   const results = await Promise.all(calls)
@@ -134,11 +148,15 @@ test('a hook past its deadline is killed with everything it started, and reporte
   const hooks = path.join(dir, 'hooks')
   fs.mkdirSync(hooks)
   hangingProgram(hooks, 'pre-deploy', tag)
-  const r = await runHook('pre-deploy', { version: 'v', slot: 'green', previousSlot: 'blue', target: 'production', outcome: 'pending' }, {
-    dir: hooks,
-    ui: new Printer({ quiet: true }),
-    timeoutMs: 500,
-  })
+  const r = await runHook(
+    'pre-deploy',
+    { version: 'v', slot: 'green', previousSlot: 'blue', target: 'production', outcome: 'pending' },
+    {
+      dir: hooks,
+      ui: new Printer({ quiet: true }),
+      timeoutMs: 500,
+    },
+  )
   assert.equal([r.ran, r.ok, r.code], [true, false, null])
   assert.match(r.detail, /^killed \(timeout\) after \d+s$/)
   assert.equal(await waitGone(tag, 2000), [])

@@ -30,7 +30,7 @@ export function overlaps(log: string): string[] {
   return found
 }
 
-test('overlaps(): finds an enter inside another holder\'s interval (the checker can fail)', () => {
+test("overlaps(): finds an enter inside another holder's interval (the checker can fail)", () => {
   assert.equal(overlaps('enter 1\nexit 1\nenter 2\nexit 2\n'), [])
   assert.equal(overlaps('enter 1\nenter 2\nexit 1\nexit 2\n'), ['2 entered while 1 held the lock'])
 })
@@ -42,13 +42,25 @@ test(`${RACERS} processes take over a stale lock at once, ${ROUNDS} rounds, paus
     const dir = tmp()
     const file = path.join(dir, 'deploy.lock')
     const log = path.join(dir, 'holders.log')
-    fs.writeFileSync(file, JSON.stringify({ pid: DEAD_PID, host: os.hostname(), user: 'x', command: 'deploy (killed)', startedAt: new Date().toISOString() }) + '\n')
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify({ pid: DEAD_PID, host: os.hostname(), user: 'x', command: 'deploy (killed)', startedAt: new Date().toISOString() })}\n`,
+    )
     const start = String(Date.now() + 1500)
-    const env = { DMS_FAULT: 'lock.stale-checked=pause:120,lock.moved-aside=pause:120,lock.acquired=pause:120,lock.releasing=pause:60' }
-    const results = await Promise.all(Array.from({ length: RACERS }, () => runTs('test/fixtures/lock-holder.ts', [file, log, start, '80'], { env })))
+    const env = {
+      DMS_FAULT:
+        'lock.stale-checked=pause:120,lock.moved-aside=pause:120,lock.acquired=pause:120,lock.releasing=pause:60',
+    }
+    const results = await Promise.all(
+      Array.from({ length: RACERS }, () => runTs('test/fixtures/lock-holder.ts', [file, log, start, '80'], { env })),
+    )
     for (const r of results) assert.is(r.code, 0, `round ${round}: ${r.stderr}`)
     const text = fs.readFileSync(log, 'utf8')
-    assert.is(text.split('\n').filter((l) => l.startsWith('enter')).length, RACERS, `round ${round}: every racer held the lock once`)
+    assert.is(
+      text.split('\n').filter((l) => l.startsWith('enter')).length,
+      RACERS,
+      `round ${round}: every racer held the lock once`,
+    )
     problems.push(...overlaps(text).map((p) => `round ${round}: ${p}`))
     staleTakeovers += results.filter((r) => r.stdout.includes('stale')).length
     fs.rmSync(dir, { recursive: true, force: true })
@@ -72,8 +84,15 @@ test('a holder killed with SIGKILL frees the lock at once, though a child it sta
   const file = path.join(dir, 'deploy.lock')
   const log = path.join(dir, 'holders.log')
   let holderPid = 0
-  const run = runTs('test/fixtures/lock-holder.ts', [file, log, '0', '60000', 'child'], { onSpawn: (p) => (holderPid = p) })
-  const childPid = Number(await until('the holder to enter', () => /child (\d+)\nenter/.exec(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '')?.[1]))
+  const run = runTs('test/fixtures/lock-holder.ts', [file, log, '0', '60000', 'child'], {
+    onSpawn: (p) => (holderPid = p),
+  })
+  const childPid = Number(
+    await until(
+      'the holder to enter',
+      () => /child (\d+)\nenter/.exec(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '')?.[1],
+    ),
+  )
   try {
     assert.is(readLock(file)!.pid, holderPid, 'deploy.lock names the holder')
     process.kill(holderPid, 'SIGKILL')

@@ -12,7 +12,15 @@ import { renderNginxIncludes } from '../../lib/nginx-render.ts'
 import { writeNginxIncludes } from '../../lib/stackfiles.ts'
 import { runTs } from '../helpers/run.ts'
 
-const settings = (allow: string) => ({ netPrefix: '172.29.42', listenAddr: '127.0.0.1', httpsPort: 27443, httpPort: 27080, previewPort: 27444, statusPort: 27090, statusAllow: [allow] })
+const settings = (allow: string) => ({
+  netPrefix: '172.29.42',
+  listenAddr: '127.0.0.1',
+  httpsPort: 27443,
+  httpPort: 27080,
+  previewPort: 27444,
+  statusPort: 27090,
+  statusAllow: [allow],
+})
 const OLD = renderNginxIncludes(settings('127.0.0.1/32'))
 const NEW = renderNginxIncludes(settings('10.9.0.0/16'))
 
@@ -29,7 +37,9 @@ test('from the old flat layout, a change killed at every step: always one comple
     for (let n = 1; ; n++) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-nginx-sets-'))
       for (const [name, text] of Object.entries(OLD)) fs.writeFileSync(path.join(dir, name), text)
-      const r = await runTs('test/fixtures/nginx-write.ts', [dir, '10.9.0.0/16'], { env: { DMS_FAULT: `${point}=kill@${n}` } })
+      const r = await runTs('test/fixtures/nginx-write.ts', [dir, '10.9.0.0/16'], {
+        env: { DMS_FAULT: `${point}=kill@${n}` },
+      })
       if (r.signal !== 'SIGKILL') {
         assert.is(r.code, 0, r.stderr)
         assert.is(liveSet(dir), 'new')
@@ -40,9 +50,17 @@ test('from the old flat layout, a change killed at every step: always one comple
       results.push(`${point}@${n}: ${liveSet(dir)}`)
       writeNginxIncludes(dir, settings('10.9.0.0/16')) // the next run, in this process
       assert.is(liveSet(dir), 'new', `${point}@${n}: the next run finishes the change`)
-      assert.equal(fs.readdirSync(path.join(dir, 'sets')), [path.basename(fs.readlinkSync(path.join(dir, 'current')))], `${point}@${n}: one set left`)
+      assert.equal(
+        fs.readdirSync(path.join(dir, 'sets')),
+        [path.basename(fs.readlinkSync(path.join(dir, 'current')))],
+        `${point}@${n}: one set left`,
+      )
       for (const name of Object.keys(OLD)) assert.is(fs.readlinkSync(path.join(dir, name)), `current/${name}`)
-      assert.equal(fs.readdirSync(dir).filter((e) => e.startsWith('.')), [], `${point}@${n}: no half-made link left`)
+      assert.equal(
+        fs.readdirSync(dir).filter((e) => e.startsWith('.')),
+        [],
+        `${point}@${n}: no half-made link left`,
+      )
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }

@@ -19,8 +19,8 @@ $.quiet = true
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dmst-probe-'))
 const PG = 'dmst-probe-pg'
 const REDIS = 'dmst-probe-redis'
-const PG_PASSWORD = 'pg-' + Math.random().toString(36).slice(2)
-const REDIS_PASSWORD = 'rd-' + Math.random().toString(36).slice(2)
+const PG_PASSWORD = `pg-${Math.random().toString(36).slice(2)}`
+const REDIS_PASSWORD = `rd-${Math.random().toString(36).slice(2)}`
 
 const hung = new Set<http.ServerResponse>()
 const handler: http.RequestListener = (req, res) => {
@@ -102,7 +102,15 @@ test.before(async () => {
   const [pgUp, redisUp] = await Promise.all([
     waitHealthy(
       (signal) =>
-        probePostgres({ host: '127.0.0.1', port: pgPort, user: 'dms', password: PG_PASSWORD, database: 'dms', timeoutMs: 2000, signal }),
+        probePostgres({
+          host: '127.0.0.1',
+          port: pgPort,
+          user: 'dms',
+          password: PG_PASSWORD,
+          database: 'dms',
+          timeoutMs: 2000,
+          signal,
+        }),
       { consecutive: 1, intervalMs: 250, deadlineMs: 60_000 },
     ),
     waitHealthy(
@@ -212,14 +220,25 @@ test('runProbes: a hung endpoint does not hold the run past the deadline', async
     [
       { name: 'ok', run: (signal) => probeHttp({ url: `${httpBase}/ok`, timeoutMs: 5000, signal }) },
       { name: 'hung', run: (signal) => probeHttp({ url: `${httpBase}/hang`, timeoutMs: 5000, signal }) },
-      { name: 'tls', run: (signal) => probeHttp({ url: `${httpsBase}/hang`, timeoutMs: 5000, insecure: true, signal }) },
+      {
+        name: 'tls',
+        run: (signal) => probeHttp({ url: `${httpsBase}/hang`, timeoutMs: 5000, insecure: true, signal }),
+      },
       { name: 'tcp', run: (signal) => probeTcp('127.0.0.1', tcpPort, 5000, signal) },
     ],
     { deadlineMs: 400 },
   )
   const took = Date.now() - t0
   assert.ok(took < 700, `runProbes took ${took} ms`)
-  assert.equal(results.map((r) => [r.name, r.ok]), [['ok', true], ['hung', false], ['tls', false], ['tcp', true]])
+  assert.equal(
+    results.map((r) => [r.name, r.ok]),
+    [
+      ['ok', true],
+      ['hung', false],
+      ['tls', false],
+      ['tcp', true],
+    ],
+  )
   assert.is(results[1]!.detail, 'timed out after 400 ms')
 })
 
@@ -234,7 +253,14 @@ test('waitHealthy: reports the last failure of a failing endpoint', async () => 
 })
 
 test('postgres: SELECT 1 and connections against max_connections', async () => {
-  const r = await probePostgres({ host: '127.0.0.1', port: pgPort, user: 'dms', password: PG_PASSWORD, database: 'dms', timeoutMs: 3000 })
+  const r = await probePostgres({
+    host: '127.0.0.1',
+    port: pgPort,
+    user: 'dms',
+    password: PG_PASSWORD,
+    database: 'dms',
+    timeoutMs: 3000,
+  })
   assert.is(r.ok, true, r.detail)
   assert.is(r.connections?.max, 40)
   assert.ok(r.connections!.used >= 1 && r.connections!.used < 40, `used ${r.connections!.used}`)
@@ -242,14 +268,28 @@ test('postgres: SELECT 1 and connections against max_connections', async () => {
 })
 
 test('postgres: a wrong password is a failed result and leaks no secret', async () => {
-  const r = await probePostgres({ host: '127.0.0.1', port: pgPort, user: 'dms', password: 'wrong-secret', database: 'dms', timeoutMs: 3000 })
+  const r = await probePostgres({
+    host: '127.0.0.1',
+    port: pgPort,
+    user: 'dms',
+    password: 'wrong-secret',
+    database: 'dms',
+    timeoutMs: 3000,
+  })
   assert.is(r.ok, false)
   assert.match(r.detail, /password authentication failed/)
   assert.not.match(r.detail, 'wrong-secret')
 })
 
 test('postgres: nothing listening fails fast', async () => {
-  const r = await probePostgres({ host: '127.0.0.1', port: closedPort, user: 'dms', password: 'x', database: 'dms', timeoutMs: 1000 })
+  const r = await probePostgres({
+    host: '127.0.0.1',
+    port: closedPort,
+    user: 'dms',
+    password: 'x',
+    database: 'dms',
+    timeoutMs: 1000,
+  })
   assert.is(r.ok, false)
   assert.match(r.detail, /ECONNREFUSED/)
 })
@@ -259,7 +299,14 @@ test('postgres: a server that never answers is cut off at the timeout', async ()
   const silent = net.createServer(() => {})
   const port = await listen(silent)
   const t0 = Date.now()
-  const r = await probePostgres({ host: '127.0.0.1', port, user: 'dms', password: 'x', database: 'dms', timeoutMs: 300 })
+  const r = await probePostgres({
+    host: '127.0.0.1',
+    port,
+    user: 'dms',
+    password: 'x',
+    database: 'dms',
+    timeoutMs: 300,
+  })
   assert.is(r.ok, false)
   assert.ok(Date.now() - t0 < 1000)
   silent.close()

@@ -17,16 +17,28 @@ test(`${RACERS} first runs at once, ${ROUNDS} rounds: one password per secret in
   for (let round = 0; round < ROUNDS; round++) {
     const dir = tempEnvDir()
     const start = String(Date.now() + 1500)
-    const runs = await Promise.all(Array.from({ length: RACERS }, () => runTs('test/fixtures/first-run.ts', [dir, start], { env: { DMS_FAULT: 'secrets.generate=pause:300' } })))
+    const runs = await Promise.all(
+      Array.from({ length: RACERS }, () =>
+        runTs('test/fixtures/first-run.ts', [dir, start], { env: { DMS_FAULT: 'secrets.generate=pause:300' } }),
+      ),
+    )
     for (const r of runs) assert.is(r.code, 0, r.stderr)
     const local = path.join(dir, '.env.production.local')
     const text = fs.readFileSync(local, 'utf8')
     const lines = text.split('\n').filter((l) => /^[A-Z]/.test(l))
-    assert.equal(lines.map((l) => l.split('=')[0]).sort(), ['POSTGRES_PASSWORD', 'REDIS_PASSWORD'], `round ${round}: one line per secret, not one per run`)
+    assert.equal(
+      lines.map((l) => l.split('=')[0]).sort(),
+      ['POSTGRES_PASSWORD', 'REDIS_PASSWORD'],
+      `round ${round}: one line per secret, not one per run`,
+    )
     assert.is(fs.statSync(local).mode & 0o777, 0o600)
     const entries = parseEnvFile(text, local).entries
-    const inFile = { postgres: hash(entries.get('POSTGRES_PASSWORD')!.value), redis: hash(entries.get('REDIS_PASSWORD')!.value) }
-    for (const r of runs) assert.equal(JSON.parse(r.stdout.trim()), inFile, `round ${round}: every run uses the password in the file`)
+    const inFile = {
+      postgres: hash(entries.get('POSTGRES_PASSWORD')!.value),
+      redis: hash(entries.get('REDIS_PASSWORD')!.value),
+    }
+    for (const r of runs)
+      assert.equal(JSON.parse(r.stdout.trim()), inFile, `round ${round}: every run uses the password in the file`)
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })

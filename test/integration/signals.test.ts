@@ -27,8 +27,14 @@ const env: NodeJS.ProcessEnv = {
   COMPOSE_PROJECT: 'dmst-hang-prod',
   NETWORK_NAME: 'dmst-hang-net',
   NET_PREFIX: '172.29.41',
-  HTTPS_PORT: '26443', PREVIEW_PORT: '26444', HTTP_PORT: '26080', STATUS_PORT: '26090',
-  POSTGRES_PORT: '26432', REDIS_PORT: '26379', PROMETHEUS_PORT: '26091', ALERTMANAGER_PORT: '26093',
+  HTTPS_PORT: '26443',
+  PREVIEW_PORT: '26444',
+  HTTP_PORT: '26080',
+  STATUS_PORT: '26090',
+  POSTGRES_PORT: '26432',
+  REDIS_PORT: '26379',
+  PROMETHEUS_PORT: '26091',
+  ALERTMANAGER_PORT: '26093',
   // long: the script must stop because of the signal, not because docker's deadline passed
   COMMAND_TIMEOUT: '120s',
 }
@@ -90,7 +96,10 @@ test('SIGTERM to the npx process stops the script as a direct SIGTERM does, and 
   await until('the script to exit', () => !alive(pid), 10_000)
   const ms = Date.now() - killedAt
   assert.ok(ms < PARENT_POLL_MS + KILL_GRACE_MS + 2000, `the script stopped ${ms} ms after npx was killed`)
-  assert.match(npx.output(), /Received the end of the process that started this one \(npx or a shell\): stopping at the next safe point/)
+  assert.match(
+    npx.output(),
+    /Received the end of the process that started this one \(npx or a shell\): stopping at the next safe point/,
+  )
   assert.match(npx.output(), /interrupted by the end of its parent process/)
   assert.equal(await waitGone(tag, 2000), [], 'no docker process is left')
   assert.not.ok(fs.existsSync(path.join(varDir, 'deploy.lock')), 'the lock was released')
@@ -125,7 +134,11 @@ test('a second Ctrl-C while the cleanup hangs exits at once and leaves no child 
   const s = start(process.execPath, ['--import', 'tsx', 'test/fixtures/cleanup-script.ts'])
   const first = await until('the first docker call', () => processesMatching(tag)[0])
   s.child.kill('SIGINT')
-  await until('the cleanup docker call', () => /first call ended/.test(s.output()) && processesMatching(tag).some((p) => p !== first) && processesMatching(tag))
+  await until(
+    'the cleanup docker call',
+    () =>
+      /first call ended/.test(s.output()) && processesMatching(tag).some((p) => p !== first) && processesMatching(tag),
+  )
   const again = Date.now()
   s.child.kill('SIGINT')
   const code = await s.closed

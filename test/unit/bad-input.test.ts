@@ -19,7 +19,22 @@ import { memoryStream } from '../helpers/streams.ts'
 
 const TEN_KB = 'a'.repeat(10 * 1024)
 /** Values no flag that names a version, slot, target, duration or number may accept. */
-const HOSTILE = ['; rm -rf /', '$(id)', '`id`', 'a b', 'a\nb', '..', '../../etc/passwd', '/etc/passwd', 'blüe-✓', '', TEN_KB, '-rf', '--yes', '\u0000x']
+const HOSTILE = [
+  '; rm -rf /',
+  '$(id)',
+  '`id`',
+  'a b',
+  'a\nb',
+  '..',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'blüe-✓',
+  '',
+  TEN_KB,
+  '-rf',
+  '--yes',
+  '\u0000x',
+]
 
 function refused(fn: () => unknown, name: RegExp, what: string, code: number = EXIT.REFUSED): string {
   try {
@@ -48,13 +63,15 @@ test('--version / --to: only image tags (no "..", no leading "-" or ".", nothing
 })
 
 test('--slot: blue or green, nothing else', () => {
-  for (const v of [...HOSTILE, 'Blue', 'green ', 'blue,green', 'red']) refused(() => validateSlot(v), /--slot/, `--slot ${JSON.stringify(v.slice(0, 20))}`)
+  for (const v of [...HOSTILE, 'Blue', 'green ', 'blue,green', 'red'])
+    refused(() => validateSlot(v), /--slot/, `--slot ${JSON.stringify(v.slice(0, 20))}`)
   assert.is(validateSlot('blue'), 'blue')
   assert.is(validateSlot(undefined), undefined)
 })
 
 test('--target: staging or production, nothing else', () => {
-  for (const v of [...HOSTILE, 'Production', 'prod', 'staging ']) refused(() => validateTarget(v), /unknown target/, `--target ${JSON.stringify(v.slice(0, 20))}`)
+  for (const v of [...HOSTILE, 'Production', 'prod', 'staging '])
+    refused(() => validateTarget(v), /unknown target/, `--target ${JSON.stringify(v.slice(0, 20))}`)
 })
 
 test('durations (--timeout, --step, --verify, --keep-previous, --lock-wait, --watch) refuse every hostile value', () => {
@@ -70,11 +87,22 @@ test('number flags (--audit) and unknown flags or positionals refuse hostile val
   for (const v of ['', 'a b', '$(id)', '1e999', '9'.repeat(400), 'ten', TEN_KB]) {
     refused(() => parseFlags(spec, ['--audit', v]), /--audit/, `--audit ${JSON.stringify(v.slice(0, 20))}`)
   }
-  for (const argv of [['--$(id)'], ['; rm -rf /'], ['--version=1'], ['--target']]) refused(() => parseFlags(spec, argv), /command line/, argv.join(' '))
+  for (const argv of [['--$(id)'], ['; rm -rf /'], ['--version=1'], ['--target']])
+    refused(() => parseFlags(spec, argv), /command line/, argv.join(' '))
 })
 
 test('--gradual: rising percentages ending at 100', () => {
-  for (const v of [...HOSTILE.filter((x) => x !== ''), '', '10,5,100', '10,50', '0,100', '101', '10,,100', '10;100', '1e2']) {
+  for (const v of [
+    ...HOSTILE.filter((x) => x !== ''),
+    '',
+    '10,5,100',
+    '10,50',
+    '0,100',
+    '101',
+    '10,,100',
+    '10;100',
+    '1e2',
+  ]) {
     refused(() => parseGradual(v), /--gradual/, `--gradual ${JSON.stringify(v.slice(0, 20))}`)
   }
   assert.equal(parseGradual('10,50,100'), [10, 50, 100])
@@ -82,7 +110,19 @@ test('--gradual: rising percentages ending at 100', () => {
 
 test('--prometheus: a .prom file in an existing directory, checked before anything runs', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-prom-'))
-  for (const v of ['', '/etc/passwd', '..', `${dir}/../`, `${dir}/x.txt`, `${dir}/missing/x.prom`, `${dir}/$(id).prom`, `${dir}/a b.prom`, `${dir}/a\nb.prom`, `${dir}/.prom`, TEN_KB]) {
+  for (const v of [
+    '',
+    '/etc/passwd',
+    '..',
+    `${dir}/../`,
+    `${dir}/x.txt`,
+    `${dir}/missing/x.prom`,
+    `${dir}/$(id).prom`,
+    `${dir}/a b.prom`,
+    `${dir}/a\nb.prom`,
+    `${dir}/.prom`,
+    TEN_KB,
+  ]) {
     refused(() => checkPrometheusFile(v), /--prometheus/, `--prometheus ${JSON.stringify(v.slice(0, 30))}`)
   }
   assert.is(checkPrometheusFile(`${dir}/health-check.prom`), `${dir}/health-check.prom`)
@@ -130,7 +170,11 @@ const BAD_VALUES: Array<[string, string, RegExp?]> = [
 test('config values: every hostile value is refused, naming the key; none reaches nginx or compose', () => {
   const dir = tempEnvDir()
   for (const [key, value] of BAD_VALUES) {
-    const msg = refused(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir, [key]: value }, generateSecrets: false }), new RegExp(`${key}`), `${key}=${JSON.stringify(value.slice(0, 30))}`)
+    const msg = refused(
+      () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir, [key]: value }, generateSecrets: false }),
+      new RegExp(`${key}`),
+      `${key}=${JSON.stringify(value.slice(0, 30))}`,
+    )
     assert.match(msg, /environment/, `${key}: says where the value came from`)
     assert.not.ok(msg.includes(TEN_KB.slice(0, 100)))
   }
@@ -151,24 +195,43 @@ test('env files: malformed lines, bad values and a missing file are refused with
   for (const [text, re] of cases) {
     const dir = tempEnvDir()
     fs.writeFileSync(path.join(dir, '.env.production'), text)
-    refused(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }), re, JSON.stringify(text.slice(0, 30)))
+    refused(
+      () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }),
+      re,
+      JSON.stringify(text.slice(0, 30)),
+    )
   }
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-env-empty-'))
-  refused(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: empty } }), /\.env\.production: can't read it \(ENOENT\)/, 'missing file')
+  refused(
+    () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: empty } }),
+    /\.env\.production: can't read it \(ENOENT\)/,
+    'missing file',
+  )
 })
 
 test('a secret in the committed env file: 0644 is refused for production and warned for staging; 0600 passes', () => {
   const dir = tempEnvDir()
   const secret = 'Qm9vdGggc3Ryb25nIHNlY3JldA'
-  for (const t of ['production', 'staging']) fs.appendFileSync(path.join(dir, `.env.${t}`), `POSTGRES_PASSWORD=${secret}\n`)
+  for (const t of ['production', 'staging'])
+    fs.appendFileSync(path.join(dir, `.env.${t}`), `POSTGRES_PASSWORD=${secret}\n`)
   fs.chmodSync(path.join(dir, '.env.production'), 0o644)
   fs.chmodSync(path.join(dir, '.env.staging'), 0o644)
-  const msg = refused(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }), /holds secrets \(POSTGRES_PASSWORD\) and is mode 644; secrets belong in .*\.env\.production\.local/, 'production 0644')
+  const msg = refused(
+    () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }),
+    /holds secrets \(POSTGRES_PASSWORD\) and is mode 644; secrets belong in .*\.env\.production\.local/,
+    'production 0644',
+  )
   assert.not.ok(msg.includes(secret), 'the value is not shown')
   const staging = loadConfig({ target: 'staging', env: { DMS_ENV_DIR: dir }, generateSecrets: false })
-  assert.ok(staging.warnings.some((w) => /holds secrets \(POSTGRES_PASSWORD\)/.test(w)), staging.warnings.join('\n'))
+  assert.ok(
+    staging.warnings.some((w) => /holds secrets \(POSTGRES_PASSWORD\)/.test(w)),
+    staging.warnings.join('\n'),
+  )
   fs.chmodSync(path.join(dir, '.env.production'), 0o600)
-  assert.is(loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }).postgres.password, secret)
+  assert.is(
+    loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir }, generateSecrets: false }).postgres.password,
+    secret,
+  )
 })
 
 test.run()

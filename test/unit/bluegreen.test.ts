@@ -2,7 +2,16 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  executeCreate, executeRollback, executeSwitch, parseGradual, planCreate, planRollback, planSwitch, retirePrevious, validateVersion, type Store,
+  executeCreate,
+  executeRollback,
+  executeSwitch,
+  parseGradual,
+  planCreate,
+  planRollback,
+  planSwitch,
+  retirePrevious,
+  validateVersion,
+  type Store,
 } from '../../lib/bluegreen.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError } from '../../lib/errors.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
@@ -18,7 +27,10 @@ function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: s
   const world = {
     live: init.live ?? ('blue' as Slot),
     gradual: null as { to: Slot; percent: number } | null,
-    slots: { blue: init.blue ?? { version: null, healthy: false }, green: init.green ?? { version: null, healthy: false } } as Record<Slot, FakeSlot>,
+    slots: {
+      blue: init.blue ?? { version: null, healthy: false },
+      green: init.green ?? { version: null, healthy: false },
+    } as Record<Slot, FakeSlot>,
     images: new Set(init.images ?? ['v1', 'v2', 'v3']),
     /** a slot whose public answers fail (after it became live) */
     failingPublic: new Set<Slot>(),
@@ -29,37 +41,80 @@ function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: s
   }
   const status = (slot: Slot): SlotStatus => {
     const s = world.slots[slot]
-    const services = s.version ? ['frontend', 'api', 'docs', 'main'].map((service) => ({ service, name: `${slot}-${service}`, state: 'running', health: s.healthy ? 'healthy' : 'unhealthy', exitCode: 0, image: `dms/app:${s.version}` })) : []
+    const services = s.version
+      ? ['frontend', 'api', 'docs', 'main'].map((service) => ({
+          service,
+          name: `${slot}-${service}`,
+          state: 'running',
+          health: s.healthy ? 'healthy' : 'unhealthy',
+          exitCode: 0,
+          image: `dms/app:${s.version}`,
+        }))
+      : []
     const problems = s.version ? (s.healthy ? [] : ['api: unhealthy', 'docs: unhealthy']) : []
     return { slot, services, running: !!s.version, healthy: !!s.version && s.healthy, version: s.version, problems }
   }
-  const probe = (name: string, ok: boolean, slot: Slot): ProbeResult => ({ name, ok, latencyMs: 5, detail: ok ? 'ok' : 'status 500', status: ok ? 200 : 500, headers: { 'x-slot': slot } })
+  const probe = (name: string, ok: boolean, slot: Slot): ProbeResult => ({
+    name,
+    ok,
+    latencyMs: 5,
+    detail: ok ? 'ok' : 'status 500',
+    status: ok ? 200 : 500,
+    headers: { 'x-slot': slot },
+  })
   const p: Platform = {
     dryRun: !!init.dryRun,
     readRouting: () => ({
       live: world.live,
-      markers: [world.live, ...world.extraMarkers, ...(world.gradual ? Array.from({ length: world.gradual.percent }, (_, i) => `to-${world.gradual!.to}-b${i + 1}`) : [])].sort(),
+      markers: [
+        world.live,
+        ...world.extraMarkers,
+        ...(world.gradual
+          ? Array.from({ length: world.gradual.percent }, (_, i) => `to-${world.gradual!.to}-b${i + 1}`)
+          : []),
+      ].sort(),
       gradual: world.gradual,
     }),
-    setLive: (slot) => { calls.push(`setLive ${slot}`); world.live = slot; world.gradual = null },
-    setGradual: (to, pct) => { calls.push(`setGradual ${to} ${pct}`); world.gradual = { to, percent: pct } },
-    clearGradual: () => { calls.push('clearGradual'); world.gradual = null },
+    setLive: (slot) => {
+      calls.push(`setLive ${slot}`)
+      world.live = slot
+      world.gradual = null
+    },
+    setGradual: (to, pct) => {
+      calls.push(`setGradual ${to} ${pct}`)
+      world.gradual = { to, percent: pct }
+    },
+    clearGradual: () => {
+      calls.push('clearGradual')
+      world.gradual = null
+    },
     slotStatus: async (slot) => status(slot),
     imageAvailable: async (v) => world.images.has(v),
-    buildImage: async (v) => { calls.push(`build ${v}`); world.images.add(v) },
+    buildImage: async (v) => {
+      calls.push(`build ${v}`)
+      world.images.add(v)
+    },
     startSlot: async (slot, version) => {
       calls.push(`start ${slot} ${version}`)
-      if (world.slots[slot].startFails) throw new OperationError(`Can't start ${version} in ${slot}: not healthy within 1 s (api: unhealthy)`)
+      if (world.slots[slot].startFails)
+        throw new OperationError(`Can't start ${version} in ${slot}: not healthy within 1 s (api: unhealthy)`)
       world.slots[slot] = { version, healthy: true }
     },
     slotLogs: async () => 'api-1 | boom',
     removeSlot: async (slot) => {
       calls.push(`remove ${slot}`)
-      if (world.removeFails.has(slot)) throw new OperationError(`Can't remove slot ${slot}: docker compose down exited 1 (Error response from daemon: cannot stop container: permission denied)`)
+      if (world.removeFails.has(slot))
+        throw new OperationError(
+          `Can't remove slot ${slot}: docker compose down exited 1 (Error response from daemon: cannot stop container: permission denied)`,
+        )
       world.slots[slot] = { version: null, healthy: false }
     },
-    probeSlot: async (slot) => ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, world.slots[slot].healthy, slot)),
-    probePublic: async () => ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, !world.failingPublic.has(world.live) && world.slots[world.live].healthy, world.live)),
+    probeSlot: async (slot) =>
+      ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, world.slots[slot].healthy, slot)),
+    probePublic: async () =>
+      ['frontend', 'api', 'docs', 'main'].map((r) =>
+        probe(r, !world.failingPublic.has(world.live) && world.slots[world.live].healthy, world.live),
+      ),
   }
   return { p, world, calls }
 }
@@ -70,7 +125,10 @@ function memStore(init?: (s: DeployState) => void) {
   const audit: AuditEntry[] = []
   const store: Store = {
     read: () => structuredClone(state),
-    update: (fn) => { fn(state); return structuredClone(state) },
+    update: (fn) => {
+      fn(state)
+      return structuredClone(state)
+    },
     audit: (e) => void audit.push(e),
   }
   return { store, state, audit }
@@ -121,7 +179,10 @@ test('planCreate: the idle slot; refuses the live slot, an occupied idle slot, a
   await refused(() => planCreate(p, store, { version: 'v9' }), /image is not on this host/)
   assert.is((await planCreate(p, store, { version: 'v9', build: true })).build, true)
   const drifted = memStore((s) => (s.live = 'green')).store
-  await refused(() => planCreate(p, drifted, { version: 'v2' }), /drift: the state file says green is live but nginx routes to blue/)
+  await refused(
+    () => planCreate(p, drifted, { version: 'v2' }),
+    /drift: the state file says green is live but nginx routes to blue/,
+  )
   const busy = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true } })
   await refused(() => planCreate(busy.p, store, { version: 'v2' }), /green already runs release v0/)
   assert.is((await planCreate(busy.p, store, { version: 'v2', replace: true })).replaces, 'v0')
@@ -136,9 +197,16 @@ test('executeCreate records the release; a failure removes the candidate and rec
   assert.is(m.state.slots.green?.version, 'v2')
   assert.is(m.state.pending, null)
   assert.is(m.audit.at(-1)?.outcome, 'succeeded')
-  assert.not.ok(ok.calls.some((c) => c.includes('setLive')), 'create never switches')
+  assert.not.ok(
+    ok.calls.some((c) => c.includes('setLive')),
+    'create never switches',
+  )
 
-  const bad = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: null, healthy: false, startFails: true } })
+  const bad = fake({
+    live: 'blue',
+    blue: { version: 'v1', healthy: true },
+    green: { version: null, healthy: false, startFails: true },
+  })
   const m2 = memStore((s) => (s.live = 'blue'))
   try {
     await executeCreate(bad.p, m2.store, ui, await planCreate(bad.p, m2.store, { version: 'v2' }), { timeoutMs: 2000 })
@@ -159,9 +227,15 @@ test('executeCreate stops at a signal and removes the candidate', async () => {
   const m = memStore((s) => (s.live = 'blue'))
   const ac = new AbortController()
   const origStart = f.p.startSlot
-  f.p.startSlot = async (slot, v, t) => { await origStart(slot, v, t); ac.abort() }
+  f.p.startSlot = async (slot, v, t) => {
+    await origStart(slot, v, t)
+    ac.abort()
+  }
   try {
-    await executeCreate(f.p, m.store, ui, await planCreate(f.p, m.store, { version: 'v2' }), { timeoutMs: 2000, signal: ac.signal })
+    await executeCreate(f.p, m.store, ui, await planCreate(f.p, m.store, { version: 'v2' }), {
+      timeoutMs: 2000,
+      signal: ac.signal,
+    })
     assert.unreachable('interrupted')
   } catch (e) {
     assert.instance(e, InterruptedError)
@@ -174,7 +248,10 @@ test('executeCreate stops at a signal and removes the candidate', async () => {
 test('planSwitch refuses an unhealthy or empty target, naming the services', async () => {
   const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: false } })
   const { store } = memStore((s) => (s.live = 'blue'))
-  await refused(() => planSwitch(f.p, store, {}), /Can't switch to green: 2 of 4 services unhealthy \(api: unhealthy, docs: unhealthy\)\. Nothing was changed\./)
+  await refused(
+    () => planSwitch(f.p, store, {}),
+    /Can't switch to green: 2 of 4 services unhealthy \(api: unhealthy, docs: unhealthy\)\. Nothing was changed\./,
+  )
   const empty = fake({ live: 'blue', blue: { version: 'v1', healthy: true } })
   await refused(() => planSwitch(empty.p, store, {}), /it runs no release/)
   await refused(() => planSwitch(empty.p, store, { to: 'blue' }), /already live/)
@@ -225,7 +302,10 @@ test('gradual: steps in order, then all; a failed step goes back to the previous
   const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true } })
   const m = memStore((s) => (s.live = 'blue'))
   await executeSwitch(f.p, m.store, ui, await planSwitch(f.p, m.store, { gradual: [10, 50, 100] }), switchOpts)
-  assert.equal(f.calls.filter((c) => c.startsWith('set')), ['setGradual green 10', 'setGradual green 50', 'setLive green'])
+  assert.equal(
+    f.calls.filter((c) => c.startsWith('set')),
+    ['setGradual green 10', 'setGradual green 50', 'setLive green'],
+  )
 
   const g = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true } })
   const m2 = memStore((s) => (s.live = 'blue'))
@@ -237,7 +317,10 @@ test('gradual: steps in order, then all; a failed step goes back to the previous
   } catch (e) {
     assert.match((e as Error).message, /analysis at 10% failed/)
   }
-  assert.equal(g.calls.filter((c) => c.startsWith('set')), ['setGradual green 10', 'setLive blue'])
+  assert.equal(
+    g.calls.filter((c) => c.startsWith('set')),
+    ['setGradual green 10', 'setLive blue'],
+  )
   assert.is(g.world.gradual, null)
 })
 
@@ -255,7 +338,10 @@ test('rollback: a warm previous slot is a switch; a cold one is recreated; nothi
   assert.is(warm.to, 'blue')
   await executeRollback(f.p, m.store, ui, warm, { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
   assert.is(f.world.live, 'blue')
-  assert.not.ok(f.calls.some((c) => c.startsWith('start')), 'a warm rollback starts nothing')
+  assert.not.ok(
+    f.calls.some((c) => c.startsWith('start')),
+    'a warm rollback starts nothing',
+  )
 
   const cold = fake({ live: 'green', green: { version: 'v2', healthy: true } })
   m.state.live = 'green'
@@ -266,7 +352,10 @@ test('rollback: a warm previous slot is a switch; a cold one is recreated; nothi
   assert.is(cold.world.live, 'blue')
 
   const none = memStore((s) => (s.live = 'blue'))
-  await refused(() => planRollback(fake({ live: 'blue', blue: { version: 'v1', healthy: true } }).p, none.store, {}), /no previous release is recorded/)
+  await refused(
+    () => planRollback(fake({ live: 'blue', blue: { version: 'v1', healthy: true } }).p, none.store, {}),
+    /no previous release is recorded/,
+  )
   await refused(() => planRollback(cold.p, m.store, { toVersion: 'v7' }), /not a recorded release/)
 })
 
@@ -289,11 +378,22 @@ test('retirePrevious waits for the warm time, then drains and stops the old slot
 
 // ---------------------------------------------------------------- issue #11: faults end in a known, safe state
 
-const rel = (version: string, slot: Slot, verified?: boolean) => ({ version, slot, deployedAt: 't', deployedBy: 'x', ...(verified === undefined ? {} : { verified }) })
+const rel = (version: string, slot: Slot, verified?: boolean) => ({
+  version,
+  slot,
+  deployedAt: 't',
+  deployedBy: 'x',
+  ...(verified === undefined ? {} : { verified }),
+})
 
 /** blue live with v1 (verified), green holds the candidate v2; v0 was the release before v1 */
 function candidateWorld() {
-  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, images: ['v0', 'v1', 'v2'] })
+  const f = fake({
+    live: 'blue',
+    blue: { version: 'v1', healthy: true },
+    green: { version: 'v2', healthy: true },
+    images: ['v0', 'v1', 'v2'],
+  })
   const m = memStore((s) => {
     s.live = 'blue'
     s.slots.blue = rel('v1', 'blue', true)
@@ -305,7 +405,11 @@ function candidateWorld() {
 }
 
 /** aborts the controller on the n-th call of fn */
-function abortOnCall<A extends unknown[], R>(fn: (...a: A) => Promise<R>, n: number, ac: AbortController): (...a: A) => Promise<R> {
+function abortOnCall<A extends unknown[], R>(
+  fn: (...a: A) => Promise<R>,
+  n: number,
+  ac: AbortController,
+): (...a: A) => Promise<R> {
   let calls = 0
   return async (...a: A) => {
     if (++calls === n) ac.abort()
@@ -331,12 +435,23 @@ test('#11.1 a signal during a gradual analysis sends every bucket back to the ol
   // the signal arrives during the analysis at 50% (the 10% analysis is over by then)
   let pct = 0
   const setGradual = f.p.setGradual
-  f.p.setGradual = (to, p) => { pct = p; setGradual(to, p) }
+  f.p.setGradual = (to, p) => {
+    pct = p
+    setGradual(to, p)
+  }
   const probeSlot = f.p.probeSlot
-  f.p.probeSlot = async (...a) => { if (pct === 50) ac.abort(); return probeSlot(...a) }
-  const e = await interrupted(() => executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, stepMs: 200, signal: ac.signal }))
+  f.p.probeSlot = async (...a) => {
+    if (pct === 50) ac.abort()
+    return probeSlot(...a)
+  }
+  const e = await interrupted(() =>
+    executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, stepMs: 200, signal: ac.signal }),
+  )
   assert.match(e.message, /back on blue/)
-  assert.equal(f.calls.filter((c) => c.startsWith('set')), ['setGradual green 10', 'setGradual green 50', 'setLive blue'])
+  assert.equal(
+    f.calls.filter((c) => c.startsWith('set')),
+    ['setGradual green 10', 'setGradual green 50', 'setLive blue'],
+  )
   assert.is(f.world.live, 'blue')
   assert.is(f.world.gradual, null)
   assert.not.ok(f.calls.includes('remove green'), 'the candidate stays for inspection')
@@ -352,7 +467,10 @@ test('#11.1 a signal at the very start of a gradual step, before any analysis, a
   const plan = await planSwitch(f.p, m.store, { gradual: [10, 50, 100] })
   const ac = new AbortController()
   const setGradual = f.p.setGradual
-  f.p.setGradual = (to, p) => { setGradual(to, p); if (p === 10) ac.abort() }
+  f.p.setGradual = (to, p) => {
+    setGradual(to, p)
+    if (p === 10) ac.abort()
+  }
   await interrupted(() => executeSwitch(f.p, m.store, ui, plan, { ...switchOpts, signal: ac.signal }))
   assert.not.ok(f.calls.includes('setLive green'), 'never forward')
   assert.is(f.world.live, 'blue')
@@ -381,10 +499,18 @@ test('#11.1 an immediate switch interrupted in its verification window switches 
         assert.match((e as Error).message, /back on blue/)
       }
     } else await interrupted(run)
-    assert.equal(f.calls.filter((c) => c.startsWith('setLive')), ['setLive green', 'setLive blue'], `failing=${failing}`)
+    assert.equal(
+      f.calls.filter((c) => c.startsWith('setLive')),
+      ['setLive green', 'setLive blue'],
+      `failing=${failing}`,
+    )
     assert.is(m.state.live, 'blue')
     assert.is(m.state.previous, null, 'previous is what it was before the switch')
-    assert.equal(m.state.releases.map((r) => r.version), ['v0', 'v1'], 'the unverified release is not in the list')
+    assert.equal(
+      m.state.releases.map((r) => r.version),
+      ['v0', 'v1'],
+      'the unverified release is not in the list',
+    )
     assert.is(m.state.slots.green?.verified, false)
     assert.is(m.state.pending, null)
   }
@@ -397,7 +523,10 @@ test('#11.1 a failing verification switches back even when a signal arrived duri
   const probePublic = f.p.probePublic
   let n = 0
   f.p.probePublic = async () => {
-    if (++n === 2) { f.world.failingPublic.add('green'); ac.abort() }
+    if (++n === 2) {
+      f.world.failingPublic.add('green')
+      ac.abort()
+    }
     return probePublic()
   }
   try {
@@ -429,7 +558,13 @@ test('#11.2 a release that failed verification: previous and releases restored; 
   }
   f.world.failingPublic.clear()
   assert.is(m.state.previous, null)
-  assert.equal(m.state.releases.map((r) => [r.version, r.verified]), [['v0', true], ['v1', true]])
+  assert.equal(
+    m.state.releases.map((r) => [r.version, r.verified]),
+    [
+      ['v0', true],
+      ['v1', true],
+    ],
+  )
   assert.is(m.state.slots.green?.verified, false)
   // without --to: the newest verified release other than the live one (v0), recreated in green
   const back = await planRollback(f.p, m.store, {})
@@ -439,13 +574,23 @@ test('#11.2 a release that failed verification: previous and releases restored; 
   await refused(() => planRollback(f.p, m.store, { toVersion: 'v2' }), /v2 failed its verification/)
   const forced = await planRollback(f.p, m.store, { toVersion: 'v2', allowUnverified: true })
   assert.is(forced.version, 'v2')
-  assert.ok(forced.steps.some((s) => /v2 FAILED its verification/.test(s)), forced.steps.join('\n'))
+  assert.ok(
+    forced.steps.some((s) => /v2 FAILED its verification/.test(s)),
+    forced.steps.join('\n'),
+  )
 })
 
 test('#11.2 a switch that completes its verification records the release as verified, previous kept warm', async () => {
   const { f, m } = candidateWorld()
   await executeSwitch(f.p, m.store, ui, await planSwitch(f.p, m.store, {}), switchOpts)
-  assert.equal(m.state.releases.map((r) => [r.version, r.verified]), [['v0', true], ['v1', true], ['v2', true]])
+  assert.equal(
+    m.state.releases.map((r) => [r.version, r.verified]),
+    [
+      ['v0', true],
+      ['v1', true],
+      ['v2', true],
+    ],
+  )
   assert.is(m.state.slots.green?.verified, true)
   assert.is(m.state.previous?.version, 'v1')
 })
@@ -470,7 +615,12 @@ test('#11.2 an interrupted shift to a verified release says nothing new about it
 })
 
 test('#11.3 rollback during a stuck gradual shift aborts it: every bucket back, no container recreated', async () => {
-  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, images: ['v0', 'v1', 'v2'] })
+  const f = fake({
+    live: 'blue',
+    blue: { version: 'v1', healthy: true },
+    green: { version: 'v2', healthy: true },
+    images: ['v0', 'v1', 'v2'],
+  })
   f.world.gradual = { to: 'green', percent: 50 }
   const m = memStore((s) => {
     s.live = 'blue'
@@ -482,11 +632,17 @@ test('#11.3 rollback during a stuck gradual shift aborts it: every bucket back, 
   const plan = await planRollback(f.p, m.store, {})
   assert.is(plan.abortShift, true)
   assert.is(plan.to, 'blue')
-  assert.ok(plan.steps.some((s) => /every bucket back to blue/.test(s)), plan.steps.join('\n'))
+  assert.ok(
+    plan.steps.some((s) => /every bucket back to blue/.test(s)),
+    plan.steps.join('\n'),
+  )
   await executeRollback(f.p, m.store, ui, plan, { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
   assert.is(f.world.gradual, null)
   assert.is(f.world.live, 'blue')
-  assert.not.ok(f.calls.some((c) => c.startsWith('start') || c.startsWith('remove')), f.calls.join(', '))
+  assert.not.ok(
+    f.calls.some((c) => c.startsWith('start') || c.startsWith('remove')),
+    f.calls.join(', '),
+  )
   assert.is(m.state.history.at(-1)?.action, 'rollback')
   // the hint that names rollback for a stuck shift says what it does
   try {
@@ -511,8 +667,24 @@ test('#11.4 retire-previous never stops a slot that can still receive a request,
   }
   const cases: Array<[string, (x: ReturnType<typeof setup>) => void, RegExp]> = [
     ['gradual shift to it', (x) => (x.f.world.gradual = { to: 'blue', percent: 25 }), /gradual shift/],
-    ['unfinished operation', (x) => (x.m.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'verifying', startedAt: 't', pid: 1 }), /unfinished switch/],
-    ['a bucket marker routes to it', (x) => x.f.world.extraMarkers.push('to-blue-b7'), /marker to-blue-b7 routes requests to blue/],
+    [
+      'unfinished operation',
+      (x) =>
+        (x.m.state.pending = {
+          operation: 'switch',
+          version: 'v2',
+          slot: 'green',
+          step: 'verifying',
+          startedAt: 't',
+          pid: 1,
+        }),
+      /unfinished switch/,
+    ],
+    [
+      'a bucket marker routes to it',
+      (x) => x.f.world.extraMarkers.push('to-blue-b7'),
+      /marker to-blue-b7 routes requests to blue/,
+    ],
   ]
   for (const [what, arrange, why] of cases) {
     const x = setup()
@@ -526,7 +698,11 @@ test('#11.4 retire-previous never stops a slot that can still receive a request,
 })
 
 test('#11.7 a failed cleanup of a candidate is a failure: slot kept occupied, what is left and how to clean it named', async () => {
-  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: null, healthy: false, startFails: true } })
+  const f = fake({
+    live: 'blue',
+    blue: { version: 'v1', healthy: true },
+    green: { version: null, healthy: false, startFails: true },
+  })
   f.world.removeFails.add('green')
   // the failed start leaves containers behind
   const startSlot = f.p.startSlot
@@ -541,7 +717,10 @@ test('#11.7 a failed cleanup of a candidate is a failure: slot kept occupied, wh
   } catch (e) {
     assert.instance(e, OperationError)
     assert.is((e as OperationError).exitCode, 1)
-    assert.match((e as Error).message, /could not remove the candidate from green: .*left: green-frontend, green-api, green-docs, green-main/)
+    assert.match(
+      (e as Error).message,
+      /could not remove the candidate from green: .*left: green-frontend, green-api, green-docs, green-main/,
+    )
     assert.match((e as OperationError).hint ?? '', /docker rm -f green-frontend green-api green-docs green-main/)
     assert.not.match((e as Error).message, /The candidate was removed/)
   }
@@ -555,7 +734,12 @@ test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it 
   const out = memoryStream()
   const dryUi = new Printer({ out, err: out })
   const world = () => {
-    const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true }, dryRun: true })
+    const f = fake({
+      live: 'blue',
+      blue: { version: 'v1', healthy: true },
+      green: { version: 'v2', healthy: true },
+      dryRun: true,
+    })
     // like the real platform, a dry run writes no marker
     f.p.setLive = (slot) => void f.calls.push(`setLive ${slot}`)
     f.p.setGradual = (to, pct) => void f.calls.push(`setGradual ${to} ${pct}`)
@@ -569,9 +753,16 @@ test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it 
     return { f, m }
   }
   const r = world()
-  await executeRollback(r.f.p, r.m.store, dryUi, await planRollback(r.f.p, r.m.store, {}), { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
+  await executeRollback(r.f.p, r.m.store, dryUi, await planRollback(r.f.p, r.m.store, {}), {
+    ...switchOpts,
+    verifyMs: 0,
+    timeoutMs: 1000,
+  })
   const w = world()
-  await executeSwitch(w.f.p, w.m.store, dryUi, await planSwitch(w.f.p, w.m.store, { gradual: [50, 100] }), { ...switchOpts, verifyMs: 30_000 })
+  await executeSwitch(w.f.p, w.m.store, dryUi, await planSwitch(w.f.p, w.m.store, { gradual: [50, 100] }), {
+    ...switchOpts,
+    verifyMs: 30_000,
+  })
   const text = out.text()
   assert.not.match(text, /confirmed by X-Slot/)
   assert.not.match(text, /✔ (Switching|Sending|Verifying|Analysing)/)
@@ -583,11 +774,18 @@ test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it 
 test('#11.12 a dry-run create says what it would start and probe; no step is claimed done', async () => {
   const out = memoryStream()
   const dryUi = new Printer({ out, err: out })
-  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true }, green: { version: 'v0', healthy: true }, dryRun: true })
+  const f = fake({
+    live: 'blue',
+    blue: { version: 'v1', healthy: true },
+    green: { version: 'v0', healthy: true },
+    dryRun: true,
+  })
   f.p.startSlot = async (slot, v) => void f.calls.push(`start ${slot} ${v}`)
   f.p.removeSlot = async (slot) => void f.calls.push(`remove ${slot}`)
   const m = memStore((s) => (s.live = 'blue'))
-  await executeCreate(f.p, m.store, dryUi, await planCreate(f.p, m.store, { version: 'v2', replace: true }), { timeoutMs: 2000 })
+  await executeCreate(f.p, m.store, dryUi, await planCreate(f.p, m.store, { version: 'v2', replace: true }), {
+    timeoutMs: 2000,
+  })
   const text = out.text()
   assert.not.match(text, /✔/)
   assert.match(text, /would remove v0 from green/)
@@ -597,8 +795,18 @@ test('#11.12 a dry-run create says what it would start and probe; no step is cla
 
 test('#11.8 planning a change refuses while an unfinished operation is recorded, naming it', async () => {
   const { f, m } = candidateWorld()
-  m.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'verifying', startedAt: '2026-12-02T10:00:00Z', pid: 4242 }
-  await refused(() => planSwitch(f.p, m.store, {}), /unfinished switch of v2 into green stopped at "verifying" \(pid 4242/)
+  m.state.pending = {
+    operation: 'switch',
+    version: 'v2',
+    slot: 'green',
+    step: 'verifying',
+    startedAt: '2026-12-02T10:00:00Z',
+    pid: 4242,
+  }
+  await refused(
+    () => planSwitch(f.p, m.store, {}),
+    /unfinished switch of v2 into green stopped at "verifying" \(pid 4242/,
+  )
   await refused(() => planRollback(f.p, m.store, {}), /unfinished switch of v2/)
   await refused(() => planCreate(f.p, m.store, { version: 'v3', replace: true }), /unfinished switch of v2/)
 })

@@ -8,32 +8,80 @@ import { executeBoot, planBoot, type BootPorts } from '../../lib/pipeline/boot.t
 import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 
-const VERIFY = { verifyMs: 50, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 }
+const VERIFY = {
+  verifyMs: 50,
+  thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 },
+  keepPreviousMs: 60_000,
+  intervalMs: 5,
+}
 
-type World = { marker: Slot; running: Partial<Record<Slot, string>>; stopped: Partial<Record<Slot, string>>; images: string[]; core: boolean; calls: string[] }
+type World = {
+  marker: Slot
+  running: Partial<Record<Slot, string>>
+  stopped: Partial<Record<Slot, string>>
+  images: string[]
+  core: boolean
+  calls: string[]
+}
 
 function ports(w: World, state: DeployState, audit: AuditEntry[] = []): BootPorts {
   const status = (slot: Slot): SlotStatus => {
     const v = w.running[slot] ?? w.stopped[slot]
     const up = !!w.running[slot]
-    const services = v ? [{ service: 'api', name: `api-${slot}`, state: up ? 'running' : 'exited', health: up ? 'healthy' : '', exitCode: 0, image: `dms/app:${v}`, labels: { 'dms.version': v } }] : []
-    return { slot, running: up, healthy: up, version: w.running[slot] ?? null, services, problems: up || !v ? [] : ['api: exited'] }
+    const services = v
+      ? [
+          {
+            service: 'api',
+            name: `api-${slot}`,
+            state: up ? 'running' : 'exited',
+            health: up ? 'healthy' : '',
+            exitCode: 0,
+            image: `dms/app:${v}`,
+            labels: { 'dms.version': v },
+          },
+        ]
+      : []
+    return {
+      slot,
+      running: up,
+      healthy: up,
+      version: w.running[slot] ?? null,
+      services,
+      problems: up || !v ? [] : ['api: exited'],
+    }
   }
   const platform = {
     dryRun: false,
     readRouting: () => ({ live: w.marker, markers: [w.marker], gradual: null }),
     slotStatus: async (slot: Slot) => status(slot),
     imageAvailable: async (v: string) => w.images.includes(v),
-    startSlot: async (slot: Slot, v: string) => { w.calls.push(`start ${slot} ${v}`); w.running[slot] = v },
-    probeSlot: async (slot: Slot) => [{ name: 'api', ok: !!w.running[slot], latencyMs: 1, detail: 'ok', headers: { 'x-slot': slot } }],
+    startSlot: async (slot: Slot, v: string) => {
+      w.calls.push(`start ${slot} ${v}`)
+      w.running[slot] = v
+    },
+    probeSlot: async (slot: Slot) => [
+      { name: 'api', ok: !!w.running[slot], latencyMs: 1, detail: 'ok', headers: { 'x-slot': slot } },
+    ],
     probePublic: async () => [{ name: 'api', ok: true, latencyMs: 1, detail: 'ok', headers: { 'x-slot': w.marker } }],
   } as unknown as Platform
-  const store: Store = { read: () => structuredClone(state), update: (fn) => { fn(state); return structuredClone(state) }, audit: (e) => void audit.push(e) }
+  const store: Store = {
+    read: () => structuredClone(state),
+    update: (fn) => {
+      fn(state)
+      return structuredClone(state)
+    },
+    audit: (e) => void audit.push(e),
+  }
   return {
-    platform, store, dryRun: false,
+    platform,
+    store,
+    dryRun: false,
     ui: new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never }),
     preflight: async () => ({ lines: ['ok'], coreRunning: w.core, warnings: [] }),
-    ensureCore: async () => { w.calls.push('core'); w.core = true },
+    ensureCore: async () => {
+      w.calls.push('core')
+      w.core = true
+    },
     removeOneOffs: async () => 0,
   }
 }
@@ -47,7 +95,14 @@ function recorded(): DeployState {
   return s
 }
 
-const stoppedWorld = (): World => ({ marker: 'blue', running: {}, stopped: { blue: 'v2', green: 'v1' }, images: ['v1', 'v2'], core: false, calls: [] })
+const stoppedWorld = (): World => ({
+  marker: 'blue',
+  running: {},
+  stopped: { blue: 'v2', green: 'v1' },
+  images: ['v1', 'v2'],
+  core: false,
+  calls: [],
+})
 
 async function refusal(p: BootPorts): Promise<RefusedError> {
   try {
@@ -65,11 +120,17 @@ test('everything stopped: core, live and previous are started at their recorded 
   const p = ports(w, recorded(), audit)
   const plan = await planBoot(p, VERIFY)
   assert.is(plan.core, 'start')
-  assert.equal(plan.slots.map((s) => `${s.slot} ${s.version} ${s.role} ${s.action}`), ['blue v2 live start', 'green v1 previous start'])
+  assert.equal(
+    plan.slots.map((s) => `${s.slot} ${s.version} ${s.role} ${s.action}`),
+    ['blue v2 live start', 'green v1 previous start'],
+  )
   const r = await executeBoot(p, plan, { timeoutMs: 5000 })
   assert.equal(w.calls, ['core', 'start blue v2', 'start green v1'])
   assert.equal(r.started, ['blue', 'green'])
-  assert.equal(audit.map((e) => `${e.action} ${e.outcome} ${e.slot}`), ['boot succeeded blue'])
+  assert.equal(
+    audit.map((e) => `${e.action} ${e.outcome} ${e.slot}`),
+    ['boot succeeded blue'],
+  )
 })
 
 test('what runs is kept: nothing is started', async () => {
@@ -77,7 +138,10 @@ test('what runs is kept: nothing is started', async () => {
   const p = ports(w, recorded())
   const plan = await planBoot(p, VERIFY)
   await executeBoot(p, plan, { timeoutMs: 5000 })
-  assert.equal(plan.slots.map((s) => s.action), ['running', 'running'])
+  assert.equal(
+    plan.slots.map((s) => s.action),
+    ['running', 'running'],
+  )
   assert.equal(w.calls, [])
 })
 
@@ -107,7 +171,10 @@ test('a slot that never gets ready fails the boot, audited, saying what to do', 
     assert.match((e as Error).message, /Can't boot blue \(v2\): not ready through the preview listener/)
     assert.match((e as ToolkitError).hint, /run boot again/)
   }
-  assert.equal(audit.map((e) => `${e.action} ${e.outcome}`), ['boot failed'])
+  assert.equal(
+    audit.map((e) => `${e.action} ${e.outcome}`),
+    ['boot failed'],
+  )
 })
 
 test.run()

@@ -22,7 +22,19 @@ let next: TestPki
 function target() {
   const varDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-certs-'))
   fs.writeFileSync(path.join(varDir, 'root.pem'), pki.rootPem + next.rootPem)
-  const config = loadConfig({ target: 'production', generateSecrets: true, env: { DMS_ENV_DIR: tempEnvDir(), VAR_DIR: varDir, DOMAINS: names.join(','), TLS_MODE: 'provided', TLS_CERT_FILE: 'x', TLS_KEY_FILE: 'y', TLS_CA_FILE: path.join(varDir, 'root.pem') } })
+  const config = loadConfig({
+    target: 'production',
+    generateSecrets: true,
+    env: {
+      DMS_ENV_DIR: tempEnvDir(),
+      VAR_DIR: varDir,
+      DOMAINS: names.join(','),
+      TLS_MODE: 'provided',
+      TLS_CERT_FILE: 'x',
+      TLS_KEY_FILE: 'y',
+      TLS_CA_FILE: path.join(varDir, 'root.pem'),
+    },
+  })
   const paths = runtimePaths(varDir)
   fs.mkdirSync(paths.certs, { recursive: true })
   fs.writeFileSync(path.join(paths.certs, 'tls.crt'), pki.leafPem + pki.intermediatePem)
@@ -39,7 +51,13 @@ test.before(async () => {
 test('nginx not running: the new pair is written (key 0600) and the previous one kept', async () => {
   const { config, paths } = target()
   const { sh, calls } = fakeNginx(true)
-  const r = await installCertificate(sh, config, paths, { cert: next.leafPem + next.intermediatePem, key: next.leafKey }, { what: 'the test pair', nginxRunning: false })
+  const r = await installCertificate(
+    sh,
+    config,
+    paths,
+    { cert: next.leafPem + next.intermediatePem, key: next.leafKey },
+    { what: 'the test pair', nginxRunning: false },
+  )
   assert.is(read(paths.certs, 'tls.crt'), next.leafPem + next.intermediatePem)
   assert.is(fs.statSync(path.join(paths.certs, 'tls.key')).mode & 0o777, 0o600)
   assert.is(read(paths.certs, 'previous/tls.crt'), pki.leafPem + pki.intermediatePem)
@@ -52,13 +70,25 @@ test('nginx not running: the new pair is written (key 0600) and the previous one
 
 test('nginx -t rejects it: the previous pair is back and nginx is not reloaded', async () => {
   const { config, paths } = target()
-  const { sh, calls } = fakeNginx(false, 'nginx: [emerg] SSL_CTX_use_PrivateKey failed\nnginx: configuration file /etc/nginx/nginx.conf test failed')
+  const { sh, calls } = fakeNginx(
+    false,
+    'nginx: [emerg] SSL_CTX_use_PrivateKey failed\nnginx: configuration file /etc/nginx/nginx.conf test failed',
+  )
   try {
-    await installCertificate(sh, config, paths, { cert: next.leafPem + next.intermediatePem, key: next.leafKey }, { what: 'the test pair', nginxRunning: true })
+    await installCertificate(
+      sh,
+      config,
+      paths,
+      { cert: next.leafPem + next.intermediatePem, key: next.leafKey },
+      { what: 'the test pair', nginxRunning: true },
+    )
     assert.unreachable('nginx -t failed')
   } catch (e) {
     assert.instance(e, OperationError)
-    assert.match((e as Error).message, /Can't install the test pair: nginx -t rejected it .*The previous certificate was restored; nginx was not reloaded\./)
+    assert.match(
+      (e as Error).message,
+      /Can't install the test pair: nginx -t rejected it .*The previous certificate was restored; nginx was not reloaded\./,
+    )
   }
   assert.is(read(paths.certs, 'tls.crt'), pki.leafPem + pki.intermediatePem)
   assert.is(read(paths.certs, 'tls.key'), pki.leafKey)
@@ -69,7 +99,13 @@ test('a key that does not match: refused (exit 2) before any file or nginx is to
   const { config, paths } = target()
   const { sh, calls } = fakeNginx(true)
   try {
-    await installCertificate(sh, config, paths, { cert: next.leafPem + next.intermediatePem, key: next.otherKey }, { what: 'the test pair', nginxRunning: true })
+    await installCertificate(
+      sh,
+      config,
+      paths,
+      { cert: next.leafPem + next.intermediatePem, key: next.otherKey },
+      { what: 'the test pair', nginxRunning: true },
+    )
     assert.unreachable('refused')
   } catch (e) {
     assert.instance(e, RefusedError)

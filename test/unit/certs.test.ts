@@ -34,20 +34,40 @@ test('a key that belongs to another certificate is refused', () => {
 })
 
 test('the intermediate missing: the chain is incomplete; out of order: named', () => {
-  assert.match(check(pki.leafPem, pki.leafKey).problems.join('\n'), /the chain is incomplete: the issuer of CN=a\.example\.com \(CN=DMS Test Intermediate\) is neither in the file nor a trusted root/)
-  assert.match(check(pki.intermediatePem + pki.leafPem, pki.leafKey).problems.join('\n'), /certificate 1 in the file \(CN=DMS Test Intermediate\) is not issued by certificate 2/)
+  assert.match(
+    check(pki.leafPem, pki.leafKey).problems.join('\n'),
+    /the chain is incomplete: the issuer of CN=a\.example\.com \(CN=DMS Test Intermediate\) is neither in the file nor a trusted root/,
+  )
+  assert.match(
+    check(pki.intermediatePem + pki.leafPem, pki.leafKey).problems.join('\n'),
+    /certificate 1 in the file \(CN=DMS Test Intermediate\) is not issued by certificate 2/,
+  )
 })
 
 test('the root not trusted: refused; with requireTrust off (self-signed mode) accepted', () => {
-  assert.match(check(pki.leafPem + pki.intermediatePem, pki.leafKey, { extraRootsPem: '' }).problems.join('\n'), /the chain is incomplete/)
+  assert.match(
+    check(pki.leafPem + pki.intermediatePem, pki.leafKey, { extraRootsPem: '' }).problems.join('\n'),
+    /the chain is incomplete/,
+  )
   assert.equal(check(pki.leafPem, pki.leafKey, { extraRootsPem: '', requireTrust: false }).problems, [])
 })
 
 test('a name not covered, an expired certificate and an unreadable key are refused', () => {
-  assert.match(check(pki.leafPem + pki.intermediatePem, pki.leafKey, { domains: ['a.example.com', 'c.example.com'] }).problems.join('\n'), /does not cover c\.example\.com \(it names a\.example\.com, b\.example\.com\)/)
+  assert.match(
+    check(pki.leafPem + pki.intermediatePem, pki.leafKey, {
+      domains: ['a.example.com', 'c.example.com'],
+    }).problems.join('\n'),
+    /does not cover c\.example\.com \(it names a\.example\.com, b\.example\.com\)/,
+  )
   const later = new Date(Date.now() + 100 * 86_400_000)
-  assert.match(check(pki.leafPem + pki.intermediatePem, pki.leafKey, { now: later }).problems.join('\n'), /the certificate expired on /)
-  assert.match(check(pki.leafPem + pki.intermediatePem, 'not a key').problems.join('\n'), /the key file is not a readable private key/)
+  assert.match(
+    check(pki.leafPem + pki.intermediatePem, pki.leafKey, { now: later }).problems.join('\n'),
+    /the certificate expired on /,
+  )
+  assert.match(
+    check(pki.leafPem + pki.intermediatePem, 'not a key').problems.join('\n'),
+    /the key file is not a readable private key/,
+  )
   assert.match(check('nothing here', pki.leafKey).problems.join('\n'), /holds no PEM certificate/)
 })
 

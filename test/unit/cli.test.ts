@@ -33,11 +33,30 @@ test('parseDuration reads units and plain seconds', () => {
 })
 
 test('parseFlags types values and fills the common flags', () => {
-  const { flags, common } = parseFlags(spec, ['--version', 'v1.2', '--timeout', '5s', '--count', '3', '--yes', '--json', '--target', 'staging'])
+  const { flags, common } = parseFlags(spec, [
+    '--version',
+    'v1.2',
+    '--timeout',
+    '5s',
+    '--count',
+    '3',
+    '--yes',
+    '--json',
+    '--target',
+    'staging',
+  ])
   assert.is(flags.version, 'v1.2')
   assert.is(flags.timeout, 5000)
   assert.is(flags.count, 3)
-  assert.equal(common, { help: false, yes: true, dryRun: false, json: true, quiet: false, verbose: false, target: 'staging' })
+  assert.equal(common, {
+    help: false,
+    yes: true,
+    dryRun: false,
+    json: true,
+    quiet: false,
+    verbose: false,
+    target: 'staging',
+  })
   assert.is(parseFlags(spec, []).flags.timeout, 120_000)
   assert.is(parseFlags(spec, []).common.target, 'production')
 })
@@ -57,7 +76,18 @@ test('parseFlags refuses unknown flags, positionals and bad numbers with exit 2'
 
 test('help lists every flag, the common ones and the exit codes', () => {
   const help = renderHelp(spec)
-  for (const f of ['--version <tag>', '--timeout', '--yes', '--dry-run', '--json', '--quiet', '--verbose', '--target', '--help']) assert.ok(help.includes(f), f)
+  for (const f of [
+    '--version <tag>',
+    '--timeout',
+    '--yes',
+    '--dry-run',
+    '--json',
+    '--quiet',
+    '--verbose',
+    '--target',
+    '--help',
+  ])
+    assert.ok(help.includes(f), f)
   assert.match(help, /130\s+interrupted/)
   assert.match(help, /3\s+another deploy holds the lock/)
 })

@@ -23,13 +23,19 @@ function expectProblems(fn: () => unknown, ...patterns: RegExp[]): string {
 }
 
 test('parseEnvFile: comments, export, quotes, and line numbers of problems', () => {
-  const { entries, problems } = parseEnvFile('# c\nexport A=1\nB="two words"\nC=\'x\' \nD=3 # note\nbad line\nlower=1\nE="open\n', 'f')
+  const { entries, problems } = parseEnvFile(
+    '# c\nexport A=1\nB="two words"\nC=\'x\' \nD=3 # note\nbad line\nlower=1\nE="open\n',
+    'f',
+  )
   assert.is(entries.get('A')!.value, '1')
   assert.is(entries.get('B')!.value, 'two words')
   assert.is(entries.get('C')!.value, 'x')
   assert.is(entries.get('D')!.value, '3')
   assert.is(entries.get('D')!.line, 5)
-  assert.equal(problems.map((p) => p.line), [6, 7, 8])
+  assert.equal(
+    problems.map((p) => p.line),
+    [6, 7, 8],
+  )
 })
 
 test('loads the committed production file with generated secrets into a 0600 .local file', () => {
@@ -59,8 +65,15 @@ test('without generateSecrets (dry run) nothing is written', () => {
 })
 
 test('the process environment overrides the files, for known keys only', () => {
-  const dir = tempEnvDir({ '.env.production.local': Object.entries(strong).map(([k, v]) => `${k}=${v}`).join('\n') })
-  const c = loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir, HTTPS_PORT: '18443', HEALTH_DISK_WARN_PCT: '70', RANDOM_THING: 'x' } })
+  const dir = tempEnvDir({
+    '.env.production.local': Object.entries(strong)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  })
+  const c = loadConfig({
+    target: 'production',
+    env: { DMS_ENV_DIR: dir, HTTPS_PORT: '18443', HEALTH_DISK_WARN_PCT: '70', RANDOM_THING: 'x' },
+  })
   assert.is(c.ports.https, 18443)
   assert.is(c.sources.HTTPS_PORT, 'environment')
   assert.is(c.raw.HEALTH_DISK_WARN_PCT, '70')
@@ -69,7 +82,10 @@ test('the process environment overrides the files, for known keys only', () => {
 
 test('every problem is reported at once with file and line', () => {
   const dir = tempEnvDir()
-  fs.appendFileSync(path.join(dir, '.env.staging'), 'HTTPS_PORT=99999\nNET_PREFIX=10.0.0.0/8\nnot a line\nCOMPOSE_PROJECT=Bad Name;rm\n')
+  fs.appendFileSync(
+    path.join(dir, '.env.staging'),
+    'HTTPS_PORT=99999\nNET_PREFIX=10.0.0.0/8\nnot a line\nCOMPOSE_PROJECT=Bad Name;rm\n',
+  )
   const msg = expectProblems(
     () => loadConfig({ target: 'staging', env: { DMS_ENV_DIR: dir } }),
     /4 problems/,
@@ -83,34 +99,54 @@ test('every problem is reported at once with file and line', () => {
 
 test('unknown target and missing file are exit-2 errors', () => {
   expectProblems(() => loadConfig({ target: 'prod;rm -rf /' }), /unknown target/)
-  expectProblems(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: '/nonexistent-dir' } }), /\.env\.production: can't read it \(ENOENT\)/)
+  expectProblems(
+    () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: '/nonexistent-dir' } }),
+    /\.env\.production: can't read it \(ENOENT\)/,
+  )
 })
 
 test('production refuses placeholder and weak secrets; staging only warns', () => {
   for (const weak of ['change-me', 'password', 'short', 'aaaaaaaaaaaaaaaaaaaa', 'CHANGE_ME_please_now_123']) {
     assert.ok(isWeakSecret(weak), weak)
-    const dir = tempEnvDir({ '.env.production.local': `POSTGRES_PASSWORD=${weak}\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n` })
-    expectProblems(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }), /POSTGRES_PASSWORD is a placeholder or weak secret/)
+    const dir = tempEnvDir({
+      '.env.production.local': `POSTGRES_PASSWORD=${weak}\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n`,
+    })
+    expectProblems(
+      () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }),
+      /POSTGRES_PASSWORD is a placeholder or weak secret/,
+    )
   }
-  const dir = tempEnvDir({ '.env.staging.local': `POSTGRES_PASSWORD=change-me\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n` })
+  const dir = tempEnvDir({
+    '.env.staging.local': `POSTGRES_PASSWORD=change-me\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n`,
+  })
   const c = loadConfig({ target: 'staging', env: { DMS_ENV_DIR: dir } })
   assert.ok(c.warnings.some((w) => /placeholder or weak/.test(w)))
   assert.not.ok(isWeakSecret(strong.POSTGRES_PASSWORD))
 })
 
 test('a .local file readable by others is refused for production, warned for staging', () => {
-  const body = Object.entries(strong).map(([k, v]) => `${k}=${v}`).join('\n')
+  const body = Object.entries(strong)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')
   const dir = tempEnvDir({ '.env.production.local': body, '.env.staging.local': body })
   fs.chmodSync(path.join(dir, '.env.production.local'), 0o644)
   fs.chmodSync(path.join(dir, '.env.staging.local'), 0o640)
-  expectProblems(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }), /mode 644; it must be 0600 \(run: chmod 600/)
+  expectProblems(
+    () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }),
+    /mode 644; it must be 0600 \(run: chmod 600/,
+  )
   const c = loadConfig({ target: 'staging', env: { DMS_ENV_DIR: dir } })
   assert.ok(c.warnings.some((w) => /must be 0600/.test(w)))
 })
 
 test('secret values with shell or quote characters are refused, and never echoed', () => {
-  const dir = tempEnvDir({ '.env.production.local': `POSTGRES_PASSWORD="abc def$(x)ghijklmnop"\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n` })
-  const msg = expectProblems(() => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }), /POSTGRES_PASSWORD=\(secret\) is not valid/)
+  const dir = tempEnvDir({
+    '.env.production.local': `POSTGRES_PASSWORD="abc def$(x)ghijklmnop"\nREDIS_PASSWORD=${strong.REDIS_PASSWORD}\n`,
+  })
+  const msg = expectProblems(
+    () => loadConfig({ target: 'production', env: { DMS_ENV_DIR: dir } }),
+    /POSTGRES_PASSWORD=\(secret\) is not valid/,
+  )
   assert.not.ok(msg.includes('ghijklmnop'))
 })
 

@@ -5,11 +5,26 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
-import { backupName, backupTime, chooseBackup, lastJsonLine, listBackups, migrateArgs, migrateTarget, pgDumpArgs, selectExpired, type BackupFile } from '../../lib/db.ts'
+import {
+  backupName,
+  backupTime,
+  chooseBackup,
+  lastJsonLine,
+  listBackups,
+  migrateArgs,
+  migrateTarget,
+  pgDumpArgs,
+  selectExpired,
+  type BackupFile,
+} from '../../lib/db.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
 const SECRET = 'Zq8vN3kP1xR7tW5yB2mC'
-const config = loadConfig({ target: 'staging', env: { DMS_ENV_DIR: tempEnvDir(), POSTGRES_PASSWORD: SECRET, REDIS_PASSWORD: 'Rr8vN3kP1xR7tW5yB2mD' }, generateSecrets: false })
+const config = loadConfig({
+  target: 'staging',
+  env: { DMS_ENV_DIR: tempEnvDir(), POSTGRES_PASSWORD: SECRET, REDIS_PASSWORD: 'Rr8vN3kP1xR7tW5yB2mD' },
+  generateSecrets: false,
+})
 
 test('a backup name carries its time and the release it precedes', () => {
   const now = new Date('2026-03-04T05:06:07.890Z')
@@ -21,22 +36,34 @@ test('a backup name carries its time and the release it precedes', () => {
 
 const day = 86_400_000
 const now = new Date('2026-03-20T00:00:00Z')
-const files = (ages: number[]): BackupFile[] => ages.map((d, i) => ({ file: `/b/${i}`, name: `${i}`, time: new Date(now.getTime() - d * day), bytes: 1 }))
+const files = (ages: number[]): BackupFile[] =>
+  ages.map((d, i) => ({ file: `/b/${i}`, name: `${i}`, time: new Date(now.getTime() - d * day), bytes: 1 }))
 
 test('retention keeps the newest N, drops those older than D days, and always keeps the newest', () => {
   const names = (b: BackupFile[]) => b.map((x) => x.name)
   assert.equal(names(selectExpired(files([0, 1, 2, 3, 4]), { keepCount: 3, keepDays: 30 }, now)), ['3', '4'])
   assert.equal(names(selectExpired(files([0, 10, 20]), { keepCount: 7, keepDays: 14 }, now)), ['2'])
-  assert.equal(names(selectExpired(files([40, 50]), { keepCount: 7, keepDays: 14 }, now)), ['1'], 'the newest stays even when old')
+  assert.equal(
+    names(selectExpired(files([40, 50]), { keepCount: 7, keepDays: 14 }, now)),
+    ['1'],
+    'the newest stays even when old',
+  )
   assert.equal(names(selectExpired(files([0, 1]), { keepCount: 0, keepDays: 0 }, now)), ['1'])
 })
 
 test('listBackups ignores partial files and sorts newest first; chooseBackup prefers the one before the release', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-backups-'))
   try {
-    for (const n of ['dms-20260101T000000Z-before-v2.dump', 'dms-20260102T000000Z-before-v3.dump', 'dms-20260103T000000Z-before-v4.dump.partial'])
+    for (const n of [
+      'dms-20260101T000000Z-before-v2.dump',
+      'dms-20260102T000000Z-before-v3.dump',
+      'dms-20260103T000000Z-before-v4.dump.partial',
+    ])
       fs.writeFileSync(path.join(dir, n), 'x')
-    assert.equal(listBackups(dir).map((b) => b.name), ['dms-20260102T000000Z-before-v3.dump', 'dms-20260101T000000Z-before-v2.dump'])
+    assert.equal(
+      listBackups(dir).map((b) => b.name),
+      ['dms-20260102T000000Z-before-v3.dump', 'dms-20260101T000000Z-before-v2.dump'],
+    )
     assert.is(chooseBackup(dir, 'v2')?.name, 'dms-20260101T000000Z-before-v2.dump')
     assert.is(chooseBackup(dir, 'v9')?.name, 'dms-20260102T000000Z-before-v3.dump')
     assert.is(chooseBackup(path.join(dir, 'none'), 'v2'), null)

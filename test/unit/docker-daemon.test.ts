@@ -15,7 +15,12 @@ test('no daemon.json: one with live-restore only', () => {
 })
 
 test('an existing daemon.json keeps every other key', () => {
-  const before = { 'log-driver': 'json-file', 'log-opts': { 'max-size': '10m' }, 'registry-mirrors': ['https://m.example'], 'live-restore': false }
+  const before = {
+    'log-driver': 'json-file',
+    'log-opts': { 'max-size': '10m' },
+    'registry-mirrors': ['https://m.example'],
+    'live-restore': false,
+  }
   const r = withLiveRestore(JSON.stringify(before))
   assert.is(r.changed, true)
   assert.equal(JSON.parse(r.text), { ...before, 'live-restore': true })

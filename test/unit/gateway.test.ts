@@ -9,7 +9,14 @@ import { HANDLED_SIGNALS, watchParent } from '../../lib/cli.ts'
 import { createShell, projectContainers } from '../../lib/compose.ts'
 import { loadConfig } from '../../lib/config.ts'
 import { runtimePaths } from '../../lib/context.ts'
-import { BUILD_TIMEOUT_MS, CommandTimeoutError, configureGateway, createGateway, recordCalls, stopRecording } from '../../lib/gateway.ts'
+import {
+  BUILD_TIMEOUT_MS,
+  CommandTimeoutError,
+  configureGateway,
+  createGateway,
+  recordCalls,
+  stopRecording,
+} from '../../lib/gateway.ts'
 import { createPlatform } from '../../lib/platform.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 import { Printer } from '../../lib/ui.ts'
@@ -53,7 +60,10 @@ test('a program that missed its deadline fails at once afterwards, naming the de
     await gw.docker(['ps'], { action: 'list the containers' })
     assert.unreachable('must fail fast')
   } catch (e) {
-    assert.is((e as Error).message, "Can't list the containers: docker did not answer within 5 s earlier in this run, so it was not asked again")
+    assert.is(
+      (e as Error).message,
+      "Can't list the containers: docker did not answer within 5 s earlier in this run, so it was not asked again",
+    )
   }
   assert.is(calls.length, 2)
 })
@@ -95,7 +105,11 @@ test('SIGHUP is handled like SIGINT and SIGTERM', () => {
 
 test('the platform gives each docker call its deadline: COMMAND_TIMEOUT, or the wait it asks compose for plus COMMAND_TIMEOUT', async () => {
   const envDir = tempEnvDir()
-  const config = loadConfig({ target: 'production', env: { DMS_ENV_DIR: envDir, COMMAND_TIMEOUT: '7s' }, generateSecrets: true })
+  const config = loadConfig({
+    target: 'production',
+    env: { DMS_ENV_DIR: envDir, COMMAND_TIMEOUT: '7s' },
+    generateSecrets: true,
+  })
   configureGateway({ timeoutMs: config.commandTimeoutMs })
   try {
     const calls = recordCalls()
@@ -105,14 +119,21 @@ test('the platform gives each docker call its deadline: COMMAND_TIMEOUT, or the 
     await p.startSlot('green', 'v2', 90_000)
     await p.removeSlot('blue')
     await p.buildImage('v2')
-    const deadlines = calls.map((c) => [c.args.includes('up') ? 'up' : c.args.includes('down') ? 'down' : c.args.includes('build') ? 'build' : c.args[0], c.timeoutMs])
+    const deadlines = calls.map((c) => [
+      c.args.includes('up') ? 'up' : c.args.includes('down') ? 'down' : c.args.includes('build') ? 'build' : c.args[0],
+      c.timeoutMs,
+    ])
     assert.equal(deadlines, [
       ['ps', 7000],
       ['up', 90_000 + 7000],
       ['down', 30_000 + 7000],
       ['build', BUILD_TIMEOUT_MS],
     ])
-    assert.ok(calls[1]!.args.includes('--wait-timeout') && calls[1]!.args[calls[1]!.args.indexOf('--wait-timeout') + 1] === '90', 'compose waits 90 s itself')
+    assert.ok(
+      calls[1]!.args.includes('--wait-timeout') &&
+        calls[1]!.args[calls[1]!.args.indexOf('--wait-timeout') + 1] === '90',
+      'compose waits 90 s itself',
+    )
   } finally {
     configureGateway({ timeoutMs: 60_000 })
     fs.rmSync(envDir, { recursive: true, force: true })
@@ -124,10 +145,13 @@ test('the platform gives each docker call its deadline: COMMAND_TIMEOUT, or the 
 /** Ways to start a process in TypeScript: zx's $, child_process, and worker-ish escapes. */
 const PROCESS_START = [
   { what: "zx's $ (import)", re: /import\s*\{[^}]*(?<![\w.])\$(?![\w])[^}]*\}\s*from\s*['"]zx['"]/ },
-  { what: 'zx (default or namespace import)', re: /import\s+(?:\*\s+as\s+)?\w+\s*(?:,\s*\{[^}]*\})?\s*from\s*['"]zx['"]/ },
+  {
+    what: 'zx (default or namespace import)',
+    re: /import\s+(?:\*\s+as\s+)?\w+\s*(?:,\s*\{[^}]*\})?\s*from\s*['"]zx['"]/,
+  },
   { what: 'zx globals', re: /['"]zx\/globals['"]/ },
   // `$` as a call: after a blank, an operator or an opening bracket (not the `$` that ends a regex class or a template)
-  { what: 'a $ template or $() preset', re: /(?:^|[\s(=,!\[{:;?&|])\$(?:`|\(\s*\{)/m },
+  { what: 'a $ template or $() preset', re: /(?:^|[\s(=,![{:;?&|])\$(?:`|\(\s*\{)/m },
   { what: 'child_process', re: /['"](?:node:)?child_process['"]/ },
   { what: 'process.binding / spawn_sync', re: /process\.binding\(|spawn_sync/ },
 ]
@@ -141,7 +165,8 @@ export function processStarts(text: string): string[] {
 }
 
 function sources(dir: string): string[] {
-  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && /\.(ts|mts|js|mjs)$/.test(e.name))
     .map((e) => path.relative(ROOT, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)))
 }
@@ -159,7 +184,12 @@ test('the scan recognises every way of starting a process it looks for', () => {
     "const cp = require('child_process')",
   ]
   for (const s of samples) assert.ok(processStarts(s).length > 0, `not recognised: ${s}`)
-  assert.equal(processStarts("import { retry } from 'zx'\nconst price = `$${n}`\n// $`in a comment`\nconst re = /[()$`]/\nconst t = `^${a}$`"), [])
+  assert.equal(
+    processStarts(
+      "import { retry } from 'zx'\nconst price = `$${n}`\n// $`in a comment`\nconst re = /[()$`]/\nconst t = `^${a}$`",
+    ),
+    [],
+  )
 })
 
 test('no file in lib/ or scripts/ starts a process except lib/gateway.ts', () => {
@@ -172,7 +202,10 @@ test('no file in lib/ or scripts/ starts a process except lib/gateway.ts', () =>
     .filter((o) => o.found.length)
     .map((o) => `${o.f}: ${o.found.join(', ')}`)
   assert.equal(offenders, [], `start processes through lib/gateway.ts:\n${offenders.join('\n')}`)
-  assert.ok(processStarts(fs.readFileSync(path.join(ROOT, 'lib/gateway.ts'), 'utf8')).length > 0, 'the gateway itself is seen by the scan')
+  assert.ok(
+    processStarts(fs.readFileSync(path.join(ROOT, 'lib/gateway.ts'), 'utf8')).length > 0,
+    'the gateway itself is seen by the scan',
+  )
 })
 
 async function waitUntil(cond: () => boolean, ms = 2000): Promise<void> {

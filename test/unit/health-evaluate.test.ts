@@ -25,7 +25,10 @@ test('bytes: human units', () => {
 })
 
 test('http: failure is CRITICAL with the probe detail; slow is WARNING then CRITICAL', () => {
-  assert.is(evaluateHttp('role_api', { name: 'x', ok: false, latencyMs: 3000, detail: 'timed out after 3000 ms' }, T).status, 'CRITICAL')
+  assert.is(
+    evaluateHttp('role_api', { name: 'x', ok: false, latencyMs: 3000, detail: 'timed out after 3000 ms' }, T).status,
+    'CRITICAL',
+  )
   const ok = evaluateHttp('role_api', { name: 'x', ok: true, latencyMs: 12, detail: '200', status: 200 }, T)
   assert.is(ok.status, 'OK')
   assert.is(ok.detail, '200 in 12 ms')
@@ -36,7 +39,13 @@ test('http: failure is CRITICAL with the probe detail; slow is WARNING then CRIT
 })
 
 test('postgres: connections against max_connections', () => {
-  const p = (used: number, max: number) => ({ name: 'pg', ok: true, latencyMs: 5, detail: '', connections: { used, max } })
+  const p = (used: number, max: number) => ({
+    name: 'pg',
+    ok: true,
+    latencyMs: 5,
+    detail: '',
+    connections: { used, max },
+  })
   assert.is(evaluatePostgres(p(10, 100), T).status, 'OK')
   assert.is(evaluatePostgres(p(80, 100), T).status, 'WARNING')
   const crit = evaluatePostgres(p(96, 100), T)
@@ -108,7 +117,12 @@ test('containers: all healthy; stopped and unhealthy are CRITICAL; starting is W
   const ok = evaluateContainers([ctr('nginx'), ctr('redis')], {}, now, T)
   assert.is(ok.result.status, 'OK')
   assert.is(ok.result.detail, '2 of 2 running, all healthy')
-  const bad = evaluateContainers([ctr('nginx'), ctr('redis', { state: 'exited' }), ctr('api', { health: 'unhealthy' })], {}, now, T)
+  const bad = evaluateContainers(
+    [ctr('nginx'), ctr('redis', { state: 'exited' }), ctr('api', { health: 'unhealthy' })],
+    {},
+    now,
+    T,
+  )
   assert.is(bad.result.status, 'CRITICAL')
   assert.match(bad.result.detail, /1 of 3 running|2 of 3 running/)
   assert.match(bad.result.detail, /redis is exited/)

@@ -6,8 +6,16 @@ import type { ContainerFact } from '../../lib/health/evaluate.ts'
 
 const now = new Date('2030-01-01T12:00:00Z')
 const app = (slot: string, version: string, over: Partial<ContainerFact> = {}): ContainerFact => ({
-  name: `x-${slot}-${Math.random()}`, project: `dms-prod-${slot}`, service: 'api', state: 'running', health: 'healthy',
-  restartCount: 0, slot, version, image: `dms/app:${version}`, ...over,
+  name: `x-${slot}-${Math.random()}`,
+  project: `dms-prod-${slot}`,
+  service: 'api',
+  state: 'running',
+  health: 'healthy',
+  restartCount: 0,
+  slot,
+  version,
+  image: `dms/app:${version}`,
+  ...over,
 })
 
 test('status: live slot, releases, warm previous slot, lock and audit', () => {
@@ -22,27 +30,50 @@ test('status: live slot, releases, warm previous slot, lock and audit', () => {
     markerLive: 'green',
     gradual: null,
     containers: [app('blue', '1.0.0'), app('green', '1.1.0'), app('green', '1.1.0', { health: 'unhealthy' })],
-    lock: { held: true, pid: 7, host: 'h', user: 'bob', command: 'switch-to-green.ts', startedAt: '2030-01-01T11:59:00Z', alive: true },
+    lock: {
+      held: true,
+      pid: 7,
+      host: 'h',
+      user: 'bob',
+      command: 'switch-to-green.ts',
+      startedAt: '2030-01-01T11:59:00Z',
+      alive: true,
+    },
     audit: [{ time: '2030-01-01T11:58:00Z', user: 'bob', action: 'switch', outcome: 'succeeded', version: '1.1.0' }],
     now,
   })
   assert.is(v.previous?.warmForSeconds, 1230)
-  assert.equal(v.slots.map((s) => [s.slot, s.live, s.running, s.containers]), [
-    ['blue', false, ['1.0.0'], { running: 1, total: 1, unhealthy: 0 }],
-    ['green', true, ['1.1.0'], { running: 2, total: 2, unhealthy: 1 }],
-  ])
+  assert.equal(
+    v.slots.map((s) => [s.slot, s.live, s.running, s.containers]),
+    [
+      ['blue', false, ['1.0.0'], { running: 1, total: 1, unhealthy: 0 }],
+      ['green', true, ['1.1.0'], { running: 2, total: 2, unhealthy: 1 }],
+    ],
+  )
   const text = renderStatus(v, now)
   assert.match(text, /^production: live slot green\n/)
-  assert.match(text, /green LIVE  1\.1\.0 \(deployed 2030-01-01T11:50:00Z by bob\); 2\/2 containers running 1\.1\.0, 1 unhealthy/)
+  assert.match(
+    text,
+    /green LIVE {2}1\.1\.0 \(deployed 2030-01-01T11:50:00Z by bob\); 2\/2 containers running 1\.1\.0, 1 unhealthy/,
+  )
   assert.match(text, /previous: blue \(1\.0\.0\) stays warm for 20m 30s/)
   assert.match(text, /lock: held by pid 7 on h \(bob\) "switch-to-green\.ts" for 1m 0s/)
-  assert.match(text, /2030-01-01T11:58:00Z  bob  switch succeeded 1\.1\.0/)
+  assert.match(text, /2030-01-01T11:58:00Z {2}bob {2}switch succeeded 1\.1\.0/)
 })
 
 test('status: drift between the state and the marker is said; empty audit', () => {
   const state = emptyState('staging')
   state.live = 'blue'
-  const v = buildStatus({ target: 'staging', state, markerLive: 'green', gradual: { to: 'blue', percent: 10 }, containers: [], lock: { held: false }, audit: [], now })
+  const v = buildStatus({
+    target: 'staging',
+    state,
+    markerLive: 'green',
+    gradual: { to: 'blue', percent: 10 },
+    containers: [],
+    lock: { held: false },
+    audit: [],
+    now,
+  })
   const text = renderStatus(v, now)
   assert.match(text, /live slot green \(the state file says blue: drift\)/)
   assert.match(text, /traffic split: 10% to blue/)

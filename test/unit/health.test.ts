@@ -42,8 +42,17 @@ test('summarize counts statuses and takes the worst', () => {
 })
 
 test('problems: worst first, stable within a status', () => {
-  const list = [check('a', 'WARNING'), check('b', 'OK'), check('c', 'CRITICAL'), check('d', 'WARNING'), check('e', 'UNKNOWN')]
-  assert.equal(problems(list).map((c) => c.name), ['c', 'a', 'd', 'e'])
+  const list = [
+    check('a', 'WARNING'),
+    check('b', 'OK'),
+    check('c', 'CRITICAL'),
+    check('d', 'WARNING'),
+    check('e', 'UNKNOWN'),
+  ]
+  assert.equal(
+    problems(list).map((c) => c.name),
+    ['c', 'a', 'd', 'e'],
+  )
 })
 
 test('readThresholds: defaults, overrides and named problems', () => {
@@ -92,7 +101,10 @@ const report = (checks: CheckResult[]) => summarize('production', checks, new Da
 
 test('renderTable: aligned columns, summary line, detail cut to width', () => {
   const out = renderTable(
-    report([check('public_https', 'OK', '200 in 12 ms', 12), check('redis', 'CRITICAL', 'Redis: connect ECONNREFUSED 127.0.0.1:16379 and more words', 3)]),
+    report([
+      check('public_https', 'OK', '200 in 12 ms', 12),
+      check('redis', 'CRITICAL', 'Redis: connect ECONNREFUSED 127.0.0.1:16379 and more words', 3),
+    ]),
     { width: 60 },
   )
   const lines = out.trimEnd().split('\n')
@@ -106,14 +118,16 @@ test('renderTable: aligned columns, summary line, detail cut to width', () => {
 
 test('renderTable: paint colours status cells only', () => {
   const out = renderTable(report([check('a', 'WARNING')]), { paint: (s, t) => `<${s}>${t}</>` })
-  assert.match(out, /<WARNING>WARNING<\/>  a/)
+  assert.match(out, /<WARNING>WARNING<\/> {2}a/)
   assert.match(out, /production: <WARNING>WARNING<\/>/)
   assert.not.match(out, /<.*>STATUS/)
 })
 
 test('renderCron: silent when all OK, one line per problem otherwise', () => {
   assert.is(renderCron(report([check('a', 'OK'), check('b', 'OK')])), '')
-  const out = renderCron(report([check('a', 'OK'), check('slow', 'WARNING', 'took\n2 s'), check('redis', 'CRITICAL', 'down')]))
+  const out = renderCron(
+    report([check('a', 'OK'), check('slow', 'WARNING', 'took\n2 s'), check('redis', 'CRITICAL', 'down')]),
+  )
   assert.is(out, 'CRITICAL production redis: down\nWARNING production slow: took 2 s\n')
 })
 
@@ -121,11 +135,17 @@ test('renderJson: one parseable document with every check', () => {
   const doc = JSON.parse(renderJson(report([check('a', 'OK'), check('b', 'UNKNOWN')])))
   assert.is(doc.status, 'UNKNOWN')
   assert.is(doc.exitCode, 3)
-  assert.equal(doc.checks.map((c: CheckResult) => c.name), ['a', 'b'])
+  assert.equal(
+    doc.checks.map((c: CheckResult) => c.name),
+    ['a', 'b'],
+  )
 })
 
 test('renderPrometheus: status, latency and last run per the contract', () => {
-  const text = renderPrometheus(report([check('role_api', 'OK', 'ok', 25), check('redis', 'CRITICAL', 'down', 1500)]), 1_900_000_000_500)
+  const text = renderPrometheus(
+    report([check('role_api', 'OK', 'ok', 25), check('redis', 'CRITICAL', 'down', 1500)]),
+    1_900_000_000_500,
+  )
   const samples = parseMetrics(text)
   const get = (name: string, check?: string) => samples.find((s) => s.name === name && s.labels.check === check)?.value
   assert.is(get('dms_health_check_status', 'role_api'), 0)
@@ -152,7 +172,10 @@ test('planAlerts: once on change, not again while it stays, once on recovery', (
   assert.equal(run2.changes, [])
   assert.is(run2.next.redis!.since, T0.toISOString(), 'since stays at the first change')
   const run3 = planAlerts(run2.next, [check('redis', 'WARNING', 'slow')], T1)
-  assert.equal(run3.changes.map((c) => c.kind), ['change'])
+  assert.equal(
+    run3.changes.map((c) => c.kind),
+    ['change'],
+  )
   const run4 = planAlerts(run3.next, [check('redis', 'OK', 'PONG')], T1)
   assert.equal(run4.changes, [{ check: 'redis', from: 'WARNING', to: 'OK', kind: 'recovery', detail: 'PONG' }])
   assert.equal(planAlerts(run4.next, [check('redis', 'OK')], T1).changes, [])
@@ -160,20 +183,33 @@ test('planAlerts: once on change, not again while it stays, once on recovery', (
 
 test('planAlerts: a vanished check in trouble is reported recovered; a vanished OK one is forgotten', () => {
   const { changes, next } = planAlerts(
-    { slot_green_api: { status: 'CRITICAL', since: T0.toISOString() }, slot_blue_api: { status: 'OK', since: T0.toISOString() } },
+    {
+      slot_green_api: { status: 'CRITICAL', since: T0.toISOString() },
+      slot_blue_api: { status: 'OK', since: T0.toISOString() },
+    },
     [check('role_api', 'OK')],
     T1,
   )
-  assert.equal(changes, [{ check: 'slot_green_api', from: 'CRITICAL', to: 'OK', kind: 'recovery', detail: 'no longer checked' }])
+  assert.equal(changes, [
+    { check: 'slot_green_api', from: 'CRITICAL', to: 'OK', kind: 'recovery', detail: 'no longer checked' },
+  ])
   assert.equal(Object.keys(next), ['role_api'])
 })
 
 test('alertPayload: Slack text plus structured fields', () => {
-  const p = alertPayload('production', 'CRITICAL', [
-    { check: 'redis', from: 'OK', to: 'CRITICAL', kind: 'problem', detail: 'down' },
-    { check: 'role_api', from: 'WARNING', to: 'OK', kind: 'recovery', detail: '200' },
-  ], 'host1')
-  assert.is(p.text, '[dms production] health CRITICAL on host1\nCRITICAL redis: OK -> CRITICAL: down\nRECOVERED role_api: WARNING -> OK (200)')
+  const p = alertPayload(
+    'production',
+    'CRITICAL',
+    [
+      { check: 'redis', from: 'OK', to: 'CRITICAL', kind: 'problem', detail: 'down' },
+      { check: 'role_api', from: 'WARNING', to: 'OK', kind: 'recovery', detail: '200' },
+    ],
+    'host1',
+  )
+  assert.is(
+    p.text,
+    '[dms production] health CRITICAL on host1\nCRITICAL redis: OK -> CRITICAL: down\nRECOVERED role_api: WARNING -> OK (200)',
+  )
   assert.is(p.changes.length, 2)
 })
 
@@ -181,12 +217,20 @@ test('alert memory: round trip, missing and damaged files start afresh', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmst-health-mem-'))
   const file = path.join(dir, 'health-alerts.json')
   assert.equal(readMemory(file), emptyMemory())
-  const mem = { schema: 1 as const, checks: { redis: { status: 'CRITICAL' as const, since: T0.toISOString() } }, restarts: { c1: { count: 2, changedAt: T0.toISOString() } }, updatedAt: T1.toISOString() }
+  const mem = {
+    schema: 1 as const,
+    checks: { redis: { status: 'CRITICAL' as const, since: T0.toISOString() } },
+    restarts: { c1: { count: 2, changedAt: T0.toISOString() } },
+    updatedAt: T1.toISOString(),
+  }
   writeMemory(file, mem)
   assert.equal(readMemory(file), mem)
   fs.writeFileSync(file, '{ not json')
   assert.equal(readMemory(file), emptyMemory())
-  fs.writeFileSync(file, JSON.stringify({ checks: { a: { status: 'BAD', since: 'x' }, b: { status: 'OK', since: 'y' } } }))
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ checks: { a: { status: 'BAD', since: 'x' }, b: { status: 'OK', since: 'y' } } }),
+  )
   assert.equal(Object.keys(readMemory(file).checks), ['b'])
   fs.rmSync(dir, { recursive: true })
 })

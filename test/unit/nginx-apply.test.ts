@@ -15,11 +15,13 @@ import { renderNginxIncludes } from '../../lib/nginx-render.ts'
 import { fakeNginx } from '../helpers/fake-nginx.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
-const env = (extra: Record<string, string> = {}) => loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir(), ...extra }, generateSecrets: true })
+const env = (extra: Record<string, string> = {}) =>
+  loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir(), ...extra }, generateSecrets: true })
 
 function liveDir(config: ReturnType<typeof env>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-nginx-'))
-  for (const [name, text] of Object.entries(renderNginxIncludes(nginxSettings(config)))) fs.writeFileSync(path.join(dir, name), text)
+  for (const [name, text] of Object.entries(renderNginxIncludes(nginxSettings(config))))
+    fs.writeFileSync(path.join(dir, name), text)
   return dir
 }
 
@@ -38,10 +40,15 @@ test('a changed setting: written, validated, then reloaded', async () => {
   assert.equal(changed, ['status-allow.conf'])
   assert.is(calls.length, 2)
   const id = fs.readlinkSync(path.join(dir, 'current')).replace(/^sets\//, '')
-  assert.is(calls[0], `nginx -t -q -c /etc/nginx/dms/checks/${id}/nginx.conf`, 'nginx -t checks the new set before it goes live')
+  assert.is(
+    calls[0],
+    `nginx -t -q -c /etc/nginx/dms/checks/${id}/nginx.conf`,
+    'nginx -t checks the new set before it goes live',
+  )
   assert.is(calls[1], 'nginx -s reload')
   assert.match(fs.readFileSync(path.join(dir, 'status-allow.conf'), 'utf8'), /allow 10\.0\.0\.0\/8;/)
-  for (const name of Object.keys(renderNginxIncludes(nginxSettings(env())))) assert.is(fs.readlinkSync(path.join(dir, name)), `current/${name}`)
+  for (const name of Object.keys(renderNginxIncludes(nginxSettings(env()))))
+    assert.is(fs.readlinkSync(path.join(dir, name)), `current/${name}`)
   assert.equal(fs.readdirSync(path.join(dir, 'sets')), [id], 'only the live set is kept')
   assert.equal(fs.readdirSync(path.join(dir, 'checks')), [], 'the check tree is removed')
   assert.not.ok(fs.existsSync(path.join(dir, '.reload-pending')))
@@ -59,7 +66,11 @@ test('while nginx -t checks a change, the live includes are still the last good 
   }
   await applyIncludes(sh, env({ STATUS_ALLOW: '10.0.0.0/8' }), dir, { nginxRunning: true })
   assert.equal(seen, [before], 'nginx -t ran once, with the old file still live')
-  assert.match(fs.readFileSync(path.join(dir, 'status-allow.conf'), 'utf8'), /allow 10\.0\.0\.0\/8;/, 'then the new one went live')
+  assert.match(
+    fs.readFileSync(path.join(dir, 'status-allow.conf'), 'utf8'),
+    /allow 10\.0\.0\.0\/8;/,
+    'then the new one went live',
+  )
 })
 
 test('a reload cut short (a kill after the swap) is done by the next call, though nothing changed', async () => {
@@ -73,13 +84,19 @@ test('a reload cut short (a kill after the swap) is done by the next call, thoug
 })
 
 test('checkTree: the repo config pointed at the staged set and at itself, nothing else changed', () => {
-  const out = checkTree({
-    'nginx.conf': 'include /etc/nginx/mime.types;\ninclude /etc/nginx/repo/conf.d/*.conf;\n# lives in /etc/nginx/dms, markers in /etc/nginx/live\n',
-    'conf.d/10-upstreams.conf': 'include /etc/nginx/dms/upstreams.conf;\nif (-f /etc/nginx/live/green) { }\n',
-  }, 'abc-1')
+  const out = checkTree(
+    {
+      'nginx.conf':
+        'include /etc/nginx/mime.types;\ninclude /etc/nginx/repo/conf.d/*.conf;\n# lives in /etc/nginx/dms, markers in /etc/nginx/live\n',
+      'conf.d/10-upstreams.conf': 'include /etc/nginx/dms/upstreams.conf;\nif (-f /etc/nginx/live/green) { }\n',
+    },
+    'abc-1',
+  )
   assert.equal(out, {
-    'nginx.conf': 'include /etc/nginx/mime.types;\ninclude /etc/nginx/dms/checks/abc-1/conf.d/*.conf;\n# lives in /etc/nginx/dms, markers in /etc/nginx/live\n',
-    'conf.d/10-upstreams.conf': 'include /etc/nginx/dms/sets/abc-1/upstreams.conf;\nif (-f /etc/nginx/live/green) { }\n',
+    'nginx.conf':
+      'include /etc/nginx/mime.types;\ninclude /etc/nginx/dms/checks/abc-1/conf.d/*.conf;\n# lives in /etc/nginx/dms, markers in /etc/nginx/live\n',
+    'conf.d/10-upstreams.conf':
+      'include /etc/nginx/dms/sets/abc-1/upstreams.conf;\nif (-f /etc/nginx/live/green) { }\n',
   })
 })
 
@@ -92,12 +109,19 @@ test('nginx -t rejects it: the last good files come back and nginx is not reload
     assert.unreachable('nginx -t failed')
   } catch (e) {
     assert.instance(e, OperationError)
-    assert.match((e as Error).message, /nginx -t rejected it .*The live configuration was not touched; nginx was not reloaded/)
+    assert.match(
+      (e as Error).message,
+      /nginx -t rejected it .*The live configuration was not touched; nginx was not reloaded/,
+    )
   }
   assert.is(calls.length, 1)
   assert.match(calls[0]!, /^nginx -t -q -c \/etc\/nginx\/dms\/checks\/[\w-]+\/nginx\.conf$/)
   assert.is(fs.readFileSync(path.join(dir, 'status-allow.conf'), 'utf8'), before)
-  assert.equal(fs.readdirSync(path.join(dir, 'sets')).map((id) => `sets/${id}`), [fs.readlinkSync(path.join(dir, 'current'))], 'the rejected set is gone')
+  assert.equal(
+    fs.readdirSync(path.join(dir, 'sets')).map((id) => `sets/${id}`),
+    [fs.readlinkSync(path.join(dir, 'current'))],
+    'the rejected set is gone',
+  )
 })
 
 test.run()

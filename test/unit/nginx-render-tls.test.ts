@@ -3,7 +3,15 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { renderNginxIncludes, type NginxSettings } from '../../lib/nginx-render.ts'
 
-const base: NginxSettings = { netPrefix: '172.29.10', listenAddr: '127.0.0.1', httpsPort: 8443, httpPort: 8080, previewPort: 8444, statusPort: 8090, statusAllow: ['127.0.0.1/32'] }
+const base: NginxSettings = {
+  netPrefix: '172.29.10',
+  listenAddr: '127.0.0.1',
+  httpsPort: 8443,
+  httpPort: 8080,
+  previewPort: 8444,
+  statusPort: 8090,
+  statusAllow: ['127.0.0.1/32'],
+}
 
 test('no domains: server_name _ and no refusing default server', () => {
   const f = renderNginxIncludes(base)
@@ -13,7 +21,10 @@ test('no domains: server_name _ and no refusing default server', () => {
 
 test('domains: the names plus the local addresses the probes use; default servers answer 444 on HTTPS and HTTP', () => {
   const f = renderNginxIncludes({ ...base, listenAddr: '10.0.0.5', domains: ['a.example.com', 'www.example.com'] })
-  assert.match(f['server-names.conf']!, /^server_name a\.example\.com www\.example\.com localhost 127\.0\.0\.1 10\.0\.0\.5;$/m)
+  assert.match(
+    f['server-names.conf']!,
+    /^server_name a\.example\.com www\.example\.com localhost 127\.0\.0\.1 10\.0\.0\.5;$/m,
+  )
   const u = f['unknown-host.conf']!
   assert.ok(u.includes('listen 10.0.0.5:8443 ssl http2 default_server;'), u)
   assert.ok(u.includes('listen 10.0.0.5:8080 default_server;'), u)
@@ -32,9 +43,18 @@ test('a domain that could inject nginx syntax is refused', () => {
 })
 
 test('HSTS: default two years with includeSubDomains; preload and no subdomains as set', () => {
-  assert.match(renderNginxIncludes(base)['hsts.conf']!, /add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;/)
-  assert.match(renderNginxIncludes({ ...base, hsts: { maxAge: 31536000, includeSubdomains: true, preload: true } })['hsts.conf']!, /"max-age=31536000; includeSubDomains; preload"/)
-  assert.match(renderNginxIncludes({ ...base, hsts: { maxAge: 600, includeSubdomains: false, preload: false } })['hsts.conf']!, /"max-age=600" always;/)
+  assert.match(
+    renderNginxIncludes(base)['hsts.conf']!,
+    /add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;/,
+  )
+  assert.match(
+    renderNginxIncludes({ ...base, hsts: { maxAge: 31536000, includeSubdomains: true, preload: true } })['hsts.conf']!,
+    /"max-age=31536000; includeSubDomains; preload"/,
+  )
+  assert.match(
+    renderNginxIncludes({ ...base, hsts: { maxAge: 600, includeSubdomains: false, preload: false } })['hsts.conf']!,
+    /"max-age=600" always;/,
+  )
 })
 
 test.run()

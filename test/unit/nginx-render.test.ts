@@ -24,7 +24,8 @@ function throwsWith(fn: () => unknown, ...parts: string[]): void {
     fn()
   } catch (err) {
     const msg = (err as Error).message
-    for (const p of parts) assert.ok(msg.includes(p), `message ${JSON.stringify(msg)} should include ${JSON.stringify(p)}`)
+    for (const p of parts)
+      assert.ok(msg.includes(p), `message ${JSON.stringify(msg)} should include ${JSON.stringify(p)}`)
     return
   }
   assert.unreachable('expected an error')
@@ -105,9 +106,21 @@ test('rejects two listeners on one port', () => {
 })
 
 test('rejects bad CIDRs, including injection attempts', () => {
-  const bads = ['127.0.0.1/33', '127.0.0.1/', '10.0.0.1/8', 'all', '127.0.0.1/32; allow all', '1.2.3.4/24/1', '1.2.3.4 /32']
+  const bads = [
+    '127.0.0.1/33',
+    '127.0.0.1/',
+    '10.0.0.1/8',
+    'all',
+    '127.0.0.1/32; allow all',
+    '1.2.3.4/24/1',
+    '1.2.3.4 /32',
+  ]
   for (const bad of bads) {
-    throwsWith(() => renderNginxIncludes({ ...base, statusAllow: ['127.0.0.1/32', bad] }), 'statusAllow[1]', JSON.stringify(bad))
+    throwsWith(
+      () => renderNginxIncludes({ ...base, statusAllow: ['127.0.0.1/32', bad] }),
+      'statusAllow[1]',
+      JSON.stringify(bad),
+    )
   }
   throwsWith(() => renderNginxIncludes({ ...base, statusAllow: 'x' as unknown as string[] }), 'statusAllow')
 })
@@ -123,7 +136,11 @@ test('no rendered value can carry nginx syntax', () => {
   for (const [name, text] of Object.entries(files)) {
     for (const line of text.split('\n')) {
       if (line.startsWith('#') || line === '') continue
-      assert.match(line, /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";|add_header Strict-Transport-Security "[A-Za-z0-9=; -]+" always;)$/, `${name}: ${line}`)
+      assert.match(
+        line,
+        /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";|add_header Strict-Transport-Security "[A-Za-z0-9=; -]+" always;)$/,
+        `${name}: ${line}`,
+      )
     }
   }
 })

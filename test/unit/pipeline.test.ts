@@ -13,11 +13,12 @@ import { emptyDeployMetrics, type DeployMetrics } from '../../lib/pipeline/metri
 import type { DeployPorts } from '../../lib/pipeline/ports.ts'
 import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
 import { splitCommand } from '../../lib/pipeline/staging.ts'
-import { emptyState, otherSlot, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 import type { SmokeReport } from '../../lib/smoke.ts'
 
-const quiet = () => new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
+const quiet = () =>
+  new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
 
 type World = {
   live: Slot
@@ -34,21 +35,43 @@ type World = {
 }
 
 function fakePlatform(w: World): Platform {
-  const ok = (name: string, slot: string): ProbeResult => ({ name, ok: true, latencyMs: 5, detail: 'ok', status: 200, headers: { 'x-slot': slot } })
+  const ok = (name: string, slot: string): ProbeResult => ({
+    name,
+    ok: true,
+    latencyMs: 5,
+    detail: 'ok',
+    status: 200,
+    headers: { 'x-slot': slot },
+  })
   const status = (slot: Slot): SlotStatus => {
     const v = w.running[slot]
-    return { slot, running: !!v, healthy: !!v, version: v ?? null, services: v ? [{ service: 'api', name: 'api', state: 'running', health: 'healthy', exitCode: 0, image: `dms/app:${v}` }] : [], problems: [] }
+    return {
+      slot,
+      running: !!v,
+      healthy: !!v,
+      version: v ?? null,
+      services: v
+        ? [{ service: 'api', name: 'api', state: 'running', health: 'healthy', exitCode: 0, image: `dms/app:${v}` }]
+        : [],
+      problems: [],
+    }
   }
   return {
     dryRun: false,
     readRouting: (): LiveRouting => ({ live: w.live, markers: [w.live], gradual: null }),
-    setLive: (slot) => { w.calls.push(`setLive ${slot}`); w.live = slot },
+    setLive: (slot) => {
+      w.calls.push(`setLive ${slot}`)
+      w.live = slot
+    },
     setGradual: (to, pct) => void w.calls.push(`gradual ${to} ${pct}`),
     clearGradual: () => undefined,
     slotStatus: async (slot) => status(slot),
     imageAvailable: async () => true,
     buildImage: async (v) => void w.calls.push(`build ${v}`),
-    startSlot: async (slot, v) => { w.calls.push(`start ${slot} ${v}`); w.running[slot] = v },
+    startSlot: async (slot, v) => {
+      w.calls.push(`start ${slot} ${v}`)
+      w.running[slot] = v
+    },
     slotLogs: async () => '',
     removeSlot: async (slot) => {
       w.calls.push(`remove ${slot}`)
@@ -61,7 +84,9 @@ function fakePlatform(w: World): Platform {
       const publicAfterSwitch = w.live === 'green' ? ++w.publicProbes : 0
       w.onPublicProbe?.(publicAfterSwitch)
       if (w.failPublic) return [{ ...ok('api', w.live), ok: false, detail: 'status 500' }]
-      return w.failVerification && publicAfterSwitch > 1 ? [{ ...ok('api', w.live), ok: false, detail: 'status 500' }] : [ok('api', w.live)]
+      return w.failVerification && publicAfterSwitch > 1
+        ? [{ ...ok('api', w.live), ok: false, detail: 'status 500' }]
+        : [ok('api', w.live)]
     },
   }
 }
@@ -69,7 +94,10 @@ function fakePlatform(w: World): Platform {
 function memoryStore(s: DeployState, audit: AuditEntry[], metrics: DeployMetrics): Store {
   return {
     read: () => structuredClone(s),
-    update: (fn) => { fn(s); return structuredClone(s) },
+    update: (fn) => {
+      fn(s)
+      return structuredClone(s)
+    },
     audit: (e) => void audit.push(e),
     recordLive: async (slot, rollback) => {
       metrics.live = slot
@@ -78,27 +106,78 @@ function memoryStore(s: DeployState, audit: AuditEntry[], metrics: DeployMetrics
   }
 }
 
-type Fakes = { hooks: string[]; events: string[]; metrics: DeployMetrics; audit: AuditEntry[]; state: DeployState; world: World }
+type Fakes = {
+  hooks: string[]
+  events: string[]
+  metrics: DeployMetrics
+  audit: AuditEntry[]
+  state: DeployState
+  world: World
+}
 
-function setup(o: { removeFails?: boolean; failHook?: string; migrate?: () => Promise<string[]>; smoke?: SmokeReport; contract?: boolean; failVerification?: boolean; abortAt?: string; controller?: AbortController } = {}): { ports: DeployPorts; f: Fakes } {
+function setup(
+  o: {
+    removeFails?: boolean
+    failHook?: string
+    migrate?: () => Promise<string[]>
+    smoke?: SmokeReport
+    contract?: boolean
+    failVerification?: boolean
+    abortAt?: string
+    controller?: AbortController
+  } = {},
+): { ports: DeployPorts; f: Fakes } {
   const state = emptyState('production')
   state.live = 'blue'
   state.slots.blue = { version: 'v1', slot: 'blue', deployedAt: '2026-01-01T00:00:00Z', deployedBy: 'me' }
-  const world: World = { live: 'blue', running: { blue: 'v1' }, calls: [], failVerification: o.failVerification, publicProbes: 0, removeFails: o.removeFails }
+  const world: World = {
+    live: 'blue',
+    running: { blue: 'v1' },
+    calls: [],
+    failVerification: o.failVerification,
+    publicProbes: 0,
+    removeFails: o.removeFails,
+  }
   const f: Fakes = { hooks: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
-  const smokeOk: SmokeReport = { ok: true, checks: [], load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] }, reasons: [] }
+  const smokeOk: SmokeReport = {
+    ok: true,
+    checks: [],
+    load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] },
+    reasons: [],
+  }
   const ports: DeployPorts = {
     platform: fakePlatform(world),
     store: memoryStore(state, f.audit, f.metrics),
     ui: quiet(),
-    config: { target: 'production', varDir: '/var/x', backup: { keepCount: 7, keepDays: 14 }, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000 } as Config,
+    config: {
+      target: 'production',
+      varDir: '/var/x',
+      backup: { keepCount: 7, keepDays: 14 },
+      thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 },
+      keepPreviousMs: 60_000,
+    } as Config,
     dryRun: false,
     preflight: async () => ({ lines: ['all good'], coreRunning: true }),
     ensureCore: async () => void world.calls.push('core'),
-    listPending: async () => ({ pending: [{ version: '002', name: 'x', file: '002_x.sql', contract: !!o.contract }], applied: ['001'], contract: !!o.contract }),
-    backup: async () => { world.calls.push('backup'); return { file: '/b/dms.dump', bytes: 10, entries: 3, pruned: 0 } },
-    migrate: async () => { world.calls.push('migrate'); if (o.abortAt === 'migrate') o.controller?.abort(); return o.migrate ? o.migrate() : ['002_x.sql'] },
-    smoke: async () => { world.calls.push('smoke'); if (o.abortAt === 'smoke') o.controller?.abort(); return o.smoke ?? smokeOk },
+    listPending: async () => ({
+      pending: [{ version: '002', name: 'x', file: '002_x.sql', contract: !!o.contract }],
+      applied: ['001'],
+      contract: !!o.contract,
+    }),
+    backup: async () => {
+      world.calls.push('backup')
+      return { file: '/b/dms.dump', bytes: 10, entries: 3, pruned: 0 }
+    },
+    migrate: async () => {
+      world.calls.push('migrate')
+      if (o.abortAt === 'migrate') o.controller?.abort()
+      return o.migrate ? o.migrate() : ['002_x.sql']
+    },
+    smoke: async () => {
+      world.calls.push('smoke')
+      if (o.abortAt === 'smoke') o.controller?.abort()
+      return o.smoke ?? smokeOk
+    },
     removeOneOffs: async () => 0,
     hook: async (name, h) => {
       f.hooks.push(`${name} ${h.version} ${h.slot} ${h.previousSlot} ${h.outcome}`)
@@ -111,7 +190,16 @@ function setup(o: { removeFails?: boolean; failHook?: string; migrate?: () => Pr
   return { ports, f }
 }
 
-const opts = (over: Partial<DeployOptions> = {}): DeployOptions => ({ version: 'v2', build: false, gradual: [], stepMs: 100, verifyMs: 0, allowContract: false, timeoutMs: 5000, ...over })
+const opts = (over: Partial<DeployOptions> = {}): DeployOptions => ({
+  version: 'v2',
+  build: false,
+  gradual: [],
+  stepMs: 100,
+  verifyMs: 0,
+  allowContract: false,
+  timeoutMs: 5000,
+  ...over,
+})
 
 async function failsWith(fn: () => Promise<unknown>): Promise<ToolkitError> {
   try {
@@ -128,7 +216,10 @@ test('a deploy runs backup, create, migrate, smoke, switch in order and records,
   const { ports, f } = setup()
   const plan = await planDeploy(ports, opts())
   assert.is(plan.slot, 'green')
-  assert.ok(plan.steps.some((s) => s.includes('002_x.sql')), plan.steps.join('\n'))
+  assert.ok(
+    plan.steps.some((s) => s.includes('002_x.sql')),
+    plan.steps.join('\n'),
+  )
   const signal = new AbortController().signal
   const r = await executeDeploy(ports, plan, { ...opts(), signal })
   assert.is(r.outcome, 'succeeded')
@@ -136,7 +227,11 @@ test('a deploy runs backup, create, migrate, smoke, switch in order and records,
   assert.is(f.state.live, 'green')
   assert.is(f.state.pending, null)
   assert.is(f.state.previous?.version, 'v1')
-  assert.equal(f.hooks, ['pre-deploy v2 green blue pending', 'smoke v2 green blue pending', 'post-deploy v2 green blue succeeded'])
+  assert.equal(f.hooks, [
+    'pre-deploy v2 green blue pending',
+    'smoke v2 green blue pending',
+    'post-deploy v2 green blue succeeded',
+  ])
   assert.equal(f.events, ['started', 'succeeded'])
   assert.is(f.metrics.total.succeeded, 1)
   assert.is(f.metrics.inProgress, false)
@@ -155,23 +250,38 @@ test('a failing pre-deploy hook refuses (exit 2) before anything changes', async
 })
 
 test('a failed migration removes the candidate; the live slot keeps serving; the backup is named', async () => {
-  const { ports, f } = setup({ migrate: async () => { throw new OperationError("Can't migrate to v2: boom") } })
+  const { ports, f } = setup({
+    migrate: async () => {
+      throw new OperationError("Can't migrate to v2: boom")
+    },
+  })
   const plan = await planDeploy(ports, opts())
   const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
   assert.is(e.exitCode, EXIT.FAILED)
-  assert.match(e.message, /boom\. The candidate was removed; blue keeps serving\. The database backup taken before is \/b\/dms\.dump/)
+  assert.match(
+    e.message,
+    /boom\. The candidate was removed; blue keeps serving\. The database backup taken before is \/b\/dms\.dump/,
+  )
   assert.ok(f.world.calls.includes('remove green'))
   assert.not.ok(f.world.calls.some((c) => c.startsWith('setLive')))
   assert.is(f.state.slots.green, null)
   assert.is(f.state.pending, null)
   assert.is(f.state.live, 'blue')
-  assert.equal(f.hooks.map((h) => h.split(' ')[0]), ['pre-deploy', 'on-failure'])
+  assert.equal(
+    f.hooks.map((h) => h.split(' ')[0]),
+    ['pre-deploy', 'on-failure'],
+  )
   assert.equal(f.events, ['started', 'failed'])
   assert.is(f.metrics.total.failed, 1)
 })
 
 test('failed smoke tests: never switched to', async () => {
-  const bad: SmokeReport = { ok: false, checks: [], load: { total: 10, failures: 5, successRate: 0.5, p50: 1, p95: 2, p99: 3, ok: false, reasons: ['x'] }, reasons: ['load: success rate 50%'] }
+  const bad: SmokeReport = {
+    ok: false,
+    checks: [],
+    load: { total: 10, failures: 5, successRate: 0.5, p50: 1, p95: 2, p99: 3, ok: false, reasons: ['x'] },
+    reasons: ['load: success rate 50%'],
+  }
   const { ports, f } = setup({ smoke: bad })
   const plan = await planDeploy(ports, opts())
   const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
@@ -191,13 +301,18 @@ test('a signal during the migrations ends interrupted with the candidate removed
   assert.equal(f.world.calls.slice(-1), ['remove green'])
   assert.not.ok(f.world.calls.includes('smoke'))
   assert.is(f.state.pending, null)
-  assert.equal(f.state.history.slice(-1).map((h) => h.outcome), ['interrupted'])
+  assert.equal(
+    f.state.history.slice(-1).map((h) => h.outcome),
+    ['interrupted'],
+  )
 })
 
 test('a failed verification switches back: rolled back, on-rollback hook, counted', async () => {
   const { ports, f } = setup({ failVerification: true })
   const plan = await planDeploy(ports, opts())
-  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts({ verifyMs: 300 }), signal: new AbortController().signal }))
+  const e = await failsWith(() =>
+    executeDeploy(ports, plan, { ...opts({ verifyMs: 300 }), signal: new AbortController().signal }),
+  )
   assert.match(e.message, /verification failed: .*Traffic is back on blue/)
   assert.is(f.world.live, 'blue')
   assert.equal(f.hooks.map((h) => h.split(' ')[0]).slice(-1), ['on-rollback'])
@@ -235,7 +350,15 @@ test('recovery: a candidate nginx does not route to is removed; one it routes to
   f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'switching', startedAt: 'x', pid: 1 }
   f.world.live = 'green'
   f.world.running.green = 'v2'
-  const lines = await recoverPending(ports.platform, ports.store, ports.ui, { dryRun: false, verify: { verifyMs: 50, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 } })
+  const lines = await recoverPending(ports.platform, ports.store, ports.ui, {
+    dryRun: false,
+    verify: {
+      verifyMs: 50,
+      thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 },
+      keepPreviousMs: 60_000,
+      intervalMs: 5,
+    },
+  })
   assert.match(lines[0]!, /verified again: green \(v2\) passed \d+ probes and stays live/)
   assert.is(f.state.live, 'green')
   assert.is(f.state.previous?.version, 'v1')
@@ -257,12 +380,25 @@ test('staging checks are split into argv without a shell', () => {
 
 // ---------------------------------------------------------------- issue #11
 
-const verifyOpts = { verifyMs: 200, thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 }, keepPreviousMs: 60_000, intervalMs: 5 }
+const verifyOpts = {
+  verifyMs: 200,
+  thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 },
+  keepPreviousMs: 60_000,
+  intervalMs: 5,
+}
 
 /** a run killed (SIGKILL) inside its verification window of v2 in green: nginx routes to green */
 function killedInVerification() {
   const { ports, f } = setup()
-  f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', from: 'blue', step: 'verifying', startedAt: '2026-12-02T10:00:00Z', pid: 999999 }
+  f.state.pending = {
+    operation: 'switch',
+    version: 'v2',
+    slot: 'green',
+    from: 'blue',
+    step: 'verifying',
+    startedAt: '2026-12-02T10:00:00Z',
+    pid: 999999,
+  }
   f.state.live = 'green'
   f.state.slots.green = { version: 'v2', slot: 'green', deployedAt: 'x', deployedBy: 'me', verified: false }
   f.state.releases = [{ ...f.state.slots.blue!, verified: true }]
@@ -278,18 +414,30 @@ test('#11.1 a run killed in the verification window: the next run verifies again
   assert.ok(f.world.publicProbes > 1, 'it probed again')
   assert.is(f.state.live, 'green')
   assert.is(f.state.previous?.version, 'v1')
-  assert.equal(f.state.releases.map((r) => [r.version, r.verified]), [['v1', true], ['v2', true]])
+  assert.equal(
+    f.state.releases.map((r) => [r.version, r.verified]),
+    [
+      ['v1', true],
+      ['v2', true],
+    ],
+  )
   assert.is(f.state.pending, null)
   assert.is(f.state.history.at(-1)?.outcome, 'verified')
 
   const bad = killedInVerification()
   bad.f.world.failPublic = true
-  const lines2 = await recoverPending(bad.ports.platform, bad.ports.store, bad.ports.ui, { dryRun: false, verify: verifyOpts })
+  const lines2 = await recoverPending(bad.ports.platform, bad.ports.store, bad.ports.ui, {
+    dryRun: false,
+    verify: verifyOpts,
+  })
   assert.match(lines2.join('\n'), /switched back to blue/)
   assert.is(bad.f.world.live, 'blue')
   assert.is(bad.f.state.live, 'blue')
   assert.is(bad.f.state.previous, null)
-  assert.equal(bad.f.state.releases.map((r) => r.version), ['v1'])
+  assert.equal(
+    bad.f.state.releases.map((r) => r.version),
+    ['v1'],
+  )
   assert.is(bad.f.state.slots.green?.verified, false)
   assert.is(bad.f.world.running.green, 'v2', 'the failed release stays for inspection')
   assert.is(bad.f.state.history.at(-1)?.outcome, 'rolled_back')
@@ -298,10 +446,16 @@ test('#11.1 a run killed in the verification window: the next run verifies again
 test('#11.1 re-running the same deploy after a crash in verification finishes the job and succeeds', async () => {
   const { ports, f } = killedInVerification()
   const plan = await planDeploy(ports, opts({ verifyMs: 200 }))
-  assert.ok(plan.steps.some((s) => /verified again/.test(s)), plan.steps.join('\n'))
+  assert.ok(
+    plan.steps.some((s) => /verified again/.test(s)),
+    plan.steps.join('\n'),
+  )
   const r = await executeDeploy(ports, plan, { ...opts({ verifyMs: 200 }), signal: new AbortController().signal })
   assert.is(r.outcome, 'succeeded')
-  assert.not.ok(f.world.calls.some((c) => c.startsWith('start') || c.startsWith('remove')), f.world.calls.join(', '))
+  assert.not.ok(
+    f.world.calls.some((c) => c.startsWith('start') || c.startsWith('remove')),
+    f.world.calls.join(', '),
+  )
   assert.is(f.state.live, 'green')
   assert.is(f.state.slots.green?.verified, true)
 })
@@ -309,12 +463,19 @@ test('#11.1 re-running the same deploy after a crash in verification finishes th
 test('#11.1 a signal in the verification window of a deploy: traffic back on the old slot, candidate kept, interrupted', async () => {
   const controller = new AbortController()
   const { ports, f } = setup()
-  f.world.onPublicProbe = (n) => { if (n === 3) controller.abort() }
+  f.world.onPublicProbe = (n) => {
+    if (n === 3) controller.abort()
+  }
   const plan = await planDeploy(ports, opts())
-  const e = await failsWith(() => executeDeploy(ports, plan, { ...opts({ verifyMs: 5000 }), signal: controller.signal }))
+  const e = await failsWith(() =>
+    executeDeploy(ports, plan, { ...opts({ verifyMs: 5000 }), signal: controller.signal }),
+  )
   assert.instance(e, InterruptedError)
   assert.match(e.message, /traffic is back on blue; green \(v2\) is still running for inspection/)
-  assert.equal(f.world.calls.filter((c) => c.startsWith('setLive')), ['setLive green', 'setLive blue'])
+  assert.equal(
+    f.world.calls.filter((c) => c.startsWith('setLive')),
+    ['setLive green', 'setLive blue'],
+  )
   assert.not.ok(f.world.calls.includes('remove green'))
   assert.is(f.state.live, 'blue')
   assert.is(f.state.previous, null)
@@ -324,7 +485,12 @@ test('#11.1 a signal in the verification window of a deploy: traffic back on the
 })
 
 test('#11.7 a deploy whose candidate cannot be removed fails with what is left; the slot stays occupied; not "removed"', async () => {
-  const { ports, f } = setup({ removeFails: true, migrate: async () => { throw new OperationError("Can't migrate to v2: boom") } })
+  const { ports, f } = setup({
+    removeFails: true,
+    migrate: async () => {
+      throw new OperationError("Can't migrate to v2: boom")
+    },
+  })
   const plan = await planDeploy(ports, opts())
   const e = await failsWith(() => executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal }))
   assert.is(e.exitCode, EXIT.FAILED)
@@ -338,7 +504,9 @@ test('#11.7 a deploy whose candidate cannot be removed fails with what is left; 
   const k = setup({ removeFails: true })
   k.f.state.pending = { operation: 'deploy', version: 'v2', slot: 'green', step: 'smoke', startedAt: 'x', pid: 999999 }
   k.f.world.running.green = 'v2'
-  const e2 = await failsWith(() => recoverPending(k.ports.platform, k.ports.store, k.ports.ui, { dryRun: false, verify: verifyOpts }))
+  const e2 = await failsWith(() =>
+    recoverPending(k.ports.platform, k.ports.store, k.ports.ui, { dryRun: false, verify: verifyOpts }),
+  )
   assert.is(e2.exitCode, EXIT.FAILED)
   assert.match(e2.message, /could not remove the candidate from green/)
   assert.not.ok(k.f.state.history.some((h) => h.outcome === 'removed'))

@@ -34,7 +34,10 @@ test('analyze: all good', () => {
 })
 
 test('analyze: success rate and p95 both reported as reasons', () => {
-  const results = [...Array.from({ length: 90 }, () => r(true, 10)), ...Array.from({ length: 10 }, () => r(false, 5000))]
+  const results = [
+    ...Array.from({ length: 90 }, () => r(true, 10)),
+    ...Array.from({ length: 10 }, () => r(false, 5000)),
+  ]
   const a = analyze(results, { minSuccessRate: 0.95, maxP95Ms: 100 })
   assert.is(a.ok, false)
   assert.is(a.failures, 10)
@@ -57,7 +60,11 @@ test('daysUntil: whole days, negative when expired', () => {
   assert.ok(Number.isNaN(daysUntil('garbage', now)))
 })
 
-const fake = (name: string, ms: number, ok = true): { name: string; run: (s: AbortSignal) => Promise<ProbeResult> } => ({
+const fake = (
+  name: string,
+  ms: number,
+  ok = true,
+): { name: string; run: (s: AbortSignal) => Promise<ProbeResult> } => ({
   name,
   run: (signal) =>
     new Promise((resolve) => {
@@ -73,13 +80,27 @@ test('runProbes: parallel, keeps order, a hung probe fails at the deadline', asy
   })
   const took = Date.now() - t0
   assert.ok(took < 400, `returned after ${took} ms`)
-  assert.equal(results.map((x) => [x.name, x.ok]), [['slow-ok', true], ['hung', false], ['fast-bad', false]])
+  assert.equal(
+    results.map((x) => [x.name, x.ok]),
+    [
+      ['slow-ok', true],
+      ['hung', false],
+      ['fast-bad', false],
+    ],
+  )
   assert.is(results[1]!.detail, 'timed out after 200 ms')
 })
 
 test('runProbes: a probe that throws becomes a failure', async () => {
   const results = await runProbes(
-    [{ name: 'boom', run: async () => { throw new Error('kaboom') } }],
+    [
+      {
+        name: 'boom',
+        run: async () => {
+          throw new Error('kaboom')
+        },
+      },
+    ],
     { deadlineMs: 100 },
   )
   assert.is(results[0]!.ok, false)
@@ -133,7 +154,11 @@ test('waitHealthy: a real failure beats a final attempt cut off at the deadline'
     (signal) =>
       n++ === 0
         ? Promise.resolve({ name: 'api', ok: false, latencyMs: 1, detail: 'status 500, expected 200' })
-        : new Promise<ProbeResult>((resolve) => signal.addEventListener('abort', () => resolve({ name: 'api', ok: false, latencyMs: 0, detail: 'aborted' }))),
+        : new Promise<ProbeResult>((resolve) =>
+            signal.addEventListener('abort', () =>
+              resolve({ name: 'api', ok: false, latencyMs: 0, detail: 'aborted' }),
+            ),
+          ),
     { consecutive: 1, intervalMs: 10, deadlineMs: 150 },
   )
   assert.is(res.ok, false)

@@ -5,7 +5,18 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { LockHeldError, RefusedError } from '../../lib/errors.ts'
 import {
-  LockCorruptError, StateCorruptError, acquireLock, appendAudit, emptyState, forceUnlock, lockHeld, readAudit, readLock, readState, updateState, writeState,
+  LockCorruptError,
+  StateCorruptError,
+  acquireLock,
+  appendAudit,
+  emptyState,
+  forceUnlock,
+  lockHeld,
+  readAudit,
+  readLock,
+  readState,
+  updateState,
+  writeState,
 } from '../../lib/state.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-state-'))
@@ -20,12 +31,21 @@ test('state: missing file is an empty state; written state reads back; a .bak ke
   updateState(file, 'production', (s) => (s.live = 'green'))
   assert.is(readState(file, 'production').live, 'green')
   assert.is(JSON.parse(fs.readFileSync(`${file}.bak`, 'utf8')).live, 'blue')
-  assert.equal(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith('.tmp')), [])
+  assert.equal(
+    fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith('.tmp')),
+    [],
+  )
 })
 
 test('state: a corrupt or foreign file is reported (exit 2) and never replaced', () => {
   const file = path.join(tmp(), 'state.json')
-  for (const bad of ['{"schema":1,', '[]', '{"schema":2}', JSON.stringify({ ...emptyState('staging') }), JSON.stringify({ ...emptyState('production'), live: 'purple' })]) {
+  for (const bad of [
+    '{"schema":1,',
+    '[]',
+    '{"schema":2}',
+    JSON.stringify({ ...emptyState('staging') }),
+    JSON.stringify({ ...emptyState('production'), live: 'purple' }),
+  ]) {
     fs.writeFileSync(file, bad)
     try {
       readState(file, 'production')
@@ -46,14 +66,29 @@ test('state: a corrupt or foreign file is reported (exit 2) and never replaced',
 
 test('audit: one JSON line per entry with user, host, command; appended, masked', () => {
   const file = path.join(tmp(), 'audit.log')
-  appendAudit(file, { action: 'switch', outcome: 'done', version: 'v2', slot: 'green', durationMs: 12, command: 'switch --token hunter2hunter2' }, (s) => s.replaceAll('hunter2hunter2', '****'))
+  appendAudit(
+    file,
+    {
+      action: 'switch',
+      outcome: 'done',
+      version: 'v2',
+      slot: 'green',
+      durationMs: 12,
+      command: 'switch --token hunter2hunter2',
+    },
+    (s) => s.replaceAll('hunter2hunter2', '****'),
+  )
   appendAudit(file, { action: 'rollback', outcome: 'failed' })
   const lines = fs.readFileSync(file, 'utf8').trim().split('\n')
   assert.is(lines.length, 2)
   const first = JSON.parse(lines[0]!)
-  for (const k of ['time', 'user', 'host', 'command', 'action', 'outcome', 'version', 'slot', 'durationMs']) assert.ok(k in first, k)
+  for (const k of ['time', 'user', 'host', 'command', 'action', 'outcome', 'version', 'slot', 'durationMs'])
+    assert.ok(k in first, k)
   assert.not.ok(lines[0]!.includes('hunter2hunter2'))
-  assert.equal(readAudit(file, 1).map((e) => e.action), ['rollback'])
+  assert.equal(
+    readAudit(file, 1).map((e) => e.action),
+    ['rollback'],
+  )
   assert.equal(readAudit(file, 0), [], 'asking for no entries gets none, not the whole log')
 })
 
@@ -85,7 +120,16 @@ test('lock: --lock-wait waits for the holder to finish', async () => {
 
 test('lock: a stale lock (dead pid on this host) is taken over and reported', async () => {
   const file = path.join(tmp(), 'deploy.lock')
-  fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), user: 'x', command: 'deploy', startedAt: new Date().toISOString() }))
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      pid: 2 ** 22 + 12345,
+      host: os.hostname(),
+      user: 'x',
+      command: 'deploy',
+      startedAt: new Date().toISOString(),
+    }),
+  )
   let stale: unknown
   const lock = await acquireLock(file, { onStale: (h) => (stale = h) })
   assert.ok(stale)
@@ -123,7 +167,16 @@ test('lock: --force-unlock refuses a lock a live process holds, removes one nobo
   assert.is(readLock(file)!.command, 'deploy v1', 'the record was left in place')
   lock.release()
   assert.not.ok(lockHeld(file))
-  fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 1, host: os.hostname(), user: 'x', command: 'gone', startedAt: new Date().toISOString() }))
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      pid: 2 ** 22 + 1,
+      host: os.hostname(),
+      user: 'x',
+      command: 'gone',
+      startedAt: new Date().toISOString(),
+    }),
+  )
   assert.is(forceUnlock(file)!.command, 'gone')
   assert.is(readLock(file), null)
 })

@@ -65,7 +65,8 @@ test('--quiet prints only problems', async () => {
 })
 
 test('colour only on a TTY and never with NO_COLOR', () => {
-  const esc = /\u001b\[/
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ANSI escape (ESC [) on purpose
+  const esc = /\x1b\[/
   const run = (tty: boolean, env: NodeJS.ProcessEnv) => {
     const out = memoryStream(tty)
     new Printer({ out, err: memoryStream(tty), env }).success('x')
