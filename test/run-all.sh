@@ -16,9 +16,6 @@ export NO_COLOR=1 FORCE_COLOR=0
 passed=0; failed=0; broken=()
 levels=("$@"); [ ${#levels[@]} -eq 0 ] && levels=(unit integration e2e)
 
-strip() { sed -u -e 's/\x1b\[[0-9;]*m//g'; }
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 
 if [ ! -f node_modules/.package-lock.json ]; then
   echo "== node modules (npm ci)"
@@ -43,28 +40,29 @@ if npx biome check .; then passed=$((passed + 1)); echo "lint: ok"; else failed=
 echo "== typecheck (tsc --noEmit)"
 if npx tsc -p tsconfig.json; then passed=$((passed + 1)); echo "typecheck: ok"; else failed=$((failed + 1)); broken+=("typecheck"); fi
 
+# Unit and integration files run one after another. e2e files run DMS_TEST_JOBS at a time (default 2:
+# every e2e suite has its own compose prefix, subnet and port range); a file whose first lines say
+# "test-lane: alone" (it restarts the Docker daemon) runs after them, alone.
+export DMS_RESULTS
+DMS_RESULTS=$(mktemp -d)
+trap 'rm -rf "$DMS_RESULTS"' EXIT
+jobs=${DMS_TEST_JOBS:-2}
 for level in "${levels[@]}"; do
-  for file in $(ls "test/$level"/*.test.ts 2>/dev/null | sort); do
-    name=$(basename "$file")
-    echo "== $level/$name"
-    start=$(date +%s)
-    npx tsx node_modules/uvu/bin.js "test/$level" "^${name//./\\.}$" 2>&1 | strip | tee "$log"
-    rc=${PIPESTATUS[0]}
-    out=$(cat "$log")
-    total=$(printf '%s\n' "$out" | sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' | tail -1)
-    ok=$(printf '%s\n' "$out" | sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' | tail -1)
-    if [ -z "$total" ] || [ -z "$ok" ] || [ "$total" -eq 0 ]; then
-      echo "!! $level/$name ran no test or crashed (exit $rc)"; failed=$((failed + 1)); broken+=("$level/$name")
-    else
-      passed=$((passed + ok)); failed=$((failed + total - ok))
-      if [ "$ok" -ne "$total" ] || [ "$rc" -ne 0 ]; then
-        broken+=("$level/$name")
-        printf '%s\n' "$out" | grep -q ' FAIL ' || echo "!! $level/$name: $((total - ok)) of $total tests did not pass and none reported a failure: a before/after hook threw (uvu 0.5 does not print its error)"
-        [ "$ok" -eq "$total" ] && failed=$((failed + 1))
-      fi
-    fi
-    echo "   ($(( $(date +%s) - start ))s)"
-  done
+  files=$(find "test/$level" -name '*.test.ts' 2>/dev/null | sort)
+  if [ "$level" = e2e ]; then
+    alone=$(for f in $files; do head -10 "$f" | grep -q 'test-lane: alone' && echo "$f"; done)
+    shared=$(for f in $files; do printf '%s\n' "$alone" | grep -qx "$f" || echo "$f"; done)
+    printf '%s\n' $shared | xargs -r -P "$jobs" -n 1 bash test/run-one.sh
+    for f in $alone; do bash test/run-one.sh "$f"; done
+  else
+    for f in $files; do bash test/run-one.sh "$f"; done
+  fi
+done
+for res in "$DMS_RESULTS"/*.res; do
+  [ -e "$res" ] || continue
+  read -r p f b < "$res"
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$b" = 1 ]; then id=$(basename "$res" .res); broken+=("${id//__//}"); fi
 done
 
 [ ${#broken[@]} -gt 0 ] && echo "Failing: ${broken[*]}"

@@ -2,6 +2,7 @@
 // keep-alive load: with live-restore on, the containers keep running and serving, 0 failed
 // requests. And health-check and preflight warn when the daemon runs without live-restore;
 // bootstrap turns it back on with a SIGHUP, no restart.
+// test-lane: alone (it restarts the Docker daemon that every other e2e suite needs)
 import { performance } from 'node:perf_hooks'
 import { $ } from 'zx'
 import { test } from 'uvu'
