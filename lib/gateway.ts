@@ -43,6 +43,9 @@ export type CommandOptions = {
   changes?: boolean
   /** for messages: what this call does, e.g. "list the containers of dms-prod-blue" */
   action?: string
+  /** which "did not answer earlier" memory this call shares (default: the program); calls to
+   *  another host's Docker daemon use their own, so one hung host does not fail the others */
+  hungKey?: string
 }
 
 export type RunResult = { ok: boolean; code: number | null; stdout: string; stderr: string }
@@ -216,7 +219,8 @@ export async function run(
       action,
       shown,
     )
-  const earlier = hung.get(program)
+  const hungKey = o.hungKey ?? program
+  const earlier = hung.get(hungKey)
   if (earlier !== undefined) throw new CommandTimeoutError(action, program, earlier, true)
   if (o.signal?.aborted) throw abortReason(o.signal.reason, action)
   printer?.detail(
@@ -255,7 +259,7 @@ export async function run(
     if (ended && p?.pid !== undefined) killGroup(p.pid, 'SIGKILL')
   }
   if (ended === 'timeout') {
-    hung.set(program, timeoutMs)
+    hung.set(hungKey, timeoutMs)
     throw new CommandTimeoutError(action, program, timeoutMs)
   }
   if (ended === 'aborted') {
@@ -303,11 +307,12 @@ function finish(
 
 function recorded(call: RecordedCall, o: CommandOptions, action: string, shown: string): Promise<RunResult> {
   settings.recording!.push(call)
-  const earlier = hung.get(call.program)
+  const hungKey = o.hungKey ?? call.program
+  const earlier = hung.get(hungKey)
   if (earlier !== undefined) return Promise.reject(new CommandTimeoutError(action, call.program, earlier, true))
   const answer = settings.responder?.(call)
   if (answer === 'hang') {
-    hung.set(call.program, call.timeoutMs)
+    hung.set(hungKey, call.timeoutMs)
     return Promise.reject(new CommandTimeoutError(action, call.program, call.timeoutMs))
   }
   const r = {
