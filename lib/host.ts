@@ -51,6 +51,9 @@ export const TEST_TOOLS: Record<string, string> = {
   testssl: 'testssl.sh',
   // flock, setsid, nsenter
   flock: 'util-linux',
+  // several hosts: the test ground's sshd per host, and the client's key tools
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
 }
 
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
