@@ -2,7 +2,7 @@
 // that reaches a host (Docker's own SSH transport), and a runner that acts on several hosts in
 // parallel with a limit and names every host that failed. Pure: no process is started here.
 import path from 'node:path'
-import { OperationError, UsageError, errorMessage, shownValue } from './errors.ts'
+import { EXIT, OperationError, RefusedError, UsageError, errorMessage, shownValue } from './errors.ts'
 
 export type HostRole = 'balancer' | 'app'
 export const HOST_ROLES: readonly HostRole[] = ['balancer', 'app']
@@ -160,15 +160,19 @@ export async function runOnHosts<T>(
   return results
 }
 
-/** The values when every host succeeded; otherwise an OperationError naming each failed host and why. */
+/**
+ * The values when every host succeeded; otherwise an error naming each failed host and why: a
+ * RefusedError (exit 2) when every failed host refused before anything ran on it (a changed host
+ * key, our key refused, bad input), an OperationError (exit 1) otherwise.
+ */
 export function allSucceeded<T>(results: Array<HostResult<T>>, action: string): T[] {
   const failed = results.filter((r): r is Extract<HostResult<T>, { ok: false }> => !r.ok)
   if (!failed.length) return results.map((r) => (r as Extract<HostResult<T>, { ok: true }>).value)
   const names = failed.map((r) => r.host.name).join(', ')
   const lines = failed.map((r) => `${r.host.name}: ${r.error.message.split('\n')[0]}`)
-  throw new OperationError(
-    `Can't ${action} on ${failed.length} of ${results.length} hosts (${names}):\n  ${lines.join('\n  ')}`,
-    failed.map((r) => (r.error as { hint?: string }).hint).find(Boolean) ?? 'Check the hosts named above.',
-    failed[0]!.error,
-  )
+  const message = `Can't ${action} on ${failed.length} of ${results.length} hosts (${names}):\n  ${lines.join('\n  ')}`
+  const hint = failed.map((r) => (r.error as { hint?: string }).hint).find(Boolean) ?? 'Check the hosts named above.'
+  const refused = failed.every((r) => (r.error as { exitCode?: number }).exitCode === EXIT.REFUSED)
+  if (refused) throw new RefusedError(message, hint, failed[0]!.error)
+  throw new OperationError(message, hint, failed[0]!.error)
 }

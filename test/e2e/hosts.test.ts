@@ -11,9 +11,10 @@ import { EXIT, OperationError, RefusedError } from '../../lib/errors.ts'
 import { run } from '../../lib/gateway.ts'
 import { allSucceeded, runOnHosts } from '../../lib/hosts.ts'
 import { closeConnection, pinHostKey, runOnHost, sshPaths, writeSshFiles, type SshOptions } from '../../lib/ssh.ts'
-import { BASE_IMAGE, request, waitFor } from './harness.ts'
+import { BASE_IMAGE, REPO, request, waitFor } from './harness.ts'
 import {
   GROUND,
+  SUBNET,
   createGround,
   startDockerd,
   startSshd,
@@ -25,6 +26,15 @@ import {
 } from './hosts-helpers.ts'
 
 let g: Ground
+const FIXTURE = path.join(REPO, 'test', 'fixtures', 'hosts-docker.ts')
+/** The fixture script (the real script frame: flags, printer, exit codes) on the ground's hosts. */
+async function hostsScript(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const file = path.join(GROUND, 'hosts.json')
+  const lb = { name: 'balancer', address: `${SUBNET}.1`, role: 'balancer' }
+  fs.writeFileSync(file, JSON.stringify([lb, ...g.hosts.map((th) => th.host)]))
+  const args = ['--import', 'tsx', FIXTURE, '--hosts', file, '--ssh-dir', g.ssh.dir]
+  return run(process.execPath, args, { cwd: REPO, nothrow: true, timeoutMs: 120_000, env: { NO_COLOR: '1' } })
+}
 const docker = (i: number, args: string[], ssh: SshOptions = g.ssh) =>
   runOnHost(g.hosts[i]!.host, 'docker', args, { ssh, timeoutMs: 60_000, action: `docker ${args[0]}` })
 
@@ -145,6 +155,10 @@ test('a changed host key is refused (exit 2) naming the host and the fix; the pi
     assert.match(err.message, /host-1 \(root@172\.29\.50\.11:22\)/)
     assert.match(err.message, /SSH host key is not the one pinned/)
     assert.match(err.hint, new RegExp(`ssh-keygen -f ${known} -R 172\\.29\\.50\\.11`))
+    const script = await hostsScript()
+    assert.is(script.code, EXIT.REFUSED, script.stderr)
+    assert.match(script.stderr, /host-1 \(root@172\.29\.50\.11:22\): its SSH host key is not the one pinned/)
+    assert.match(script.stderr, /ssh-keygen -f /)
   } finally {
     await stopSshd(th)
     await startSshd(th)
@@ -202,6 +216,10 @@ test("a host whose dockerd is stopped gives a clear error naming the host; the o
       /Can't list containers on host host-2 \(root@172\.29\.50\.12:22\): its Docker daemon does not answer/,
     )
     assert.match(err!.hint, /Check Docker on host-2/)
+    const script = await hostsScript()
+    assert.is(script.code, EXIT.FAILED, script.stderr)
+    assert.match(script.stdout + script.stderr, /host-1: ok/)
+    assert.match(script.stderr, /Can't list containers on 1 of 2 hosts \(host-2\)/)
   } finally {
     await startDockerd(th)
   }

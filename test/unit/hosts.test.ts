@@ -2,7 +2,7 @@
 // of a host, and the parallel runner (limit, order, the failed host named).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { EXIT, OperationError, UsageError } from '../../lib/errors.ts'
+import { EXIT, OperationError, RefusedError, UsageError } from '../../lib/errors.ts'
 import {
   LOCAL_HOST,
   allSucceeded,
@@ -13,6 +13,7 @@ import {
   runOnHosts,
   validAddress,
   type Host,
+  type HostResult,
 } from '../../lib/hosts.ts'
 
 const app = (name: string, address: string): Host => ({ name, address, user: 'root', port: 22, role: 'app' })
@@ -150,6 +151,24 @@ test('runOnHosts keeps to the limit, keeps the order and never rejects', async (
     assert.is((e as Error).message, "Can't start the release on 1 of 5 hosts (c):\n  c: no space left on device")
   }
   assert.equal(allSucceeded(results.slice(0, 2), 'x'), ['A', 'B'])
+})
+
+test('allSucceeded: refused (exit 2) only when every failed host refused before running anything', () => {
+  const [a, b] = [app('a', '10.0.0.1'), app('b', '10.0.0.2')]
+  const refused = { host: a, ok: false as const, error: new RefusedError("Can't x on host a: key changed"), ms: 1 }
+  const failed = { host: b, ok: false as const, error: new OperationError("Can't x on host b: daemon down"), ms: 1 }
+  const ok = { host: b, ok: true as const, value: 1, ms: 1 }
+  const codeOf = (rs: Array<HostResult<number>>) => {
+    try {
+      allSucceeded(rs, 'x')
+      return 0
+    } catch (e) {
+      return (e as OperationError).exitCode
+    }
+  }
+  assert.is(codeOf([refused, ok]), EXIT.REFUSED)
+  assert.is(codeOf([refused, failed]), EXIT.FAILED)
+  assert.is(codeOf([ok]), 0)
 })
 
 test('runOnHosts with limit 1 runs one host after another', async () => {
