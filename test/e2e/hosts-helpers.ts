@@ -16,6 +16,8 @@ const CACHE = '/tmp/dmst-hosts-cache'
 export const BRIDGE = 'dmsh-br0'
 export const SUBNET = '172.29.50'
 const MAX_HOSTS = 3
+/** every host's sshd also listens here: a host reached on a port of its own */
+export const ALT_SSH_PORT = 35022
 
 export type TestHost = {
   i: number
@@ -156,6 +158,7 @@ export async function startSshd(th: TestHost, hostKey = th.hostKey): Promise<voi
     [
       `ListenAddress ${th.host.address}`,
       'Port 22',
+      `Port ${ALT_SSH_PORT}`,
       `HostKey ${hostKey}`,
       `PidFile ${path.join(th.dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(th.dir, 'authorized_keys')}`,

@@ -9,10 +9,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EXIT, OperationError, RefusedError } from '../../lib/errors.ts'
 import { run } from '../../lib/gateway.ts'
-import { allSucceeded, runOnHosts } from '../../lib/hosts.ts'
+import { allSucceeded, runOnHosts, type Host } from '../../lib/hosts.ts'
 import { closeConnection, pinHostKey, runOnHost, sshPaths, writeSshFiles, type SshOptions } from '../../lib/ssh.ts'
 import { BASE_IMAGE, REPO, request, waitFor } from './harness.ts'
 import {
+  ALT_SSH_PORT,
   GROUND,
   SUBNET,
   createGround,
@@ -133,6 +134,25 @@ test('connection reuse: 20 docker calls to one host open one SSH connection; wit
   assert.is(on.connections, 1, 'with ControlMaster every call shares one connection')
   assert.ok(on.sessions >= calls, `each call is a session on it (${on.sessions})`)
   assert.ok(off.connections >= calls, `without reuse every call logs in again (${off.connections})`)
+})
+
+test('a host reached on an SSH port of its own: refused until its key is pinned as [address]:port, then reached', async () => {
+  const th = g.hosts[1]!
+  const onPort: Host = { ...th.host, name: 'host-2-alt', port: ALT_SSH_PORT }
+  const ssh: SshOptions = { ...g.ssh, dir: path.join(GROUND, 'ssh-port') }
+  writeSshFiles([onPort], ssh)
+  try {
+    await runOnHost(onPort, 'docker', ['ps'], { ssh, action: 'list containers' })
+    assert.unreachable('a host with no pinned key on that port was reached')
+  } catch (e) {
+    assert.instance(e, RefusedError)
+    assert.match((e as Error).message, /host-2-alt \(root@172\.29\.50\.12:35022\): no host key is pinned/)
+  }
+  pinHostKey(ssh, onPort, fs.readFileSync(`${th.hostKey}.pub`, 'utf8'))
+  assert.match(fs.readFileSync(sshPaths(ssh.dir).knownHosts, 'utf8'), /^\[172\.29\.50\.12\]:35022 ssh-ed25519 /m)
+  const root = await runOnHost(onPort, 'docker', ['info', '-f', '{{.DockerRootDir}}'], { ssh })
+  assert.is(root.stdout.trim(), path.join(th.dir, 'data'))
+  await closeConnection(onPort, ssh)
 })
 
 test('a changed host key is refused (exit 2) naming the host and the fix; the pinned key is kept', async () => {
