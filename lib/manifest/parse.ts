@@ -15,7 +15,7 @@ export type ParsedYaml = {
 
 export function parseYaml(text: string): ParsedYaml {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
   const pos = (offset: number) => lines.linePos(offset)
   const syntax = [...doc.errors].map((e) => {
     const { line, col } = pos(e.pos[0])

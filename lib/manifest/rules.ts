@@ -1,6 +1,7 @@
 // The manifest's rules across keys, past what a shape can say: one default route, no duplicate routes, every
 // route served by a defined service, every secret defined, the release command's service defined. Input is a
 // manifest whose shape already passed (lib/manifest/check-shape.ts); every problem is collected.
+import { MAX_ACCESSORIES, MAX_PER_SLOT, referenceNames } from './allocate.ts'
 import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
 
 type Raw = Record<string, unknown>
@@ -35,6 +36,7 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
       onKey: true,
       message: `${show(n)} is both a service and an accessory; expected distinct names`,
     })
+  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at))
   const release = doc.release
   if (isMapping(release) && !names.includes(String(release.service)))
     out.push({
@@ -70,5 +72,38 @@ function checkRoutes(routes: unknown[], services: string[], at: ManifestPath): P
       path: [...at, 'routes'],
       message: 'no default route; expected exactly one route with path "/" and no host',
     })
+  return out
+}
+
+/** Addresses exist for at most MAX_PER_SLOT containers per slot and MAX_ACCESSORIES accessories. */
+function checkCounts(doc: Raw, at: ManifestPath): Problem[] {
+  const out: Problem[] = []
+  const perSlot = Object.values(mapping(doc.services)).reduce<number>(
+    (n, s) => n + (Number(mapping(s).replicas) || 1),
+    0,
+  )
+  if (perSlot > MAX_PER_SLOT)
+    out.push({
+      path: [...at, 'services'],
+      message: `${perSlot} containers per slot (services x replicas); expected at most ${MAX_PER_SLOT}`,
+    })
+  const acc = Object.keys(mapping(doc.accessories)).length
+  if (acc > MAX_ACCESSORIES)
+    out.push({ path: [...at, 'accessories'], message: `${acc} accessories; expected at most ${MAX_ACCESSORIES}` })
+  return out
+}
+
+/** ${NAME} in a service's env must name a variable the toolkit provides. */
+function checkReferences(services: Raw, accessories: string[], at: ManifestPath): Problem[] {
+  const known = referenceNames(accessories)
+  const out: Problem[] = []
+  for (const [name, s] of Object.entries(services))
+    for (const [k, v] of Object.entries(mapping(mapping(s).env)))
+      for (const ref of String(v).matchAll(/\$\{([^}]*)\}/g))
+        if (!known.includes(ref[1]!))
+          out.push({
+            path: [...at, 'services', name, 'env', k],
+            message: `\${${ref[1]}} is not a toolkit variable; expected one of: ${known.join(', ')} (write $$ for a literal $)`,
+          })
   return out
 }

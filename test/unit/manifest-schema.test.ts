@@ -18,7 +18,7 @@ const ajv = new Ajv2020({ allErrors: true, strict: true })
 const schemaAccepts = ajv.compile(manifestSchema())
 // biome-ignore lint/suspicious/noExplicitAny: test data is mutated freely by path; the validators check its shape
 type Doc = Record<string, any>
-const dms = parse(fs.readFileSync(path.join(ROOT, 'examples/dms/app.yaml'), 'utf8')) as Doc
+const dms = parse(fs.readFileSync(path.join(ROOT, 'examples/dms/app.yaml'), 'utf8'), { merge: true }) as Doc
 
 /** one change to a copy of the DMS example */
 function mutate(change: (m: Doc) => void): Doc {
