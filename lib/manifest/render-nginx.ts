@@ -38,7 +38,7 @@ export function renderAppZones(m: Manifest): string {
   const lines = m.routes.flatMap((r, i) =>
     r.rateLimit ? [`limit_req_zone $binary_remote_addr zone=${zoneName(i)}:10m rate=${r.rateLimit.rate};\n`] : [],
   )
-  return `${HEADER(m)}${lines.join('')}limit_req_status 429;\nlimit_req_log_level warn;\n`
+  return `${HEADER(m)}# limit_req_status 429 is set once by the stack (nginx/conf.d/00-maps.conf)\n${lines.join('')}`
 }
 
 /** The hostless route serving `path` when no host route matches: the longest hostless prefix of it. */

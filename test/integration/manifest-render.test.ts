@@ -103,7 +103,7 @@ test('the host nginx runs the generated config: routes, host routes, rate limit,
   fs.writeFileSync(
     path.join(tmp, 'nginx.conf'),
     `pid ${tmp}/nginx.pid;\nerror_log ${tmp}/error.log;\nevents {}\nhttp {\n  access_log off;\n` +
-      `  client_body_temp_path ${tmp}/body;\n  proxy_temp_path ${tmp}/proxy;\n  proxy_http_version 1.1;\n` +
+      `  limit_req_status 429;\n  client_body_temp_path ${tmp}/body;\n  proxy_temp_path ${tmp}/proxy;\n  proxy_http_version 1.1;\n` +
       `  include ${tmp}/upstreams.conf;\n  include ${tmp}/app-zones.conf;\n` +
       `  server {\n    listen 127.0.0.1:${PORT};\n    set $slot blue;\n    add_header X-Deploy-Slot $slot always;\n` +
       `    include ${tmp}/app-locations.conf;\n  }\n}\n`,
