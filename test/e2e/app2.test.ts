@@ -2,7 +2,8 @@
 // no database, no special headers) run from its manifest alone: the generated slot compose files on real
 // Docker, the stack's real nginx image and configuration with the generated upstreams and locations, the
 // toolkit's marker writers for switching. Under continuous keep-alive load it creates green, shifts
-// gradually, switches, rolls back: 0 failed requests, and X-Deploy-Slot (added by nginx) shows each step.
+// gradually, switches, rolls back: 0 failed requests, and X-Deploy-Slot (added by nginx) shows each step;
+// the manifest's smoke checks run against the candidate through the preview listener.
 // Prefix dmst-app2, subnet 172.29.46, ports 31xxx.
 import fs from 'node:fs'
 import https from 'node:https'
@@ -14,6 +15,7 @@ import { $ } from 'zx'
 import { loadManifest } from '../../lib/manifest/load.ts'
 import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
 import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
+import { runChecks } from '../../lib/manifest/smoke-checks.ts'
 import { setGradual, setLive } from '../../lib/nginx.ts'
 import {
   BASE_IMAGE,
@@ -160,6 +162,18 @@ test('pyshop from its manifest: create, gradual, switch, rollback under keep-ali
   await upSlot('green', V2)
   const preview = await get(previewUrl(stack, '/api/items'), { 'X-DMS-Slot': 'green' })
   assert.equal([preview.status, preview.slot, preview.body.service, preview.body.version], [200, 'green', 'api', V2])
+  // the manifest's smoke checks, as data, through the preview listener: nginx's header names the slot
+  const candidate = { baseUrl: previewUrl(stack, ''), headers: { 'X-DMS-Slot': 'green' }, slot: 'green' }
+  const smoke = await runChecks(manifest.smoke.checks, candidate)
+  assert.equal(
+    smoke.map((r) => [r.name, r.ok, r.detail]),
+    manifest.smoke.checks.map((c) => [c.name, true, '200']),
+  )
+  const wrong = await runChecks(manifest.smoke.checks, { ...candidate, slot: 'blue' })
+  assert.ok(
+    wrong.every((r) => !r.ok && r.detail === 'answered by slot green, expected blue'),
+    'a check fails when the answer comes from another slot',
+  )
 
   setGradual(live, 'green', 50)
   await waitFor('both slots to serve during the 50% shift', async () => {
