@@ -1,5 +1,5 @@
 // The generated files against the real components: `docker compose config` accepts the generated compose
-// files, and the host's nginx, running the generated upstreams, zones and locations in front of small HTTP
+// files, promtool the scrape jobs, and the host's nginx, running the generated upstreams, zones and locations in front of small HTTP
 // servers (one per container address on 127.0.0.x), routes by longest prefix and host, applies the rate limit,
 // hides the metrics path and adds X-Deploy-Slot itself.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -13,6 +13,7 @@ import { slotInstances } from '../../lib/manifest/allocate.ts'
 import { loadManifest, parseManifest } from '../../lib/manifest/load.ts'
 import { renderAccessoriesCompose, renderSlotCompose } from '../../lib/manifest/render-compose.ts'
 import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
+import { renderScrapeConfigs } from '../../lib/manifest/render-monitoring.ts'
 import { ROOT } from '../helpers/run.ts'
 
 const PORT = 31080
@@ -87,6 +88,17 @@ test('docker compose accepts the generated slot and accessories files (DMS and a
     )
     assert.is(r.status, 0, `${name}: ${r.stderr}`)
   }
+})
+
+test('promtool accepts the generated scrape jobs (metrics path per target, blackbox readiness probes)', () => {
+  const file = path.join(tmp, 'prometheus.yml')
+  fs.writeFileSync(
+    file,
+    `global:\n  scrape_interval: 15s\n${renderScrapeConfigs(shop, '172.29.99', '172.29.99.1:9115')}`,
+  )
+  const r = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' })
+  assert.is(r.status, 0, r.stdout + r.stderr)
+  assert.match(r.stdout, /SUCCESS/)
 })
 
 test('the host nginx runs the generated config: routes, host routes, rate limit, hidden metrics, slot header', async () => {
