@@ -1,6 +1,8 @@
 // The manifest's shape as data: one description read by the validator (lib/manifest/check-shape.ts) and by
 // the JSON Schema generator (lib/manifest/schema.ts), so the published schema and the validator agree.
 
+import { DEFAULTS } from './model.ts'
+
 /** A value's shape. `doc` says what is expected, in words, for error messages and the schema. */
 export type Shape =
   | { kind: 'string'; pattern?: string; doc: string; example?: string }
@@ -23,8 +25,11 @@ const NAME_DOC = 'a name of lowercase letters, digits and "_" starting with a le
 export const PATH_RE = '^/[A-Za-z0-9._~/%-]*$'
 const PATH_DOC = 'a path starting with "/" of letters, digits and . _ ~ / % -'
 export const HOST_RE = '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'
-export const IMAGE_RE =
-  '^([a-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$'
+const REPO = '([a-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*'
+/** a repository without a tag (a service's: the release version is the tag) */
+export const REPO_RE = `^${REPO}$`
+/** a repository with an optional tag (an accessory's) */
+export const IMAGE_RE = `^${REPO}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$`
 export const ENV_KEY_RE = '^[A-Za-z_][A-Za-z0-9_]*$'
 /** env values and argv words: printable, no control characters (a newline would break the generated files) */
 export const TEXT_RE = '^[^\\u0000-\\u001f\\u007f]*$'
@@ -61,12 +66,12 @@ const secretNames = arr(str(NAME_DOC, NAME_RE), 'secret names defined under the 
 const grace = str('a duration like "30s", "500ms" or "2m"', DURATION_RE, '30s')
 
 const resources = obj('container limits', {
-  cpus: opt({ kind: 'number', min: 0.01, max: 256, doc: 'CPUs, a number from 0.01 to 256' }, 0.5),
-  memory: opt(str('memory like "256m", "1g" or bytes', MEMORY_RE, '256m'), '256m'),
+  cpus: opt({ kind: 'number', min: 0.01, max: 256, doc: 'CPUs, a number from 0.01 to 256' }, DEFAULTS.cpus),
+  memory: opt(str('memory like "256m", "1g" or bytes', MEMORY_RE, '256m'), DEFAULTS.memory),
 })
 
 const service = obj('a service of a release: runs in each slot', {
-  image: req(str('an image repository without a tag (the release version is the tag)', IMAGE_RE, 'acme/web')),
+  image: req(str('an image repository without a tag (the release version is the tag)', REPO_RE, 'acme/web')),
   command: opt(argv),
   port: req(port),
   readiness: req(path),
@@ -74,8 +79,8 @@ const service = obj('a service of a release: runs in each slot', {
   env: opt(env, {}),
   secrets: opt(secretNames, []),
   resources: opt(resources),
-  stop_grace: opt(grace, '30s'),
-  replicas: opt(int(1, 16, 'a number of containers from 1 to 16'), 1),
+  stop_grace: opt(grace, DEFAULTS.stopGrace),
+  replicas: opt(int(1, 16, 'a number of containers from 1 to 16'), DEFAULTS.replicas),
 })
 
 const rateLimit = obj('a request rate limit per client address', {
@@ -102,7 +107,7 @@ const accessory = obj('a long-lived service outside the slots (a database, a cac
     [],
   ),
   resources: opt(resources),
-  stop_grace: opt(grace, '30s'),
+  stop_grace: opt(grace, DEFAULTS.stopGrace),
   backup: opt(
     obj('how to back it up and restore it (commands run in the accessory container)', {
       command: req(argv),
@@ -122,12 +127,12 @@ const check = obj('one request through the preview listener', {
   name: req(str('a short name (printable text)', TEXT_RE)),
   method: opt(
     { kind: 'enum', values: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], doc: 'an HTTP method' },
-    'GET',
+    DEFAULTS.method,
   ),
   path: req(str('a path with an optional query, starting with "/"', '^/[^\\s\\u0000-\\u001f]*$')),
   headers: opt(headers, {}),
   body: opt(str('a request body (text)')),
-  status: opt(int(100, 599, 'an HTTP status from 100 to 599'), 200),
+  status: opt(int(100, 599, 'an HTTP status from 100 to 599'), DEFAULTS.checkStatus),
   body_contains: opt(str('a text the answer must contain')),
   json_field: opt(str('a top-level JSON field the answer must carry', '^[A-Za-z0-9_.-]+$')),
 })
@@ -137,10 +142,13 @@ const smoke = obj('checks of a release before it takes traffic', {
   load: opt(
     obj('a short bounded load', {
       paths: req(arr(str('a path with an optional query', '^/[^\\s\\u0000-\\u001f]*$'), 'paths to request', 1)),
-      requests: opt(int(1, 100000, 'an integer from 1 to 100000'), 300),
-      concurrency: opt(int(1, 256, 'an integer from 1 to 256'), 4),
-      max_error_rate: opt({ kind: 'number', min: 0, max: 1, doc: 'a fraction from 0 to 1' }, 0.01),
-      max_p95_ms: opt(int(1, 600000, 'milliseconds from 1 to 600000'), 1500),
+      requests: opt(int(1, 100000, 'an integer from 1 to 100000'), DEFAULTS.load.requests),
+      concurrency: opt(int(1, 256, 'an integer from 1 to 256'), DEFAULTS.load.concurrency),
+      max_error_rate: opt(
+        { kind: 'number', min: 0, max: 1, doc: 'a fraction from 0 to 1' },
+        DEFAULTS.load.maxErrorRate,
+      ),
+      max_p95_ms: opt(int(1, 600000, 'milliseconds from 1 to 600000'), DEFAULTS.load.maxP95Ms),
     }),
   ),
 })

@@ -61,7 +61,8 @@ const BAD: Array<[string, unknown]> = [
   ['a bad rate', mutate((m) => (m.routes[0].rate_limit.rate = 'fast'))],
   ['an unknown target', mutate((m) => (m.targets.qa = {}))],
   ['an override with a wrong type', mutate((m) => (m.targets.staging.services = { api: { replicas: 0 } }))],
-  ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1 '))],
+  ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1'))],
+  ['an image with a space', mutate((m) => (m.accessories.redis.image = 'redis:7 '))],
 ]
 
 const RULES_ONLY: Array<[string, unknown]> = [
