@@ -62,6 +62,21 @@ test('a target override merges over the file: lists replace, mappings merge, the
   assert.is(staging.target, 'staging')
 })
 
+test('pyshop: a target override changes one key of one service (web replicas 2 in production, 1 in staging)', () => {
+  const pyshop = path.join(ROOT, 'examples/pyshop')
+  const replicas = (target: string) =>
+    loadManifest(pyshop, { target }).services.map((s) => [s.name, s.replicas, s.port, s.readiness])
+  assert.equal(replicas('production'), [
+    ['web', 2, 8000, '/healthz'],
+    ['api', 1, 9000, '/ready'],
+  ])
+  assert.equal(replicas('staging'), [
+    ['web', 1, 8000, '/healthz'],
+    ['api', 1, 9000, '/ready'],
+  ])
+  assert.equal(loadManifest(pyshop).accessories, [], 'no database')
+})
+
 test('twelve distinct mistakes: twelve messages, each at its marked line with file:line:col', () => {
   const text = fs.readFileSync(TWELVE, 'utf8')
   const problems = manifestProblems(text, 'shop.yaml')
