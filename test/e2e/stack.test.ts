@@ -83,6 +83,7 @@ async function checkRoles(stack: TestStack, slot: string, version: string): Prom
     const r = await request(publicUrl(stack, p))
     assert.is(r.status, 200, `${p}: ${r.body}`)
     assert.is(r.headers['x-slot'], slot, `${p} X-Slot`)
+    assert.is(r.headers['x-deploy-slot'], slot, `${p} X-Deploy-Slot, added by nginx`)
     assert.is(r.headers['x-role'], role, `${p} X-Role`)
     assert.is(r.headers['x-version'], version, `${p} X-Version`)
     assert.ok(String(r.headers['strict-transport-security']).includes('max-age=63072000'), `${p} HSTS`)
@@ -188,8 +189,10 @@ test('production: headers on errors, status listener, preview of a missing slot'
   assert.is(other.status, 200, '127.0.0.0/8 is in the test allow-list')
   const green = await request(previewUrl(prod, '/api/version'))
   assert.ok([502, 504].includes(green.status), `preview goes to the idle slot, which does not run: ${green.status}`)
+  assert.is(green.headers['x-deploy-slot'], 'green', 'nginx names the slot it tried, even on a 502')
   const blue = await request(previewUrl(prod, '/api/version'), { headers: { 'X-DMS-Slot': 'blue' } })
   assert.is(blue.headers['x-slot'], 'blue')
+  assert.is(blue.headers['x-deploy-slot'], 'blue')
 })
 
 test('production: login limits answer 429 with Retry-After, counted by the frontend', async () => {

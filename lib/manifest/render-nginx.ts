@@ -1,0 +1,91 @@
+// Pure: the nginx text of an app from its manifest. Upstreams (one per service and slot, one server per
+// replica), rate-limit zones (http context) and the locations of the public and preview listeners (longest
+// prefix wins, as nginx does for prefix locations; a host route picks its service by $host). The servers add
+// X-Deploy-Slot themselves (nginx/snippets/security-headers-tls.conf), so no app header is needed to confirm a
+// switch. Each part is its own function and file, so more includes (maintenance mode) slot in beside them.
+import { SLOTS, slotInstances } from './allocate.ts'
+import type { Manifest, Route } from './types.ts'
+
+export type AppNginxFiles = { 'upstreams.conf': string; 'app-zones.conf': string; 'app-locations.conf': string }
+
+/** where the nginx container mounts the repo's snippets */
+export const SNIPPETS = '/etc/nginx/repo/snippets'
+
+const HEADER = (m: Manifest) =>
+  `# Generated from ${m.file} for ${m.name} by lib/manifest/render-nginx.ts. Do not edit.\n`
+
+/** upstream <service>_<slot> { server <address>:<port> ...; } for every service, slot and replica */
+export function renderAppUpstreams(m: Manifest, netPrefix: string, keepalive = 16): string {
+  const blocks: string[] = []
+  for (const slot of SLOTS) {
+    const instances = slotInstances(m, slot)
+    for (const s of m.services) {
+      const servers = instances
+        .filter((x) => x.service === s)
+        .map((x) => `    server ${netPrefix}.${x.octet}:${s.port} max_fails=0;\n`)
+      blocks.push(
+        `upstream ${s.name}_${slot} {\n${servers.join('')}    keepalive ${keepalive};\n    keepalive_timeout 60s;\n}\n`,
+      )
+    }
+  }
+  return HEADER(m) + blocks.join('')
+}
+
+const zoneName = (i: number) => `route${i}`
+
+/** limit_req_zone per rate-limited route (per client address) */
+export function renderAppZones(m: Manifest): string {
+  const lines = m.routes.flatMap((r, i) =>
+    r.rateLimit ? [`limit_req_zone $binary_remote_addr zone=${zoneName(i)}:10m rate=${r.rateLimit.rate};\n`] : [],
+  )
+  return `${HEADER(m)}# limit_req_status 429 is set once by the stack (nginx/conf.d/00-maps.conf)\n${lines.join('')}`
+}
+
+/** The hostless route serving `path` when no host route matches: the longest hostless prefix of it. */
+function fallback(routes: Route[], path: string): Route {
+  return routes
+    .filter((r) => r.host === undefined && path.startsWith(r.path))
+    .sort((a, b) => b.path.length - a.path.length)[0]!
+}
+
+function location(m: Manifest, path: string): string {
+  const here = m.routes.filter((r) => r.path === path)
+  const main = here.find((r) => r.host === undefined) ?? fallback(m.routes, path)
+  const settings = here.find((r) => r.host === undefined) ?? here[0]!
+  const i = m.routes.indexOf(settings)
+  const lines = [`location ${path} {`, `    set $app_service ${main.service};`]
+  for (const r of here.filter((x) => x.host !== undefined))
+    lines.push(`    if ($host = "${r.host}") { set $app_service ${r.service}; }`)
+  if (settings.rateLimit) {
+    const burst = settings.rateLimit.burst ? ` burst=${settings.rateLimit.burst} nodelay` : '' // nginx refuses burst=0
+    lines.push(`    limit_req zone=${zoneName(i)}${burst};`)
+    lines.push('    error_page 429 = @app_ratelimited;')
+  }
+  if (settings.allow) {
+    for (const a of settings.allow) lines.push(`    allow ${a};`)
+    lines.push('    deny all;')
+  }
+  lines.push(`    proxy_pass http://\${app_service}_$slot;`, '}')
+  return `${lines.join('\n')}\n`
+}
+
+/** The app's locations for the public and preview servers ($slot is set by the server). */
+export function renderAppLocations(m: Manifest, snippets = SNIPPETS): string {
+  const paths = [...new Set(m.routes.map((r) => r.path))].sort((a, b) => b.length - a.length || a.localeCompare(b))
+  const metrics = [...new Set(m.services.flatMap((s) => (s.metrics ? [s.metrics] : [])))]
+  const hidden = metrics.map(
+    (p) => `# metrics are scraped by address, never through a public listener\nlocation = ${p} {\n    return 404;\n}\n`,
+  )
+  const limited =
+    `location @app_ratelimited {\n    include ${snippets}/security-headers-tls.conf;\n    add_header Retry-After 1 always;\n` +
+    '    default_type application/json;\n    return 429 "{\\"error\\":\\"too many requests\\"}\\n";\n}\n'
+  return HEADER(m) + [...hidden, ...paths.map((p) => location(m, p)), limited].join('')
+}
+
+export function renderAppNginx(m: Manifest, netPrefix: string, keepalive = 16, snippets = SNIPPETS): AppNginxFiles {
+  return {
+    'upstreams.conf': renderAppUpstreams(m, netPrefix, keepalive),
+    'app-zones.conf': renderAppZones(m),
+    'app-locations.conf': renderAppLocations(m, snippets),
+  }
+}

@@ -1,0 +1,109 @@
+// The manifest's rules across keys, past what a shape can say: one default route, no duplicate routes, every
+// route served by a defined service, every secret defined, the release command's service defined. Input is a
+// manifest whose shape already passed (lib/manifest/check-shape.ts); every problem is collected.
+import { MAX_ACCESSORIES, MAX_PER_SLOT, referenceNames } from './allocate.ts'
+import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
+
+type Raw = Record<string, unknown>
+
+const mapping = (v: unknown): Raw => (isMapping(v) ? v : {})
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const show = (v: unknown) => JSON.stringify(v)
+
+export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
+  const services = mapping(doc.services)
+  const names = Object.keys(services)
+  const defined = new Set(list(doc.secrets).map(String))
+  const out: Problem[] = []
+  out.push(...checkRoutes(list(doc.routes), names, at))
+  const secretUsers: Array<[string, unknown]> = [
+    ...Object.entries(services).map(([n, s]): [string, unknown] => [`services.${n}`, s]),
+    ...Object.entries(mapping(doc.accessories)).map(([n, a]): [string, unknown] => [`accessories.${n}`, a]),
+  ]
+  for (const [where, s] of secretUsers) {
+    list(mapping(s).secrets).forEach((name, i) => {
+      if (!defined.has(String(name)))
+        out.push({
+          path: [...at, ...where.split('.'), 'secrets', i],
+          message: `secret ${show(name)} is not defined; add it to the top-level secrets: list (its value goes in env/.env.<target>.local)`,
+        })
+    })
+  }
+  const accessories = Object.keys(mapping(doc.accessories))
+  for (const n of accessories.filter((a) => names.includes(a)))
+    out.push({
+      path: [...at, 'accessories', n],
+      onKey: true,
+      message: `${show(n)} is both a service and an accessory; expected distinct names`,
+    })
+  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at))
+  const release = doc.release
+  if (isMapping(release) && !names.includes(String(release.service)))
+    out.push({
+      path: [...at, 'release', 'service'],
+      message: `service ${show(release.service)} is not defined; expected one of: ${names.join(', ')}`,
+    })
+  return out
+}
+
+function checkRoutes(routes: unknown[], services: string[], at: ManifestPath): Problem[] {
+  const out: Problem[] = []
+  const seen = new Map<string, number>()
+  let defaults = 0
+  routes.forEach((r, i) => {
+    const route = mapping(r)
+    const key = `${route.host ?? ''} ${route.path}`
+    const first = seen.get(key)
+    if (first !== undefined)
+      out.push({
+        path: [...at, 'routes', i, 'path'],
+        message: `duplicate route ${show(route.path)}${route.host ? ` for host ${show(route.host)}` : ''} (routes[${first}] has it); expected each path and host once`,
+      })
+    else seen.set(key, i)
+    if (route.path === '/' && route.host === undefined) defaults++
+    if (!services.includes(String(route.service)))
+      out.push({
+        path: [...at, 'routes', i, 'service'],
+        message: `no service ${show(route.service)} serves this route; expected one of: ${services.join(', ')}`,
+      })
+  })
+  if (defaults === 0 && routes.length > 0)
+    out.push({
+      path: [...at, 'routes'],
+      message: 'no default route; expected exactly one route with path "/" and no host',
+    })
+  return out
+}
+
+/** Addresses exist for at most MAX_PER_SLOT containers per slot and MAX_ACCESSORIES accessories. */
+function checkCounts(doc: Raw, at: ManifestPath): Problem[] {
+  const out: Problem[] = []
+  const perSlot = Object.values(mapping(doc.services)).reduce<number>(
+    (n, s) => n + (Number(mapping(s).replicas) || 1),
+    0,
+  )
+  if (perSlot > MAX_PER_SLOT)
+    out.push({
+      path: [...at, 'services'],
+      message: `${perSlot} containers per slot (services x replicas); expected at most ${MAX_PER_SLOT}`,
+    })
+  const acc = Object.keys(mapping(doc.accessories)).length
+  if (acc > MAX_ACCESSORIES)
+    out.push({ path: [...at, 'accessories'], message: `${acc} accessories; expected at most ${MAX_ACCESSORIES}` })
+  return out
+}
+
+/** ${NAME} in a service's env must name a variable the toolkit provides. */
+function checkReferences(services: Raw, accessories: string[], at: ManifestPath): Problem[] {
+  const known = referenceNames(accessories)
+  const out: Problem[] = []
+  for (const [name, s] of Object.entries(services))
+    for (const [k, v] of Object.entries(mapping(mapping(s).env)))
+      for (const ref of String(v).matchAll(/\$\{([^}]*)\}/g))
+        if (!known.includes(ref[1]!))
+          out.push({
+            path: [...at, 'services', name, 'env', k],
+            message: `\${${ref[1]}} is not a toolkit variable; expected one of: ${known.join(', ')} (write $$ for a literal $)`,
+          })
+  return out
+}

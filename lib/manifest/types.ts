@@ -1,0 +1,82 @@
+// The typed model of an application manifest, after validation and defaults (see docs/manifest.schema.json
+// and the README's manifest reference for every key).
+
+export type Resources = { cpus: number; memory: string }
+
+export type Service = {
+  name: string
+  /** repository without a tag: the release version is the tag */
+  image: string
+  command?: string[]
+  port: number
+  readiness: string
+  metrics?: string
+  env: Record<string, string>
+  secrets: string[]
+  resources: Resources
+  /** e.g. "30s" */
+  stopGrace: string
+  replicas: number
+}
+
+export type RateLimit = { rate: string; burst: number }
+
+export type Route = {
+  path: string
+  host?: string
+  service: string
+  rateLimit?: RateLimit
+  allow?: string[]
+}
+
+export type Accessory = {
+  name: string
+  image: string
+  command?: string[]
+  port: number
+  env: Record<string, string>
+  secrets: string[]
+  volumes: string[]
+  resources: Resources
+  stopGrace: string
+  backup?: { command: string[]; restore: string[] }
+}
+
+export type ReleaseCommand = { service: string; command: string[]; pending?: string[]; contractMarker?: string }
+
+export type SmokeCheck = {
+  name: string
+  method: string
+  path: string
+  headers: Record<string, string>
+  body?: string
+  status: number
+  bodyContains?: string
+  jsonField?: string
+}
+
+export type SmokeLoad = {
+  paths: string[]
+  requests: number
+  concurrency: number
+  maxErrorRate: number
+  maxP95Ms: number
+}
+
+export type Manifest = {
+  name: string
+  /** where it was read from (for messages) */
+  file: string
+  /** the target whose overrides were applied, if any */
+  target?: string
+  secrets: string[]
+  /** in the file's order */
+  services: Service[]
+  routes: Route[]
+  accessories: Accessory[]
+  release?: ReleaseCommand
+  smoke: { checks: SmokeCheck[]; load?: SmokeLoad }
+}
+
+export const TARGETS = ['staging', 'production'] as const
+export type ManifestTarget = (typeof TARGETS)[number]

@@ -1,0 +1,196 @@
+// The second example app (examples/pyshop: Python's standard library, two services, web with two replicas,
+// no database, no special headers) run from its manifest alone: the generated slot compose files on real
+// Docker, the stack's real nginx image and configuration with the generated upstreams and locations, the
+// toolkit's marker writers for switching. Under continuous keep-alive load it creates green, shifts
+// gradually, switches, rolls back: 0 failed requests, and X-Deploy-Slot (added by nginx) shows each step;
+// the manifest's smoke checks run against the candidate through the preview listener.
+// Prefix dmst-app2, subnet 172.29.46, ports 31xxx.
+import fs from 'node:fs'
+import https from 'node:https'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { $ } from 'zx'
+import { loadManifest } from '../../lib/manifest/load.ts'
+import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
+import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
+import { runChecks } from '../../lib/manifest/smoke-checks.ts'
+import { setGradual, setLive } from '../../lib/nginx.ts'
+import {
+  BASE_IMAGE,
+  buildOne,
+  cleanupVarDir,
+  prepare,
+  previewUrl,
+  publicUrl,
+  removeProjects,
+  REPO,
+  request,
+  testStack,
+  waitFor,
+} from './harness.ts'
+
+const PREFIX = 'dmst-app2'
+const NGINX = `${PREFIX}-nginx`
+const [V1, V2] = ['e2e-a1', 'e2e-a2']
+const stack = testStack({
+  prefix: PREFIX,
+  netPrefix: '172.29.46',
+  ports: { https: 31443, preview: 31444, http: 31480, status: 31490, postgres: 31432, redis: 31379 },
+})
+const s = stack.settings
+const live = path.join(s.varDir, 'live')
+const repoCopy = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-repo-`))
+const manifest = loadManifest(path.join(REPO, 'examples/pyshop'), { target: 'production' })
+const sh = $({ nothrow: true, quiet: true })
+
+type Answer = { status: number; slot: string; body: { service?: string; version?: string; replica?: string } }
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const r = await request(url, { headers })
+  return { status: r.status, slot: String(r.headers['x-deploy-slot']), body: r.status === 200 ? r.json() : {} }
+}
+
+/** compose up --wait of one slot's generated file */
+async function upSlot(slot: 'blue' | 'green', version: string): Promise<void> {
+  const file = path.join(s.varDir, `app-${slot}.yml`)
+  fs.writeFileSync(file, renderSlotCompose(manifest, { slot, version, netPrefix: s.netPrefix }))
+  const env = { ...process.env, NETWORK_NAME: s.networkName, VAR_DIR: s.varDir }
+  const r = await sh({ env })`docker compose -f ${file} -p ${`${PREFIX}-prod-${slot}`} up -d --wait --wait-timeout 120`
+  assert.is(r.exitCode, 0, r.stderr)
+}
+
+/** The load: `workers` keep-alive clients in a loop over both routes; every answer counted. */
+function startLoad(workers = 6) {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: workers, rejectUnauthorized: false })
+  const counts = { ok: 0, failed: 0, bySlot: { blue: 0, green: 0 } as Record<string, number>, errors: [] as string[] }
+  let running = true
+  const one = (p: string) =>
+    new Promise<void>((resolve) => {
+      const req = https.get(publicUrl(stack, p), { agent }, (res) => {
+        res.resume()
+        res.on('end', () => {
+          if (res.statusCode === 200) counts.ok++
+          else {
+            counts.failed++
+            counts.errors.push(`${p}: ${res.statusCode}`)
+          }
+          const slot = String(res.headers['x-deploy-slot'])
+          counts.bySlot[slot] = (counts.bySlot[slot] ?? 0) + 1
+          resolve()
+        })
+      })
+      req.on('error', (e) => {
+        counts.failed++
+        counts.errors.push(`${p}: ${e.message}`)
+        resolve()
+      })
+    })
+  const loops = Array.from({ length: workers }, async (_, i) => {
+    while (running) await one(i % 2 ? '/api/items' : '/')
+  })
+  return {
+    counts,
+    stop: async () => {
+      running = false
+      await Promise.all(loops)
+      agent.destroy()
+    },
+  }
+}
+
+/** polls the public listener until `n` answers in a row come from `slot` with `version` */
+async function waitServed(slot: string, version: string, n = 20): Promise<void> {
+  await waitFor(`the public listener to serve ${slot} ${version}`, async () => {
+    for (let i = 0; i < n; i++) {
+      const a = await get(publicUrl(stack, i % 2 ? '/api/items' : '/'))
+      if (a.slot !== slot || a.body.version !== version) return undefined
+    }
+    return true
+  })
+}
+
+test.before(async () => {
+  await removeProjects(PREFIX)
+  await sh`docker rm -f ${NGINX}`
+  for (const v of [V1, V2]) await buildOne(`pyshop/app:${v}`, path.join(REPO, 'examples/pyshop'), { BASE_IMAGE })
+  await buildOne('dms/nginx:local', path.join(REPO, 'compose/images/nginx'), { BASE_IMAGE })
+  await prepare(stack)
+  // the stack's nginx configuration, with the app's generated upstreams, zones and locations in place of the
+  // sample's (the two lines a manifest-driven stack changes)
+  fs.cpSync(path.join(REPO, 'nginx'), repoCopy, { recursive: true })
+  const gen = renderAppNginx(manifest, s.netPrefix)
+  fs.mkdirSync(path.join(repoCopy, 'generated'))
+  for (const [name, text] of Object.entries(gen)) fs.writeFileSync(path.join(repoCopy, 'generated', name), text)
+  fs.writeFileSync(path.join(repoCopy, 'snippets/app-locations.conf'), gen['app-locations.conf'])
+  const upstreams = path.join(repoCopy, 'conf.d/10-upstreams.conf')
+  const text = fs.readFileSync(upstreams, 'utf8')
+  assert.ok(text.includes('include /etc/nginx/dms/upstreams.conf;'))
+  fs.writeFileSync(
+    upstreams,
+    text.replace(
+      'include /etc/nginx/dms/upstreams.conf;',
+      'include /etc/nginx/repo/generated/upstreams.conf;\ninclude /etc/nginx/repo/generated/app-zones.conf;',
+    ),
+  )
+})
+
+test.after(async () => {
+  await sh`docker rm -f ${NGINX}`
+  await removeProjects(PREFIX)
+  fs.rmSync(repoCopy, { recursive: true, force: true })
+  cleanupVarDir(stack)
+})
+
+test('pyshop from its manifest: create, gradual, switch, rollback under keep-alive load, 0 failed', async () => {
+  await upSlot('blue', V1)
+  const mounts = [
+    [repoCopy, '/etc/nginx/repo'],
+    [live, '/etc/nginx/live'],
+    [path.join(s.varDir, 'nginx'), '/etc/nginx/dms'],
+    [path.join(s.varDir, 'certs'), '/etc/nginx/certs'],
+  ].flatMap(([from, to]) => ['-v', `${from}:${to}:ro`])
+  const run = await sh`docker run -d --name ${NGINX} --network host ${mounts} dms/nginx:local`
+  assert.is(run.exitCode, 0, run.stderr)
+  await waitServed('blue', V1)
+  const replicas = new Set<string>()
+  for (let i = 0; i < 20; i++) replicas.add(String((await get(publicUrl(stack, '/'))).body.replica))
+  assert.equal([...replicas].sort(), ['1', '2'], 'both web replicas serve behind one upstream')
+
+  const load = startLoad()
+  await upSlot('green', V2)
+  const preview = await get(previewUrl(stack, '/api/items'), { 'X-DMS-Slot': 'green' })
+  assert.equal([preview.status, preview.slot, preview.body.service, preview.body.version], [200, 'green', 'api', V2])
+  // the manifest's smoke checks, as data, through the preview listener: nginx's header names the slot
+  const candidate = { baseUrl: previewUrl(stack, ''), headers: { 'X-DMS-Slot': 'green' }, slot: 'green' }
+  const smoke = await runChecks(manifest.smoke.checks, candidate)
+  assert.equal(
+    smoke.map((r) => [r.name, r.ok, r.detail]),
+    manifest.smoke.checks.map((c) => [c.name, true, '200']),
+  )
+  const wrong = await runChecks(manifest.smoke.checks, { ...candidate, slot: 'blue' })
+  assert.ok(
+    wrong.every((r) => !r.ok && r.detail === 'answered by slot green, expected blue'),
+    'a check fails when the answer comes from another slot',
+  )
+
+  setGradual(live, 'green', 50)
+  await waitFor('both slots to serve during the 50% shift', async () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 40; i++) seen.add((await get(publicUrl(stack, '/'))).slot)
+    return seen.has('blue') && seen.has('green') ? true : undefined
+  })
+  setLive(live, 'green')
+  await waitServed('green', V2)
+  setLive(live, 'blue')
+  await waitServed('blue', V1)
+  await load.stop()
+
+  const c = load.counts
+  console.log(`  load: ${c.ok} ok, ${c.failed} failed, by slot ${JSON.stringify(c.bySlot)}`)
+  assert.is(c.failed, 0, c.errors.slice(0, 5).join('; '))
+  assert.ok(c.bySlot.blue! > 0 && c.bySlot.green! > 0, 'the load saw both slots')
+})
+
+test.run()
