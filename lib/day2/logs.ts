@@ -101,6 +101,8 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
   return { source, version, services, args, env: t.env, follow: !!req.follow, grep }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what it removes
+const ANSI_RE = /\x1b\[[0-9;?]*[A-Za-z]/g
 const COMPOSE_LINE = /^([A-Za-z0-9][A-Za-z0-9_.-]*?)(?:-(\d+))?\s+\|\s?(.*)$/
 
 /** One line of `compose logs` as "<service> <slot> | <text>" (replica number kept), or null when --grep drops it. */
@@ -110,9 +112,10 @@ export function formatLine(
   grep: RegExp | null,
   mask: (s: string) => string,
 ): string | null {
-  const m = COMPOSE_LINE.exec(line)
+  // compose writes terminal control sequences (erase line: ESC[2K) even with --no-color into a pipe
+  const m = COMPOSE_LINE.exec(line.replace(ANSI_RE, ''))
   const service = m ? (m[2] && m[2] !== '1' ? `${m[1]}-${m[2]}` : m[1]!) : '?'
-  const text = m ? m[3]! : line
+  const text = m ? m[3]! : line.replace(ANSI_RE, '')
   if (grep && !grep.test(text)) return null
   return mask(`${service} ${source} | ${text}`)
 }

@@ -240,7 +240,7 @@ test('exec: a one-off container of the live release (removed after), inside a ru
 test('down: refused without --yes, dry run changes nothing; then slots and accessories stop, volumes kept; audit rotated whole', async () => {
   const running = async () =>
     (
-      await q`docker ps -q --filter ${`label=com.docker.compose.project`} --format ${'{{.Label "com.docker.compose.project"}}'}`
+      await q`docker ps --filter ${`label=com.docker.compose.project`} --format ${'{{.Label "com.docker.compose.project"}}'}`
     ).stdout
       .split('\n')
       .filter((p) => p.startsWith(`${PREFIX}-`)).length

@@ -164,6 +164,11 @@ test('logs: each line prefixed with service and slot, filtered by --grep, secret
     'api blue | 2026-12-02T10:00:00Z started',
   )
   assert.is(formatLine('api-2  | x', 'green', null, mask), 'api-2 green | x')
+  assert.is(
+    formatLine('\x1b[2Knginx-1  | GET /', 'core', null, mask),
+    'nginx core | GET /',
+    'control sequences dropped',
+  )
   assert.is(formatLine('api-1  | all fine', 'blue', grep, mask), null)
   assert.is(formatLine('docs-1  | ERROR pw=s3cr3t-value', 'blue', grep, mask), 'docs blue | ERROR pw=****')
   const lines: string[] = []
