@@ -12,7 +12,7 @@ import { $ } from 'zx'
 import { buildImages, removeProjects, request, waitFor } from './harness.ts'
 import { assertExit0, startScript, state } from './deploy-helpers.ts'
 import { migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
-import { removeOnExit } from '../helpers/run.ts'
+import { ROOT, removeOnExit } from '../helpers/run.ts'
 
 const PREFIX = 'dmst-day2'
 const VERSION = '1.0.0'
@@ -76,8 +76,19 @@ async function setUp(): Promise<void> {
   await removeProjects(PREFIX)
   await buildImages([VERSION])
   // on this shared host (load 50 on 2 cores) PostgreSQL's 3 s health probe can time out past its
-  // start period; it turns healthy again on a later probe, so a second `up --wait` settles it
-  await upCore(t).catch(() => upCore(t))
+  // start period; it turns healthy again on a later probe: wait for that, then `up --wait` again
+  await upCore(t).catch(async () => {
+    await waitFor(
+      'PostgreSQL healthy again',
+      async () => {
+        const h = await q`docker inspect --format ${'{{.State.Health.Status}}'} ${`${PREFIX}-prod-postgres-1`}`
+        return h.stdout.trim() === 'healthy' ? true : undefined
+      },
+      180_000,
+      1000,
+    )
+    await upCore(t)
+  })
   ok(await script(t, 'create-green-environment', ['--version', VERSION, '--yes']), 'create')
   await migrate(t, 'green', VERSION)
   ok(await script(t, 'switch-to-green', ['--yes']), 'switch to green')
@@ -223,12 +234,16 @@ test('exec: a one-off container of the live release (removed after), inside a ru
   assert.is(inside.code, 1, 'the command exited 3')
   assert.match(inside.stdout, /^docs green$/m)
   assert.match(inside.stderr, /exited 3/)
+  // on a terminal it is interactive (a TTY inside the container): util-linux's script(1) gives it one
+  const cmd = `${process.execPath} --import tsx scripts/exec.ts -- sh -c 'test -t 0 && test -t 1 && echo tty-$((20+22))'`
+  const onTty = await q({ cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...t.env } })`script -qec ${cmd} /dev/null`
+  assert.match(onTty.stdout, /tty-42/, onTty.stdout + onTty.stderr)
   const none = await script(t, 'exec', [])
   assert.is(none.code, 2)
   const execs = auditEntries().filter((e) => e.action === 'exec')
   assert.equal(
     execs.map((e) => e.outcome),
-    ['started', 'done', 'started', 'failed'],
+    ['started', 'done', 'started', 'failed', 'started', 'done'],
   )
   assert.match(execs[3]!.detail!, /inside docs of green \(1\.0\.0\): sh -c .*: exit 3/)
   assert.ok(
