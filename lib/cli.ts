@@ -37,6 +37,8 @@ export type ScriptSpec = {
   unexpectedExitCode?: number
   /** health-check exits 3 (UNKNOWN) on bad input (a UsageError: flags, config), not 2 (CRITICAL) */
   usageExitCode?: number
+  /** arguments after the flags (a command to run, as `-- <command>`): their name for help; none allowed when absent */
+  positionals?: string
 }
 
 export const COMMON_FLAGS: Record<string, FlagSpec> = {
@@ -92,15 +94,18 @@ export function parseDuration(text: string, flag = 'duration'): number {
   return Math.round(ms)
 }
 
-export function parseFlags(spec: ScriptSpec, argv: string[]): { flags: FlagValues; common: CommonFlags } {
+export function parseFlags(
+  spec: ScriptSpec,
+  argv: string[],
+): { flags: FlagValues; common: CommonFlags; positionals: string[] } {
   const all = { ...COMMON_FLAGS, ...spec.flags }
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {}
   for (const [name, f] of Object.entries(all)) {
     options[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) }
   }
-  let parsed: { values: Record<string, string | boolean | undefined> }
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] }
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as typeof parsed
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: !!spec.positionals }) as typeof parsed
   } catch (e) {
     throw new UsageError(
       `Can't read the command line: ${errorMessage(e).replace(/\. To specify.*$/s, '')}`,
@@ -135,7 +140,7 @@ export function parseFlags(spec: ScriptSpec, argv: string[]): { flags: FlagValue
     verbose: flags.verbose === true,
     target: String(flags.target ?? 'production'),
   }
-  return { flags, common }
+  return { flags, common, positionals: parsed.positionals ?? [] }
 }
 
 export function renderHelp(spec: ScriptSpec): string {
@@ -148,7 +153,7 @@ export function renderHelp(spec: ScriptSpec): string {
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2
   const codes = spec.exitCodes ?? STANDARD_EXIT_CODES
   return [
-    `Usage: npx zx scripts/${spec.name}.ts [flags]`,
+    `Usage: npx zx scripts/${spec.name}.ts [flags]${spec.positionals ? ` -- ${spec.positionals}` : ''}`,
     '',
     spec.summary,
     ...(spec.description ? ['', spec.description] : []),
@@ -170,6 +175,8 @@ export type ScriptContext = {
   /** aborted on SIGINT, SIGTERM, SIGHUP or when the parent (npx) dies; operations check it between steps */
   signal: AbortSignal
   argv: string[]
+  /** the arguments after the flags (only for a spec with positionals) */
+  positionals: string[]
 }
 
 /**
@@ -208,14 +215,14 @@ export async function runScript(
   for (const s of HANDLED_SIGNALS) process.on(s, onSignal)
   let code: number
   try {
-    const { flags, common } = parseFlags(spec, argv)
+    const { flags, common, positionals } = parseFlags(spec, argv)
     ui = new Printer({ json: common.json, quiet: common.quiet, verbose: common.verbose })
     configureGateway({ printer: ui })
     if (common.help) {
       process.stdout.write(renderHelp(spec))
       code = EXIT.OK
     } else {
-      const result = await main({ flags, common, ui, signal: controller.signal, argv })
+      const result = await main({ flags, common, ui, signal: controller.signal, argv, positionals })
       code = typeof result === 'number' ? result : EXIT.OK
       if (signalled && code === EXIT.OK) code = EXIT.INTERRUPTED
     }

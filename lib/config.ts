@@ -10,6 +10,7 @@ import { UsageError, shownValue } from './errors.ts'
 import { faultPoint } from './fault.ts'
 import { writeAll } from './fsutil.ts'
 import { withKernelLockSync } from './lock.ts'
+import { DAY2_SCHEMA } from './day2/settings.ts'
 import { TLS_SCHEMA, checkTlsValue, tlsProblems, tlsSettings, type TlsKind, type TlsSettings } from './config-tls.ts'
 
 export const TARGETS = ['staging', 'production'] as const
@@ -109,6 +110,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   DISK_MIN_FREE_MB: { kind: 'int', default: () => '1024' },
   STAGING_CHECKS: { kind: 'text', default: () => 'npm run typecheck' },
   ...TLS_SCHEMA,
+  ...DAY2_SCHEMA,
 }
 
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */

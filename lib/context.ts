@@ -16,6 +16,8 @@ import {
 import { OperationError } from './errors.ts'
 import { configureGateway } from './gateway.ts'
 import type { Printer } from './ui.ts'
+import { configureAuditRetention } from './audit-rotate.ts'
+import { auditRetention } from './day2/settings.ts'
 
 export type Paths = {
   varDir: string
@@ -65,6 +67,7 @@ export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; e
   })
   ctx.ui.secrets.add(config.secrets)
   configureGateway({ timeoutMs: config.commandTimeoutMs })
+  configureAuditRetention(auditRetention(config.raw))
   for (const w of config.warnings) ctx.ui.warn(w)
   return { config, paths: runtimePaths(config.varDir), ui: ctx.ui, dryRun: ctx.common.dryRun }
 }

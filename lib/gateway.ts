@@ -30,6 +30,8 @@ export type CommandOptions = {
   stdoutFd?: number
   /** stdout and stderr go to this process's terminal (not captured) */
   inherit?: boolean
+  /** each chunk of stdout as it arrives (a stream followed live, such as `compose logs --follow`) */
+  onStdout?: (text: string) => void
   /** this call's own abort signal (besides the operation's): a caller's deadline, such as health-check's */
   signal?: AbortSignal
   /** this call's deadline; default: the configured COMMAND_TIMEOUT */
@@ -245,6 +247,7 @@ export async function run(
   let out: { exitCode: number | null; stdout: string; stderr: string } | undefined
   try {
     p = start(program, args, o, ac.signal)
+    if (o.onStdout) p.stdout?.on('data', (d: Buffer) => o.onStdout!(d.toString('utf8')))
     running.add(p)
     out = await p
   } catch (e) {

@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { RefusedError, errorMessage } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
+import { rotateAuditIfDue } from './audit-rotate.ts'
 
 export type Slot = 'blue' | 'green'
 export const SLOTS: readonly Slot[] = ['blue', 'green']
@@ -178,6 +179,7 @@ export function appendAudit(file: string, entry: AuditEntry, mask: (s: string) =
     ...entry,
   }
   fs.mkdirSync(path.dirname(file), { recursive: true })
+  rotateAuditIfDue(file)
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640)
   try {
     fs.writeSync(fd, `${mask(JSON.stringify(line))}\n`)

@@ -10,6 +10,7 @@ import { readContainers, readLockFact } from '../lib/health/facts.ts'
 import { buildStatus, renderStatus } from '../lib/health/status.ts'
 import type { ContainerFact } from '../lib/health/evaluate.ts'
 import { certView, renderCertLine } from '../lib/certs-op.ts'
+import { maintenanceLine, readMaintenance } from '../lib/day2/maintenance.ts'
 
 const spec: ScriptSpec = {
   name: 'status',
@@ -47,6 +48,7 @@ await runScript(spec, async (ctx) => {
     now,
   })
   const cert = certView(config, paths)
-  if (ctx.common.json) ui.result({ ...view, certificate: cert })
-  else process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(cert)))
+  const maintenance = readMaintenance(paths.live)
+  if (ctx.common.json) ui.result({ ...view, certificate: cert, maintenance })
+  else process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(cert) + maintenanceLine(maintenance)))
 })

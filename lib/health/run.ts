@@ -12,6 +12,7 @@ import { readLive } from '../nginx.ts'
 import { probeHttp, probePostgres, probeRedis, runProbes } from '../probe.ts'
 import type { ProbeResult } from '../probe.ts'
 import { readState } from '../state.ts'
+import { evaluateMaintenance, readMaintenance } from '../day2/maintenance.ts'
 import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
 import type { Slot } from '../state.ts'
 import {
@@ -330,6 +331,11 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
             }
           : { name: 'docker_live_restore', status: 'WARNING', latencyMs: 0, detail: LIVE_RESTORE_OFF }
       }),
+  })
+  defs.push({
+    name: 'maintenance',
+    onTimeout: 'UNKNOWN',
+    run: async () => evaluateMaintenance(readMaintenance(paths.live)),
   })
   defs.push({
     name: 'deploy_lock',

@@ -1,0 +1,40 @@
+// Settings of the day-2 operations (maintenance page, audit log retention): their env keys with
+// defaults (spread into config.ts's SCHEMA) and the typed values read from a loaded config.
+import type { KeySpec } from '../config.ts'
+
+export const DAY2_SCHEMA: Record<string, KeySpec> = {
+  /** an HTML file served as the maintenance page; empty: the built-in page */
+  MAINTENANCE_PAGE: { kind: 'text', default: () => '' },
+  /** rotate the audit log once it is this big (bytes) */
+  AUDIT_MAX_BYTES: { kind: 'int', default: () => String(10 * 1024 * 1024) },
+  /** rotate the audit log once its first entry is this many days old */
+  AUDIT_MAX_AGE_DAYS: { kind: 'int', default: () => '30' },
+  /** rotated audit logs kept (the oldest beyond this count are deleted) */
+  AUDIT_KEEP_FILES: { kind: 'int', default: () => '12' },
+  /** rotated audit logs older than this many days are deleted */
+  AUDIT_KEEP_DAYS: { kind: 'int', default: () => '365' },
+}
+
+export type AuditRetention = { maxBytes: number; maxAgeDays: number; keepFiles: number; keepDays: number }
+
+export const DEFAULT_AUDIT_RETENTION: AuditRetention = {
+  maxBytes: 10 * 1024 * 1024,
+  maxAgeDays: 30,
+  keepFiles: 12,
+  keepDays: 365,
+}
+
+/** The retention policy from a config's raw values (defaults for what is missing). */
+export function auditRetention(raw: Record<string, string>): AuditRetention {
+  const n = (key: string, fallback: number) => {
+    const v = raw[key]
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : fallback
+  }
+  const d = DEFAULT_AUDIT_RETENTION
+  return {
+    maxBytes: n('AUDIT_MAX_BYTES', d.maxBytes),
+    maxAgeDays: n('AUDIT_MAX_AGE_DAYS', d.maxAgeDays),
+    keepFiles: n('AUDIT_KEEP_FILES', d.keepFiles),
+    keepDays: n('AUDIT_KEEP_DAYS', d.keepDays),
+  }
+}

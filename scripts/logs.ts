@@ -1,0 +1,88 @@
+#!/usr/bin/env -S npx zx
+// The logs of a target's app services (of the live slot, or --slot / --release) or of one
+// accessory, each line prefixed with its service and slot, secrets masked; --follow streams them.
+import { runScript, EXIT } from '../lib/cli.ts'
+import { loadEnv } from '../lib/context.ts'
+import { UsageError } from '../lib/errors.ts'
+import { run } from '../lib/gateway.ts'
+import { readLive } from '../lib/nginx.ts'
+import { readState } from '../lib/state.ts'
+import { formatLine, lineSplitter, planLogs } from '../lib/day2/logs.ts'
+
+const FOLLOW_MS = 7 * 24 * 3_600_000
+
+await runScript(
+  {
+    name: 'logs',
+    summary: 'Show the logs of the app services of the live slot (or --slot, --release), or of one accessory.',
+    description:
+      'Each line is "<service> <slot> | <time> <text>", secrets masked. --follow runs until Ctrl-C (exit 130).',
+    flags: {
+      service: {
+        type: 'string',
+        value: '<name>',
+        description: 'one service: frontend, api, docs, main, or an accessory (nginx, postgres, redis)',
+      },
+      slot: { type: 'string', value: '<blue|green>', description: 'the slot to read (default: the live one)' },
+      release: { type: 'string', value: '<version>', description: 'the slot holding this release' },
+      since: { type: 'string', value: '<time>', description: 'only lines since 10m, 2h or 2026-12-02T10:00:00Z' },
+      tail: { type: 'number', value: '<n>', description: 'only the last n lines of each container' },
+      grep: { type: 'string', value: '<regex>', description: 'only lines matching this (case-insensitive)' },
+      follow: { type: 'boolean', short: 'f', description: 'keep printing new lines until interrupted' },
+    },
+    examples: [
+      'npx zx scripts/logs.ts --since 10m',
+      'npx zx scripts/logs.ts --service api --grep error --follow',
+      'npx zx scripts/logs.ts --release 1.4.2 --json',
+    ],
+    exitCodes: [
+      [EXIT.OK, 'ok'],
+      [EXIT.FAILED, 'docker could not read the logs'],
+      [EXIT.REFUSED, 'bad input (unknown service or slot, a release no slot holds, a bad --since or --grep)'],
+      [EXIT.INTERRUPTED, 'interrupted (how --follow ends)'],
+    ],
+  },
+  async (ctx) => {
+    const f = ctx.flags
+    const str = (k: string) => (typeof f[k] === 'string' ? (f[k] as string) : undefined)
+    if (ctx.common.json && f.follow === true)
+      throw new UsageError("Can't follow the logs as JSON: --json prints one document at the end", 'Drop one of them.')
+    const { config, paths, ui } = loadEnv(ctx, { generateSecrets: false })
+    const plan = planLogs(
+      config,
+      {
+        service: str('service'),
+        slot: str('slot'),
+        release: str('release'),
+        since: str('since'),
+        grep: str('grep'),
+        follow: f.follow === true,
+        ...(typeof f.tail === 'number' ? { tail: f.tail } : {}),
+      },
+      readState(paths.state, config.target),
+      readLive(paths.live).live,
+    )
+    const lines: string[] = []
+    const out = lineSplitter((l) => {
+      const shown = formatLine(l, plan.source, plan.grep, (s) => ui.mask(s))
+      if (shown === null) return
+      if (ctx.common.json) lines.push(shown)
+      else process.stdout.write(`${shown}\n`)
+    })
+    const r = await run('docker', plan.args, {
+      env: plan.env,
+      changes: false,
+      nothrow: true,
+      onStdout: (c) => out.push(c),
+      action: `read the logs of ${plan.services.join(', ')} (${plan.source})`,
+      ...(plan.follow ? { timeoutMs: FOLLOW_MS } : {}),
+    })
+    out.end()
+    if (!r.ok) {
+      ui.error(`Can't read the logs: ${ui.mask(r.stderr.trim().split('\n').pop() ?? `docker exited ${r.code}`)}`)
+      return EXIT.FAILED
+    }
+    ui.result({ ok: true, source: plan.source, version: plan.version, services: plan.services, lines })
+    return EXIT.OK
+  },
+)
