@@ -234,6 +234,29 @@ test('backup run: no repository password is a UsageError (exit 2) before any com
   }
 })
 
+test('pre-deploy backup without BACKUP_REPOSITORY: only the local dump, no count query, no restic', async () => {
+  const local = loadConfig({
+    target: 'production',
+    env: {
+      DMS_ENV_DIR: tempEnvDir(),
+      POSTGRES_PASSWORD: 'Pp4kD8sL2vQ9wE6rT1yU',
+      REDIS_PASSWORD: 'Rr8vN3kP1xR7tW5yB2mD',
+    },
+  })
+  const calls = recordCalls()
+  try {
+    const r = await takeBackup(createGateway(ui(), { dryRun: true }), local, '/nonexistent', ui(), {
+      version: 'v2',
+      offHost: 'when-configured',
+    })
+    assert.equal(calls, [])
+    assert.is(r.snapshot, null)
+    assert.is(r.repository, null)
+  } finally {
+    stopRecording()
+  }
+})
+
 test('restore drill: plan names the snapshot, the scratch container and the check', async () => {
   recordCalls((c) => (c.args[0] === 'snapshots' ? { stdout: SNAPSHOTS } : undefined))
   try {
