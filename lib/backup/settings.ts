@@ -20,6 +20,8 @@ export type BackupSettings = {
   drillImage: string
   target: string
   db: string
+  /** restic's local cache: VAR_DIR/restic-cache, with the toolkit's other runtime files */
+  cacheDir: string
 }
 
 export function backupSettings(config: Config): BackupSettings {
@@ -38,6 +40,7 @@ export function backupSettings(config: Config): BackupSettings {
     drillImage: r.DRILL_IMAGE ?? 'dms/postgres:local',
     target: config.target,
     db: config.postgres.db,
+    cacheDir: path.join(config.varDir, 'restic-cache'),
   }
 }
 
@@ -86,5 +89,6 @@ export function resticEnv(s: BackupSettings): Record<string, string> {
     RESTIC_PASSWORD_FILE: s.passwordFile,
     RESTIC_PASSWORD_COMMAND: '',
     RESTIC_PROGRESS_FPS: '0.2',
+    RESTIC_CACHE_DIR: s.cacheDir,
   }
 }

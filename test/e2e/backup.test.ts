@@ -110,7 +110,7 @@ test('backup run: the dump and its row counts go off the host as a restic snapsh
     quiet: true,
     nothrow: true,
     env: { ...process.env, ...env },
-  })`restic dump ${snapshot} ${`/${dumpName}`} > ${fetched}`
+  })`restic --no-cache dump ${snapshot} ${`/${dumpName}`} > ${fetched}`
   assert.is(dump.exitCode, 0, dump.stderr)
   const text = await sh`pg_restore --data-only -f - ${fetched}`
   assert.is(text.exitCode, 0, text.stderr)
@@ -120,7 +120,7 @@ test('backup run: the dump and its row counts go off the host as a restic snapsh
     quiet: true,
     nothrow: true,
     env: { ...process.env, ...env, RESTIC_PASSWORD: `${PASSWORD}x` },
-  })`restic snapshots`
+  })`restic --no-cache snapshots`
   assert.is.not(wrong.exitCode, 0)
   assert.match(wrong.stderr, /wrong password/)
   assert.not.ok(r.stdout.includes(PASSWORD) || r.stderr.includes(PASSWORD), 'the password was printed')

@@ -93,6 +93,7 @@ test('restic argv: tags select this target; forget groups by tags and prunes; no
   assert.equal(snapshotsArgs(base).slice(-2), ['--tag', 'dms-backup,target=production,db=dms'])
   assert.is(resticEnv(base).RESTIC_PASSWORD, PASSWORD)
   assert.is(resticEnv(base).RESTIC_REPOSITORY, base.repository)
+  assert.is(resticEnv(base).RESTIC_CACHE_DIR, `${config.varDir}/restic-cache`)
 })
 
 const SNAPSHOTS = JSON.stringify([
