@@ -144,12 +144,13 @@ export type RetentionPolicy = { keepCount: number; keepDays: number }
 
 const BACKUP_RE = /^(.+)-(\d{8}T\d{6}Z)(?:-(.+))?\.dump$/
 
-export function backupName(db: string, version: string, now = new Date()): string {
+/** <db>-<time>-before-<version>.dump before a deploy; <db>-<time>.dump for a scheduled backup (no version). */
+export function backupName(db: string, version: string | null, now = new Date()): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')
-  return `${db}-${stamp}-before-${version}.dump`
+  return `${db}-${stamp}${version ? `-before-${version}` : ''}.dump`
 }
 
 /** The time a backup was taken, from its name (the file's mtime for other names). */
@@ -200,7 +201,10 @@ export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Dat
   return expired
 }
 
-async function pgRestoreList(config: Config, file: string): Promise<{ ok: boolean; entries: number; detail: string }> {
+export async function pgRestoreList(
+  config: Config,
+  file: string,
+): Promise<{ ok: boolean; entries: number; detail: string }> {
   const host = await run('command', ['-v', 'pg_restore'], {
     nothrow: true,
     changes: false,
@@ -252,7 +256,7 @@ export async function backupDatabase(
   config: Config,
   dir: string,
   ui: Printer,
-  o: { version: string; now?: Date },
+  o: { version: string | null; now?: Date },
 ): Promise<{ backup: BackupFile | null; entries: number; pruned: BackupFile[] }> {
   const name = backupName(config.postgres.db, o.version, o.now)
   const file = path.join(dir, name)

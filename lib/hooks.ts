@@ -1,6 +1,7 @@
 // Deploy hooks: executables in hooks/ (HOOKS_DIR overrides it) named pre-deploy, post-deploy,
 // on-rollback, on-failure and smoke. Each runs without a shell, with the release in its
-// environment (DMS_VERSION, DMS_SLOT, DMS_PREVIOUS_SLOT, DMS_TARGET, DMS_OUTCOME) and without
+// environment (DMS_VERSION, DMS_SLOT, DMS_PREVIOUS_SLOT, DMS_TARGET, DMS_OUTCOME,
+// DMS_BACKUP_FILE, DMS_BACKUP_SNAPSHOT) and without
 // the toolkit's secrets. A missing hook is not an error; what a failing one means is the caller's.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -17,6 +18,8 @@ export type HookContext = {
   previousSlot: string | null
   target: string
   outcome: string
+  /** the pre-deploy backup, once taken: its file and the restic snapshot of its off-host copy */
+  backup?: { file: string | null; snapshot: string | null } | null
 }
 
 export type HookResult = {
@@ -46,6 +49,8 @@ export function hookEnv(base: NodeJS.ProcessEnv, h: HookContext): Record<string,
     DMS_PREVIOUS_SLOT: h.previousSlot ?? '',
     DMS_TARGET: h.target,
     DMS_OUTCOME: h.outcome,
+    DMS_BACKUP_FILE: h.backup?.file ?? '',
+    DMS_BACKUP_SNAPSHOT: h.backup?.snapshot ?? '',
   }
 }
 

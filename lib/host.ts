@@ -49,6 +49,8 @@ export const TEST_TOOLS: Record<string, string> = {
   pebble: 'pebble',
   lego: 'lego',
   testssl: 'testssl.sh',
+  // off-host backups (the backup e2e)
+  restic: 'restic',
   // flock, setsid, nsenter
   flock: 'util-linux',
   // several hosts: the test ground's sshd per host, and the client's key tools

@@ -184,7 +184,9 @@ export async function executeDeploy(
   const started = Date.now()
   const { version, slot, live } = plan
   const target = config.target
-  const ctx = (outcome: string): HookContext => ({ version, slot, previousSlot: live, target, outcome })
+  // the backup, once taken, is handed to the hooks after it (set below, when result exists)
+  let backup: HookContext['backup'] = null
+  const ctx = (outcome: string): HookContext => ({ version, slot, previousSlot: live, target, outcome, backup })
   const hook = async (name: HookName, outcome: string) => {
     const r = await ports.hook(name, ctx(outcome))
     if (r.ran && !r.ok) ui.warn(`The ${name} hook failed (${r.detail}); the deploy's outcome stands.`)
@@ -248,9 +250,10 @@ export async function executeDeploy(
       )
       checkpoint('backup')
       result.backup = await ui.step('Backing up the database (pg_dump -Fc)', () => ports.backup(version))
+      backup = result.backup
       if (result.backup.file)
         ui.info(
-          `  backup: ${result.backup.file} (${result.backup.bytes} bytes, ${result.backup.entries} entries; ${result.backup.pruned} old ones removed)`,
+          `  backup: ${result.backup.file} (${result.backup.bytes} bytes, ${result.backup.entries} entries; ${result.backup.pruned} old ones removed)${result.backup.snapshot ? `; off-host copy: restic snapshot ${result.backup.snapshot}` : ''}`,
         )
       checkpoint('create')
       await executeCreate(p, store, ui, plan.create, { timeoutMs: o.timeoutMs, signal: o.signal })

@@ -7,9 +7,10 @@ import type { Store } from '../bluegreen.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../context.ts'
 import { configArgs, createShell, slotProject, slotTarget, type Shell } from '../compose.ts'
-import { backupDatabase, listPending, removeOneOffs, runMigrations, type PendingMigrations } from '../db.ts'
+import { listPending, removeOneOffs, runMigrations, type PendingMigrations } from '../db.ts'
 import { RefusedError } from '../errors.ts'
-import { timeoutAsFailure } from '../gateway.ts'
+import { createGateway, timeoutAsFailure } from '../gateway.ts'
+import { takeBackup } from '../backup/take.ts'
 import { hooksDir, runHook, type HookContext, type HookName, type HookResult } from '../hooks.ts'
 import { testConfig } from '../nginx.ts'
 import { sendNotification, type NotifyEvent } from '../notify.ts'
@@ -22,7 +23,14 @@ import type { Slot } from '../state.ts'
 import type { Printer } from '../ui.ts'
 import { updateDeployMetrics, type DeployMetrics } from './metrics.ts'
 
-export type BackupOutcome = { file: string | null; bytes: number; entries: number; pruned: number }
+/** snapshot: the restic snapshot of the off-host copy (null when BACKUP_REPOSITORY is not set) */
+export type BackupOutcome = {
+  file: string | null
+  bytes: number
+  entries: number
+  pruned: number
+  snapshot: string | null
+}
 
 export type DeployPorts = {
   platform: Platform
@@ -141,8 +149,9 @@ export function createDeployPorts(
     ensureCore: async () => void (await ensureCore(sh, config, paths, ui, { timeoutMs: config.deployTimeoutMs })),
     listPending: (slot, version) => listPending(sh, config, slot, version),
     async backup(version) {
-      const r = await backupDatabase(sh, config, paths.backups, ui, { version })
-      return { file: r.backup?.file ?? null, bytes: r.backup?.bytes ?? 0, entries: r.entries, pruned: r.pruned.length }
+      const gw = createGateway(ui, { dryRun: o.dryRun })
+      const r = await takeBackup(gw, config, paths.backups, ui, { version, offHost: 'when-configured' })
+      return { file: r.file, bytes: r.bytes, entries: r.entries, pruned: r.pruned, snapshot: r.snapshot }
     },
     migrate: (slot, version, allowContract) => runMigrations(sh, config, slot, version, { allowContract }),
     smoke: (slot, version, signal) =>

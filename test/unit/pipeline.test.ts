@@ -108,6 +108,8 @@ function memoryStore(s: DeployState, audit: AuditEntry[], metrics: DeployMetrics
 
 type Fakes = {
   hooks: string[]
+  /** per hook run: the backup file and snapshot it was handed */
+  hookBackups: string[]
   events: string[]
   metrics: DeployMetrics
   audit: AuditEntry[]
@@ -138,7 +140,7 @@ function setup(
     publicProbes: 0,
     removeFails: o.removeFails,
   }
-  const f: Fakes = { hooks: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
+  const f: Fakes = { hooks: [], hookBackups: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
   const smokeOk: SmokeReport = {
     ok: true,
     checks: [],
@@ -166,7 +168,7 @@ function setup(
     }),
     backup: async () => {
       world.calls.push('backup')
-      return { file: '/b/dms.dump', bytes: 10, entries: 3, pruned: 0 }
+      return { file: '/b/dms.dump', bytes: 10, entries: 3, pruned: 0, snapshot: '3f2a9c1e' }
     },
     migrate: async () => {
       world.calls.push('migrate')
@@ -181,6 +183,7 @@ function setup(
     removeOneOffs: async () => 0,
     hook: async (name, h) => {
       f.hooks.push(`${name} ${h.version} ${h.slot} ${h.previousSlot} ${h.outcome}`)
+      f.hookBackups.push(`${name} ${h.backup?.file ?? '-'} ${h.backup?.snapshot ?? '-'}`)
       const fail = o.failHook === name
       return { name, ran: true, ok: !fail, code: fail ? 1 : 0, output: '', ms: 1, detail: fail ? 'exit 1' : 'ok' }
     },
@@ -236,6 +239,13 @@ test('a deploy runs backup, create, migrate, smoke, switch in order and records,
   assert.is(f.metrics.total.succeeded, 1)
   assert.is(f.metrics.inProgress, false)
   assert.is(f.metrics.live, 'green')
+})
+
+test('hooks after the backup are handed its file and restic snapshot; pre-deploy runs before it, so none', async () => {
+  const { ports, f } = setup()
+  const plan = await planDeploy(ports, opts())
+  await executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal })
+  assert.equal(f.hookBackups, ['pre-deploy - -', 'smoke /b/dms.dump 3f2a9c1e', 'post-deploy /b/dms.dump 3f2a9c1e'])
 })
 
 test('a failing pre-deploy hook refuses (exit 2) before anything changes', async () => {
