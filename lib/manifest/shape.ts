@@ -29,7 +29,8 @@ const REPO = '([a-z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+
 /** a repository without a tag (a service's: the release version is the tag) */
 export const REPO_RE = `^${REPO}$`
 /** a repository with an optional tag (an accessory's) */
-export const IMAGE_RE = `^${REPO}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$`
+const TAG = '(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?'
+export const IMAGE_RE = `^${REPO}${TAG}$`
 export const ENV_KEY_RE = '^[A-Za-z_][A-Za-z0-9_]*$'
 /** env values and argv words: printable, no control characters (a newline would break the generated files) */
 export const TEXT_RE = '^[^\\u0000-\\u001f\\u007f]*$'
