@@ -4,6 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
+import { buildStatus, renderStatus } from '../../lib/health/status.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { keptReleases, keptRefs, recordedImage } from '../../lib/images/recorded.ts'
 import { parseImageRef, pickRepoDigest, shortDigest } from '../../lib/images/ref.ts'
@@ -164,6 +165,26 @@ test('config: an image outside the registry, a user without password, a bad host
   )
   refused({ REGISTRY: 'http://x' }, /REGISTRY="http:\/\/x" is not valid/)
   refused({ REGISTRY_USER: 'ci' }, /REGISTRY is empty/)
+})
+
+test('status shows the tag and the short digest a release recorded', () => {
+  const state = emptyState('production')
+  state.slots.green = rel('v2', D1, { slot: 'green' })
+  state.slots.blue = rel('v1', undefined)
+  const v = buildStatus({
+    target: 'production',
+    state,
+    markerLive: 'green',
+    gradual: null,
+    containers: [],
+    lock: { held: false },
+    audit: [],
+    now: new Date(),
+  })
+  assert.is(v.slots[1]!.recorded?.digest, 'sha256:aaaaaaaaaaaa')
+  const text = renderStatus(v, new Date())
+  assert.match(text, /green LIVE  v2 sha256:aaaaaaaaaaaa \(deployed/)
+  assert.match(text, /blue  idle  v1 \(deployed/)
 })
 
 test.run()
