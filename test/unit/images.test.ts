@@ -183,8 +183,8 @@ test('status shows the tag and the short digest a release recorded', () => {
   })
   assert.is(v.slots[1]!.recorded?.digest, 'sha256:aaaaaaaaaaaa')
   const text = renderStatus(v, new Date())
-  assert.match(text, /green LIVE  v2 sha256:aaaaaaaaaaaa \(deployed/)
-  assert.match(text, /blue  idle  v1 \(deployed/)
+  assert.match(text, /green LIVE +v2 sha256:aaaaaaaaaaaa \(deployed/)
+  assert.match(text, /blue +idle +v1 \(deployed/)
 })
 
 test.run()
