@@ -51,6 +51,9 @@ export const TEST_TOOLS: Record<string, string> = {
   testssl: 'testssl.sh',
   // flock, setsid, nsenter
   flock: 'util-linux',
+  // images from a registry: the CNCF distribution registry, and htpasswd -B for its bcrypt password file
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 }
 
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {
