@@ -142,3 +142,28 @@ export async function removeRegistry(reg: TestRegistry): Promise<void> {
   await forgetLocal(reg)
   fs.rmSync(reg.dir, { recursive: true, force: true })
 }
+
+/** The digest the registry serves for repo:tag (HEAD of the manifest with basic auth), '' when it has none. */
+export function manifestDigest(reg: TestRegistry, repo: string, tag: string): Promise<string> {
+  const auth = Buffer.from(`${reg.user}:${reg.password}`).toString('base64')
+  return new Promise((resolve) => {
+    const req = http.request(
+      `http://${reg.addr}/v2/${repo}/manifests/${tag}`,
+      {
+        method: 'HEAD',
+        headers: {
+          Authorization: `Basic ${auth}`,
+          Accept: 'application/vnd.docker.distribution.manifest.v2+json',
+        },
+        timeout: 5000,
+      },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode === 200 ? String(res.headers['docker-content-digest'] ?? '') : '')
+      },
+    )
+    req.on('error', () => resolve(''))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
+}

@@ -13,13 +13,14 @@ import * as assert from 'uvu/assert'
 import { $ } from 'zx'
 import { startLoad, summarize } from '../../bench/load.ts'
 import { tempEnvDir, type RunResult } from '../helpers/run.ts'
-import { V1, V2, assertExit0, buildReleases, deploy, startScript, state, tail } from './deploy-helpers.ts'
+import { V1, V2, V3, assertExit0, buildReleases, deploy, startScript, state, tail } from './deploy-helpers.ts'
 import { removeProjects, request, waitFor } from './harness.ts'
 import {
   containerImageId,
   containerImages,
   forgetLocal,
   imageId,
+  manifestDigest,
   pushAs,
   removeRegistry,
   startRegistry,
@@ -209,6 +210,40 @@ test('deploy and a cold rollback under load: 0 failed requests; the rollback run
     await imageId(`dms/app:${V1}`),
     'r1 runs its recorded image, not the moved tag',
   )
+})
+
+test('build and push: push-images builds the release image and pushes it with its tag; without a registry: exit 2', async () => {
+  const r = await run(startScript(t, 'push-images', ['--version', 'pushed', '--yes']).done)
+  assertExit0(r, 'push-images')
+  const digest =
+    /Pushed 127\.0\.0\.1:32500\/dms\/app:pushed \(sha256:[a-f0-9]{12}\); deploys pin (sha256:[a-f0-9]{64})/.exec(
+      r.stdout,
+    )?.[1]
+  assert.ok(digest, tail(r))
+  assert.is(await manifestDigest(reg, 'dms/app', 'pushed'), digest, 'the registry serves the pushed tag at that digest')
+  const none = await run(
+    startScript(t, 'push-images', ['--version', 'pushed', '--yes'], {
+      REGISTRY: '',
+      REGISTRY_USER: '',
+      APP_IMAGE: 'dms/app',
+    }).done,
+  )
+  assert.is(none.code, 2, tail(none))
+  assert.match(none.stderr, /Can't push images: no registry is configured for this target\. Nothing was changed/)
+})
+
+test('retention: prune-images removes app images no kept release needs, never a recorded digest', async () => {
+  await pushAs(reg, `dms/app:${V3}`, 'dms/app:old')
+  const before = stateText()
+  const dry = await run(startScript(t, 'prune-images', ['--dry-run']).done)
+  assertExit0(dry, 'prune-images --dry-run')
+  assert.match(dry.stdout, new RegExp(`remove ${REPO}:old`))
+  assert.ok(await imageId(`${REPO}:old`), 'a dry run removes nothing')
+  const r = await run(startScript(t, 'prune-images', ['--yes']).done)
+  assertExit0(r, 'prune-images')
+  assert.is(await imageId(`${REPO}:old`), '', 'the unrecorded image reference is gone')
+  for (const v of ['r1', 'r2']) assert.ok(await imageId(`${REPO}@${digests[v]}`), `${v}'s recorded digest stays`)
+  assert.is(stateText(), before)
 })
 
 test('no credential on any command line, output, log or state file; the login stays in the target DOCKER_CONFIG', async () => {
