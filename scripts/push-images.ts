@@ -4,7 +4,7 @@
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { validateVersion } from '../lib/bluegreen.ts'
-import { UsageError } from '../lib/errors.ts'
+import { RefusedError, UsageError } from '../lib/errors.ts'
 import { createGateway } from '../lib/gateway.ts'
 import { shortDigest } from '../lib/images/ref.ts'
 import { pushImage } from '../lib/images/registry.ts'
@@ -17,6 +17,10 @@ await runScript(
     summary: "Build the app's image for a release and push it to the target's registry with the release tag.",
     flags: {
       version: { type: 'string', value: '<tag>', description: 'the release (image tag) to build and push' },
+      'no-build': {
+        type: 'boolean',
+        description: 'push the image already on this host under that tag, without building',
+      },
       ...LOCK_FLAGS,
     },
     examples: [
@@ -34,16 +38,23 @@ await runScript(
         'Set REGISTRY (and APP_IMAGE=<registry>/<repository>, REGISTRY_USER) in the env file, REGISTRY_PASSWORD in its .local file.',
       )
     const image = `${config.appImage}:${version}`
+    const noBuild = ctx.flags['no-build'] === true
     const gw = createGateway(ctx.ui, { dryRun: ctx.common.dryRun })
     const p = createPlatform(config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
     return runOperation(ctx, env, {
       action: 'push-images',
       describe: `build and push ${image}`,
-      plan: async () => ({
-        steps: [`build ${image} from compose/images/app`, `push ${image} to ${config.registry.server}`],
-      }),
+      plan: async () => {
+        if (noBuild && !(await p.imageAvailable(version)))
+          throw new RefusedError(
+            `Can't push ${image}: it is not on this host. Nothing was changed.`,
+            'Build it first, or leave out --no-build.',
+          )
+        const build = noBuild ? `use ${image} as built on this host` : `build ${image} from compose/images/app`
+        return { steps: [build, `push ${image} to ${config.registry.server}`] }
+      },
       execute: async () => {
-        await ctx.ui.step(`Building ${image}`, () => p.buildImage(version))
+        if (!noBuild) await ctx.ui.step(`Building ${image}`, () => p.buildImage(version))
         return ctx.ui.step(`Pushing ${image}`, () => pushImage(gw, config.registry, image))
       },
       rehearse: true,
