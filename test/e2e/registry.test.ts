@@ -60,6 +60,16 @@ const run = async (r: Promise<RunResult>) => {
   return out
 }
 const stateText = () => fs.readFileSync(t.paths.state, 'utf8')
+const coreHealthy = async () => {
+  const names = ['nginx', 'postgres', 'redis'].map((n) => `${PREFIX}-prod-${n}-1`)
+  const r = await $({ quiet: true, nothrow: true })`docker inspect --format ${'{{.State.Health.Status}}'} ${names}`
+  return r.stdout
+    .trim()
+    .split('\n')
+    .every((h) => h === 'healthy') && r.exitCode === 0
+    ? true
+    : undefined
+}
 const liveVersion = async () => (await request(`${base}/api/version`)).headers['x-version']
 
 test.before(async () => {
@@ -67,8 +77,10 @@ test.before(async () => {
   await buildReleases()
   // the core (nginx, postgres, redis) first: not what this suite tests, and slow to become healthy
   // when other suites load both cores (postgres' healthcheck can run out of retries once)
-  await upCore(t).catch((e) => {
-    console.log(`  core not healthy on the first try (${(e as Error).message.split('\n').pop()}); once more`)
+  await upCore(t).catch(async (e) => {
+    console.log(`  core not healthy on the first try (${(e as Error).message.split('\n').pop()}); waiting for it`)
+    // a container marked unhealthy turns healthy again at its next passing check
+    await waitFor('the core containers to be healthy', coreHealthy, 240_000, 1000)
     return upCore(t)
   })
   reg = await startRegistry(32500, PASSWORD)
