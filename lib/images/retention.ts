@@ -1,6 +1,7 @@
 // Retention of local app images, the runner: list the app repository's images and the images
 // containers use, let pruneChoice (pure) pick what no kept release needs, remove those references.
 import type { Config } from '../config.ts'
+import { OperationError } from '../errors.ts'
 import type { Gateway } from '../gateway.ts'
 import type { DeployState } from '../state.ts'
 import { parseImageRef } from './ref.ts'
@@ -38,7 +39,18 @@ export async function planPrune(gw: Docker, config: Config, state: DeployState):
   return pruneChoice(images, repo, keptRefs(keptReleases(state, config.registry.keepImages), repo), inUse)
 }
 
-/** Removes each reference (an image goes when its last reference does). */
+/**
+ * Removes each reference (an image goes when its last reference does). Removing an image's last tag
+ * of a repository also drops its digest reference there, so a digest already gone is no failure.
+ */
 export async function removeImageRefs(gw: Docker, refs: string[]): Promise<void> {
-  for (const ref of refs) await gw.docker(['image', 'rm', ref], { action: `remove the image reference ${ref}` })
+  for (const ref of refs) {
+    const action = `remove the image reference ${ref}`
+    const r = await gw.docker(['image', 'rm', ref], { action, nothrow: true })
+    if (!r.ok && !/No such image/i.test(r.stderr))
+      throw new OperationError(
+        `Can't ${action}: ${r.stderr.trim().split('\n').pop()}`,
+        'See: docker image ls --digests',
+      )
+  }
 }
