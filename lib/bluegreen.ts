@@ -3,7 +3,8 @@
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
 import { analyze, sleepUnlessAborted, type Analysis, type ProbeResult } from './probe.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage, shownValue } from './errors.ts'
-import { VERSION_RE } from './compose.ts'
+import { ROLES, VERSION_RE } from './compose.ts'
+import { describeChoice, type ImageChoice } from './images/registry.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { addHistory, otherSlot, whoami, type AuditEntry, type DeployState, type Release, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
@@ -80,12 +81,14 @@ export type CreatePlan = {
   replaces: string | null
   build: boolean
   steps: string[]
+  /** the image it runs (pinned by digest when known); absent: the tag (a platform without registry support) */
+  image?: ImageChoice
 }
 
 export async function planCreate(
   p: Platform,
   store: Store,
-  o: { version: string; slot?: Slot; replace?: boolean; build?: boolean },
+  o: { version: string; slot?: Slot; replace?: boolean; build?: boolean; pinned?: string },
 ): Promise<CreatePlan> {
   const routing = p.readRouting()
   const state = store.read()
@@ -109,19 +112,44 @@ export async function planCreate(
       `Can't create ${o.version} in ${slot}: ${slot} already runs release ${replaces}${state.previous?.slot === slot ? ' (the previous release, kept warm for an instant rollback)' : ''}. Nothing was changed.`,
       'Re-run with --replace to replace it (the instant rollback to it is then gone).',
     )
-  if (!o.build && !(await p.imageAvailable(o.version)))
-    throw new RefusedError(
-      `Can't create ${o.version}: its image is not on this host. Nothing was changed.`,
-      'Build it with --build, or load/pull the image first.',
-    )
+  const image = await chooseImage(p, o)
   const steps = [
     ...(o.build ? [`build the image of ${o.version}`] : []),
+    ...(image && !o.build ? [`image: ${describeChoice(image)}`] : []),
     ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
     `start ${o.version} in ${slot} and wait for every service's healthcheck`,
     `probe every role of ${slot} through the preview listener`,
     `record ${o.version} in ${slot}; ${routing.live} stays live`,
   ]
-  return { slot, live: routing.live, version: o.version, replaces, build: !!o.build, steps }
+  return {
+    slot,
+    live: routing.live,
+    version: o.version,
+    replaces,
+    build: !!o.build,
+    steps,
+    ...(image ? { image } : {}),
+  }
+}
+
+/** The image of a release, pulled now when a registry has it; refused (nothing changed) when it is nowhere. */
+async function chooseImage(
+  p: Platform,
+  o: { version: string; build?: boolean; pinned?: string },
+): Promise<ImageChoice | undefined> {
+  if (p.resolveImage) {
+    const image = await p.resolveImage(o.version, { build: !!o.build, ...(o.pinned ? { pinned: o.pinned } : {}) })
+    if (image) return image
+  } else if (o.build || (await p.imageAvailable(o.version))) return undefined
+  throw new RefusedError(
+    `Can't create ${o.version}: its image is not on this host. Nothing was changed.`,
+    'Build it with --build, load it, or set REGISTRY to pull it from a registry.',
+  )
+}
+
+/** The images a release records per service: its pinned reference, when it has one. */
+export function releaseImages(image: ImageChoice | undefined): Record<string, string> | undefined {
+  return image?.digest ? Object.fromEntries(ROLES.map((r) => [r, image.ref])) : undefined
 }
 
 export async function executeCreate(
@@ -171,7 +199,13 @@ export async function executeCreate(
     await step(
       `Starting ${version} in ${slot}`,
       `start ${version} in ${slot} and wait for every service's healthcheck`,
-      () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())),
+      () =>
+        p.startSlot(
+          slot,
+          version,
+          Math.max(1000, deadline - Date.now()),
+          plan.image?.digest ? plan.image.ref : undefined,
+        ),
     )
     abortIfSignalled()
     await step(
@@ -244,7 +278,14 @@ export async function executeCreate(
       err,
     )
   }
-  const release: Release = { version, slot, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+  const images = releaseImages(plan.image)
+  const release: Release = {
+    version,
+    slot,
+    deployedAt: new Date().toISOString(),
+    deployedBy: whoami().user,
+    ...(images ? { images } : {}),
+  }
   store.update((s) => {
     s.slots[slot] = release
     s.pending = null

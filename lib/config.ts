@@ -11,6 +11,15 @@ import { faultPoint } from './fault.ts'
 import { writeAll } from './fsutil.ts'
 import { withKernelLockSync } from './lock.ts'
 import { DAY2_SCHEMA } from './day2/settings.ts'
+import {
+  REGISTRY_KINDS,
+  REGISTRY_SCHEMA,
+  checkRegistryValue,
+  registryProblems,
+  registrySettings,
+  type RegistryKind,
+  type RegistrySettings,
+} from './config-registry.ts'
 import { TLS_SCHEMA, checkTlsValue, tlsProblems, tlsSettings, type TlsKind, type TlsSettings } from './config-tls.ts'
 
 export const TARGETS = ['staging', 'production'] as const
@@ -47,6 +56,8 @@ export type Config = {
   stagingChecks: string[]
   /** domains, certificate mode, ACME and HSTS settings (see tlsSettings) */
   tls: TlsSettings
+  /** the registry APP_IMAGE is pulled from, its login, pull deadline and retries (see registrySettings) */
+  registry: RegistrySettings
   /** every value by key, for settings read elsewhere (HEALTH_* thresholds, hooks) */
   raw: Record<string, string>
   /** where each value came from: "env/.env.production:12", "environment", "default", "generated" */
@@ -72,6 +83,7 @@ export type Kind =
   | 'ratio'
   | 'text'
   | TlsKind
+  | RegistryKind
 export type KeySpec = { kind: Kind; default?: (t: Target) => string; generate?: boolean }
 
 const PORTS = (p: Record<Target, number>) => (t: Target) => String(p[t])
@@ -120,6 +132,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   STAGING_CHECKS: { kind: 'text', default: () => 'npm run typecheck' },
   ...TLS_SCHEMA,
   ...DAY2_SCHEMA,
+  ...REGISTRY_SCHEMA,
 }
 
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */
@@ -190,7 +203,7 @@ function checkValue(kind: Kind, value: string): string | undefined {
     case 'text':
       return value.length <= 4096 && !/[\0\r\n]/.test(value) ? undefined : 'at most 4096 characters on one line'
     default:
-      return checkTlsValue(kind, value)
+      return REGISTRY_KINDS.includes(kind) ? checkRegistryValue(kind, value) : checkTlsValue(kind, value)
   }
 }
 
@@ -299,7 +312,7 @@ export function loadConfig(opts: LoadOptions): Config {
       else warnings.push(msg)
     }
   }
-  if (!problems.length) problems.push(...tlsProblems(raw, sources))
+  if (!problems.length) problems.push(...tlsProblems(raw, sources), ...registryProblems(raw, sources))
   for (const key of ['PREVIEW_PORT', 'HTTP_PORT', 'STATUS_PORT'] as const) {
     if (!problems.length && raw[key] === raw.HTTPS_PORT)
       problems.push(`${sources[key]}: ${key} must differ from HTTPS_PORT (${raw.HTTPS_PORT})`)
@@ -365,6 +378,7 @@ export function loadConfig(opts: LoadOptions): Config {
       .map((s) => s.trim())
       .filter(Boolean),
     tls: tlsSettings(raw, root),
+    registry: registrySettings(raw, path.resolve(root, raw.VAR_DIR!), durationMs),
     raw,
     sources,
     secrets: secretValues(raw),

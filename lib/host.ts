@@ -56,6 +56,9 @@ export const TEST_TOOLS: Record<string, string> = {
   // several hosts: the test ground's sshd per host, and the client's key tools
   sshd: 'openssh-server',
   'ssh-keygen': 'openssh-client',
+  // images from a registry: the CNCF distribution registry, and htpasswd -B for its bcrypt password file
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 }
 
 export async function checkHost(o: { forTests: boolean; baseImage: string }): Promise<Need[]> {

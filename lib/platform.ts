@@ -18,6 +18,7 @@ import {
   type Shell,
 } from './compose.ts'
 import { OperationError } from './errors.ts'
+import { resolveImage, type ImageChoice } from './images/registry.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
@@ -47,8 +48,10 @@ export interface Platform {
   slotStatus(slot: Slot): Promise<SlotStatus>
   imageAvailable(version: string): Promise<boolean>
   buildImage(version: string): Promise<void>
-  /** starts the slot's services and waits for their container healthchecks */
-  startSlot(slot: Slot, version: string, timeoutMs: number): Promise<void>
+  /** the image a release runs (pinned by digest when known), pulled when not on the host; null: unavailable */
+  resolveImage?(version: string, o: { pinned?: string; build?: boolean }): Promise<ImageChoice | null>
+  /** starts the slot's services (from `image`, a repo@sha256:… ref, when given) and waits for their healthchecks */
+  startSlot(slot: Slot, version: string, timeoutMs: number, image?: string): Promise<void>
   slotLogs(slot: Slot, version: string, tail?: number): Promise<string>
   /** drains (SIGTERM, in-flight requests finish within the grace period), then removes the containers */
   removeSlot(slot: Slot): Promise<void>
@@ -145,6 +148,8 @@ export function createPlatform(
       return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
     },
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
+    resolveImage: (version, o) =>
+      resolveImage(sh, ui, { appImage: config.appImage, registry: config.registry, version, ...o }),
     async buildImage(version) {
       const t = slotTarget(config, 'blue', version)
       await sh.docker(buildArgs(t, ['api']), {
@@ -153,8 +158,8 @@ export function createPlatform(
         timeoutMs: BUILD_TIMEOUT_MS,
       })
     },
-    async startSlot(slot, version, timeoutMs) {
-      const t = slotTarget(config, slot, version)
+    async startSlot(slot, version, timeoutMs, image) {
+      const t = slotTarget(config, slot, version, image ? { APP_IMAGE_REF: image } : {})
       const r = await sh.docker(
         upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
         {

@@ -11,6 +11,8 @@ import {
   type SwitchResult,
 } from './bluegreen.ts'
 import { OperationError, RefusedError } from './errors.ts'
+import { describeChoice, type ImageChoice } from './images/registry.ts'
+import { recordedImage } from './images/recorded.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { refuseIfPending, unverifiedReason } from './safety.ts'
 import { addHistory, otherSlot, type DeployState, type Slot } from './state.ts'
@@ -26,6 +28,8 @@ export type RollbackPlan = {
   /** a gradual shift nobody runs any more: rollback sends every bucket back, nothing is recreated */
   abortShift?: boolean
   steps: string[]
+  /** a cold rollback: the image it recreates, the recorded repo@sha256:… when there is one */
+  image?: ImageChoice
 }
 
 /** The newest verified release other than the live one (the release list, then the warm previous slot). */
@@ -96,11 +100,7 @@ export async function planRollback(
     )
   const status = await p.slotStatus(idle)
   const warm = status.running && status.healthy && status.version === version
-  if (!warm && !(await p.imageAvailable(version)))
-    throw new RefusedError(
-      `Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`,
-      'Load or pull the image, then run this again.',
-    )
+  const image = warm ? undefined : await rollbackImage(p, state, version, idle)
   const replaces = !warm && status.services.length ? slotOccupant(status, state.slots[idle]?.version) : null
   const warning = unverified
     ? [
@@ -113,6 +113,7 @@ export async function planRollback(
     version,
     warm,
     replaces,
+    ...(image ? { image } : {}),
     steps: [
       ...warning,
       ...(warm
@@ -123,12 +124,29 @@ export async function planRollback(
           ]
         : [
             ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
+            ...(image ? [`image: ${describeChoice(image)}`] : []),
             `recreate ${version} in ${idle} and wait until healthy`,
             `send every new request to ${idle}`,
             `confirm X-Slot: ${idle} through the public listener`,
           ]),
     ],
   }
+}
+
+/** The image a cold rollback recreates: the digest the release recorded (pulled by digest when gone), else its tag. */
+async function rollbackImage(
+  p: Platform,
+  state: DeployState,
+  version: string,
+  idle: Slot,
+): Promise<ImageChoice | undefined> {
+  const pinned = recordedImage(state, version)
+  const image = p.resolveImage ? await p.resolveImage(version, pinned ? { pinned } : {}) : undefined
+  if (image || (!p.resolveImage && (await p.imageAvailable(version)))) return image ?? undefined
+  throw new RefusedError(
+    `Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`,
+    'Load or pull the image, then run this again.',
+  )
 }
 
 /** Rollback of a stuck gradual shift: every bucket back to the slot that was live before it. */
@@ -195,7 +213,15 @@ export async function executeRollback(
       p,
       store,
       ui,
-      { slot: plan.to, live: plan.from, version: plan.version, replaces: plan.replaces, build: false, steps: [] },
+      {
+        slot: plan.to,
+        live: plan.from,
+        version: plan.version,
+        replaces: plan.replaces,
+        build: false,
+        steps: [],
+        ...(plan.image ? { image: plan.image } : {}),
+      },
       { timeoutMs: o.timeoutMs, signal: o.signal },
     )
   }

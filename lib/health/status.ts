@@ -1,5 +1,6 @@
 // The status view: what is live, what each slot holds, how long the previous slot stays
 // warm, who holds the deploy lock, and the last audit entries. buildStatus is pure.
+import { shortDigest } from '../images/ref.ts'
 import type { DeployState, Slot } from '../state.ts'
 import type { ContainerFact, LockFact } from './evaluate.ts'
 
@@ -7,7 +8,7 @@ export type SlotView = {
   slot: Slot
   live: boolean
   /** the release the state records */
-  recorded: { version: string; deployedAt: string; deployedBy: string } | null
+  recorded: { version: string; deployedAt: string; deployedBy: string; digest?: string } | null
   /** versions of running app containers (the world) */
   running: string[]
   containers: { running: number; total: number; unhealthy: number }
@@ -43,7 +44,14 @@ export function buildStatus(input: {
     return {
       slot,
       live: (input.markerLive ?? 'blue') === slot,
-      recorded: rec ? { version: rec.version, deployedAt: rec.deployedAt, deployedBy: rec.deployedBy } : null,
+      recorded: rec
+        ? {
+            version: rec.version,
+            deployedAt: rec.deployedAt,
+            deployedBy: rec.deployedBy,
+            ...(rec.images ? { digest: shortDigest(Object.values(rec.images)[0] ?? '') } : {}),
+          }
+        : null,
       running: [...new Set(mine.filter((c) => c.state === 'running').map((c) => c.version ?? '?'))],
       containers: {
         running: mine.filter((c) => c.state === 'running').length,
@@ -83,7 +91,7 @@ export function renderStatus(v: StatusView, now: Date): string {
   if (v.gradual) lines.push(`  traffic split: ${v.gradual.percent}% to ${v.gradual.to}`)
   for (const s of v.slots) {
     const rec = s.recorded
-      ? `${s.recorded.version} (deployed ${s.recorded.deployedAt} by ${s.recorded.deployedBy})`
+      ? `${s.recorded.version}${s.recorded.digest ? ` ${s.recorded.digest}` : ''} (deployed ${s.recorded.deployedAt} by ${s.recorded.deployedBy})`
       : 'no release recorded'
     const run = s.containers.total
       ? `${s.containers.running}/${s.containers.total} containers running ${s.running.join(', ') || ''}`.trim() +

@@ -811,4 +811,53 @@ test('#11.8 planning a change refuses while an unfinished operation is recorded,
   await refused(() => planCreate(f.p, m.store, { version: 'v3', replace: true }), /unfinished switch of v2/)
 })
 
+test('#15 registry images: create pulls during planning and runs the digest it records; a cold rollback runs the recorded digest', async () => {
+  const D1 = `reg:5000/dms/app@sha256:${'1'.repeat(64)}`
+  const D2 = `reg:5000/dms/app@sha256:${'2'.repeat(64)}`
+  const f = fake({ live: 'blue', blue: { version: 'v1', healthy: true } })
+  const asked: string[] = []
+  const started: string[] = []
+  f.p.resolveImage = async (version, o) => {
+    asked.push(`${version} ${o.pinned ?? '-'}`)
+    const ref = o.pinned || (version === 'v2' ? D2 : D1)
+    return { tag: `reg:5000/dms/app:${version}`, ref, digest: ref.split('@')[1]!, source: 'pulled' }
+  }
+  const start = f.p.startSlot
+  f.p.startSlot = async (slot, v, t, image) => {
+    started.push(`${slot} ${v} ${image}`)
+    return start(slot, v, t, image)
+  }
+  const m = memStore((s) => {
+    s.live = 'blue'
+    s.slots.blue = { version: 'v1', slot: 'blue', deployedAt: 't', deployedBy: 'x', images: { api: D1 } }
+    s.releases = [{ ...s.slots.blue }]
+  })
+  const plan = await planCreate(f.p, m.store, { version: 'v2' })
+  assert.is(plan.image?.ref, D2)
+  assert.ok(
+    plan.steps.some((x) => x.startsWith('image: pulled reg:5000/dms/app:v2 (sha256:222222222222')),
+    plan.steps.join('\n'),
+  )
+  const release = await executeCreate(f.p, m.store, ui, plan, { timeoutMs: 1000 })
+  assert.equal(started, [`green v2 ${D2}`])
+  assert.equal(release.images, { frontend: D2, api: D2, docs: D2, main: D2 })
+  assert.equal(m.state.slots.green?.images?.api, D2)
+
+  // v1 went cold (its slot was emptied); the rollback asks for exactly the digest v1 recorded
+  m.state.live = 'green'
+  m.state.slots.blue = null
+  m.state.slots.green!.verified = true
+  f.world.live = 'green'
+  f.world.slots.blue = { version: null, healthy: false }
+  const back = await planRollback(f.p, m.store, { toVersion: 'v1' })
+  assert.is(back.warm, false)
+  assert.is(asked.at(-1), `v1 ${D1}`)
+  await executeRollback(f.p, m.store, ui, back, { ...switchOpts, verifyMs: 0, timeoutMs: 1000 })
+  assert.is(started.at(-1), `blue v1 ${D1}`)
+
+  // an image that is neither local nor in a registry: refused before anything changed
+  f.p.resolveImage = async () => null
+  await refused(() => planCreate(f.p, m.store, { version: 'v3', replace: true }), /its image is not on this host/)
+})
+
 test.run()
