@@ -1,0 +1,192 @@
+// Create: start a release in the idle slot and wait until it is ready through the preview listener;
+// any failure or signal removes the candidate again, and the live slot is never touched.
+import type { Store } from './bluegreen.ts'
+import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
+import type { Platform } from './platform.ts'
+import type { ProbeResult } from './probe.ts'
+import { cleanupError, refuseIfPending, removeCandidate } from './safety.ts'
+import { checkDrift, describeProbes, rehearse, stuckShiftHint } from './slot-checks.ts'
+import { addHistory, otherSlot, whoami, type Release, type Slot } from './state.ts'
+import type { Printer } from './ui.ts'
+import { sleepUnlessAborted as sleep } from './wait.ts'
+
+export type CreatePlan = {
+  slot: Slot
+  live: Slot
+  version: string
+  replaces: string | null
+  build: boolean
+  steps: string[]
+}
+
+export async function planCreate(
+  p: Platform,
+  store: Store,
+  o: { version: string; slot?: Slot; replace?: boolean; build?: boolean },
+): Promise<CreatePlan> {
+  const routing = p.readRouting()
+  const state = store.read()
+  refuseIfPending(p, state)
+  checkDrift(state, routing.live)
+  if (routing.gradual)
+    throw new RefusedError(
+      `Can't create a release now: a gradual shift to ${routing.gradual.to} is in progress (${routing.gradual.percent}%)`,
+      stuckShiftHint(routing.gradual.to),
+    )
+  const slot = o.slot ?? otherSlot(routing.live)
+  if (slot === routing.live)
+    throw new RefusedError(
+      `Can't create ${o.version} in ${slot}: ${slot} is the live slot. Nothing was changed.`,
+      `Releases go to the idle slot (${otherSlot(slot)}).`,
+    )
+  const status = await p.slotStatus(slot)
+  const replaces = status.services.length ? (status.version ?? state.slots[slot]?.version ?? 'unknown') : null
+  if (replaces && !o.replace)
+    throw new RefusedError(
+      `Can't create ${o.version} in ${slot}: ${slot} already runs release ${replaces}${state.previous?.slot === slot ? ' (the previous release, kept warm for an instant rollback)' : ''}. Nothing was changed.`,
+      'Re-run with --replace to replace it (the instant rollback to it is then gone).',
+    )
+  if (!o.build && !(await p.imageAvailable(o.version)))
+    throw new RefusedError(
+      `Can't create ${o.version}: its image is not on this host. Nothing was changed.`,
+      'Build it with --build, or load/pull the image first.',
+    )
+  const steps = [
+    ...(o.build ? [`build the image of ${o.version}`] : []),
+    ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
+    `start ${o.version} in ${slot} and wait for every service's healthcheck`,
+    `probe every role of ${slot} through the preview listener`,
+    `record ${o.version} in ${slot}; ${routing.live} stays live`,
+  ]
+  return { slot, live: routing.live, version: o.version, replaces, build: !!o.build, steps }
+}
+
+export async function executeCreate(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: CreatePlan,
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<Release> {
+  const started = Date.now()
+  const { slot, version } = plan
+  const deadline = started + o.timeoutMs
+  const abortIfSignalled = () => {
+    if (o.signal?.aborted) throw new InterruptedError(`Can't finish creating ${version} in ${slot}: interrupted`)
+  }
+  store.update(
+    (s) =>
+      (s.pending = {
+        operation: 'create',
+        version,
+        slot,
+        step: 'starting',
+        startedAt: new Date().toISOString(),
+        pid: process.pid,
+      }),
+  )
+  try {
+    // a dry run prints the exact commands and what it would check, and claims no step as done
+    const step = <T>(title: string, would: string, fn: () => Promise<T>): Promise<T> => {
+      if (!p.dryRun) return ui.step(title, fn)
+      rehearse(ui, `would ${would}`)
+      return fn()
+    }
+    if (plan.build)
+      await step(`Building the image of ${version}`, `build the image of ${version}`, () => p.buildImage(version))
+    abortIfSignalled()
+    if (plan.replaces) {
+      await step(`Removing ${plan.replaces} from ${slot}`, `remove ${plan.replaces} from ${slot}`, () =>
+        p.removeSlot(slot),
+      )
+      store.update((s) => {
+        s.slots[slot] = null
+        if (s.previous?.slot === slot) s.previous = null
+      })
+    }
+    abortIfSignalled()
+    await step(
+      `Starting ${version} in ${slot}`,
+      `start ${version} in ${slot} and wait for every service's healthcheck`,
+      () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())),
+    )
+    abortIfSignalled()
+    await step(
+      `Probing ${slot} through the preview listener`,
+      `probe every role of ${slot} through the preview listener until two rounds in a row pass`,
+      async () => {
+        if (p.dryRun) return
+        let last: ProbeResult[] = []
+        let streak = 0
+        // at least one round, even when starting the containers used up the deadline
+        do {
+          last = await p.probeSlot(slot, version, o.signal)
+          streak = last.every((r) => r.ok) ? streak + 1 : 0
+          if (streak >= 2 || p.dryRun) return
+          await sleep(250, o.signal)
+        } while (Date.now() < deadline && !o.signal?.aborted)
+        abortIfSignalled()
+        throw new OperationError(
+          `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(last) || 'no answer'})`,
+        )
+      },
+    )
+  } catch (err) {
+    const interrupted = err instanceof InterruptedError || o.signal?.aborted
+    let logs = ''
+    if (!interrupted) {
+      const status = await p.slotStatus(slot).catch(() => null)
+      if (status?.problems.length) ui.error(`Failing services in ${slot}: ${status.problems.join(', ')}`)
+      logs = await p.slotLogs(slot, version).catch(() => '')
+      if (logs.trim()) ui.warn(`Last log lines of ${slot}:\n${logs.trim()}`)
+    }
+    const removal = await removeCandidate(p, store, ui, { slot, version, live: plan.live })
+    const outcome = !removal.removed ? 'cleanup_failed' : interrupted ? 'interrupted' : 'failed'
+    store.update((s) => {
+      // a candidate that could not be removed stays recorded (and pending: the next run retries)
+      if (removal.removed) s.pending = null
+      addHistory(s, {
+        action: 'create',
+        outcome,
+        version,
+        to: slot,
+        detail: String((err as Error).message).slice(0, 300),
+      })
+    })
+    store.audit({
+      action: 'create',
+      outcome,
+      version,
+      slot,
+      durationMs: Date.now() - started,
+      detail: (err as Error).message,
+    })
+    if (!removal.removed)
+      throw cleanupError(
+        interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err),
+        slot,
+        removal,
+      )
+    if (interrupted)
+      throw new InterruptedError(
+        `Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`,
+      )
+    if (err instanceof OperationError) {
+      err.message += `. The candidate was removed; ${plan.live} is still live.`
+      throw err
+    }
+    throw new OperationError(
+      `Can't create ${version} in ${slot}: ${(err as Error).message}. The candidate was removed; ${plan.live} is still live.`,
+      '',
+      err,
+    )
+  }
+  const release: Release = { version, slot, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
+  store.update((s) => {
+    s.slots[slot] = release
+    s.pending = null
+    addHistory(s, { action: 'create', outcome: 'succeeded', version, to: slot })
+  })
+  store.audit({ action: 'create', outcome: 'succeeded', version, slot, durationMs: Date.now() - started })
+  return release
+}
