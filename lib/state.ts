@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { RefusedError, errorMessage } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
+import type { TimelineEntry } from './timeline.ts'
 
 export type Slot = 'blue' | 'green'
 export const SLOTS: readonly Slot[] = ['blue', 'green']
@@ -155,6 +156,8 @@ export type AuditEntry = {
   durationMs?: number
   detail?: string
   command?: string
+  /** the operation's steps so far (lib/timeline.ts) */
+  timeline?: TimelineEntry[]
 }
 
 export function whoami(): { user: string; host: string } {

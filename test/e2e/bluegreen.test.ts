@@ -64,10 +64,35 @@ function assertSwitched(
   )
 }
 
+type Entry = { name: string; service?: string; start: number; end: number; ok: boolean }
+
+/** A real create's timeline: its steps in order, one after the other, each with end >= start. */
+function assertTimeline(entries: Entry[], where: string): void {
+  const steps = entries.filter((e) => !e.service)
+  assert.equal(
+    steps.map((e) => e.name),
+    ['take the lock', 'plan', 'Starting 1.0.0 in green', 'Probing green through the preview listener'],
+    where,
+  )
+  for (const [i, e] of steps.entries()) {
+    assert.ok(e.end >= e.start, `${where}: ${e.name} ends (${e.end}) at or after its start (${e.start})`)
+    assert.ok(e.ok, `${where}: ${e.name} succeeded`)
+    if (i > 0) assert.ok(e.start >= steps[i - 1]!.end, `${where}: ${e.name} starts after ${steps[i - 1]!.name} ends`)
+  }
+}
+
 test('first release: create 1.0.0 in the idle slot and switch to it', async () => {
-  const create = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes'])
+  const create = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes', '--json'])
   ok(create, 'create 1.0.0')
-  assert.match(create.stdout, /1\.0\.0 runs in green/)
+  assert.match(create.stderr, /1\.0\.0 runs in green/)
+  assertTimeline(JSON.parse(create.stdout).timeline.entries, 'the JSON output')
+  const audit = fs
+    .readFileSync(t.paths.audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  const created = audit.findLast((e) => e.action === 'create' && e.outcome === 'succeeded')
+  assertTimeline(created.timeline, 'the audit entry')
   await migrate(t, 'green', '1.0.0')
   const sw = await script(t, 'switch-to-green', ['--yes', '--json'])
   ok(sw, 'switch to green')
