@@ -2,13 +2,12 @@
 // any failure or signal removes the candidate again, and the live slot is never touched.
 import type { Store } from './bluegreen.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
-import type { Platform } from './platform.ts'
-import type { ProbeResult } from './probe.ts'
+import type { Platform, SlotStatus } from './platform.ts'
+import { waitUntilReady } from './readiness.ts'
 import { cleanupError, refuseIfPending, removeCandidate } from './safety.ts'
 import { checkDrift, describeProbes, rehearse, stuckShiftHint } from './slot-checks.ts'
 import { addHistory, otherSlot, whoami, type Release, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
-import { sleepUnlessAborted as sleep } from './wait.ts'
 
 export type CreatePlan = {
   slot: Slot
@@ -54,8 +53,8 @@ export async function planCreate(
   const steps = [
     ...(o.build ? [`build the image of ${o.version}`] : []),
     ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
-    `start ${o.version} in ${slot} and wait for every service's healthcheck`,
-    `probe every role of ${slot} through the preview listener`,
+    `start ${o.version} in ${slot} (every service at once)`,
+    `probe every role of ${slot} through the preview listener until each answers twice in a row`,
     `record ${o.version} in ${slot}; ${routing.live} stays live`,
   ]
   return { slot, live: routing.live, version: o.version, replaces, build: !!o.build, steps }
@@ -107,27 +106,29 @@ export async function executeCreate(
     abortIfSignalled()
     await step(
       `Starting ${version} in ${slot}`,
-      `start ${version} in ${slot} and wait for every service's healthcheck`,
+      `start ${version} in ${slot} (every service at once; no wait on Docker's healthcheck)`,
       () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())),
     )
     abortIfSignalled()
     await step(
       `Probing ${slot} through the preview listener`,
-      `probe every role of ${slot} through the preview listener until two rounds in a row pass`,
+      `probe every role of ${slot} through the preview listener until each answers twice in a row`,
       async () => {
         if (p.dryRun) return
-        let last: ProbeResult[] = []
-        let streak = 0
+        const starts = markContainerStarts(p, slot, ui)
         // at least one round, even when starting the containers used up the deadline
-        do {
-          last = await p.probeSlot(slot, version, o.signal)
-          streak = last.every((r) => r.ok) ? streak + 1 : 0
-          if (streak >= 2 || p.dryRun) return
-          await sleep(250, o.signal)
-        } while (Date.now() < deadline && !o.signal?.aborted)
+        const r = await waitUntilReady((signal) => p.probeSlot(slot, version, signal), ui.timeline, {
+          deadline,
+          ...(o.signal ? { signal: o.signal } : {}),
+          fatalProblems: async () => exitedServices(await p.slotStatus(slot)),
+        })
+        await starts
+        if (r.ok) return
         abortIfSignalled()
         throw new OperationError(
-          `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(last) || 'no answer'})`,
+          r.fatal.length
+            ? `Can't start ${version} in ${slot}: not healthy through the preview listener: a container stopped (${r.fatal.join(', ')})`
+            : `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(r.last) || 'no answer'})`,
         )
       },
     )
@@ -189,4 +190,18 @@ export async function executeCreate(
   })
   store.audit({ action: 'create', outcome: 'succeeded', version, slot, durationMs: Date.now() - started })
   return release
+}
+
+/** Services whose container stopped: waiting longer for them is pointless. */
+export function exitedServices(status: SlotStatus): string[] {
+  return status.services
+    .filter((s) => s.state === 'exited' || s.state === 'dead')
+    .map((s) => `${s.service}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
+}
+
+/** Puts each container's start on the timeline (read while the probes run; a failure only loses the marks). */
+async function markContainerStarts(p: Platform, slot: Slot, ui: Printer): Promise<void> {
+  const starts = await p.containerStarts?.(slot).catch(() => [])
+  for (const c of starts ?? [])
+    ui.timeline.mark('container started', c.service, ui.timeline.fromWall(Date.parse(c.startedAt)))
 }

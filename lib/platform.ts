@@ -47,8 +47,13 @@ export interface Platform {
   slotStatus(slot: Slot): Promise<SlotStatus>
   imageAvailable(version: string): Promise<boolean>
   buildImage(version: string): Promise<void>
-  /** starts the slot's services and waits for their container healthchecks */
+  /**
+   * starts the slot's services, all at once, and returns when their containers run: readiness is
+   * the caller's own probes through the preview listener (lib/readiness.ts), not Docker's healthcheck
+   */
   startSlot(slot: Slot, version: string, timeoutMs: number): Promise<void>
+  /** when each container of the slot started (for the timeline) */
+  containerStarts?(slot: Slot): Promise<{ service: string; startedAt: string }[]>
   slotLogs(slot: Slot, version: string, tail?: number): Promise<string>
   /** drains (SIGTERM, in-flight requests finish within the grace period), then removes the containers */
   removeSlot(slot: Slot): Promise<void>
@@ -82,6 +87,15 @@ export function summarizeServices(services: ServiceState[]): {
   }
   const running = ROLES.every((r) => services.some((s) => s.service === r && s.state === 'running'))
   return { running, healthy: problems.length === 0, problems }
+}
+
+/** `docker inspect` lines "<service> <StartedAt>" -> starts (lines without a time are skipped). */
+export function parseStarts(stdout: string): { service: string; startedAt: string }[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((p): p is [string, string] => p.length === 2 && Date.parse(p[1]!) > 0) // never started: year 1
+    .map(([service, startedAt]) => ({ service, startedAt }))
 }
 
 export function createPlatform(
@@ -155,22 +169,28 @@ export function createPlatform(
     },
     async startSlot(slot, version, timeoutMs) {
       const t = slotTarget(config, slot, version)
-      const r = await sh.docker(
-        upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
-        {
-          env: t.env,
-          nothrow: true,
-          timeoutMs: deadlineAfter(timeoutMs),
-          action: `start ${version} in ${slot}`,
-        },
-      )
+      const r = await sh.docker(upArgs(t, { forceRecreate: true }), {
+        env: t.env,
+        nothrow: true,
+        timeoutMs: deadlineAfter(timeoutMs),
+        action: `start ${version} in ${slot}`,
+      })
       if (!r.ok) {
         const status = await this.slotStatus(slot)
         const why = status.problems.length
-          ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
+          ? `not started within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
           : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
+    },
+    async containerStarts(slot) {
+      const names = (await projectContainers(sh, slotProject(config, slot))).map((c) => c.name)
+      if (!names.length) return []
+      const r = await sh.docker(
+        ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.StartedAt}}', ...names],
+        { changes: false, nothrow: true, action: `read when the containers of ${slot} started` },
+      )
+      return parseStarts(r.stdout)
     },
     async slotLogs(slot, version, tail = 15) {
       const t = slotTarget(config, slot, version)

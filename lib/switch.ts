@@ -2,7 +2,7 @@
 // its own when the verification fails or a signal arrives.
 import type { Store, Thresholds } from './bluegreen.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
-import type { Platform } from './platform.ts'
+import { summarizeServices, type Platform, type SlotStatus } from './platform.ts'
 import type { ProbeResult } from './probe.ts'
 import { commitSwitch, markUnverified, refuseIfPending } from './safety.ts'
 import { checkDrift, describeProbes, rehearse } from './slot-checks.ts'
@@ -40,6 +40,17 @@ export type SwitchPlan = {
   done?: boolean
 }
 
+/**
+ * Docker's "health: starting" is no verdict yet (its healthcheck runs every few seconds): a started
+ * container counts as ready to switch to when the toolkit's own probes through the preview listener pass,
+ * which planSwitch checks next. "unhealthy", exited or missing containers still refuse the switch.
+ */
+export function switchable(status: SlotStatus): SlotStatus {
+  if (!status.services.some((s) => s.health === 'starting')) return status
+  const services = status.services.map((s) => (s.health === 'starting' ? { ...s, health: '' } : s))
+  return { ...status, ...summarizeServices(services) }
+}
+
 /** o.continuing: called by an operation that recorded its own pending step (the deploy pipeline) */
 export async function planSwitch(
   p: Platform,
@@ -53,7 +64,7 @@ export async function planSwitch(
   const to = o.to ?? otherSlot(routing.live)
   if (to === routing.live && !routing.gradual)
     throw new RefusedError(`Can't switch to ${to}: it is already live. Nothing was changed.`)
-  const status = await p.slotStatus(to)
+  const status = switchable(await p.slotStatus(to))
   if (!status.running || !status.healthy) {
     const n = status.problems.length
     throw new RefusedError(

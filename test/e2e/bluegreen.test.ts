@@ -79,6 +79,23 @@ function assertTimeline(entries: Entry[], where: string): void {
     assert.ok(e.ok, `${where}: ${e.name} succeeded`)
     if (i > 0) assert.ok(e.start >= steps[i - 1]!.end, `${where}: ${e.name} starts after ${steps[i - 1]!.name} ends`)
   }
+  // each service: its container started, then its first healthy probe, then ready through the preview
+  // listener, all while the create ran (readiness by the toolkit's probes, not Docker's healthcheck)
+  const probing = steps.at(-1)!
+  for (const role of ['frontend', 'api', 'docs', 'main']) {
+    const at = (name: string) => {
+      const m = entries.filter((e) => e.service === role && e.name === name)
+      assert.is(m.length, 1, `${where}: ${role}: one '${name}' (${JSON.stringify(m)})`)
+      return m[0]!.start
+    }
+    const started = at('container started')
+    const firstOk = at('first healthy probe')
+    const ready = at('ready through the preview listener')
+    assert.ok(started >= steps[1]!.end, `${where}: ${role} started (${started}) after planning (${steps[1]!.end})`)
+    assert.ok(firstOk >= started, `${where}: ${role} first healthy probe (${firstOk}) after its start (${started})`)
+    assert.ok(ready >= firstOk, `${where}: ${role} ready (${ready}) after its first healthy probe (${firstOk})`)
+    assert.ok(ready <= probing.end, `${where}: ${role} ready (${ready}) before the probing step ended (${probing.end})`)
+  }
 }
 
 test('first release: create 1.0.0 in the idle slot and switch to it', async () => {
@@ -123,8 +140,9 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
     ok(dry, 'create --dry-run')
     assert.match(
       dry.stdout,
-      /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --wait/,
+      /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --no-build/,
     )
+    assert.not.match(dry.stdout, / up --detach[^\n]* --wait/, "compose does not wait on Docker's healthchecks")
     assert.match(dry.stdout, /Dry run: nothing was changed\./)
     const dsw = await script(t, 'switch-to-green', ['--dry-run', '--slot', 'green'])
     assert.is(dsw.code, 2, 'green is already live: refused even in a dry run')
