@@ -53,7 +53,7 @@ export async function planCreate(
   const steps = [
     ...(o.build ? [`build the image of ${o.version}`] : []),
     ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
-    `start ${o.version} in ${slot} (every service at once)`,
+    `start ${o.version} in ${slot} (every service at once) and wait for its healthchecks`,
     `probe every role of ${slot} through the preview listener until each answers twice in a row`,
     `record ${o.version} in ${slot}; ${routing.live} stays live`,
   ]
@@ -106,7 +106,7 @@ export async function executeCreate(
     abortIfSignalled()
     await step(
       `Starting ${version} in ${slot}`,
-      `start ${version} in ${slot} (every service at once; no wait on Docker's healthcheck)`,
+      `start ${version} in ${slot} (every service at once) and wait for its healthchecks`,
       () => p.startSlot(slot, version, Math.max(1000, deadline - Date.now())),
     )
     abortIfSignalled()

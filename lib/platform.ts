@@ -48,8 +48,8 @@ export interface Platform {
   imageAvailable(version: string): Promise<boolean>
   buildImage(version: string): Promise<void>
   /**
-   * starts the slot's services, all at once, and returns when their containers run: readiness is
-   * the caller's own probes through the preview listener (lib/readiness.ts), not Docker's healthcheck
+   * starts the slot's services, all at once, and waits for their container healthchecks; the caller
+   * then probes through the preview listener (lib/readiness.ts)
    */
   startSlot(slot: Slot, version: string, timeoutMs: number): Promise<void>
   /** when each container of the slot started (for the timeline) */
@@ -169,16 +169,21 @@ export function createPlatform(
     },
     async startSlot(slot, version, timeoutMs) {
       const t = slotTarget(config, slot, version)
-      const r = await sh.docker(upArgs(t, { forceRecreate: true }), {
-        env: t.env,
-        nothrow: true,
-        timeoutMs: deadlineAfter(timeoutMs),
-        action: `start ${version} in ${slot}`,
-      })
+      // --wait kept for now: without it, a candidate switched to right after its probes passed failed its
+      // verification on a heavily loaded host (README, performance section); readiness is still probed after
+      const r = await sh.docker(
+        upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
+        {
+          env: t.env,
+          nothrow: true,
+          timeoutMs: deadlineAfter(timeoutMs),
+          action: `start ${version} in ${slot}`,
+        },
+      )
       if (!r.ok) {
         const status = await this.slotStatus(slot)
         const why = status.problems.length
-          ? `not started within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
+          ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
           : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
