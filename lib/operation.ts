@@ -7,6 +7,7 @@ import { confirm } from './prompt.ts'
 import { appendAudit, readState, updateState, type DeployState } from './state.ts'
 import type { Store } from './bluegreen.ts'
 import { updateDeployMetrics } from './pipeline/metrics.ts'
+import { formatTimeline } from './timeline.ts'
 
 export function fileStore(env: Env): Store {
   const { paths, config, ui } = env
@@ -14,7 +15,12 @@ export function fileStore(env: Env): Store {
   return {
     read: () => readState(paths.state, config.target),
     update: (fn) => updateState(paths.state, config.target, fn),
-    audit: (entry) => appendAudit(paths.audit, { target: config.target, ...entry }, (s) => ui.mask(s)),
+    audit: (entry) => {
+      const timeline = ui.timeline.entries()
+      appendAudit(paths.audit, { target: config.target, ...entry, ...(timeline.length ? { timeline } : {}) }, (s) =>
+        ui.mask(s),
+      )
+    },
     recordLive: async (slot, rollback) => {
       const problem = await updateDeployMetrics(paths.metrics, config.target, (m) => {
         m.live = slot
@@ -73,7 +79,7 @@ export async function runOperation<P extends { steps: string[] }, R>(
   // the lock covers planning too, so the plan can't go stale under another deploy
   let lock: Awaited<ReturnType<typeof holdLock>> | null = null
   try {
-    lock = dry ? null : await holdLock(ctx, env, spec.describe)
+    lock = dry ? null : await ui.timeline.span('take the lock', () => holdLock(ctx, env, spec.describe))
   } catch (e) {
     // another deploy holds the lock, or its file is corrupt: a refused attempt, audited too
     auditRefusal(e)
@@ -82,7 +88,7 @@ export async function runOperation<P extends { steps: string[] }, R>(
   try {
     let plan: P
     try {
-      plan = await spec.plan()
+      plan = await ui.timeline.span('plan', spec.plan)
       ui.info(ui.c.bold(`Plan (${env.config.target}):`))
       for (const [i, s] of plan.steps.entries()) ui.info(`  ${i + 1}. ${s}`)
       if (dry) {
@@ -104,7 +110,9 @@ export async function runOperation<P extends { steps: string[] }, R>(
     }
     const result = await spec.execute(plan)
     spec.report(plan, result)
-    ui.result({ ok: true, ...spec.json(plan, result) })
+    const timeline = ui.timeline.doc()
+    if (ui.verbose) ui.info([ui.c.bold('Timeline (s since start):'), ...formatTimeline(timeline.entries)].join('\n'))
+    ui.result({ ok: true, ...spec.json(plan, result), timeline })
     return ctx.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK
   } finally {
     lock?.release()

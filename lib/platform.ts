@@ -50,8 +50,13 @@ export interface Platform {
   buildImage(version: string): Promise<void>
   /** the image a release runs (pinned by digest when known), pulled when not on the host; null: unavailable */
   resolveImage?(version: string, o: { pinned?: string; build?: boolean }): Promise<ImageChoice | null>
-  /** starts the slot's services (from `image`, a repo@sha256:… ref, when given) and waits for their healthchecks */
+  /**
+   * starts the slot's services (from `image`, a repo@sha256:… ref, when given), all at once, and waits for their
+   * container healthchecks; the caller then probes through the preview listener (lib/readiness.ts)
+   */
   startSlot(slot: Slot, version: string, timeoutMs: number, image?: string): Promise<void>
+  /** when each container of the slot started (for the timeline) */
+  containerStarts?(slot: Slot): Promise<{ service: string; startedAt: string }[]>
   slotLogs(slot: Slot, version: string, tail?: number): Promise<string>
   /** drains (SIGTERM, in-flight requests finish within the grace period), then removes the containers */
   removeSlot(slot: Slot): Promise<void>
@@ -85,6 +90,15 @@ export function summarizeServices(services: ServiceState[]): {
   }
   const running = ROLES.every((r) => services.some((s) => s.service === r && s.state === 'running'))
   return { running, healthy: problems.length === 0, problems }
+}
+
+/** `docker inspect` lines "<service> <StartedAt>" -> starts (lines without a time are skipped). */
+export function parseStarts(stdout: string): { service: string; startedAt: string }[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((p): p is [string, string] => p.length === 2 && Date.parse(p[1]!) > 0) // never started: year 1
+    .map(([service, startedAt]) => ({ service, startedAt }))
 }
 
 export function createPlatform(
@@ -160,6 +174,8 @@ export function createPlatform(
     },
     async startSlot(slot, version, timeoutMs, image) {
       const t = slotTarget(config, slot, version, image ? { APP_IMAGE_REF: image } : {})
+      // --wait kept for now: without it, a candidate switched to right after its probes passed failed its
+      // verification on a heavily loaded host (README, performance section); readiness is still probed after
       const r = await sh.docker(
         upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
         {
@@ -176,6 +192,15 @@ export function createPlatform(
           : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
+    },
+    async containerStarts(slot) {
+      const names = (await projectContainers(sh, slotProject(config, slot))).map((c) => c.name)
+      if (!names.length) return []
+      const r = await sh.docker(
+        ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.StartedAt}}', ...names],
+        { changes: false, nothrow: true, action: `read when the containers of ${slot} started` },
+      )
+      return parseStarts(r.stdout)
     },
     async slotLogs(slot, version, tail = 15) {
       const t = slotTarget(config, slot, version)

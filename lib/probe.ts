@@ -1,4 +1,4 @@
-// Probes: the adapter that asks the world "are you alive?".
+// Network probes: the adapter that asks the world "are you alive?" over HTTP(S) and TCP.
 // A probe never throws for an expected failure (refused, timed out, wrong status):
 // it returns a ProbeResult with ok=false and a detail that says what happened.
 import http from 'node:http'
@@ -6,7 +6,7 @@ import https from 'node:https'
 import net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
-import { RedisClient } from './redis-client.ts'
+import { daysUntil } from './dates.ts'
 
 export type ProbeResult = {
   name: string
@@ -53,7 +53,8 @@ export type HttpProbeOptions = {
 
 const MAX_BODY = 256 * 1024
 
-const elapsed = (start: number) => Math.round((performance.now() - start) * 10) / 10
+/** Milliseconds since start (performance clock), to a tenth. */
+export const elapsed = (start: number) => Math.round((performance.now() - start) * 10) / 10
 
 export function statusMatches(status: number, expect: StatusExpectation): boolean {
   return typeof expect === 'number' ? status === expect : status >= expect[0] && status <= expect[1]
@@ -63,7 +64,8 @@ function describeExpect(expect: StatusExpectation): string {
   return typeof expect === 'number' ? String(expect) : `${expect[0]}-${expect[1]}`
 }
 
-function errorText(err: unknown): string {
+/** The message of an error, with its code (ECONNREFUSED, …) when the message lacks it. */
+export function errorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException
   if (e?.code && e.message && !e.message.includes(e.code)) return `${e.code}: ${e.message}`
   return e?.message ?? String(err)
@@ -75,12 +77,6 @@ function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
     if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
   }
   return out
-}
-
-/** Days from now until a certificate's valid_to date (may be negative). */
-export function daysUntil(validTo: string, now: number = Date.now()): number {
-  const t = Date.parse(validTo)
-  return Number.isNaN(t) ? NaN : Math.floor((t - now) / 86_400_000)
 }
 
 /**
@@ -207,349 +203,4 @@ export function probeTcp(host: string, port: number, timeoutMs: number, signal?:
     if (signal?.aborted) onAbort()
     else signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-/** Race a promise against a timeout and an abort signal; cleanup runs when time runs out. */
-function withTimeout<T>(
-  work: Promise<T>,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  cleanup: () => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false
-    const end = (fn: () => void) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      fn()
-    }
-    const onAbort = () =>
-      end(() => {
-        cleanup()
-        reject(new Error('aborted (overall deadline reached)'))
-      })
-    const timer = setTimeout(
-      () =>
-        end(() => {
-          cleanup()
-          reject(new Error(`timed out after ${timeoutMs} ms`))
-        }),
-      timeoutMs,
-    )
-    if (signal?.aborted) return onAbort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    work.then(
-      (v) => end(() => resolve(v)),
-      (e) => end(() => reject(e)),
-    )
-  })
-}
-
-export type PostgresProbeOptions = {
-  name?: string
-  host: string
-  port: number
-  user: string
-  password: string
-  database: string
-  timeoutMs: number
-  signal?: AbortSignal
-}
-
-/** Connect, SELECT 1, and read client connections in use against max_connections. */
-export async function probePostgres(opts: PostgresProbeOptions): Promise<ProbeResult> {
-  const name = opts.name ?? `postgres ${opts.host}:${opts.port}`
-  // loaded on first use: most runs of most scripts never talk to PostgreSQL
-  const pg = (await import('pg')).default
-  const start = performance.now()
-  const client = new pg.Client({
-    host: opts.host,
-    port: opts.port,
-    user: opts.user,
-    password: opts.password,
-    database: opts.database,
-    connectionTimeoutMillis: opts.timeoutMs,
-    query_timeout: opts.timeoutMs,
-    application_name: 'dms-health-probe',
-  })
-  client.on('error', () => {}) // a late socket error after we gave up must not crash the process
-  const work = (async () => {
-    await client.connect()
-    await client.query('SELECT 1')
-    const r = await client.query<{ used: number; max: number }>(
-      `SELECT count(*) FILTER (WHERE backend_type = 'client backend')::int AS used,
-              current_setting('max_connections')::int AS max
-         FROM pg_stat_activity`,
-    )
-    return r.rows[0]!
-  })()
-  try {
-    const row = await withTimeout(work, opts.timeoutMs, opts.signal, () => {
-      client.end().catch(() => {})
-    })
-    const connections = { used: Number(row.used), max: Number(row.max) }
-    return {
-      name,
-      ok: true,
-      latencyMs: elapsed(start),
-      detail: `SELECT 1 ok; ${connections.used}/${connections.max} connections`,
-      connections,
-    }
-  } catch (err) {
-    work.catch(() => {})
-    return { name, ok: false, latencyMs: elapsed(start), detail: errorText(err) }
-  } finally {
-    client.end().catch(() => {})
-  }
-}
-
-export type RedisProbeOptions = {
-  name?: string
-  host: string
-  port: number
-  password?: string
-  timeoutMs: number
-  signal?: AbortSignal
-}
-
-/** PING, then INFO memory: used_memory against maxmemory. */
-export async function probeRedis(opts: RedisProbeOptions): Promise<ProbeResult> {
-  const name = opts.name ?? `redis ${opts.host}:${opts.port}`
-  const start = performance.now()
-  let client: RedisClient | undefined
-  const work = (async () => {
-    client = await RedisClient.connect(opts.host, opts.port, opts.timeoutMs, opts.signal)
-    if (opts.password) await client.auth(opts.password)
-    const pong = await client.ping()
-    if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(pong)}`)
-    const info = await client.info('memory')
-    return { used: Number(info.used_memory ?? NaN), max: Number(info.maxmemory ?? 0) }
-  })()
-  try {
-    const memory = await withTimeout(work, opts.timeoutMs, opts.signal, () => client?.close())
-    const maxText = memory.max > 0 ? `${memory.max} bytes` : 'no limit'
-    return { name, ok: true, latencyMs: elapsed(start), detail: `PONG; memory ${memory.used} of ${maxText}`, memory }
-  } catch (err) {
-    work.catch(() => {})
-    return { name, ok: false, latencyMs: elapsed(start), detail: errorText(err) }
-  } finally {
-    client?.close()
-  }
-}
-
-/**
- * Run all probes in parallel under one deadline. A probe still running at the deadline
- * is reported as failed ("timed out after N ms") and its signal is aborted; the call
- * returns by the deadline. Results keep the order of the probes.
- */
-export function runProbes(probes: readonly Probe[], { deadlineMs }: { deadlineMs: number }): Promise<ProbeResult[]> {
-  const controller = new AbortController()
-  const start = performance.now()
-  const results: (ProbeResult | undefined)[] = probes.map(() => undefined)
-  return new Promise<ProbeResult[]>((resolve) => {
-    let remaining = probes.length
-    let finished = false
-    const complete = () => {
-      if (finished) return
-      finished = true
-      clearTimeout(timer)
-      const out = probes.map(
-        (p, i) =>
-          results[i] ?? {
-            name: p.name,
-            ok: false,
-            latencyMs: elapsed(start),
-            detail: `timed out after ${deadlineMs} ms`,
-          },
-      )
-      controller.abort()
-      resolve(out)
-    }
-    const timer = setTimeout(complete, deadlineMs)
-    if (remaining === 0) return complete()
-    probes.forEach((p, i) => {
-      let running: Promise<ProbeResult>
-      try {
-        running = p.run(controller.signal)
-      } catch (err) {
-        running = Promise.reject(err)
-      }
-      running
-        .catch((err): ProbeResult => ({ name: p.name, ok: false, latencyMs: elapsed(start), detail: errorText(err) }))
-        .then((r) => {
-          if (finished) return
-          results[i] = { ...r, name: p.name }
-          if (--remaining === 0) complete()
-        })
-    })
-  })
-}
-
-/** Waits ms, or less when the signal aborts first; never throws. */
-export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
-
-export type WaitHealthyOptions = { consecutive: number; intervalMs: number; deadlineMs: number; signal?: AbortSignal }
-export type WaitHealthyResult = {
-  ok: boolean
-  attempts: number
-  elapsedMs: number
-  /** the last probe result: on failure, the reason it gave up */
-  last: ProbeResult | undefined
-  detail: string
-}
-
-/**
- * Poll probeFn until it succeeds `consecutive` times in a row or the deadline passes.
- * Each attempt is cut off at the deadline; on giving up, `last` is the last failure.
- */
-export async function waitHealthy(
-  probeFn: (signal: AbortSignal) => Promise<ProbeResult>,
-  { consecutive, intervalMs, deadlineMs, signal }: WaitHealthyOptions,
-): Promise<WaitHealthyResult> {
-  const start = performance.now()
-  const deadline = start + deadlineMs
-  let streak = 0
-  let attempts = 0
-  let last: ProbeResult | undefined
-  let lastFailure: ProbeResult | undefined
-  let cutOff = false
-  while (!signal?.aborted) {
-    const left = deadline - performance.now()
-    if (left <= 0) break
-    attempts++
-    const attempt = await attemptUntil(probeFn, left)
-    if (attempt.cutOff) {
-      // a real failure says more than "still running at the deadline"
-      cutOff = true
-      last = lastFailure ?? attempt.result
-      break
-    }
-    last = attempt.result
-    if (last.ok) {
-      streak++
-      if (streak >= consecutive) {
-        return {
-          ok: true,
-          attempts,
-          elapsedMs: elapsed(start),
-          last,
-          detail: `healthy: ${streak} consecutive successes after ${attempts} attempts`,
-        }
-      }
-    } else {
-      streak = 0
-      lastFailure = last
-    }
-    const wait = Math.min(intervalMs, deadline - performance.now())
-    if (wait <= 0) break
-    await sleepUnlessAborted(wait, signal)
-  }
-  const why = lastFailure ?? last
-  return {
-    ok: false,
-    attempts,
-    elapsedMs: elapsed(start),
-    last: why,
-    detail:
-      `not healthy after ${attempts} attempts in ${deadlineMs} ms` +
-      (why ? `; last failure: ${why.detail}` : '') +
-      (cutOff && why !== undefined && lastFailure !== undefined
-        ? '; the last attempt was still running at the deadline'
-        : '') +
-      (streak > 0 ? ` (${streak} of ${consecutive} consecutive successes)` : ''),
-  }
-}
-
-/** One attempt, cut off (and its signal aborted) when timeMs runs out. */
-function attemptUntil(
-  probeFn: (signal: AbortSignal) => Promise<ProbeResult>,
-  timeMs: number,
-): Promise<{ result: ProbeResult; cutOff: boolean }> {
-  const controller = new AbortController()
-  const start = performance.now()
-  return new Promise((resolve) => {
-    let done = false
-    const end = (result: ProbeResult, cutOff: boolean) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      if (cutOff) controller.abort()
-      resolve({ result, cutOff })
-    }
-    const timer = setTimeout(
-      () =>
-        end(
-          { name: 'attempt', ok: false, latencyMs: elapsed(start), detail: `timed out after ${Math.round(timeMs)} ms` },
-          true,
-        ),
-      timeMs,
-    )
-    let running: Promise<ProbeResult>
-    try {
-      running = probeFn(controller.signal)
-    } catch (err) {
-      running = Promise.reject(err)
-    }
-    running.then(
-      (r) => end(r, false),
-      (err) => end({ name: 'attempt', ok: false, latencyMs: elapsed(start), detail: errorText(err) }, false),
-    )
-  })
-}
-
-export type Analysis = {
-  total: number
-  failures: number
-  successRate: number
-  p50: number
-  p95: number
-  p99: number
-  ok: boolean
-  reasons: string[]
-}
-
-/** Nearest-rank percentile of sorted values (0 for none). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0
-  const rank = Math.ceil((p / 100) * sorted.length)
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
-}
-
-/**
- * Summarise many probe results (a smoke or load run). Latency percentiles are over all
- * results, failures included (a timeout's latency is the time it wasted).
- */
-export function analyze(
-  results: readonly Pick<ProbeResult, 'ok' | 'latencyMs'>[],
-  { minSuccessRate, maxP95Ms }: { minSuccessRate: number; maxP95Ms: number },
-): Analysis {
-  const total = results.length
-  const failures = results.filter((r) => !r.ok).length
-  const successRate = total === 0 ? 0 : (total - failures) / total
-  const sorted = results.map((r) => r.latencyMs).sort((a, b) => a - b)
-  const p50 = percentile(sorted, 50)
-  const p95 = percentile(sorted, 95)
-  const p99 = percentile(sorted, 99)
-  const reasons: string[] = []
-  if (total === 0) reasons.push('no results')
-  else if (successRate < minSuccessRate) {
-    reasons.push(
-      `success rate ${(successRate * 100).toFixed(1)}% below ${(minSuccessRate * 100).toFixed(1)}% (${failures} of ${total} failed)`,
-    )
-  }
-  if (total > 0 && p95 > maxP95Ms) reasons.push(`p95 latency ${p95} ms above ${maxP95Ms} ms`)
-  return { total, failures, successRate, p50, p95, p99, ok: reasons.length === 0, reasons }
 }

@@ -1,6 +1,5 @@
 // Interactive only where a person is. --yes confirms for automation; with no TTY and no --yes
 // we refuse at once (prompts would hang, or exit 13 silently on a closed stdin).
-import prompts from 'prompts'
 import { RefusedError } from './errors.ts'
 import type { Printer } from './ui.ts'
 
@@ -22,6 +21,8 @@ export async function confirm(action: string, opts: ConfirmOptions): Promise<boo
       'Re-run with --yes to confirm without a prompt (for cron, CI and scripts), or run it from a terminal.',
     )
   }
+  // loaded only when a person is really asked: --yes and cron never pay for it
+  const { default: prompts } = await import('prompts')
   let cancelled = false
   const answer = await prompts(
     {

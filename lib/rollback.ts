@@ -1,15 +1,10 @@
 // Rollback: back to the newest verified release other than the live one (a switch when its slot is
 // still warm, else recreated first), or, during a gradual shift nobody runs any more, abort the shift.
-import {
-  checkDrift,
-  confirmPublic,
-  executeCreate,
-  executeSwitch,
-  rehearse,
-  type Store,
-  type SwitchOptions,
-  type SwitchResult,
-} from './bluegreen.ts'
+import type { Store } from './bluegreen.ts'
+import { executeCreate } from './create.ts'
+import { checkDrift, rehearse } from './slot-checks.ts'
+import { executeSwitch, type SwitchOptions, type SwitchResult } from './switch.ts'
+import { confirmPublic } from './watch.ts'
 import { OperationError, RefusedError } from './errors.ts'
 import { describeChoice, type ImageChoice } from './images/registry.ts'
 import { recordedImage } from './images/recorded.ts'

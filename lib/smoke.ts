@@ -4,7 +4,8 @@
 // (X-DMS-Slot names the candidate); staging through its public listener.
 import type { Config } from './config.ts'
 import { ROLES, ROLE_PREFIX } from './compose.ts'
-import { analyze, probeHttp, type Analysis, type ProbeResult } from './probe.ts'
+import { probeHttp, type ProbeResult } from './probe.ts'
+import { analyze, type Analysis } from './traffic.ts'
 
 export type SmokeTarget = {
   /** e.g. https://127.0.0.1:8444 */

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { RefusedError, errorMessage } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
 import { rotateAuditIfDue } from './audit-rotate.ts'
+import type { TimelineEntry } from './timeline.ts'
 
 export type Slot = 'blue' | 'green'
 export const SLOTS: readonly Slot[] = ['blue', 'green']
@@ -156,6 +157,8 @@ export type AuditEntry = {
   durationMs?: number
   detail?: string
   command?: string
+  /** the operation's steps so far (lib/timeline.ts) */
+  timeline?: TimelineEntry[]
 }
 
 export function whoami(): { user: string; host: string } {

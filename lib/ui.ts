@@ -2,6 +2,7 @@
 // --json prints exactly one JSON document on stdout, --quiet prints only problems, and
 // every known secret value is masked on every path out (human, JSON, errors, logs).
 import { Chalk, type ChalkInstance } from 'chalk'
+import { Timeline } from './timeline.ts'
 
 export type PrinterOptions = {
   json?: boolean
@@ -44,6 +45,8 @@ export class Printer {
   readonly tty: boolean
   readonly c: ChalkInstance
   readonly secrets = new SecretMask()
+  /** every step this printer shows is recorded here (the operation's timeline) */
+  readonly timeline = new Timeline()
   private out: NodeJS.WritableStream & { isTTY?: boolean }
   private err: NodeJS.WritableStream & { isTTY?: boolean }
   private resultWritten = false
@@ -88,7 +91,11 @@ export class Printer {
   }
 
   /** Runs fn under a spinner on a TTY, or with a start and an end line otherwise. */
-  async step<T>(title: string, fn: () => Promise<T>): Promise<T> {
+  step<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    return this.timeline.span(title, () => this.showStep(title, fn))
+  }
+
+  private async showStep<T>(title: string, fn: () => Promise<T>): Promise<T> {
     const started = Date.now()
     const took = () => this.c.dim(`(${((Date.now() - started) / 1000).toFixed(1)}s)`)
     if (this.tty && !this.quiet) {

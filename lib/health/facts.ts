@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto'
 import { run } from '../gateway.ts'
 import { pidAlive } from '../fsutil.ts'
 import { readLock } from '../state.ts'
-import { daysUntil } from '../probe.ts'
+import { daysUntil } from '../dates.ts'
 import type { ContainerFact, DiskFact, LoadFact, LockFact, MemoryFact } from './evaluate.ts'
 
 /** Every container (any state) of the given compose projects, with restart counts. */

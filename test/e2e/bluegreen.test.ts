@@ -64,10 +64,52 @@ function assertSwitched(
   )
 }
 
+type Entry = { name: string; service?: string; start: number; end: number; ok: boolean }
+
+/** A real create's timeline: its steps in order, one after the other, each with end >= start. */
+function assertTimeline(entries: Entry[], where: string): void {
+  const steps = entries.filter((e) => !e.service)
+  assert.equal(
+    steps.map((e) => e.name),
+    ['take the lock', 'plan', 'Starting 1.0.0 in green', 'Probing green through the preview listener'],
+    where,
+  )
+  for (const [i, e] of steps.entries()) {
+    assert.ok(e.end >= e.start, `${where}: ${e.name} ends (${e.end}) at or after its start (${e.start})`)
+    assert.ok(e.ok, `${where}: ${e.name} succeeded`)
+    if (i > 0) assert.ok(e.start >= steps[i - 1]!.end, `${where}: ${e.name} starts after ${steps[i - 1]!.name} ends`)
+  }
+  // each service: its container started, then its first healthy probe, then ready through the preview
+  // listener, all while the create ran (readiness by the toolkit's probes, not Docker's healthcheck)
+  const probing = steps.at(-1)!
+  for (const role of ['frontend', 'api', 'docs', 'main']) {
+    const at = (name: string) => {
+      const m = entries.filter((e) => e.service === role && e.name === name)
+      assert.is(m.length, 1, `${where}: ${role}: one '${name}' (${JSON.stringify(m)})`)
+      return m[0]!.start
+    }
+    const started = at('container started')
+    const firstOk = at('first healthy probe')
+    const ready = at('ready through the preview listener')
+    assert.ok(started >= steps[1]!.end, `${where}: ${role} started (${started}) after planning (${steps[1]!.end})`)
+    assert.ok(firstOk >= started, `${where}: ${role} first healthy probe (${firstOk}) after its start (${started})`)
+    assert.ok(ready >= firstOk, `${where}: ${role} ready (${ready}) after its first healthy probe (${firstOk})`)
+    assert.ok(ready <= probing.end, `${where}: ${role} ready (${ready}) before the probing step ended (${probing.end})`)
+  }
+}
+
 test('first release: create 1.0.0 in the idle slot and switch to it', async () => {
-  const create = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes'])
+  const create = await script(t, 'create-green-environment', ['--version', '1.0.0', '--yes', '--json'])
   ok(create, 'create 1.0.0')
-  assert.match(create.stdout, /1\.0\.0 runs in green/)
+  assert.match(create.stderr, /1\.0\.0 runs in green/)
+  assertTimeline(JSON.parse(create.stdout).timeline.entries, 'the JSON output')
+  const audit = fs
+    .readFileSync(t.paths.audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  const created = audit.findLast((e) => e.action === 'create' && e.outcome === 'succeeded')
+  assertTimeline(created.timeline, 'the audit entry')
   await migrate(t, 'green', '1.0.0')
   const sw = await script(t, 'switch-to-green', ['--yes', '--json'])
   ok(sw, 'switch to green')

@@ -10,7 +10,9 @@ import os from 'node:os'
 import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { $ } from 'zx'
-import { probeHttp, probePostgres, probeRedis, probeTcp, runProbes, waitHealthy } from '../../lib/probe.ts'
+import { probeHttp, probeTcp } from '../../lib/probe.ts'
+import { probePostgres, probeRedis } from '../../lib/probe-stores.ts'
+import { runProbes, waitHealthy } from '../../lib/wait.ts'
 import { buildImages } from '../e2e/harness.ts'
 
 $.verbose = false

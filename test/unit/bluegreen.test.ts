@@ -789,7 +789,7 @@ test('#11.12 a dry-run create says what it would start and probe; no step is cla
   const text = out.text()
   assert.not.match(text, /✔/)
   assert.match(text, /would remove v0 from green/)
-  assert.match(text, /would start v2 in green and wait for every service's healthcheck/)
+  assert.match(text, /would start v2 in green \(every service at once\) and wait for its healthchecks/)
   assert.match(text, /would probe every role of green through the preview listener/)
 })
 

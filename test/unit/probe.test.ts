@@ -1,6 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { analyze, daysUntil, percentile, runProbes, statusMatches, waitHealthy } from '../../lib/probe.ts'
+import { daysUntil } from '../../lib/dates.ts'
+import { statusMatches } from '../../lib/probe.ts'
+import { analyze, percentile } from '../../lib/traffic.ts'
+import { runProbes, waitHealthy } from '../../lib/wait.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
 import { encodeCommand, parseInfo, parseReply, RespError } from '../../lib/redis-client.ts'
 

@@ -1,0 +1,46 @@
+// Traffic analysis: success rate and latency percentiles of many probe results against thresholds.
+import type { ProbeResult } from './probe.ts'
+
+export type Analysis = {
+  total: number
+  failures: number
+  successRate: number
+  p50: number
+  p95: number
+  p99: number
+  ok: boolean
+  reasons: string[]
+}
+
+/** Nearest-rank percentile of sorted values (0 for none). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
+}
+
+/**
+ * Summarise many probe results (a smoke or load run). Latency percentiles are over all
+ * results, failures included (a timeout's latency is the time it wasted).
+ */
+export function analyze(
+  results: readonly Pick<ProbeResult, 'ok' | 'latencyMs'>[],
+  { minSuccessRate, maxP95Ms }: { minSuccessRate: number; maxP95Ms: number },
+): Analysis {
+  const total = results.length
+  const failures = results.filter((r) => !r.ok).length
+  const successRate = total === 0 ? 0 : (total - failures) / total
+  const sorted = results.map((r) => r.latencyMs).sort((a, b) => a - b)
+  const p50 = percentile(sorted, 50)
+  const p95 = percentile(sorted, 95)
+  const p99 = percentile(sorted, 99)
+  const reasons: string[] = []
+  if (total === 0) reasons.push('no results')
+  else if (successRate < minSuccessRate) {
+    reasons.push(
+      `success rate ${(successRate * 100).toFixed(1)}% below ${(minSuccessRate * 100).toFixed(1)}% (${failures} of ${total} failed)`,
+    )
+  }
+  if (total > 0 && p95 > maxP95Ms) reasons.push(`p95 latency ${p95} ms above ${maxP95Ms} ms`)
+  return { total, failures, successRate, p50, p95, p99, ok: reasons.length === 0, reasons }
+}

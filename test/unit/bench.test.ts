@@ -1,0 +1,59 @@
+// Unit tests of the benchmark's pure parts: median and spread (bench/stats.ts) and the timeline chart
+// rows and SVG (bench/timeline-svg.ts).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { figure, showFigure, tableRow } from '../../bench/stats.ts'
+import { timelineChart, timelineRows } from '../../bench/timeline-svg.ts'
+import type { TimelineEntry } from '../../lib/timeline.ts'
+
+test('figure: median of an odd and an even count, min and max, the runs kept in order', () => {
+  assert.equal(figure([5, 1, 3, 9, 7]), { runs: [5, 1, 3, 9, 7], median: 5, min: 1, max: 9 })
+  assert.is(figure([4, 1, 3, 2]).median, 2.5)
+  try {
+    figure([])
+    assert.unreachable('no runs is an error')
+  } catch (e) {
+    assert.match((e as Error).message, /no runs/)
+  }
+})
+
+test('showFigure and tableRow: seconds with the spread, target met or not, failed requests', () => {
+  const f = figure([1200, 900, 1000, 1100, 1500])
+  assert.is(showFigure(f), '1.10 s (0.90–1.50)')
+  assert.is(tableRow('rollback', f, 1000, 0), '| rollback | 1.10 s (0.90–1.50) | 5 | < 1 s | no | 0 |')
+  assert.match(tableRow('switch', f, 5000, 2), /\| yes \| 2 \|$/)
+})
+
+const entries: TimelineEntry[] = [
+  { name: 'plan', start: 0, end: 300, ok: true },
+  { name: 'Starting 2.0.0 in blue', start: 300, end: 1300, ok: true },
+  { name: 'container started', service: 'api', start: 1100, end: 1100, ok: true },
+  { name: 'ready through the preview listener', service: 'api', start: 2100, end: 2100, ok: true },
+  { name: 'Probing blue', start: 1300, end: 2200, ok: false },
+]
+
+test('timelineRows: steps as bars (shifted by the offset), each service one bar from its start to ready', () => {
+  const rows = timelineRows(entries, 1000, 'create: ')
+  assert.equal(rows, [
+    { label: 'create: plan', start: 1000, end: 1300, ok: true },
+    { label: 'create: Starting 2.0.0 in blue', start: 1300, end: 2300, ok: true },
+    { label: 'create: Probing blue', start: 2300, end: 3200, ok: false },
+    { label: 'create: api: started → ready', start: 2100, end: 3100, ok: true, service: 'api' },
+  ])
+})
+
+test('timelineChart: one labelled bar per row with its length, failures red, service marks drawn', () => {
+  const rows = timelineRows(entries)
+  const svg = timelineChart(rows, {
+    title: 'a <switch>',
+    marks: [{ label: 'api: container started', start: 1100, end: 1100, ok: true, service: 'api' }],
+  })
+  assert.match(svg, /^<svg /)
+  assert.match(svg, /a &lt;switch>/)
+  assert.is((svg.match(/<rect x=/g) ?? []).length, rows.length, 'one bar per row')
+  assert.match(svg, /0\.90 s/, 'the probing step is 0.9 s long')
+  assert.is((svg.match(/fill="#cf222e"/g) ?? []).length, 1, 'the failed step is red')
+  assert.match(svg, /<title>api: container started<\/title>/)
+})
+
+test.run()
