@@ -9,13 +9,12 @@ import { listPending, runMigrations, type PendingMigrations } from '../db.ts'
 import { OperationError, RefusedError, UsageError, errorMessage } from '../errors.ts'
 import { run } from '../gateway.ts'
 import { hooksDir, runHook, type HookName } from '../hooks.ts'
-import { applyIncludes, nginxSettings } from '../nginx.ts'
+import { applyIncludes } from '../nginx.ts'
 import { deployEvent, sendNotification } from '../notify.ts'
 import { createPlatform } from '../platform.ts'
 import { waitHealthy } from '../probe.ts'
 import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
-import { coreRunning } from '../stack.ts'
-import { prepareRuntime } from '../stackfiles.ts'
+import { coreRunning, prepareStackRuntime } from '../stack.ts'
 import { addHistory, whoami } from '../state.ts'
 import type { Store } from '../bluegreen.ts'
 import type { Printer } from '../ui.ts'
@@ -211,13 +210,7 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
         if (dryRun) return
         if ((await coreRunning(sh, config)).running)
           await applyIncludes(sh, config, paths.nginx, { nginxRunning: true })
-        await prepareRuntime({
-          ...nginxSettings(config),
-          varDir: config.varDir,
-          networkName: config.networkName,
-          postgresPassword: config.postgres.password,
-          redisPassword: config.redisPassword,
-        })
+        await prepareStackRuntime(config)
         const t = slotTarget(config, 'blue', o.version)
         await sh.docker(configArgs(t), { env: t.env, changes: false, action: 'validate the staging compose file' })
       })
