@@ -1,25 +1,15 @@
-// The staging pipeline: pre-deployment checks (STAGING_CHECKS, run without a shell), config
-// validation, then a single-slot deploy of the staging compose file with --wait, migrations,
-// health validation through the public listener, smoke tests, record. A failed check stops
-// before anything changes.
-import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
-import { configArgs, createShell, imageRef, slotTarget, upArgs, type Shell } from '../compose.ts'
-import { listPending, runMigrations, type PendingMigrations } from '../db.ts'
+// The staging pipeline, written against StagingPorts (lib/pipeline/ports.ts) like production's:
+// pre-deployment checks (STAGING_CHECKS, run without a shell), config validation, then a
+// single-slot deploy of the staging compose file with --wait, migrations, health validation
+// through the public listener, smoke tests, record. A failed check stops before anything changes.
+import { imageRef } from '../compose.ts'
+import type { PendingMigrations } from '../db.ts'
 import { OperationError, RefusedError, UsageError, errorMessage } from '../errors.ts'
-import { run } from '../gateway.ts'
-import { hooksDir, runHook, type HookName } from '../hooks.ts'
-import { applyIncludes } from '../nginx.ts'
-import { deployEvent, sendNotification } from '../notify.ts'
-import { createPlatform } from '../platform.ts'
-import { waitHealthy } from '../probe.ts'
-import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
-import { coreRunning, prepareStackRuntime } from '../stack.ts'
+import type { HookName } from '../hooks.ts'
+import { deployEvent } from '../notify.ts'
+import type { SmokeReport } from '../smoke.ts'
 import { addHistory, whoami } from '../state.ts'
-import type { Store } from '../bluegreen.ts'
-import type { Printer } from '../ui.ts'
-import { updateDeployMetrics } from './metrics.ts'
-import { preflightChecks } from './ports.ts'
+import type { StagingPorts } from './ports.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/
 
@@ -80,34 +70,26 @@ export type StagingResult = {
   durationMs: number
 }
 
-export function createStaging(config: Config, paths: Paths, ui: Printer, store: Store, dryRun: boolean) {
-  const sh: Shell = createShell(ui, { dryRun })
-  const platform = createPlatform(config, paths, ui, { dryRun, shell: sh })
+export function createStaging(ports: StagingPorts) {
+  const { config, ui, store, dryRun, platform } = ports
   const hook = async (name: HookName, version: string, outcome: string) => {
-    if (dryRun) return
-    const r = await runHook(
-      name,
-      { version, slot: 'blue', previousSlot: null, target: config.target, outcome },
-      { dir: hooksDir(config), ui, cwd: config.root },
-    )
+    const r = await ports.hook(name, { version, slot: 'blue', previousSlot: null, target: config.target, outcome })
     if (r.ran && !r.ok && name !== 'pre-deploy') ui.warn(`The ${name} hook failed (${r.detail}).`)
     return r
   }
 
   async function plan(o: StagingOptions): Promise<StagingPlan> {
     const checks = o.skipChecks ? [] : config.stagingChecks.map(splitCommand)
-    const pre = await preflightChecks(sh, config, paths)
-    for (const w of pre.warnings) ui.warn(`Preflight warning: ${w}`)
+    const pre = await ports.preflight()
     if (!o.build && !(await platform.imageAvailable(o.version)))
       throw new RefusedError(
         `Can't deploy ${o.version} to staging: ${imageRef(config, o.version)} is not on this host. Nothing was changed.`,
         'Build it with --build, or load the image first.',
       )
-    const status = await platform.slotStatus('blue')
-    const running = status.version
+    const running = (await platform.slotStatus('blue')).version
     let migrations: PendingMigrations | null = null
     if (pre.coreRunning && !(o.build && !(await platform.imageAvailable(o.version))))
-      migrations = await listPending(sh, config, 'blue', o.version)
+      migrations = await ports.listPending('blue', o.version)
     const steps = [
       ...(o.skipChecks
         ? ['skip the pre-deployment checks (--skip-checks)']
@@ -133,14 +115,9 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
       const started = Date.now()
       await ui.step(`Check: ${command}`, async () => {
         if (dryRun) return
-        const r = await run(argv[0]!, argv.slice(1), {
-          cwd: config.root,
-          nothrow: true,
-          timeoutMs: 30 * 60_000,
-          action: `run the check ${command}`,
-        })
+        const r = await ports.runCheck(argv)
         if (!r.ok) {
-          const out = ui.mask((r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n'))
+          const out = ui.mask(r.output.trim().split('\n').slice(-15).join('\n'))
           throw new RefusedError(
             `Can't deploy to staging: the check "${command}" failed (exit ${r.code}). Nothing was changed.${out ? `\n${out}` : ''}`,
             'Fix it, or skip the checks with --skip-checks.',
@@ -152,152 +129,115 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
     return done
   }
 
+  /** Records a failed deploy everywhere it is seen (state, audit, hook, notification, metrics), then rethrows. */
+  async function fail(o: StagingOptions, started: number, err: unknown): Promise<never> {
+    const detail = errorMessage(err)
+    store.update((s) =>
+      addHistory(s, {
+        action: 'deploy',
+        outcome: 'failed',
+        version: o.version,
+        to: 'blue',
+        detail: detail.slice(0, 300),
+      }),
+    )
+    store.audit({
+      action: 'deploy',
+      outcome: 'failed',
+      version: o.version,
+      slot: 'blue',
+      durationMs: Date.now() - started,
+      detail,
+    })
+    await hook('on-failure', o.version, 'failed')
+    await ports.notify(
+      deployEvent('failed', { target: config.target, version: o.version, slot: 'blue', detail: detail.slice(0, 500) }),
+    )
+    await ports.metrics((m) => {
+      m.total.failed += 1
+    })
+    throw err
+  }
+
+  /** Build, prepare, deploy, migrate, validate, smoke: the changing part; throws on the first failure. */
+  async function deploy(o: StagingOptions): Promise<{ migrationsApplied: string[]; smoke: SmokeReport }> {
+    if (o.build) await ui.step(`Building ${imageRef(config, o.version)}`, () => platform.buildImage(o.version))
+    await ui.step('Validating the configuration and preparing the runtime directory', () => ports.prepare(o.version))
+    if (o.signal.aborted)
+      throw new RefusedError(
+        `Can't deploy ${o.version} to staging: interrupted before the deploy. Nothing was changed.`,
+      )
+    await ui.step(`Deploying ${o.version} to ${config.composeProject} and waiting until healthy`, () =>
+      ports.up(o.version, o.timeoutMs),
+    )
+    const migrationsApplied = await ui.step(`Running the migrations of ${o.version}`, () =>
+      ports.migrate('blue', o.version, false),
+    )
+    ui.info(`  migrations applied: ${migrationsApplied.join(', ') || 'none'}`)
+    await ui.step('Validating health through the public listener', async () => {
+      const r = await ports.validateHealth(o.version, o.timeoutMs, o.signal)
+      if (!r.ok) throw new OperationError(`Can't validate ${o.version} on staging: ${r.detail}`)
+    })
+    const smoke = dryRun
+      ? await ports.smoke(o.version, o.signal)
+      : await ui.step('Smoke-testing staging', () => ports.smoke(o.version, o.signal))
+    const sh = await hook('smoke', o.version, 'pending')
+    if (sh.ran && !sh.ok) smoke.reasons.push(`hooks/smoke: ${sh.detail}`)
+    ui.info(
+      `  smoke: ${smoke.checks.filter((c) => c.ok).length}/${smoke.checks.length} checks, load ${smoke.load.total} requests, p95 ${smoke.load.p95} ms`,
+    )
+    if (smoke.reasons.length)
+      throw new OperationError(
+        `Can't deploy ${o.version} to staging: the smoke tests failed (${smoke.reasons.slice(0, 4).join('; ')}). ${o.version} is running on staging for inspection.`,
+      )
+    return { migrationsApplied, smoke }
+  }
+
+  async function record(o: StagingOptions, durationMs: number): Promise<void> {
+    store.update((s) => {
+      const release = {
+        version: o.version,
+        slot: 'blue' as const,
+        deployedAt: new Date().toISOString(),
+        deployedBy: whoami().user,
+      }
+      s.live = 'blue'
+      s.slots.blue = release
+      s.releases.push(release)
+      s.pending = null
+      addHistory(s, { action: 'deploy', outcome: 'succeeded', version: o.version, to: 'blue' })
+    })
+    store.audit({ action: 'deploy', outcome: 'succeeded', version: o.version, slot: 'blue', durationMs })
+    await ports.metrics((m) => {
+      m.total.succeeded += 1
+      m.lastSuccessS = Math.floor(Date.now() / 1000)
+      m.durationS = Math.round(durationMs / 100) / 10
+      m.live = 'blue'
+    })
+    await hook('post-deploy', o.version, 'succeeded')
+    await ports.notify(
+      deployEvent('succeeded', { target: config.target, version: o.version, slot: 'blue', durationMs }),
+    )
+  }
+
   async function execute(plan: StagingPlan, o: StagingOptions): Promise<StagingResult> {
     const started = Date.now()
     const checks = await runChecks(plan.checks, o.signal)
     const pre = await hook('pre-deploy', o.version, 'pending')
-    if (pre?.ran && !pre.ok)
+    if (pre.ran && !pre.ok)
       throw new RefusedError(
         `Can't deploy ${o.version} to staging: the pre-deploy hook failed (${pre.detail}). Nothing was changed.`,
       )
-    const fail = async (err: unknown): Promise<never> => {
-      store.update((s) =>
-        addHistory(s, {
-          action: 'deploy',
-          outcome: 'failed',
-          version: o.version,
-          to: 'blue',
-          detail: errorMessage(err).slice(0, 300),
-        }),
-      )
-      store.audit({
-        action: 'deploy',
-        outcome: 'failed',
-        version: o.version,
-        slot: 'blue',
-        durationMs: Date.now() - started,
-        detail: errorMessage(err),
-      })
-      await hook('on-failure', o.version, 'failed')
-      if (!dryRun) {
-        await sendNotification(
-          config,
-          deployEvent('failed', {
-            target: config.target,
-            version: o.version,
-            slot: 'blue',
-            detail: errorMessage(err).slice(0, 500),
-          }),
-          ui,
-        )
-        await updateDeployMetrics(paths.metrics, config.target, (m) => {
-          m.total.failed += 1
-        })
-      }
-      throw err
-    }
-    if (!dryRun)
-      await sendNotification(
-        config,
-        deployEvent('started', { target: config.target, version: o.version, slot: 'blue' }),
-        ui,
-      )
-    let migrationsApplied: string[] = []
-    let smoke: SmokeReport
+    await ports.notify(deployEvent('started', { target: config.target, version: o.version, slot: 'blue' }))
+    let done: { migrationsApplied: string[]; smoke: SmokeReport }
     try {
-      if (o.build) await ui.step(`Building ${imageRef(config, o.version)}`, () => platform.buildImage(o.version))
-      await ui.step('Validating the configuration and preparing the runtime directory', async () => {
-        if (dryRun) return
-        if ((await coreRunning(sh, config)).running)
-          await applyIncludes(sh, config, paths.nginx, { nginxRunning: true })
-        await prepareStackRuntime(config)
-        const t = slotTarget(config, 'blue', o.version)
-        await sh.docker(configArgs(t), { env: t.env, changes: false, action: 'validate the staging compose file' })
-      })
-      if (o.signal.aborted)
-        throw new RefusedError(
-          `Can't deploy ${o.version} to staging: interrupted before the deploy. Nothing was changed.`,
-        )
-      const t = slotTarget(config, 'blue', o.version)
-      await ui.step(`Deploying ${o.version} to ${config.composeProject} and waiting until healthy`, () =>
-        sh.docker(upArgs(t, { waitTimeoutS: Math.round(o.timeoutMs / 1000) }), {
-          env: t.env,
-          action: `deploy ${o.version} to staging`,
-          timeoutMs: o.timeoutMs + 30_000,
-        }),
-      )
-      migrationsApplied = await ui.step(`Running the migrations of ${o.version}`, () =>
-        runMigrations(sh, config, 'blue', o.version),
-      )
-      ui.info(`  migrations applied: ${migrationsApplied.join(', ') || 'none'}`)
-      const smokeTarget = { baseUrl: smokeUrl(config, config.ports.https), headers: {}, version: o.version }
-      await ui.step('Validating health through the public listener', async () => {
-        if (dryRun) return
-        const r = await waitHealthy(
-          async () => {
-            const all = await checkRoles(smokeTarget)
-            const bad = all.filter((x) => !x.ok)
-            return {
-              name: 'roles',
-              ok: bad.length === 0,
-              latencyMs: Math.max(...all.map((x) => x.latencyMs)),
-              detail: bad.map((x) => `${x.name}: ${x.detail}`).join('; ') || 'ok',
-            }
-          },
-          { consecutive: 2, intervalMs: 500, deadlineMs: o.timeoutMs, signal: o.signal },
-        )
-        if (!r.ok) throw new OperationError(`Can't validate ${o.version} on staging: ${r.detail}`)
-      })
-      smoke = dryRun
-        ? {
-            ok: true,
-            checks: [],
-            load: { total: 0, failures: 0, successRate: 1, p50: 0, p95: 0, p99: 0, ok: true, reasons: [] },
-            reasons: [],
-          }
-        : await ui.step('Smoke-testing staging', () => runSmoke(smokeTarget, smokeSettings(config), o.signal))
-      const sh2 = await hook('smoke', o.version, 'pending')
-      if (sh2?.ran && !sh2.ok) smoke.reasons.push(`hooks/smoke: ${sh2.detail}`)
-      ui.info(
-        `  smoke: ${smoke.checks.filter((c) => c.ok).length}/${smoke.checks.length} checks, load ${smoke.load.total} requests, p95 ${smoke.load.p95} ms`,
-      )
-      if (smoke.reasons.length)
-        throw new OperationError(
-          `Can't deploy ${o.version} to staging: the smoke tests failed (${smoke.reasons.slice(0, 4).join('; ')}). ${o.version} is running on staging for inspection.`,
-        )
+      done = await deploy(o)
     } catch (err) {
-      return fail(err)
+      return fail(o, started, err)
     }
     const durationMs = Date.now() - started
-    if (!dryRun) {
-      store.update((s) => {
-        const release = {
-          version: o.version,
-          slot: 'blue' as const,
-          deployedAt: new Date().toISOString(),
-          deployedBy: whoami().user,
-        }
-        s.live = 'blue'
-        s.slots.blue = release
-        s.releases.push(release)
-        s.pending = null
-        addHistory(s, { action: 'deploy', outcome: 'succeeded', version: o.version, to: 'blue' })
-      })
-      store.audit({ action: 'deploy', outcome: 'succeeded', version: o.version, slot: 'blue', durationMs })
-      await updateDeployMetrics(paths.metrics, config.target, (m) => {
-        m.total.succeeded += 1
-        m.lastSuccessS = Math.floor(Date.now() / 1000)
-        m.durationS = Math.round(durationMs / 100) / 10
-        m.live = 'blue'
-      })
-      await hook('post-deploy', o.version, 'succeeded')
-      await sendNotification(
-        config,
-        deployEvent('succeeded', { target: config.target, version: o.version, slot: 'blue', durationMs }),
-        ui,
-      )
-    }
-    return { checks, migrationsApplied, smoke, durationMs }
+    if (!dryRun) await record(o, durationMs)
+    return { checks, ...done, durationMs }
   }
 
   return { plan, execute }
