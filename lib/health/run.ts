@@ -29,6 +29,7 @@ import {
 import type { ContainerFact, RestartMemory } from './evaluate.ts'
 import { certView } from '../certs-op.ts'
 import { readCertFile, readContainers, readDisks, readLoad, readLockFact, readMemory } from './facts.ts'
+import { markerSlot } from './gather-status.ts'
 import { summarize } from './model.ts'
 import type { CheckResult, CheckStatus, HealthReport } from './model.ts'
 import type { Thresholds } from './thresholds.ts'
@@ -272,11 +273,7 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         const t1 = performance.now()
         const state = readState(paths.state, config.target)
         const routing = readLive(paths.live)
-        const markerLive: Slot | null = routing.markers.includes('green')
-          ? 'green'
-          : routing.markers.includes('blue')
-            ? 'blue'
-            : null
+        const markerLive = markerSlot(routing)
         const splitMarkers = routing.markers.filter((m) => /^to-(blue|green)-b\d+$/.test(m))
         const [slots, nginxView, ...roleResults] = await Promise.all([
           appSlots(),
