@@ -6,7 +6,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { validateVersion } from '../lib/bluegreen.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
-import { createStagingPorts } from '../lib/pipeline/ports.ts'
+import { createStagingPorts } from '../lib/pipeline/adapters.ts'
 import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'
 
 await runScript(

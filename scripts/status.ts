@@ -4,7 +4,7 @@
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
 import { gatherStatus } from '../lib/health/gather-status.ts'
-import { renderStatus } from '../lib/health/status.ts'
+import { renderStatus } from '../lib/health/status-view.ts'
 import { renderCertLine } from '../lib/certs-op.ts'
 
 const spec: ScriptSpec = {

@@ -9,7 +9,7 @@ import { readLive, type LiveRouting } from '../nginx.ts'
 import { readAudit, readState, type Slot } from '../state.ts'
 import type { ContainerFact } from './evaluate.ts'
 import { readContainers, readLockFact } from './facts.ts'
-import { buildStatus, type StatusView } from './status.ts'
+import { buildStatus, type StatusView } from './status-view.ts'
 
 /** The slot nginx's marker names (green wins, as in nginx), or null when no marker exists. */
 export function markerSlot(routing: Pick<LiveRouting, 'markers'>): Slot | null {

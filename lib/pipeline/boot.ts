@@ -7,7 +7,7 @@ import { OperationError, RefusedError, InterruptedError } from '../errors.ts'
 import type { Platform, SlotStatus } from '../platform.ts'
 import { sleepUnlessAborted, type ProbeResult } from '../probe.ts'
 import { addHistory, otherSlot, type Slot } from '../state.ts'
-import type { DeployPorts } from './ports.ts'
+import type { DeployPorts } from './adapters.ts'
 import { recoverPending, type VerifyOptions } from './recover.ts'
 
 export type BootPorts = Pick<

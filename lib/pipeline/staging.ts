@@ -1,4 +1,4 @@
-// The staging pipeline, written against StagingPorts (lib/pipeline/ports.ts) like production's:
+// The staging pipeline, written against StagingPorts (lib/pipeline/adapters.ts) like production's:
 // pre-deployment checks (STAGING_CHECKS, run without a shell), config validation, then a
 // single-slot deploy of the staging compose file with --wait, migrations, health validation
 // through the public listener, smoke tests, record. A failed check stops before anything changes.
@@ -9,7 +9,7 @@ import type { HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
 import { addHistory, whoami } from '../state.ts'
-import type { StagingPorts } from './ports.ts'
+import type { StagingPorts } from './adapters.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/
 

@@ -1,11 +1,12 @@
-// The shared part of a production stack (nginx, postgres, redis) and its runtime directory.
+// The core services of a stack (nginx, postgres, redis): whether they run, starting them, and the runtime settings
+// (secrets, Alertmanager credentials, nginx includes) that production and staging prepare alike.
 import type { Config } from './config.ts'
 import type { Paths } from './context.ts'
 import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
 import { deadlineAfter } from './gateway.ts'
 import { OperationError } from './errors.ts'
 import { applyIncludes, nginxSettings } from './nginx.ts'
-import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from './stackfiles.ts'
+import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from './runtime-dir.ts'
 import type { Printer } from './ui.ts'
 
 export async function coreRunning(sh: Shell, config: Config): Promise<{ running: boolean; problems: string[] }> {

@@ -1,9 +1,9 @@
-// The runtime settings production's core and staging share (lib/stack.ts runtimeSettings): the
+// The runtime settings production's core and staging share (lib/core-stack.ts runtimeSettings): the
 // Alertmanager receiver credentials of the target's env files reach prepareRuntime for both.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
-import { runtimeSettings } from '../../lib/stack.ts'
+import { runtimeSettings } from '../../lib/core-stack.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
 const local = [
