@@ -54,22 +54,7 @@ export async function planRollback(
   refuseIfPending(p, state)
   checkDrift(state, routing.live)
   const from = routing.live
-  if (routing.gradual) {
-    const g = routing.gradual
-    return {
-      from: g.to,
-      to: from,
-      version: state.slots[from]?.version ?? 'unknown',
-      warm: true,
-      replaces: null,
-      abortShift: true,
-      steps: [
-        `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
-        `confirm X-Slot: ${from} through the public listener`,
-        `${g.to} keeps running, for inspection`,
-      ],
-    }
-  }
+  if (routing.gradual) return abortShiftPlan(routing.gradual, from, state.slots[from]?.version ?? 'unknown')
   const idle = otherSlot(from)
   const liveVersion = state.slots[from]?.version
   let version: string | undefined = o.toVersion
@@ -113,22 +98,40 @@ export async function planRollback(
     version,
     warm,
     replaces,
+    steps: [...warning, ...rollbackSteps(from, idle, version, warm, replaces)],
+  }
+}
+
+/** A gradual shift nobody runs any more: every bucket back to the slot that was live, nothing recreated. */
+function abortShiftPlan(g: { to: Slot; percent: number }, from: Slot, version: string): RollbackPlan {
+  return {
+    from: g.to,
+    to: from,
+    version,
+    warm: true,
+    replaces: null,
+    abortShift: true,
     steps: [
-      ...warning,
-      ...(warm
-        ? [
-            `send every new request back to ${idle} (${version}, still warm)`,
-            `confirm X-Slot: ${idle} through the public listener`,
-            `keep ${from} warm`,
-          ]
-        : [
-            ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
-            `recreate ${version} in ${idle} and wait until healthy`,
-            `send every new request to ${idle}`,
-            `confirm X-Slot: ${idle} through the public listener`,
-          ]),
+      `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
+      `confirm X-Slot: ${from} through the public listener`,
+      `${g.to} keeps running, for inspection`,
     ],
   }
+}
+
+function rollbackSteps(from: Slot, idle: Slot, version: string, warm: boolean, replaces: string | null): string[] {
+  if (warm)
+    return [
+      `send every new request back to ${idle} (${version}, still warm)`,
+      `confirm X-Slot: ${idle} through the public listener`,
+      `keep ${from} warm`,
+    ]
+  return [
+    ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
+    `recreate ${version} in ${idle} and wait until healthy`,
+    `send every new request to ${idle}`,
+    `confirm X-Slot: ${idle} through the public listener`,
+  ]
 }
 
 /** Rollback of a stuck gradual shift: every bucket back to the slot that was live before it. */
