@@ -3,8 +3,8 @@
 // cron beside health-check. Requests in flight on it finish first (SIGTERM, grace period, stop).
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
-import { retireOperation } from '../lib/pipeline/retire.ts'
+import { fileStore } from '../lib/operation.ts'
+import { runRetire } from '../lib/pipeline/retire.ts'
 import { createPlatform } from '../lib/platform.ts'
 
 await runScript(
@@ -28,6 +28,6 @@ await runScript(
   async (ctx) => {
     const env = loadEnv(ctx, { generateSecrets: false })
     const p = createPlatform(env.config, env.paths, env.ui, { dryRun: ctx.common.dryRun })
-    return runOperation(ctx, env, retireOperation(p, fileStore(env), env.ui, { force: ctx.flags.now === true }))
+    return runRetire(ctx, env, p, fileStore(env), ctx.flags.now === true)
   },
 )

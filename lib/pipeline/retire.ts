@@ -1,6 +1,10 @@
 // The retire operation: whether the previous slot may be stopped now (pure decision), and the
 // plan/execute pair that retire-previous runs through lib/operation.ts's frame.
 import { retirePrevious, type Store } from '../bluegreen.ts'
+import type { ScriptContext } from '../cli.ts'
+import type { Env } from '../context.ts'
+import { EXIT } from '../errors.ts'
+import { runOperation } from '../operation.ts'
 import type { LiveRouting } from '../nginx.ts'
 import type { Platform } from '../platform.ts'
 import { retireBlocker } from '../safety.ts'
@@ -65,4 +69,24 @@ export function retireOperation(p: Platform, store: Store, ui: Printer, o: { for
       ...(r && !r.retired ? { reason: r.reason } : plan.skip ? { reason: plan.skip } : {}),
     }),
   }
+}
+
+/**
+ * retire-previous from cron: when there is nothing to stop, answer at once without the deploy lock
+ * (a deploy running meanwhile is no failure and no audit entry); otherwise the operation frame.
+ */
+export async function runRetire(
+  ctx: ScriptContext,
+  env: Env,
+  p: Platform,
+  store: Store,
+  force: boolean,
+): Promise<number> {
+  const op = retireOperation(p, store, env.ui, { force })
+  const quick = decideRetire(store.read(), p.readRouting(), Date.now(), force)
+  if (quick.skip === null) return runOperation(ctx, env, op)
+  const result = { retired: null, reason: quick.skip }
+  op.report(quick, result)
+  env.ui.result({ ok: true, ...op.json(quick, result) })
+  return EXIT.OK
 }

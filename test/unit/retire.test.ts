@@ -5,9 +5,12 @@ import * as assert from 'uvu/assert'
 import type { Store } from '../../lib/bluegreen.ts'
 import type { LiveRouting } from '../../lib/nginx.ts'
 import type { Platform } from '../../lib/platform.ts'
-import { decideRetire, retireOperation } from '../../lib/pipeline/retire.ts'
-import { emptyState, type DeployState } from '../../lib/state.ts'
+import type { Env } from '../../lib/context.ts'
+import { emptyDeployMetrics } from '../../lib/pipeline/metrics.ts'
+import { decideRetire, retireOperation, runRetire } from '../../lib/pipeline/retire.ts'
+import { emptyState, type AuditEntry, type DeployState } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
+import { fakePlatform, memoryStore } from '../helpers/pipeline-fakes.ts'
 import { memoryStream } from '../helpers/streams.ts'
 
 const NOW = Date.parse('2026-12-02T12:00:00Z')
@@ -57,6 +60,20 @@ test('the frame asks only before stopping a slot early', () => {
   assert.is(op.ask(decideRetire(withPrevious(NOW + 60_000), routing(), NOW, true)), true)
   assert.is(op.ask(decideRetire(withPrevious(NOW - 1), routing(), NOW, false)), false)
   assert.is(op.ask(decideRetire(emptyState('production'), routing(), NOW, true)), false)
+})
+
+test('from cron, nothing to stop answers at once: no lock, no frame, no audit entry', async () => {
+  const out = memoryStream()
+  const ui = new Printer({ out, err: memoryStream() })
+  const audit: AuditEntry[] = []
+  const state = withPrevious(Date.now() + 60_000)
+  const store = memoryStore(state, audit, emptyDeployMetrics())
+  const p = fakePlatform({ live: 'green', running: { blue: 'v1', green: 'v2' }, calls: [], publicProbes: 0 })
+  // a ScriptContext is only needed by the frame (lock, confirm): none here, so any access would throw
+  const ctx = new Proxy({}, { get: () => assert.unreachable('the frame was entered') }) as never
+  assert.is(await runRetire(ctx, { ui } as Env, p, store, false), 0)
+  assert.equal(audit, [])
+  assert.equal(state.previous?.slot, 'blue')
 })
 
 test.run()
