@@ -110,7 +110,7 @@ export async function removeOneOffs(sh: Shell, project: string): Promise<number>
 // ---------------------------------------------------------------- backups
 
 /** The deadline of pg_dump (a restore gets twice this). */
-const BACKUP_TIMEOUT_MS = 30 * 60_000
+export const BACKUP_TIMEOUT_MS = 30 * 60_000
 
 /** Runs the command after it with PGPASSWORD read from the compose secret file, inside the container. */
 const WITH_PASSWORD = 'PGPASSWORD="$(cat /run/secrets/postgres_password)"; export PGPASSWORD; exec "$@"'
@@ -307,64 +307,4 @@ export async function backupDatabase(
   fs.chmodSync(file, 0o600)
   const pruned = pruneBackups(dir, config.backup)
   return { backup: { file, name, time: backupTime(name, new Date()), bytes }, entries: check.entries, pruned }
-}
-
-/** pg_restore --clean of a backup into the database, inside the postgres container, in one transaction. */
-export async function restoreBackup(sh: Shell, config: Config, file: string, ui: Printer): Promise<void> {
-  const args = pgRestoreArgs(config)
-  if (sh.dryRun) {
-    ui.info(`${ui.c.cyan('[dry-run]')} docker ${quoteArgv(args)} < ${file}`)
-    return
-  }
-  ui.detail(`$ docker ${quoteArgv(args)} < ${file}`)
-  const fd = fs.openSync(file, 'r')
-  let p: RunResult
-  try {
-    const t = coreTarget(config)
-    p = await run('docker', args, {
-      env: t.env,
-      stdinFd: fd,
-      nothrow: true,
-      timeoutMs: 2 * BACKUP_TIMEOUT_MS,
-      action: `restore ${path.basename(file)}`,
-    })
-  } finally {
-    fs.closeSync(fd)
-  }
-  if (!p.ok)
-    throw new OperationError(
-      `Can't restore ${path.basename(file)}: pg_restore exited ${p.code}: ${ui.mask(p.stderr.trim().split('\n').slice(-3).join(' '))}. It ran in one transaction, so the database is as it was.`,
-      'Check the archive with: pg_restore --list <file>',
-    )
-}
-
-/**
- * The backup to restore when rolling back from `fromVersion`: the newest one taken before that
- * release was deployed (its migrations ran after it), else the newest of all.
- */
-export function chooseBackup(dir: string, fromVersion: string | null): BackupFile | null {
-  const all = listBackups(dir)
-  return all.find((b) => fromVersion && b.name.endsWith(`-before-${fromVersion}.dump`)) ?? all[0] ?? null
-}
-
-/** Empties the Redis cache (documents cached after the backup would be stale), password from the secret file. */
-export const flushCacheArgs = (config: Config) =>
-  execArgs(coreTarget(config), 'redis', [
-    'sh',
-    '-c',
-    'REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; export REDISCLI_AUTH; exec redis-cli FLUSHDB',
-  ])
-
-/** Restores a backup, then empties the cache. */
-export async function restoreDatabase(sh: Shell, config: Config, file: string, ui: Printer): Promise<void> {
-  await restoreBackup(sh, config, file, ui)
-  const r = await sh.docker(flushCacheArgs(config), {
-    env: coreTarget(config).env,
-    nothrow: true,
-    action: 'empty the Redis cache',
-  })
-  if (!r.ok)
-    ui.warn(
-      `Can't empty the Redis cache (${r.stderr.trim().split('\n').pop()}); cached documents may be stale until they expire.`,
-    )
 }

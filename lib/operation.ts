@@ -62,6 +62,8 @@ export type OperationSpec<P extends { steps: string[] }, R> = {
    * and files are printed; nothing is changed (only read-only commands and probes really run)
    */
   rehearse?: boolean
+  /** whether to ask before executing this plan (default: always); retire asks only when stopping early */
+  ask?: (plan: P) => boolean
 }
 
 export async function runOperation<P extends { steps: string[] }, R>(
@@ -100,7 +102,7 @@ export async function runOperation<P extends { steps: string[] }, R>(
         ui.result({ ok: true, dryRun: true, ...spec.json(plan, null) })
         return EXIT.OK
       }
-      if (!(await confirm(spec.describe, { yes: ctx.common.yes, ui }))) {
+      if ((spec.ask?.(plan) ?? true) && !(await confirm(spec.describe, { yes: ctx.common.yes, ui }))) {
         store.audit({ action: spec.action, outcome: 'declined' })
         throw new OperationError(`Can't ${spec.describe}: not confirmed. Nothing was changed.`)
       }

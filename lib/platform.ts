@@ -101,6 +101,50 @@ export function parseStarts(stdout: string): { service: string; startedAt: strin
     .map(([service, startedAt]) => ({ service, startedAt }))
 }
 
+/** One role through a listener: its readiness (preview) or version (public) answer, checked for slot and version. */
+function probeRole(
+  config: Config,
+  port: number,
+  role: (typeof ROLES)[number],
+  headers: Record<string, string>,
+  expectSlot?: Slot,
+  version?: string,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
+  return probeHttp({
+    name: role,
+    url: roleUrl(config, port, role, port === config.ports.preview ? 'ready' : 'version'),
+    insecure: true,
+    timeoutMs: 3000,
+    expectStatus: 200,
+    headers,
+    ...(expectSlot ? { header: ['x-slot', expectSlot] as const } : {}),
+    ...(signal ? { signal } : {}),
+  }).then((r) => {
+    if (r.ok && version && r.headers?.['x-version'] !== version)
+      return { ...r, ok: false, detail: `X-Version is ${r.headers?.['x-version']}, expected ${version}` }
+    return r
+  })
+}
+
+/** The app containers of a slot, their summary, and the release they carry. */
+async function readSlotStatus(sh: Shell, config: Config, slot: Slot): Promise<SlotStatus> {
+  const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) =>
+    (ROLES as readonly string[]).includes(s.service),
+  )
+  const sum = summarizeServices(services)
+  // the release is the dms.version label the containers were started with (an image tag can
+  // move under a running container; the label can't)
+  const tags = [
+    ...new Set(
+      services
+        .filter((s) => s.state === 'running')
+        .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
+    ),
+  ]
+  return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
+}
+
 export function createPlatform(
   config: Config,
   paths: Paths,
@@ -113,28 +157,6 @@ export function createPlatform(
     if (dryRun) ui.info(`${ui.c.cyan('[dry-run]')} ${what}`)
     else fn()
   }
-  const probeRole = (
-    port: number,
-    role: (typeof ROLES)[number],
-    headers: Record<string, string>,
-    expectSlot?: Slot,
-    version?: string,
-    signal?: AbortSignal,
-  ) =>
-    probeHttp({
-      name: role,
-      url: roleUrl(config, port, role, port === config.ports.preview ? 'ready' : 'version'),
-      insecure: true,
-      timeoutMs: 3000,
-      expectStatus: 200,
-      headers,
-      ...(expectSlot ? { header: ['x-slot', expectSlot] as const } : {}),
-      ...(signal ? { signal } : {}),
-    }).then((r) => {
-      if (r.ok && version && r.headers?.['x-version'] !== version)
-        return { ...r, ok: false, detail: `X-Version is ${r.headers?.['x-version']}, expected ${version}` }
-      return r
-    })
   return {
     dryRun,
     readRouting: () => readLive(paths.live),
@@ -145,22 +167,7 @@ export function createPlatform(
         setGradual(paths.live, to, pct),
       ),
     clearGradual: () => marker(`remove gradual markers in ${paths.live}`, () => clearGradual(paths.live)),
-    async slotStatus(slot) {
-      const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) =>
-        (ROLES as readonly string[]).includes(s.service),
-      )
-      const sum = summarizeServices(services)
-      // the release is the dms.version label the containers were started with (an image tag can
-      // move under a running container; the label can't)
-      const tags = [
-        ...new Set(
-          services
-            .filter((s) => s.state === 'running')
-            .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
-        ),
-      ]
-      return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
-    },
+    slotStatus: (slot) => readSlotStatus(sh, config, slot),
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
     resolveImage: (version, o) =>
       resolveImage(sh, ui, { appImage: config.appImage, registry: config.registry, version, ...o }),
@@ -217,9 +224,11 @@ export function createPlatform(
     },
     probeSlot: (slot, version, signal) =>
       Promise.all(
-        ROLES.map((role) => probeRole(config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal)),
+        ROLES.map((role) =>
+          probeRole(config, config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal),
+        ),
       ),
     probePublic: (signal) =>
-      Promise.all(ROLES.map((role) => probeRole(config.ports.https, role, {}, undefined, undefined, signal))),
+      Promise.all(ROLES.map((role) => probeRole(config, config.ports.https, role, {}, undefined, undefined, signal))),
   }
 }

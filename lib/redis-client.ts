@@ -1,4 +1,5 @@
-// A tiny RESP2 client: enough for AUTH, PING and INFO in health probes.
+// A tiny RESP2 client: enough for AUTH, PING and INFO in health probes. Kept over node-redis/ioredis
+// by measurement (README "Measured figures": 26 ms to import vs 0.6 to 1.2 s for the libraries).
 // No dependency; one connection, one command at a time, replies in order.
 import net from 'node:net'
 

@@ -53,22 +53,7 @@ export async function planRollback(
   refuseIfPending(p, state)
   checkDrift(state, routing.live)
   const from = routing.live
-  if (routing.gradual) {
-    const g = routing.gradual
-    return {
-      from: g.to,
-      to: from,
-      version: state.slots[from]?.version ?? 'unknown',
-      warm: true,
-      replaces: null,
-      abortShift: true,
-      steps: [
-        `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
-        `confirm X-Slot: ${from} through the public listener`,
-        `${g.to} keeps running, for inspection`,
-      ],
-    }
-  }
+  if (routing.gradual) return abortShiftPlan(routing.gradual, from, state.slots[from]?.version ?? 'unknown')
   const idle = otherSlot(from)
   const liveVersion = state.slots[from]?.version
   let version: string | undefined = o.toVersion
@@ -109,21 +94,23 @@ export async function planRollback(
     warm,
     replaces,
     ...(image ? { image } : {}),
+    steps: [...warning, ...rollbackSteps(from, idle, version, warm, replaces, image)],
+  }
+}
+
+/** A gradual shift nobody runs any more: every bucket back to the slot that was live, nothing recreated. */
+function abortShiftPlan(g: { to: Slot; percent: number }, from: Slot, version: string): RollbackPlan {
+  return {
+    from: g.to,
+    to: from,
+    version,
+    warm: true,
+    replaces: null,
+    abortShift: true,
     steps: [
-      ...warning,
-      ...(warm
-        ? [
-            `send every new request back to ${idle} (${version}, still warm)`,
-            `confirm X-Slot: ${idle} through the public listener`,
-            `keep ${from} warm`,
-          ]
-        : [
-            ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
-            ...(image ? [`image: ${describeChoice(image)}`] : []),
-            `recreate ${version} in ${idle} and wait until healthy`,
-            `send every new request to ${idle}`,
-            `confirm X-Slot: ${idle} through the public listener`,
-          ]),
+      `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
+      `confirm X-Slot: ${from} through the public listener`,
+      `${g.to} keeps running, for inspection`,
     ],
   }
 }
@@ -142,6 +129,29 @@ async function rollbackImage(
     `Can't roll back to ${version}: ${idle} no longer runs it and its image is gone from this host. Nothing was changed.`,
     'Load or pull the image, then run this again.',
   )
+}
+
+function rollbackSteps(
+  from: Slot,
+  idle: Slot,
+  version: string,
+  warm: boolean,
+  replaces: string | null,
+  image?: ImageChoice,
+): string[] {
+  if (warm)
+    return [
+      `send every new request back to ${idle} (${version}, still warm)`,
+      `confirm X-Slot: ${idle} through the public listener`,
+      `keep ${from} warm`,
+    ]
+  return [
+    ...(replaces ? [`remove ${replaces} from ${idle}`] : []),
+    ...(image ? [`image: ${describeChoice(image)}`] : []),
+    `recreate ${version} in ${idle} and wait until healthy`,
+    `send every new request to ${idle}`,
+    `confirm X-Slot: ${idle} through the public listener`,
+  ]
 }
 
 /** Rollback of a stuck gradual shift: every bucket back to the slot that was live before it. */

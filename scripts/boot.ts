@@ -7,7 +7,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { UsageError } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { executeBoot, planBoot } from '../lib/pipeline/boot.ts'
-import { createDeployPorts } from '../lib/pipeline/ports.ts'
+import { createDeployPorts } from '../lib/pipeline/adapters.ts'
 
 await runScript(
   {

@@ -8,7 +8,6 @@ import { RefusedError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'
 import { enableLiveRestore } from '../lib/docker-daemon.ts'
 import {
-  TEST_TOOLS,
   aptInstall,
   checkHost,
   ensureBaseImage,
@@ -17,6 +16,7 @@ import {
   startDocker,
   type Need,
 } from '../lib/host.ts'
+import { decideBootstrap } from '../lib/bootstrap-plan.ts'
 
 await runScript(
   {
@@ -47,37 +47,40 @@ await runScript(
         needs.map((n) => [n.name, n.ok ? ui.c.green('ok') : ui.c.red('missing'), n.detail]),
       )
     const before = await ui.step('Checking the host', () => checkHost({ forTests, baseImage: config.baseImage }))
-    const missing = before.filter((n) => !n.ok)
-    if (ctx.flags.check || ctx.common.dryRun) {
+    const decision = decideBootstrap(before, {
+      check: ctx.flags.check === true,
+      dryRun: ctx.common.dryRun,
+      noBuild: ctx.flags['no-build'] === true,
+      forTests,
+      debianLike: isDebianLike(),
+      root: process.getuid?.() === 0,
+    })
+    if (decision.kind === 'report') {
       show(before)
-      ui.result({ ok: missing.length === 0, needs: before })
-      if (missing.length && ctx.common.dryRun)
-        ui.info(`Would install or start: ${missing.map((n) => n.name).join(', ')}`)
-      return missing.length ? EXIT.REFUSED : EXIT.OK
+      ui.result({ ok: decision.missing.length === 0, needs: before })
+      if (decision.missing.length && ctx.common.dryRun)
+        ui.info(`Would install or start: ${decision.missing.join(', ')}`)
+      return decision.missing.length ? EXIT.REFUSED : EXIT.OK
     }
-    if (!missing.length && ctx.flags['no-build'] === true) {
+    if (decision.kind === 'ready') {
       // the quick path (npm test runs this every time): nothing to install, start or build
       show(before)
       ui.result({ ok: true, needs: before })
       ui.success('This host is ready.')
       return EXIT.OK
     }
-    if (missing.length && (!isDebianLike() || process.getuid?.() !== 0)) {
+    if (decision.kind === 'refuse') {
       show(before)
       throw new RefusedError(
-        `Can't prepare this host: ${missing.map((n) => n.name).join(', ')} missing, and automatic installation needs Debian or Ubuntu as root`,
+        `Can't prepare this host: ${decision.missing.join(', ')} missing, and automatic installation needs Debian or Ubuntu as root`,
         'Install them by hand (see the detail column), then run this again.',
       )
     }
-    const need = (name: string) => missing.some((n) => n.name === name)
-    const pkgs: string[] = []
-    if (need('docker CLI') || need('Docker Engine (dockerd)')) pkgs.push('docker.io')
-    if (forTests) for (const [tool, pkg] of Object.entries(TEST_TOOLS)) if (need(tool)) pkgs.push(pkg)
-    if (pkgs.length)
-      await ui.step(`Installing Debian packages: ${[...new Set(pkgs)].join(' ')}`, () => aptInstall([...new Set(pkgs)]))
-    if (need('Compose v2')) await ui.step('Installing the Compose v2 plugin', () => installCompose())
+    if (decision.packages.length)
+      await ui.step(`Installing Debian packages: ${decision.packages.join(' ')}`, () => aptInstall(decision.packages))
+    if (decision.compose) await ui.step('Installing the Compose v2 plugin', () => installCompose())
     // before dockerd starts, so a fresh daemon reads it; a running one is reloaded (SIGHUP)
-    if (need('live-restore')) {
+    if (decision.liveRestore) {
       const r = await ui.step('Turning on live-restore (containers keep running while dockerd restarts)', () =>
         enableLiveRestore(),
       )
@@ -85,7 +88,7 @@ await runScript(
         `live-restore: ${r.changed ? 'written to /etc/docker/daemon.json' : 'already in /etc/docker/daemon.json'}, applied ${r.applied}`,
       )
     }
-    if (need('Docker Engine running')) {
+    if (decision.startDocker) {
       const how = await ui.step('Starting the Docker Engine', () => startDocker())
       ui.detail(`dockerd runs as: ${how}`)
     }
@@ -93,7 +96,7 @@ await runScript(
       ensureBaseImage(config.baseImage),
     )
     ui.detail(`base image: ${base}`)
-    if (ctx.flags['no-build'] !== true) {
+    if (decision.build) {
       const sh = createShell(ui)
       const t = coreTarget(config)
       await ui.step('Building the stack images (nginx, postgres, redis)', () =>

@@ -7,7 +7,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { parseGradual, validateVersion } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../lib/pipeline/deploy.ts'
-import { createDeployPorts } from '../lib/pipeline/ports.ts'
+import { createDeployPorts } from '../lib/pipeline/adapters.ts'
 
 await runScript(
   {

@@ -6,6 +6,7 @@ import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
 import { validateVersion } from '../lib/bluegreen.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
+import { createStagingPorts } from '../lib/pipeline/adapters.ts'
 import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'
 
 await runScript(
@@ -40,7 +41,9 @@ await runScript(
     ctx.common.target = 'staging'
     const env = loadEnv(ctx)
     const store = fileStore(env)
-    const staging = createStaging(env.config, env.paths, ctx.ui, store, ctx.common.dryRun)
+    const staging = createStaging(
+      createStagingPorts(env.config, env.paths, ctx.ui, store, { dryRun: ctx.common.dryRun }),
+    )
     const o: StagingOptions = {
       version,
       build: ctx.flags.build === true,

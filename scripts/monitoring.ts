@@ -5,7 +5,7 @@ import { loadEnv } from '../lib/context.ts'
 import { buildArgs, createShell, downArgs, monitoringTarget, ps, upArgs } from '../lib/compose.ts'
 import { UsageError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from '../lib/gateway.ts'
-import { coreRunning } from '../lib/stack.ts'
+import { coreRunning } from '../lib/core-stack.ts'
 
 await runScript(
   {

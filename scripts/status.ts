@@ -3,14 +3,10 @@
 // stays warm, the lock holder, and the last ten audit entries.
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
 import { loadEnv } from '../lib/context.ts'
-import { slotProject } from '../lib/compose.ts'
-import { readLive } from '../lib/nginx.ts'
-import { readAudit, readState } from '../lib/state.ts'
-import { readContainers, readLockFact } from '../lib/health/facts.ts'
-import { buildStatus, renderStatus } from '../lib/health/status.ts'
-import type { ContainerFact } from '../lib/health/evaluate.ts'
-import { certView, renderCertLine } from '../lib/certs-op.ts'
-import { maintenanceLine, readMaintenance } from '../lib/day2/maintenance.ts'
+import { gatherStatus } from '../lib/health/gather-status.ts'
+import { renderStatus } from '../lib/health/status-view.ts'
+import { renderCertLine } from '../lib/certs-op.ts'
+import { maintenanceLine } from '../lib/day2/maintenance.ts'
 
 const spec: ScriptSpec = {
   name: 'status',
@@ -24,31 +20,14 @@ const spec: ScriptSpec = {
 
 await runScript(spec, async (ctx) => {
   const { config, paths, ui } = loadEnv(ctx, { generateSecrets: false })
-  const routing = readLive(paths.live)
-  const markerLive = routing.markers.includes('green') ? 'green' : routing.markers.includes('blue') ? 'blue' : null
-  let containers: ContainerFact[] = []
-  try {
-    containers = await readContainers([
-      config.composeProject,
-      slotProject(config, 'blue'),
-      slotProject(config, 'green'),
-    ])
-  } catch (e) {
-    ui.warn(`Can't list containers: ${(e as Error).message}`)
-  }
   const now = new Date()
-  const view = buildStatus({
-    target: config.target,
-    state: readState(paths.state, config.target),
-    markerLive,
-    gradual: routing.gradual,
-    containers,
-    lock: readLockFact(paths.lock),
-    audit: readAudit(paths.audit, Math.max(0, Number(ctx.flags.audit ?? 10))),
+  const auditEntries = Number(ctx.flags.audit ?? 10)
+  const { view, certificate, maintenance } = await gatherStatus(config, paths, {
+    auditEntries,
     now,
+    warn: (m) => ui.warn(m),
   })
-  const cert = certView(config, paths)
-  const maintenance = readMaintenance(paths.live)
-  if (ctx.common.json) ui.result({ ...view, certificate: cert, maintenance })
-  else process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(cert) + maintenanceLine(maintenance)))
+  if (ctx.common.json) ui.result({ ...view, certificate, maintenance })
+  else
+    process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(certificate) + maintenanceLine(maintenance)))
 })

@@ -8,7 +8,7 @@ import type { Platform, SlotStatus } from '../platform.ts'
 import type { ProbeResult } from '../probe.ts'
 import { sleepUnlessAborted } from '../wait.ts'
 import { addHistory, otherSlot, type Slot } from '../state.ts'
-import type { DeployPorts } from './ports.ts'
+import type { DeployPorts } from './adapters.ts'
 import { recoverPending, type VerifyOptions } from './recover.ts'
 
 export type BootPorts = Pick<

@@ -20,7 +20,7 @@ import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
 import { addHistory, otherSlot, type Slot } from '../state.ts'
 import type { DeployOutcome } from './metrics.ts'
-import type { BackupOutcome, DeployPorts } from './ports.ts'
+import type { BackupOutcome, DeployPorts } from './adapters.ts'
 import { finishedByRecovery, recoverPending } from './recover.ts'
 import { cleanupError, removeCandidate } from '../safety.ts'
 

@@ -1,26 +1,15 @@
-// The staging pipeline: pre-deployment checks (STAGING_CHECKS, run without a shell), config
-// validation, then a single-slot deploy of the staging compose file with --wait, migrations,
-// health validation through the public listener, smoke tests, record. A failed check stops
-// before anything changes.
-import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
-import { configArgs, createShell, imageRef, slotTarget, upArgs, type Shell } from '../compose.ts'
-import { listPending, runMigrations, type PendingMigrations } from '../db.ts'
+// The staging pipeline, written against StagingPorts (lib/pipeline/adapters.ts) like production's:
+// pre-deployment checks (STAGING_CHECKS, run without a shell), config validation, then a
+// single-slot deploy of the staging compose file with --wait, migrations, health validation
+// through the public listener, smoke tests, record. A failed check stops before anything changes.
+import { imageRef } from '../compose.ts'
+import type { PendingMigrations } from '../db.ts'
 import { OperationError, RefusedError, UsageError, errorMessage } from '../errors.ts'
-import { run } from '../gateway.ts'
-import { hooksDir, runHook, type HookName } from '../hooks.ts'
-import { applyIncludes, nginxSettings } from '../nginx.ts'
-import { deployEvent, sendNotification } from '../notify.ts'
-import { createPlatform } from '../platform.ts'
-import { waitHealthy } from '../wait.ts'
-import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
-import { coreRunning } from '../stack.ts'
-import { prepareRuntime } from '../stackfiles.ts'
+import type { HookName } from '../hooks.ts'
+import { deployEvent } from '../notify.ts'
+import type { SmokeReport } from '../smoke.ts'
 import { addHistory, whoami } from '../state.ts'
-import type { Store } from '../bluegreen.ts'
-import type { Printer } from '../ui.ts'
-import { updateDeployMetrics } from './metrics.ts'
-import { preflightChecks } from './ports.ts'
+import type { StagingPorts } from './adapters.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/
 
@@ -81,231 +70,191 @@ export type StagingResult = {
   durationMs: number
 }
 
-export function createStaging(config: Config, paths: Paths, ui: Printer, store: Store, dryRun: boolean) {
-  const sh: Shell = createShell(ui, { dryRun })
-  const platform = createPlatform(config, paths, ui, { dryRun, shell: sh })
-  const hook = async (name: HookName, version: string, outcome: string) => {
-    if (dryRun) return
-    const r = await runHook(
-      name,
-      { version, slot: 'blue', previousSlot: null, target: config.target, outcome },
-      { dir: hooksDir(config), ui, cwd: config.root },
+/** A hook of the staging deploy (slot blue); a failed one warns, except pre-deploy, which refuses. */
+async function hook(ports: StagingPorts, name: HookName, version: string, outcome: string) {
+  const { config, ui } = ports
+  const r = await ports.hook(name, { version, slot: 'blue', previousSlot: null, target: config.target, outcome })
+  if (r.ran && !r.ok && name !== 'pre-deploy') ui.warn(`The ${name} hook failed (${r.detail}).`)
+  return r
+}
+
+export async function planStaging(ports: StagingPorts, o: StagingOptions): Promise<StagingPlan> {
+  const { config, platform } = ports
+  const checks = o.skipChecks ? [] : config.stagingChecks.map(splitCommand)
+  const pre = await ports.preflight()
+  if (!o.build && !(await platform.imageAvailable(o.version)))
+    throw new RefusedError(
+      `Can't deploy ${o.version} to staging: ${imageRef(config, o.version)} is not on this host. Nothing was changed.`,
+      'Build it with --build, or load the image first.',
     )
-    if (r.ran && !r.ok && name !== 'pre-deploy') ui.warn(`The ${name} hook failed (${r.detail}).`)
-    return r
-  }
+  const running = (await platform.slotStatus('blue')).version
+  let migrations: PendingMigrations | null = null
+  if (pre.coreRunning && !(o.build && !(await platform.imageAvailable(o.version))))
+    migrations = await ports.listPending('blue', o.version)
+  const steps = [
+    ...(o.skipChecks ? ['skip the pre-deployment checks (--skip-checks)'] : checks.map((c) => `check: ${c.join(' ')}`)),
+    `preflight: ${pre.lines.join('; ')}`,
+    ...(o.build ? [`build ${imageRef(config, o.version)}`] : []),
+    `validate the configuration (docker compose config) and prepare ${config.varDir}`,
+    `deploy ${o.version} to ${config.composeProject}${running ? ` (replacing ${running} in place)` : ''} and wait until every service is healthy`,
+    `migrate: ${migrations ? migrations.pending.map((m) => m.file).join(', ') || 'none pending' : 'every migration of the release'}`,
+    'validate health through the public listener (every role answers with the new version)',
+    'smoke tests: every role, a document round trip, a short load',
+    'record, run hooks/post-deploy, notify',
+  ]
+  return { version: o.version, checks, running, migrations, steps }
+}
 
-  async function plan(o: StagingOptions): Promise<StagingPlan> {
-    const checks = o.skipChecks ? [] : config.stagingChecks.map(splitCommand)
-    const pre = await preflightChecks(sh, config, paths)
-    for (const w of pre.warnings) ui.warn(`Preflight warning: ${w}`)
-    if (!o.build && !(await platform.imageAvailable(o.version)))
-      throw new RefusedError(
-        `Can't deploy ${o.version} to staging: ${imageRef(config, o.version)} is not on this host. Nothing was changed.`,
-        'Build it with --build, or load the image first.',
-      )
-    const status = await platform.slotStatus('blue')
-    const running = status.version
-    let migrations: PendingMigrations | null = null
-    if (pre.coreRunning && !(o.build && !(await platform.imageAvailable(o.version))))
-      migrations = await listPending(sh, config, 'blue', o.version)
-    const steps = [
-      ...(o.skipChecks
-        ? ['skip the pre-deployment checks (--skip-checks)']
-        : checks.map((c) => `check: ${c.join(' ')}`)),
-      `preflight: ${pre.lines.join('; ')}`,
-      ...(o.build ? [`build ${imageRef(config, o.version)}`] : []),
-      `validate the configuration (docker compose config) and prepare ${config.varDir}`,
-      `deploy ${o.version} to ${config.composeProject}${running ? ` (replacing ${running} in place)` : ''} and wait until every service is healthy`,
-      `migrate: ${migrations ? migrations.pending.map((m) => m.file).join(', ') || 'none pending' : 'every migration of the release'}`,
-      'validate health through the public listener (every role answers with the new version)',
-      'smoke tests: every role, a document round trip, a short load',
-      'record, run hooks/post-deploy, notify',
-    ]
-    return { version: o.version, checks, running, migrations, steps }
-  }
-
-  async function runChecks(checks: string[][], signal: AbortSignal): Promise<Array<{ command: string; ms: number }>> {
-    const done: Array<{ command: string; ms: number }> = []
-    for (const argv of checks) {
-      if (signal.aborted)
-        throw new RefusedError("Can't deploy to staging: interrupted during the checks. Nothing was changed.")
-      const command = argv.join(' ')
-      const started = Date.now()
-      await ui.step(`Check: ${command}`, async () => {
-        if (dryRun) return
-        const r = await run(argv[0]!, argv.slice(1), {
-          cwd: config.root,
-          nothrow: true,
-          timeoutMs: 30 * 60_000,
-          action: `run the check ${command}`,
-        })
-        if (!r.ok) {
-          const out = ui.mask((r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n'))
-          throw new RefusedError(
-            `Can't deploy to staging: the check "${command}" failed (exit ${r.code}). Nothing was changed.${out ? `\n${out}` : ''}`,
-            'Fix it, or skip the checks with --skip-checks.',
-          )
-        }
-      })
-      done.push({ command, ms: Date.now() - started })
-    }
-    return done
-  }
-
-  async function execute(plan: StagingPlan, o: StagingOptions): Promise<StagingResult> {
+async function runChecks(
+  ports: StagingPorts,
+  checks: string[][],
+  signal: AbortSignal,
+): Promise<Array<{ command: string; ms: number }>> {
+  const { ui, dryRun } = ports
+  const done: Array<{ command: string; ms: number }> = []
+  for (const argv of checks) {
+    if (signal.aborted)
+      throw new RefusedError("Can't deploy to staging: interrupted during the checks. Nothing was changed.")
+    const command = argv.join(' ')
     const started = Date.now()
-    const checks = await runChecks(plan.checks, o.signal)
-    const pre = await hook('pre-deploy', o.version, 'pending')
-    if (pre?.ran && !pre.ok)
-      throw new RefusedError(
-        `Can't deploy ${o.version} to staging: the pre-deploy hook failed (${pre.detail}). Nothing was changed.`,
-      )
-    const fail = async (err: unknown): Promise<never> => {
-      store.update((s) =>
-        addHistory(s, {
-          action: 'deploy',
-          outcome: 'failed',
-          version: o.version,
-          to: 'blue',
-          detail: errorMessage(err).slice(0, 300),
-        }),
-      )
-      store.audit({
-        action: 'deploy',
-        outcome: 'failed',
-        version: o.version,
-        slot: 'blue',
-        durationMs: Date.now() - started,
-        detail: errorMessage(err),
-      })
-      await hook('on-failure', o.version, 'failed')
-      if (!dryRun) {
-        await sendNotification(
-          config,
-          deployEvent('failed', {
-            target: config.target,
-            version: o.version,
-            slot: 'blue',
-            detail: errorMessage(err).slice(0, 500),
-          }),
-          ui,
-        )
-        await updateDeployMetrics(paths.metrics, config.target, (m) => {
-          m.total.failed += 1
-        })
-      }
-      throw err
-    }
-    if (!dryRun)
-      await sendNotification(
-        config,
-        deployEvent('started', { target: config.target, version: o.version, slot: 'blue' }),
-        ui,
-      )
-    let migrationsApplied: string[] = []
-    let smoke: SmokeReport
-    try {
-      if (o.build) await ui.step(`Building ${imageRef(config, o.version)}`, () => platform.buildImage(o.version))
-      await ui.step('Validating the configuration and preparing the runtime directory', async () => {
-        if (dryRun) return
-        if ((await coreRunning(sh, config)).running)
-          await applyIncludes(sh, config, paths.nginx, { nginxRunning: true })
-        await prepareRuntime({
-          ...nginxSettings(config),
-          varDir: config.varDir,
-          networkName: config.networkName,
-          postgresPassword: config.postgres.password,
-          redisPassword: config.redisPassword,
-        })
-        const t = slotTarget(config, 'blue', o.version)
-        await sh.docker(configArgs(t), { env: t.env, changes: false, action: 'validate the staging compose file' })
-      })
-      if (o.signal.aborted)
+    await ui.step(`Check: ${command}`, async () => {
+      if (dryRun) return
+      const r = await ports.runCheck(argv)
+      if (!r.ok) {
+        const out = ui.mask(r.output.trim().split('\n').slice(-15).join('\n'))
         throw new RefusedError(
-          `Can't deploy ${o.version} to staging: interrupted before the deploy. Nothing was changed.`,
+          `Can't deploy to staging: the check "${command}" failed (exit ${r.code}). Nothing was changed.${out ? `\n${out}` : ''}`,
+          'Fix it, or skip the checks with --skip-checks.',
         )
-      const t = slotTarget(config, 'blue', o.version)
-      await ui.step(`Deploying ${o.version} to ${config.composeProject} and waiting until healthy`, () =>
-        sh.docker(upArgs(t, { waitTimeoutS: Math.round(o.timeoutMs / 1000) }), {
-          env: t.env,
-          action: `deploy ${o.version} to staging`,
-          timeoutMs: o.timeoutMs + 30_000,
-        }),
-      )
-      migrationsApplied = await ui.step(`Running the migrations of ${o.version}`, () =>
-        runMigrations(sh, config, 'blue', o.version),
-      )
-      ui.info(`  migrations applied: ${migrationsApplied.join(', ') || 'none'}`)
-      const smokeTarget = { baseUrl: smokeUrl(config, config.ports.https), headers: {}, version: o.version }
-      await ui.step('Validating health through the public listener', async () => {
-        if (dryRun) return
-        const r = await waitHealthy(
-          async () => {
-            const all = await checkRoles(smokeTarget)
-            const bad = all.filter((x) => !x.ok)
-            return {
-              name: 'roles',
-              ok: bad.length === 0,
-              latencyMs: Math.max(...all.map((x) => x.latencyMs)),
-              detail: bad.map((x) => `${x.name}: ${x.detail}`).join('; ') || 'ok',
-            }
-          },
-          { consecutive: 2, intervalMs: 500, deadlineMs: o.timeoutMs, signal: o.signal },
-        )
-        if (!r.ok) throw new OperationError(`Can't validate ${o.version} on staging: ${r.detail}`)
-      })
-      smoke = dryRun
-        ? {
-            ok: true,
-            checks: [],
-            load: { total: 0, failures: 0, successRate: 1, p50: 0, p95: 0, p99: 0, ok: true, reasons: [] },
-            reasons: [],
-          }
-        : await ui.step('Smoke-testing staging', () => runSmoke(smokeTarget, smokeSettings(config), o.signal))
-      const sh2 = await hook('smoke', o.version, 'pending')
-      if (sh2?.ran && !sh2.ok) smoke.reasons.push(`hooks/smoke: ${sh2.detail}`)
-      ui.info(
-        `  smoke: ${smoke.checks.filter((c) => c.ok).length}/${smoke.checks.length} checks, load ${smoke.load.total} requests, p95 ${smoke.load.p95} ms`,
-      )
-      if (smoke.reasons.length)
-        throw new OperationError(
-          `Can't deploy ${o.version} to staging: the smoke tests failed (${smoke.reasons.slice(0, 4).join('; ')}). ${o.version} is running on staging for inspection.`,
-        )
-    } catch (err) {
-      return fail(err)
-    }
-    const durationMs = Date.now() - started
-    if (!dryRun) {
-      store.update((s) => {
-        const release = {
-          version: o.version,
-          slot: 'blue' as const,
-          deployedAt: new Date().toISOString(),
-          deployedBy: whoami().user,
-        }
-        s.live = 'blue'
-        s.slots.blue = release
-        s.releases.push(release)
-        s.pending = null
-        addHistory(s, { action: 'deploy', outcome: 'succeeded', version: o.version, to: 'blue' })
-      })
-      store.audit({ action: 'deploy', outcome: 'succeeded', version: o.version, slot: 'blue', durationMs })
-      await updateDeployMetrics(paths.metrics, config.target, (m) => {
-        m.total.succeeded += 1
-        m.lastSuccessS = Math.floor(Date.now() / 1000)
-        m.durationS = Math.round(durationMs / 100) / 10
-        m.live = 'blue'
-      })
-      await hook('post-deploy', o.version, 'succeeded')
-      await sendNotification(
-        config,
-        deployEvent('succeeded', { target: config.target, version: o.version, slot: 'blue', durationMs }),
-        ui,
-      )
-    }
-    return { checks, migrationsApplied, smoke, durationMs }
+      }
+    })
+    done.push({ command, ms: Date.now() - started })
   }
+  return done
+}
 
-  return { plan, execute }
+/** Records a failed deploy everywhere it is seen (state, audit, hook, notification, metrics), then rethrows. */
+async function fail(ports: StagingPorts, o: StagingOptions, started: number, err: unknown): Promise<never> {
+  const { config, store } = ports
+  const detail = errorMessage(err)
+  store.update((s) =>
+    addHistory(s, {
+      action: 'deploy',
+      outcome: 'failed',
+      version: o.version,
+      to: 'blue',
+      detail: detail.slice(0, 300),
+    }),
+  )
+  store.audit({
+    action: 'deploy',
+    outcome: 'failed',
+    version: o.version,
+    slot: 'blue',
+    durationMs: Date.now() - started,
+    detail,
+  })
+  await hook(ports, 'on-failure', o.version, 'failed')
+  await ports.notify(
+    deployEvent('failed', { target: config.target, version: o.version, slot: 'blue', detail: detail.slice(0, 500) }),
+  )
+  await ports.metrics((m) => {
+    m.total.failed += 1
+  })
+  throw err
+}
+
+/** Build, prepare, deploy, migrate, validate, smoke: the changing part; throws on the first failure. */
+async function deploy(
+  ports: StagingPorts,
+  o: StagingOptions,
+): Promise<{ migrationsApplied: string[]; smoke: SmokeReport }> {
+  const { config, ui, dryRun, platform } = ports
+  if (o.build) await ui.step(`Building ${imageRef(config, o.version)}`, () => platform.buildImage(o.version))
+  await ui.step('Validating the configuration and preparing the runtime directory', () => ports.prepare(o.version))
+  if (o.signal.aborted)
+    throw new RefusedError(`Can't deploy ${o.version} to staging: interrupted before the deploy. Nothing was changed.`)
+  await ui.step(`Deploying ${o.version} to ${config.composeProject} and waiting until healthy`, () =>
+    ports.up(o.version, o.timeoutMs),
+  )
+  const migrationsApplied = await ui.step(`Running the migrations of ${o.version}`, () =>
+    ports.migrate('blue', o.version, false),
+  )
+  ui.info(`  migrations applied: ${migrationsApplied.join(', ') || 'none'}`)
+  await ui.step('Validating health through the public listener', async () => {
+    const r = await ports.validateHealth(o.version, o.timeoutMs, o.signal)
+    if (!r.ok) throw new OperationError(`Can't validate ${o.version} on staging: ${r.detail}`)
+  })
+  const smoke = dryRun
+    ? await ports.smoke(o.version, o.signal)
+    : await ui.step('Smoke-testing staging', () => ports.smoke(o.version, o.signal))
+  const sh = await hook(ports, 'smoke', o.version, 'pending')
+  if (sh.ran && !sh.ok) smoke.reasons.push(`hooks/smoke: ${sh.detail}`)
+  ui.info(
+    `  smoke: ${smoke.checks.filter((c) => c.ok).length}/${smoke.checks.length} checks, load ${smoke.load.total} requests, p95 ${smoke.load.p95} ms`,
+  )
+  if (smoke.reasons.length)
+    throw new OperationError(
+      `Can't deploy ${o.version} to staging: the smoke tests failed (${smoke.reasons.slice(0, 4).join('; ')}). ${o.version} is running on staging for inspection.`,
+    )
+  return { migrationsApplied, smoke }
+}
+
+async function record(ports: StagingPorts, o: StagingOptions, durationMs: number): Promise<void> {
+  const { config, store } = ports
+  store.update((s) => {
+    const release = {
+      version: o.version,
+      slot: 'blue' as const,
+      deployedAt: new Date().toISOString(),
+      deployedBy: whoami().user,
+    }
+    s.live = 'blue'
+    s.slots.blue = release
+    s.releases.push(release)
+    s.pending = null
+    addHistory(s, { action: 'deploy', outcome: 'succeeded', version: o.version, to: 'blue' })
+  })
+  store.audit({ action: 'deploy', outcome: 'succeeded', version: o.version, slot: 'blue', durationMs })
+  await ports.metrics((m) => {
+    m.total.succeeded += 1
+    m.lastSuccessS = Math.floor(Date.now() / 1000)
+    m.durationS = Math.round(durationMs / 100) / 10
+    m.live = 'blue'
+  })
+  await hook(ports, 'post-deploy', o.version, 'succeeded')
+  await ports.notify(deployEvent('succeeded', { target: config.target, version: o.version, slot: 'blue', durationMs }))
+}
+
+export async function executeStaging(
+  ports: StagingPorts,
+  plan: StagingPlan,
+  o: StagingOptions,
+): Promise<StagingResult> {
+  const { config, dryRun } = ports
+  const started = Date.now()
+  const checks = await runChecks(ports, plan.checks, o.signal)
+  const pre = await hook(ports, 'pre-deploy', o.version, 'pending')
+  if (pre.ran && !pre.ok)
+    throw new RefusedError(
+      `Can't deploy ${o.version} to staging: the pre-deploy hook failed (${pre.detail}). Nothing was changed.`,
+    )
+  await ports.notify(deployEvent('started', { target: config.target, version: o.version, slot: 'blue' }))
+  let done: { migrationsApplied: string[]; smoke: SmokeReport }
+  try {
+    done = await deploy(ports, o)
+  } catch (err) {
+    return fail(ports, o, started, err)
+  }
+  const durationMs = Date.now() - started
+  if (!dryRun) await record(ports, o, durationMs)
+  return { checks, ...done, durationMs }
+}
+
+/** The staging pipeline bound to its adapters: plan, then execute. */
+export function createStaging(ports: StagingPorts) {
+  return {
+    plan: (o: StagingOptions) => planStaging(ports, o),
+    execute: (plan: StagingPlan, o: StagingOptions) => executeStaging(ports, plan, o),
+  }
 }

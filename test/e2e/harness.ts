@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $, type ProcessOutput } from 'zx'
-import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from '../../lib/stackfiles.ts'
+import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from '../../lib/runtime-dir.ts'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BASE_IMAGE = process.env.BASE_IMAGE || 'dms/base:bookworm'

@@ -214,7 +214,7 @@ async function setup(): Promise<void> {
   const built = await buildImages([VERSION])
   console.log(`  stack images ${JSON.stringify(built)} at ${since()}`)
   // The contract (docs/architecture.md) makes ${NET_PREFIX}.1 the bridge gateway = the host,
-  // where the host-network exporters listen. lib/stackfiles.ts creates the network with
+  // where the host-network exporters listen. lib/runtime-dir.ts creates the network with
   // --ip-range .128/25 but no --gateway, so Docker picks .128; create it as the contract
   // says (prepare() accepts an existing network with the right subnet).
   ok(

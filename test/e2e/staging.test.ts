@@ -12,6 +12,9 @@ const t = deployTarget({ COMPOSE_PROJECT: `${PREFIX}-staging`, VERIFY_WINDOW: '3
 const base = `https://127.0.0.1:${t.config.ports.https}`
 const staging = (version: string, args: string[] = [], env: Record<string, string> = {}) =>
   startScript(t, 'deploy-staging', ['--version', version, '--yes', ...args], env).done
+// an Alertmanager receiver credential configured for staging (ALERT_* pass through from the environment)
+const SLACK = 'https://hooks.slack.example/services/T0/B0/staging-e2e'
+const slackFile = () => fs.readFileSync(`${t.config.varDir}/secrets/alertmanager_slack_webhook_url`, 'utf8')
 const containers = async () => {
   const r = await $({
     quiet: true,
@@ -42,13 +45,18 @@ test('a failed check stops the staging deploy before anything changes (exit 2)',
 })
 
 test('staging deploys v1 then v2: checks, wait, migrations, health, smoke, record', async () => {
-  const r1 = await staging(V1, [], { STAGING_CHECKS: 'node --version; node -e "process.exit(0)"' })
+  const r1 = await staging(V1, [], {
+    STAGING_CHECKS: 'node --version; node -e "process.exit(0)"',
+    ALERT_SLACK_WEBHOOK_URL: SLACK,
+  })
   assert.is(r1.code, 0, tail(r1))
+  assert.is(slackFile(), SLACK, 'the staging deploy writes the configured Alertmanager receiver credential')
   assert.match(r1.stdout, /Check: node --version/)
   assert.match(r1.stdout, /migrations applied: 001_create_documents\.sql/)
   assert.is((await request(`${base}/api/version`)).headers['x-version'], V1)
-  const r2 = await staging(V2, ['--skip-checks'])
+  const r2 = await staging(V2, ['--skip-checks'], { ALERT_SLACK_WEBHOOK_URL: SLACK })
   assert.is(r2.code, 0, tail(r2))
+  assert.is(slackFile(), SLACK, 'a second staging deploy keeps the credential (no empty file)')
   assert.match(r2.stdout, /migrations applied: 002_add_document_tags\.sql/)
   assert.is((await request(`${base}/api/version`)).headers['x-version'], V2)
   const s = readState(t.paths.state, 'staging')

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { renderNginxIncludes } from '../../lib/nginx-render.ts'
-import { writeNginxIncludes } from '../../lib/stackfiles.ts'
+import { writeNginxIncludes } from '../../lib/runtime-dir.ts'
 import { runTs } from '../helpers/run.ts'
 
 const settings = (allow: string) => ({

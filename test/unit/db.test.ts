@@ -8,7 +8,6 @@ import { loadConfig } from '../../lib/config.ts'
 import {
   backupName,
   backupTime,
-  chooseBackup,
   lastJsonLine,
   listBackups,
   migrateArgs,
@@ -17,6 +16,7 @@ import {
   selectExpired,
   type BackupFile,
 } from '../../lib/db.ts'
+import { chooseBackup } from '../../lib/db-restore.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
 const SECRET = 'Zq8vN3kP1xR7tW5yB2mC'

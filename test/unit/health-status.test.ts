@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { buildStatus, renderStatus } from '../../lib/health/status.ts'
+import { buildStatus, renderStatus } from '../../lib/health/status-view.ts'
 import { emptyState } from '../../lib/state.ts'
 import type { ContainerFact } from '../../lib/health/evaluate.ts'
 

@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
-import { buildStatus, renderStatus } from '../../lib/health/status.ts'
+import { buildStatus, renderStatus } from '../../lib/health/status-view.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { keptReleases, keptRefs, recordedImage } from '../../lib/images/recorded.ts'
 import { parseImageRef, pickRepoDigest, shortDigest } from '../../lib/images/ref.ts'

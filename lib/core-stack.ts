@@ -1,11 +1,12 @@
-// The shared part of a production stack (nginx, postgres, redis) and its runtime directory.
+// The core services of a stack (nginx, postgres, redis): whether they run, starting them, and the runtime settings
+// (secrets, Alertmanager credentials, nginx includes) that production and staging prepare alike.
 import type { Config } from './config.ts'
 import type { Paths } from './context.ts'
 import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
 import { deadlineAfter } from './gateway.ts'
 import { OperationError } from './errors.ts'
 import { applyIncludes, nginxSettings } from './nginx.ts'
-import { prepareRuntime } from './stackfiles.ts'
+import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from './runtime-dir.ts'
 import type { Printer } from './ui.ts'
 
 export async function coreRunning(sh: Shell, config: Config): Promise<{ running: boolean; problems: string[] }> {
@@ -18,6 +19,27 @@ export async function coreRunning(sh: Shell, config: Config): Promise<{ running:
     else if (s.health && s.health !== 'healthy') problems.push(`${name}: ${s.health}`)
   }
   return { running: problems.length === 0, problems }
+}
+
+/** What prepareRuntime writes for this target: nginx settings, secrets and the Alertmanager receiver credentials. */
+export function runtimeSettings(config: Config): RuntimeSettings {
+  return {
+    ...nginxSettings(config),
+    varDir: config.varDir,
+    networkName: config.networkName,
+    postgresPassword: config.postgres.password,
+    redisPassword: config.redisPassword,
+    alertmanager: {
+      slackWebhookUrl: config.raw.ALERT_SLACK_WEBHOOK_URL ?? '',
+      pagerdutyRoutingKey: config.raw.ALERT_PAGERDUTY_ROUTING_KEY ?? '',
+      smtpPassword: config.raw.ALERT_SMTP_PASSWORD ?? '',
+    },
+  }
+}
+
+/** Prepares the runtime directory and network of this target (production's core and staging share it). */
+export function prepareStackRuntime(config: Config): Promise<RuntimeReport> {
+  return prepareRuntime(runtimeSettings(config))
 }
 
 /**
@@ -43,18 +65,7 @@ export async function ensureCore(
     return { started: !before.running, changed: [] }
   }
   const changed = before.running ? await applyIncludes(sh, config, paths.nginx, { nginxRunning: true }) : []
-  const report = await prepareRuntime({
-    ...nginxSettings(config),
-    varDir: config.varDir,
-    networkName: config.networkName,
-    postgresPassword: config.postgres.password,
-    redisPassword: config.redisPassword,
-    alertmanager: {
-      slackWebhookUrl: config.raw.ALERT_SLACK_WEBHOOK_URL ?? '',
-      pagerdutyRoutingKey: config.raw.ALERT_PAGERDUTY_ROUTING_KEY ?? '',
-      smtpPassword: config.raw.ALERT_SMTP_PASSWORD ?? '',
-    },
-  })
+  const report = await prepareStackRuntime(config)
   if (!before.running) {
     const t = coreTarget(config)
     await ui.step('Starting the core services (nginx, postgres, redis)', () =>
