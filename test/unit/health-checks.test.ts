@@ -47,6 +47,7 @@ test('every check, in the order of the report; services are CRITICAL on timeout,
       'tls_certificate:UNKNOWN',
       'drift:UNKNOWN',
       'docker_live_restore:UNKNOWN',
+      'maintenance:UNKNOWN',
       'deploy_lock:UNKNOWN',
     ],
   )

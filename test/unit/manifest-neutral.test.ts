@@ -19,7 +19,7 @@ const DMS_NAMES = [
 ]
 
 /** files that named them before the manifest existed; remove a file here once it reads the manifest */
-const LEGACY = ['lib/compose.ts', 'lib/db.ts', 'lib/nginx-render.ts', 'lib/smoke.ts']
+const LEGACY = ['lib/compose.ts', 'lib/db-restore.ts', 'lib/db.ts', 'lib/nginx-render.ts', 'lib/smoke.ts']
 
 function files(dir: string): string[] {
   return fs
