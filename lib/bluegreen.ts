@@ -1,11 +1,11 @@
 // The blue-green operations: create the idle slot, switch traffic (at once or gradually, with a
 // verification window that switches back on its own), roll back, retire the previous slot.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
+import { addHistory, otherSlot, type DeployState, type Release, type Slot, type Store } from './model.ts'
 import { analyze, sleepUnlessAborted, type Analysis, type ProbeResult } from './probe.ts'
-import { OperationError, RefusedError, InterruptedError, errorMessage, shownValue } from './errors.ts'
-import { VERSION_RE } from './compose.ts'
+import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import type { Platform, SlotStatus } from './platform.ts'
-import { addHistory, otherSlot, whoami, type AuditEntry, type DeployState, type Release, type Slot } from './state.ts'
+import { whoami } from './state.ts'
 import type { Printer } from './ui.ts'
 import {
   cleanupError,
@@ -16,39 +16,9 @@ import {
   retireBlocker,
 } from './safety.ts'
 
-export interface Store {
-  read(): DeployState
-  update(fn: (s: DeployState) => void): DeployState
-  audit(entry: AuditEntry): void
-  /** tells monitoring which slot is live now (and counts rollbacks and switch-backs); never throws */
-  recordLive?(slot: Slot, rollback: boolean): Promise<void>
-}
-
 export type Thresholds = { minSuccessRate: number; maxP95Ms: number }
 
 const sleep = sleepUnlessAborted
-
-export function validateVersion(version: unknown, flag = '--version'): string {
-  if (typeof version !== 'string' || version === '')
-    throw new RefusedError(`Can't continue: ${flag} is required`, `Give the release's image tag, e.g. ${flag} v1.4.2`)
-  if (!VERSION_RE.test(version)) {
-    throw new RefusedError(
-      `Can't use ${flag} ${shownValue(version)}: a version is an image tag: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
-      `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`,
-    )
-  }
-  return version
-}
-
-export function validateSlot(slot: unknown): Slot | undefined {
-  if (slot === undefined) return undefined
-  if (slot !== 'blue' && slot !== 'green')
-    throw new RefusedError(
-      `Can't use --slot ${shownValue(String(slot))}: a slot is blue or green`,
-      'Nothing was changed.',
-    )
-  return slot
-}
 
 /** What to do about a gradual shift nobody is running any more. */
 export function stuckShiftHint(to: Slot): string {

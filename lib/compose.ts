@@ -1,18 +1,10 @@
 // Docker Compose: pure builders that return argv arrays, and one runner that executes them
 // (through the one gateway, lib/gateway.ts). Secrets never travel on argv: compose reads them from files under
 // VAR_DIR/secrets; everything else it needs comes through the environment.
+import { ROLE_NUM, SLOT_NUM, type Role, type Slot } from './model.ts'
 import type { Config } from './config.ts'
-import type { Slot } from './state.ts'
 import { createGateway, type CommandOptions, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
-
-export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
-export type Role = (typeof ROLES)[number]
-export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
-export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
-export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
-/** A Docker image tag: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-' (so never ".." or a flag). */
-export const VERSION_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 
 /** What one compose invocation acts on: a file, a project, its profiles and its environment. */
 export type ComposeTarget = { file: string; project: string; profiles: string[]; env: Record<string, string> }

@@ -1,11 +1,11 @@
 // The frame every changing script runs its operation in: plan, print the plan, stop there on
 // --dry-run, confirm, take the lock, execute, report; refusals and failures are audited.
+import type { DeployState, Store } from './model.ts'
 import type { ScriptContext } from './cli.ts'
 import { holdLock, type Env } from './context.ts'
 import { ToolkitError, OperationError, EXIT } from './errors.ts'
 import { confirm } from './prompt.ts'
-import { appendAudit, readState, updateState, type DeployState } from './state.ts'
-import type { Store } from './bluegreen.ts'
+import { appendAudit, readState, updateState } from './state.ts'
 import { updateDeployMetrics } from './pipeline/metrics.ts'
 
 export function fileStore(env: Env): Store {

@@ -1,9 +1,8 @@
 // The ports the blue-green operations are written against, and their real implementation on
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
+import { type Slot, ROLES, ROLE_PREFIX } from './model.ts'
 import type { Config } from './config.ts'
 import {
-  ROLES,
-  ROLE_PREFIX,
   buildArgs,
   createShell,
   downArgs,
@@ -22,7 +21,6 @@ import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import type { Paths } from './context.ts'
-import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 export type SlotStatus = {

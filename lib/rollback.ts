@@ -6,14 +6,13 @@ import {
   executeCreate,
   executeSwitch,
   rehearse,
-  type Store,
   type SwitchOptions,
   type SwitchResult,
 } from './bluegreen.ts'
+import { addHistory, otherSlot, type DeployState, type Slot, type Store } from './model.ts'
 import { OperationError, RefusedError } from './errors.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { refuseIfPending, unverifiedReason } from './safety.ts'
-import { addHistory, otherSlot, type DeployState, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 export type RollbackPlan = {

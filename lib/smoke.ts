@@ -2,8 +2,8 @@
 // version, a document survives a create/read/delete round trip, and a short bounded load stays
 // within error-rate and p95 thresholds. Production runs them through the preview listener
 // (X-DMS-Slot names the candidate); staging through its public listener.
+import { ROLES, ROLE_PREFIX } from './model.ts'
 import type { Config } from './config.ts'
-import { ROLES, ROLE_PREFIX } from './compose.ts'
 import { analyze, probeHttp, type Analysis, type ProbeResult } from './probe.ts'
 
 export type SmokeTarget = {

@@ -6,74 +6,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { RefusedError, errorMessage } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
-
-export type Slot = 'blue' | 'green'
-export const SLOTS: readonly Slot[] = ['blue', 'green']
-export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue')
-
-export type Release = {
-  version: string
-  slot: Slot
-  deployedAt: string
-  deployedBy: string
-  images?: Record<string, string>
-  /** true once it passed its verification window; false while unverified or after it failed */
-  verified?: boolean
-  /** why its verification failed (it is then no rollback target without --allow-unverified) */
-  failure?: string
-  /** containers left behind when removing it failed (the slot is occupied by them) */
-  left?: string[]
-}
-
-export type HistoryEntry = {
-  time: string
-  action: string
-  outcome: string
-  version?: string
-  from?: Slot | null
-  to?: Slot | null
-  detail?: string
-}
-
-export type DeployState = {
-  schema: 1
-  target: string
-  /** the live slot as last recorded (nginx's marker is the truth; a disagreement is drift) */
-  live: Slot | null
-  /** the release each slot holds (null: empty or stopped) */
-  slots: Record<Slot, Release | null>
-  /** the slot that was live before the last switch, kept warm until warmUntil */
-  previous: { slot: Slot; version: string; warmUntil: string } | null
-  /** releases in the order they were made live, newest last */
-  releases: Release[]
-  history: HistoryEntry[]
-  /** an operation under way: what a crashed run left behind */
-  pending: {
-    operation: string
-    version?: string
-    slot?: Slot
-    from?: Slot
-    step: string
-    startedAt: string
-    pid: number
-  } | null
-}
+import { SLOTS, emptyState, type AuditEntry, type DeployState } from './model.ts'
 
 const MAX_RELEASES = 50
 const MAX_HISTORY = 200
-
-export function emptyState(target: string): DeployState {
-  return {
-    schema: 1,
-    target,
-    live: null,
-    slots: { blue: null, green: null },
-    previous: null,
-    releases: [],
-    history: [],
-    pending: null,
-  }
-}
 
 export class StateCorruptError extends RefusedError {}
 
@@ -140,22 +76,7 @@ export function updateState(file: string, target: string, fn: (s: DeployState) =
   return s
 }
 
-export function addHistory(s: DeployState, entry: Omit<HistoryEntry, 'time'>): void {
-  s.history.push({ time: new Date().toISOString(), ...entry })
-}
-
 // ---------------------------------------------------------------- audit log
-
-export type AuditEntry = {
-  action: string
-  outcome: string
-  target?: string
-  version?: string
-  slot?: Slot | null
-  durationMs?: number
-  detail?: string
-  command?: string
-}
 
 export function whoami(): { user: string; host: string } {
   let user = process.env.SUDO_USER || process.env.USER || ''

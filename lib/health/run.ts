@@ -4,16 +4,15 @@
 // returns by the deadline.
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { type Slot, type Role, ROLES, ROLE_PREFIX } from '../model.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../context.ts'
-import { ROLES, ROLE_PREFIX, slotProject } from '../compose.ts'
-import type { Role } from '../compose.ts'
+import { slotProject } from '../compose.ts'
 import { readLive } from '../nginx.ts'
 import { probeHttp, probePostgres, probeRedis, runProbes } from '../probe.ts'
 import type { ProbeResult } from '../probe.ts'
 import { readState } from '../state.ts'
 import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
-import type { Slot } from '../state.ts'
 import {
   evaluateContainers,
   evaluateDisk,

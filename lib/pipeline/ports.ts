@@ -3,7 +3,7 @@
 // metrics, preflight). Unit tests pass fakes; createDeployPorts builds the real ones.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Store } from '../bluegreen.ts'
+import type { Slot, Store } from '../model.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../context.ts'
 import { configArgs, createShell, slotProject, slotTarget, type Shell } from '../compose.ts'
@@ -18,7 +18,6 @@ import { probeHttp } from '../probe.ts'
 import { runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { LIVE_RESTORE_OFF } from '../docker-daemon.ts'
 import { coreRunning, ensureCore } from '../stack.ts'
-import type { Slot } from '../state.ts'
 import type { Printer } from '../ui.ts'
 import { updateDeployMetrics, type DeployMetrics } from './metrics.ts'
 

@@ -2,6 +2,7 @@
 // validation, then a single-slot deploy of the staging compose file with --wait, migrations,
 // health validation through the public listener, smoke tests, record. A failed check stops
 // before anything changes.
+import { addHistory, type Store } from '../model.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../context.ts'
 import { configArgs, createShell, imageRef, slotTarget, upArgs, type Shell } from '../compose.ts'
@@ -16,8 +17,7 @@ import { waitHealthy } from '../probe.ts'
 import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { coreRunning } from '../stack.ts'
 import { prepareRuntime } from '../stackfiles.ts'
-import { addHistory, whoami } from '../state.ts'
-import type { Store } from '../bluegreen.ts'
+import { whoami } from '../state.ts'
 import type { Printer } from '../ui.ts'
 import { updateDeployMetrics } from './metrics.ts'
 import { preflightChecks } from './ports.ts'

@@ -10,13 +10,18 @@ import {
   planRollback,
   planSwitch,
   retirePrevious,
+} from '../../lib/bluegreen.ts'
+import {
+  emptyState,
+  type AuditEntry,
+  type DeployState,
+  type Slot,
   validateVersion,
   type Store,
-} from '../../lib/bluegreen.ts'
+} from '../../lib/model.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError } from '../../lib/errors.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 import { memoryStream } from '../helpers/streams.ts'
 

@@ -1,11 +1,10 @@
 // boot's plan with fake ports: what it starts, what it keeps, and each refusal (nothing changed).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Store } from '../../lib/bluegreen.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot, type Store } from '../../lib/model.ts'
 import { RefusedError, ToolkitError } from '../../lib/errors.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import { executeBoot, planBoot, type BootPorts } from '../../lib/pipeline/boot.ts'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 
 const VERIFY = {

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { emptyState } from '../../lib/model.ts'
 import { buildStatus, renderStatus } from '../../lib/health/status.ts'
-import { emptyState } from '../../lib/state.ts'
 import type { ContainerFact } from '../../lib/health/evaluate.ts'
 
 const now = new Date('2030-01-01T12:00:00Z')

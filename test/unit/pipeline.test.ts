@@ -2,7 +2,7 @@
 // behind on each failure, and what hooks, notifications and metrics say.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Store } from '../../lib/bluegreen.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot, type Store } from '../../lib/model.ts'
 import type { Config } from '../../lib/config.ts'
 import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../lib/errors.ts'
 import type { LiveRouting } from '../../lib/nginx.ts'
@@ -13,7 +13,6 @@ import { emptyDeployMetrics, type DeployMetrics } from '../../lib/pipeline/metri
 import type { DeployPorts } from '../../lib/pipeline/ports.ts'
 import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
 import { splitCommand } from '../../lib/pipeline/staging.ts'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 import type { SmokeReport } from '../../lib/smoke.ts'
 

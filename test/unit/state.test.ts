@@ -3,13 +3,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { emptyState } from '../../lib/model.ts'
 import { LockHeldError, RefusedError } from '../../lib/errors.ts'
 import {
   LockCorruptError,
   StateCorruptError,
   acquireLock,
   appendAudit,
-  emptyState,
   forceUnlock,
   lockHeld,
   readAudit,
