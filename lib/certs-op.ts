@@ -2,9 +2,10 @@
 // provided files) and renew when due. Each change goes through installCertificate (checks,
 // nginx -t, drained reload, previous pair restored on failure) and is written to the audit log.
 import fs from 'node:fs'
+import type { Paths } from './paths.ts'
 import type { Store } from './model.ts'
 import type { Config } from './config.ts'
-import type { Env, Paths } from './context.ts'
+import type { Env } from './script-env.ts'
 import { coreTarget, ps, quoteArgv, type Shell } from './compose.ts'
 import { acmeCommand, legoArgs, obtainCertificate, type AcmeCommand } from './acme.ts'
 import { certFiles, installCertificate, servedCertInfo, type CertPair, type InstallResult } from './certs-apply.ts'

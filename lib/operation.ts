@@ -2,7 +2,7 @@
 // --dry-run, confirm, take the lock, execute, report; refusals and failures are audited.
 import type { DeployState, Store } from './model.ts'
 import type { ScriptContext } from './cli.ts'
-import { holdLock, type Env } from './context.ts'
+import { holdLock, type Env } from './script-env.ts'
 import { ToolkitError, OperationError, EXIT } from './errors.ts'
 import { confirm } from './prompt.ts'
 import { appendAudit, readState, updateState } from './state.ts'

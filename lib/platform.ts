@@ -1,5 +1,6 @@
 // The ports the blue-green operations are written against, and their real implementation on
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
+import type { Paths } from './paths.ts'
 import { type Slot, ROLES, ROLE_PREFIX } from './model.ts'
 import type { Config } from './config.ts'
 import {
@@ -20,7 +21,6 @@ import { OperationError } from './errors.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
-import type { Paths } from './context.ts'
 import type { Printer } from './ui.ts'
 
 export type SlotStatus = {

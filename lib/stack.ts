@@ -1,6 +1,6 @@
 // The shared part of a production stack (nginx, postgres, redis) and its runtime directory.
+import type { Paths } from './paths.ts'
 import type { Config } from './config.ts'
-import type { Paths } from './context.ts'
 import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
 import { deadlineAfter } from './gateway.ts'
 import { OperationError } from './errors.ts'

@@ -2,7 +2,7 @@
 // Starts the idle slot ("green") with a release and waits until it is healthy. Never touches the live slot.
 import { validateSlot, validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeCreate, planCreate } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'

@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { startLoad, summarize } from '../bench/load.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { REPO_ROOT } from '../lib/config.ts'
 import { OperationError } from '../lib/errors.ts'
 import { run as runCommand } from '../lib/gateway.ts'

@@ -4,7 +4,7 @@
 // has passed puts every request back on the old slot; a killed run is recovered next time.
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { parseGradual } from '../lib/bluegreen.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../lib/pipeline/deploy.ts'

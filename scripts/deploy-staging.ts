@@ -3,7 +3,7 @@
 // health validation and smoke tests. A failed check stops before anything changes.
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
 import { fileStore, runOperation } from '../lib/operation.ts'
 import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx zx
 // Starts, shows or stops Prometheus, Alertmanager and the exporters beside a target's stack.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { buildArgs, createShell, downArgs, monitoringTarget, ps, upArgs } from '../lib/compose.ts'
 import { UsageError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from '../lib/gateway.ts'

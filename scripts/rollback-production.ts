@@ -3,7 +3,7 @@
 // The database is never restored on its own: --restore-db asks first, showing the backup's time.
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeRollback, planRollback } from '../lib/bluegreen.ts'
 import { createShell } from '../lib/compose.ts'
 import { chooseBackup, restoreDatabase } from '../lib/db.ts'

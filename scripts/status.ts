@@ -2,7 +2,7 @@
 // Where things stand: the live slot, the release in each slot, how long the previous slot
 // stays warm, the lock holder, and the last ten audit entries.
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { slotProject } from '../lib/compose.ts'
 import { readLive } from '../lib/nginx.ts'
 import { readAudit, readState } from '../lib/state.ts'

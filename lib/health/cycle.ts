@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Env } from '../context.ts'
+import type { Env } from '../script-env.ts'
 import { UsageError } from '../errors.ts'
 import { gauge, textfileName, writeTextfile, type MetricFamily } from '../metrics.ts'
 import { readState } from '../state.ts'

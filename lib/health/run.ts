@@ -4,9 +4,9 @@
 // returns by the deadline.
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type { Paths } from '../paths.ts'
 import { type Slot, type Role, ROLES, ROLE_PREFIX } from '../model.ts'
 import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
 import { slotProject } from '../compose.ts'
 import { readLive } from '../nginx.ts'
 import { probeHttp, probePostgres, probeRedis, runProbes } from '../probe.ts'

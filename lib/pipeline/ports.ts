@@ -3,9 +3,9 @@
 // metrics, preflight). Unit tests pass fakes; createDeployPorts builds the real ones.
 import fs from 'node:fs'
 import path from 'node:path'
+import type { Paths } from '../paths.ts'
 import type { Slot, Store } from '../model.ts'
 import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
 import { configArgs, createShell, slotProject, slotTarget, type Shell } from '../compose.ts'
 import { backupDatabase, listPending, removeOneOffs, runMigrations, type PendingMigrations } from '../db.ts'
 import { RefusedError } from '../errors.ts'

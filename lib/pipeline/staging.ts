@@ -2,9 +2,9 @@
 // validation, then a single-slot deploy of the staging compose file with --wait, migrations,
 // health validation through the public listener, smoke tests, record. A failed check stops
 // before anything changes.
+import type { Paths } from '../paths.ts'
 import { addHistory, type Store } from '../model.ts'
 import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
 import { configArgs, createShell, imageRef, slotTarget, upArgs, type Shell } from '../compose.ts'
 import { listPending, runMigrations, type PendingMigrations } from '../db.ts'
 import { OperationError, RefusedError, UsageError, errorMessage } from '../errors.ts'

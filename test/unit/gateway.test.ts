@@ -5,10 +5,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runtimePaths } from '../../lib/paths.ts'
 import { HANDLED_SIGNALS, watchParent } from '../../lib/cli.ts'
 import { createShell, projectContainers } from '../../lib/compose.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { runtimePaths } from '../../lib/context.ts'
 import {
   BUILD_TIMEOUT_MS,
   CommandTimeoutError,
