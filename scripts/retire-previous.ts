@@ -1,10 +1,10 @@
 #!/usr/bin/env -S npx zx
 // Stops the previous slot once its warm time (KEEP_PREVIOUS, default 30 min) is over: run it from
 // cron beside health-check. Requests in flight on it finish first (SIGTERM, grace period, stop).
+import { fileStore } from '../lib/stores/file-store.ts'
 import { runScript, EXIT } from '../lib/cli.ts'
 import { loadEnv, holdLock, LOCK_FLAGS } from '../lib/script-env.ts'
 import { retirePrevious } from '../lib/bluegreen.ts'
-import { fileStore } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { readState } from '../lib/state.ts'
 import { retireBlocker } from '../lib/safety.ts'

@@ -1,0 +1,35 @@
+// The Store on disk: the target's state file and audit log under VAR_DIR, and the deploy metrics
+// textfile told which slot is live. One store per Env: the script and the operation frame share it.
+import { updateDeployMetrics } from '../pipeline/metrics.ts'
+import type { Store } from '../model.ts'
+import type { Env } from '../script-env.ts'
+import { appendAudit, readState, updateState } from '../state.ts'
+import { rehearsalStore } from './dry-run-store.ts'
+
+const built = new WeakMap<Env, Store>()
+
+/** The Store of an Env (built on first use, then the same object); --dry-run gets the rehearsal store. */
+export function fileStore(env: Env): Store {
+  let store = built.get(env)
+  if (!store) {
+    store = env.dryRun ? rehearsalStore(env) : diskStore(env)
+    built.set(env, store)
+  }
+  return store
+}
+
+function diskStore(env: Env): Store {
+  const { paths, config, ui } = env
+  return {
+    read: () => readState(paths.state, config.target),
+    update: (fn) => updateState(paths.state, config.target, fn),
+    audit: (entry) => appendAudit(paths.audit, { target: config.target, ...entry }, (s) => ui.mask(s)),
+    recordLive: async (slot, rollback) => {
+      const problem = await updateDeployMetrics(paths.metrics, config.target, (m) => {
+        m.live = slot
+        if (rollback) m.rollbacks++
+      })
+      if (problem) ui.warn(`Could not update the deploy metrics textfile: ${problem}`)
+    },
+  }
+}
