@@ -1,11 +1,11 @@
 // The blue-green operations: create the idle slot, switch traffic (at once or gradually, with a
 // verification window that switches back on its own), roll back, retire the previous slot.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
+import { whoami } from './who.ts'
 import { addHistory, otherSlot, type DeployState, type Release, type Slot, type Store } from './model.ts'
 import { analyze, sleepUnlessAborted, type Analysis, type ProbeResult } from './probe.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import type { Platform, SlotStatus } from './platform.ts'
-import { whoami } from './state.ts'
 import type { Printer } from './ui.ts'
 import {
   cleanupError,

@@ -1,17 +1,10 @@
 // The Env of a script: what every operation needs, built from a script's flags (the config, the
 // runtime paths, the printer with every secret registered for masking), and the deploy lock it holds.
+import { LockCorruptError, acquireLock, describeHolder, forceUnlock, readLock, type Lock } from './lock.ts'
+import { appendAudit } from './audit.ts'
 import type { FlagSpec, ScriptContext } from './cli.ts'
 import { loadConfig, type Config } from './config.ts'
 import { confirm } from './prompt.ts'
-import {
-  LockCorruptError,
-  acquireLock,
-  appendAudit,
-  describeHolder,
-  forceUnlock,
-  readLock,
-  type Lock,
-} from './state.ts'
 import { OperationError } from './errors.ts'
 import { configureGateway } from './gateway.ts'
 import type { Printer } from './ui.ts'

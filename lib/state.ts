@@ -1,12 +1,10 @@
-// History from files: the per-target state file (atomic), the append-only audit log and the
-// deploy lock (lock.ts). The world (nginx markers, containers) is the truth about what runs; this file
-// records releases and what happened.
+// The per-target state file: read (refusing a corrupt one, never a silent reset), written atomically
+// with the last good copy kept as .bak, updated read-change-write. The world (nginx markers,
+// containers) is the truth about what runs; this file records releases and what happened.
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { RefusedError, errorMessage } from './errors.ts'
 import { writeFileAtomic } from './fsutil.ts'
-import { SLOTS, emptyState, type AuditEntry, type DeployState } from './model.ts'
+import { SLOTS, emptyState, type DeployState } from './model.ts'
 
 const MAX_RELEASES = 50
 const MAX_HISTORY = 200
@@ -75,76 +73,3 @@ export function updateState(file: string, target: string, fn: (s: DeployState) =
   writeState(file, s)
   return s
 }
-
-// ---------------------------------------------------------------- audit log
-
-export function whoami(): { user: string; host: string } {
-  let user = process.env.SUDO_USER || process.env.USER || ''
-  try {
-    user ||= os.userInfo().username
-  } catch {
-    user ||= String(process.getuid?.() ?? 'unknown')
-  }
-  return { user, host: os.hostname() }
-}
-
-/** Appends one JSON line (O_APPEND: the scripts never rewrite the log). mask hides secret values. */
-export function appendAudit(file: string, entry: AuditEntry, mask: (s: string) => string = (s) => s): void {
-  const { user, host } = whoami()
-  const line = {
-    time: new Date().toISOString(),
-    user,
-    host,
-    command: entry.command ?? commandLine(),
-    ...entry,
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640)
-  try {
-    fs.writeSync(fd, `${mask(JSON.stringify(line))}\n`)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-export function readAudit(file: string, last = 10): Array<Record<string, unknown>> {
-  // slice(-0) would be the whole log: asking for none gets none
-  if (last <= 0) return []
-  let text = ''
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch {
-    return []
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .slice(-last)
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>
-      } catch {
-        return { unreadable: l.slice(0, 200) }
-      }
-    })
-}
-
-export function commandLine(argv = process.argv): string {
-  const script = argv.find((a) => a.endsWith('.ts') && a.includes('scripts')) ?? argv[1] ?? ''
-  const idx = argv.indexOf(script)
-  return [path.basename(script), ...argv.slice(idx + 1)].join(' ')
-}
-
-// ---------------------------------------------------------------- deploy lock (lock.ts)
-
-export {
-  LockCorruptError,
-  acquireLock,
-  describeHolder,
-  forceUnlock,
-  kernelLockFile,
-  lockHeld,
-  readLock,
-} from './lock.ts'
-export type { AcquireOptions, Lock, LockHolder } from './lock.ts'

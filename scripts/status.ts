@@ -1,11 +1,12 @@
 #!/usr/bin/env -S npx zx
 // Where things stand: the live slot, the release in each slot, how long the previous slot
 // stays warm, the lock holder, and the last ten audit entries.
+import { readAudit } from '../lib/audit.ts'
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
 import { loadEnv } from '../lib/script-env.ts'
 import { slotProject } from '../lib/compose.ts'
 import { readLive } from '../lib/nginx.ts'
-import { readAudit, readState } from '../lib/state.ts'
+import { readState } from '../lib/state.ts'
 import { readContainers, readLockFact } from '../lib/health/facts.ts'
 import { buildStatus, renderStatus } from '../lib/health/status.ts'
 import type { ContainerFact } from '../lib/health/evaluate.ts'

@@ -2,6 +2,7 @@
 // validation, then a single-slot deploy of the staging compose file with --wait, migrations,
 // health validation through the public listener, smoke tests, record. A failed check stops
 // before anything changes.
+import { whoami } from '../who.ts'
 import type { Paths } from '../paths.ts'
 import { addHistory, type Store } from '../model.ts'
 import type { Config } from '../config.ts'
@@ -17,7 +18,6 @@ import { waitHealthy } from '../probe.ts'
 import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { coreRunning } from '../stack.ts'
 import { prepareRuntime } from '../stackfiles.ts'
-import { whoami } from '../state.ts'
 import type { Printer } from '../ui.ts'
 import { updateDeployMetrics } from './metrics.ts'
 import { preflightChecks } from './ports.ts'

@@ -3,21 +3,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { LockCorruptError, acquireLock, forceUnlock, lockHeld, readLock } from '../../lib/lock.ts'
+import { appendAudit, readAudit } from '../../lib/audit.ts'
 import { emptyState } from '../../lib/model.ts'
 import { LockHeldError, RefusedError } from '../../lib/errors.ts'
-import {
-  LockCorruptError,
-  StateCorruptError,
-  acquireLock,
-  appendAudit,
-  forceUnlock,
-  lockHeld,
-  readAudit,
-  readLock,
-  readState,
-  updateState,
-  writeState,
-} from '../../lib/state.ts'
+import { StateCorruptError, readState, updateState, writeState } from '../../lib/state.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-state-'))
 
