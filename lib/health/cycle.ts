@@ -7,8 +7,8 @@ import type { Env } from '../script-env.ts'
 import { UsageError } from '../errors.ts'
 import { gauge, textfileName, writeTextfile, type MetricFamily } from '../metrics.ts'
 import { readState } from '../state.ts'
-import { alertPayload, deliverAlert, planAlerts, readMemory, writeMemory } from './alerts.ts'
-import type { Change, Delivery } from './alerts.ts'
+import { alertPayload, planAlerts, readMemory, writeMemory, type Change } from './alerts.ts'
+import { deliverWebhook, type Delivery } from '../webhook.ts'
 import type { HealthReport } from './model.ts'
 import { healthMetrics } from './render.ts'
 import { runHealthCheck } from './run.ts'
@@ -88,8 +88,8 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
       )
       const timeoutMs = Math.min(Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000, opts.deadlineMs)
       const sends = [
-        config.webhookUrl ? deliverAlert([config.webhookUrl], payload, timeoutMs) : [],
-        config.slackWebhookUrl ? deliverAlert([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
+        config.webhookUrl ? deliverWebhook([config.webhookUrl], payload, timeoutMs) : [],
+        config.slackWebhookUrl ? deliverWebhook([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
       ]
       deliveries = (await Promise.all(sends)).flat()
       for (const d of deliveries)

@@ -19,7 +19,7 @@ import { InterruptedError, OperationError, RefusedError, ToolkitError, errorMess
 import type { HookContext, HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
-import type { DeployOutcome } from './metrics.ts'
+import type { DeployOutcome } from '../deploy-metrics.ts'
 import type { BackupOutcome, DeployPorts } from './ports.ts'
 import { finishedByRecovery, recoverPending } from './recover.ts'
 import { cleanupError, removeCandidate } from '../safety.ts'

@@ -19,7 +19,7 @@ import { runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts
 import { LIVE_RESTORE_OFF } from '../docker-daemon.ts'
 import { coreRunning, ensureCore } from '../stack.ts'
 import type { Printer } from '../ui.ts'
-import { updateDeployMetrics, type DeployMetrics } from './metrics.ts'
+import { updateDeployMetrics, type DeployMetrics } from '../deploy-metrics.ts'
 
 export type BackupOutcome = { file: string | null; bytes: number; entries: number; pruned: number }
 

@@ -19,7 +19,7 @@ import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from 
 import { coreRunning } from '../stack.ts'
 import { prepareRuntime } from '../stackfiles.ts'
 import type { Printer } from '../ui.ts'
-import { updateDeployMetrics } from './metrics.ts'
+import { updateDeployMetrics } from '../deploy-metrics.ts'
 import { preflightChecks } from './ports.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/

@@ -1,7 +1,7 @@
 // The Store on disk: the target's state file and audit log under VAR_DIR, and the deploy metrics
 // textfile told which slot is live. One store per Env: the script and the operation frame share it.
 import { appendAudit } from '../audit.ts'
-import { updateDeployMetrics } from '../pipeline/metrics.ts'
+import { updateDeployMetrics } from '../deploy-metrics.ts'
 import type { Store } from '../model.ts'
 import type { Env } from '../script-env.ts'
 import { readState, updateState } from '../state.ts'

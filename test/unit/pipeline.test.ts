@@ -6,7 +6,7 @@ import { emptyState, type AuditEntry, type DeployState } from '../../lib/model.t
 import type { Config } from '../../lib/config.ts'
 import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../lib/errors.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../../lib/pipeline/deploy.ts'
-import { emptyDeployMetrics, type DeployMetrics } from '../../lib/pipeline/metrics.ts'
+import { emptyDeployMetrics, type DeployMetrics } from '../../lib/deploy-metrics.ts'
 import type { DeployPorts } from '../../lib/pipeline/ports.ts'
 import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
 import { splitCommand } from '../../lib/pipeline/staging.ts'
