@@ -26,29 +26,12 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
     APP_IMAGE: config.appImage,
     POSTGRES_USER: config.postgres.user,
     POSTGRES_DB: config.postgres.db,
-    PROMETHEUS_PORT: config.raw.PROMETHEUS_PORT ?? '',
-    ALERTMANAGER_PORT: config.raw.ALERTMANAGER_PORT ?? '',
+    PROMETHEUS_PORT: String(config.ports.prometheus),
+    ALERTMANAGER_PORT: String(config.ports.alertmanager),
     TARGET: config.target,
-    ...passthrough(config.raw),
+    ...config.appEnv,
     ...extra,
   }
-}
-
-/** App settings that pass through from the config as APP_<name> (test knobs, log level). */
-export const APP_KNOBS = [
-  'LOG_LEVEL',
-  'START_DELAY_MS',
-  'FAIL_HEALTH',
-  'FAIL_AFTER_MS',
-  'SLOW_MS',
-  'DEMO_USER',
-] as const
-
-/** Test knobs and log level pass through to the app services when set in the config. */
-function passthrough(raw: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const k of APP_KNOBS) if (raw[`APP_${k}`] !== undefined) out[k] = raw[`APP_${k}`]!
-  return out
 }
 
 export function coreTarget(config: Config): ComposeTarget {

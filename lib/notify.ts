@@ -92,7 +92,7 @@ export function slackPayload(e: NotifyEvent, host = os.hostname()): Record<strin
  * Timeout: NOTIFY_TIMEOUT_MS (default 5000).
  */
 export async function sendNotification(config: Config, event: NotifyEvent, ui: Printer): Promise<Delivery[]> {
-  const timeoutMs = Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000
+  const timeoutMs = config.notifyTimeoutMs
   const masked = (doc: Record<string, unknown>) => JSON.parse(ui.mask(JSON.stringify(doc))) as unknown
   const sends: Array<Promise<Delivery[]>> = []
   if (config.webhookUrl) sends.push(deliverWebhook([config.webhookUrl], masked(webhookPayload(event)), timeoutMs))

@@ -63,7 +63,7 @@ export function roleUrl(
   role: (typeof ROLES)[number],
   endpoint: 'ready' | 'version' = 'ready',
 ): string {
-  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
+  return `https://${config.localAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
 }
 
 export function summarizeServices(services: ServiceState[]): {

@@ -49,11 +49,7 @@ export async function ensureCore(
     networkName: config.networkName,
     postgresPassword: config.postgres.password,
     redisPassword: config.redisPassword,
-    alertmanager: {
-      slackWebhookUrl: config.raw.ALERT_SLACK_WEBHOOK_URL ?? '',
-      pagerdutyRoutingKey: config.raw.ALERT_PAGERDUTY_ROUTING_KEY ?? '',
-      smtpPassword: config.raw.ALERT_SMTP_PASSWORD ?? '',
-    },
+    alertmanager: config.alertmanager,
   })
   if (!before.running) {
     const t = coreTarget(config)

@@ -57,7 +57,7 @@ await runScript(
       services.map((s) => [s.service, s.state, s.health || '-']),
     )
     ui.info(
-      `Prometheus: http://127.0.0.1:${config.raw.PROMETHEUS_PORT}  Alertmanager: http://127.0.0.1:${config.raw.ALERTMANAGER_PORT}`,
+      `Prometheus: http://127.0.0.1:${config.ports.prometheus}  Alertmanager: http://127.0.0.1:${config.ports.alertmanager}`,
     )
     ui.result({ ok: true, project: t.project, services })
     return services.length && services.every((s) => s.state === 'running') ? EXIT.OK : EXIT.FAILED

@@ -12,7 +12,6 @@ import { deliverWebhook, type Delivery } from '../webhook.ts'
 import type { HealthReport } from './model.ts'
 import { healthMetrics } from './render.ts'
 import { runHealthCheck } from './run.ts'
-import { readThresholds } from './thresholds.ts'
 
 export type CycleOptions = {
   deadlineMs: number
@@ -61,7 +60,7 @@ export function checkPrometheusFile(value: unknown): string | undefined {
 
 export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleResult> {
   const { config, paths } = env
-  const { thresholds, problems } = readThresholds(config.raw)
+  const { thresholds, problems } = config.health
   const memory = readMemory(paths.alerts)
   const { report, restarts } = await runHealthCheck({
     config,
@@ -86,7 +85,7 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
       const payload = JSON.parse(
         env.ui.mask(JSON.stringify(alertPayload(config.target, report.status, changes, os.hostname()))),
       )
-      const timeoutMs = Math.min(Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000, opts.deadlineMs)
+      const timeoutMs = Math.min(config.notifyTimeoutMs, opts.deadlineMs)
       const sends = [
         config.webhookUrl ? deliverWebhook([config.webhookUrl], payload, timeoutMs) : [],
         config.slackWebhookUrl ? deliverWebhook([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],

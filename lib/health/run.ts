@@ -4,6 +4,7 @@
 // returns by the deadline.
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type { Thresholds } from '../config-health.ts'
 import type { Paths } from '../paths.ts'
 import { type Slot, type Role, ROLES, ROLE_PREFIX } from '../model.ts'
 import type { Config } from '../config.ts'
@@ -30,7 +31,6 @@ import { certView } from '../certs-op.ts'
 import { readCertFile, readContainers, readDisks, readLoad, readLockFact, readMemory } from './facts.ts'
 import { summarize } from './model.ts'
 import type { CheckResult, CheckStatus, HealthReport } from './model.ts'
-import type { Thresholds } from './thresholds.ts'
 
 export type HealthInput = {
   config: Config
@@ -71,7 +71,7 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
   const now = input.now ?? (() => new Date())
   const startedAt = now()
   const t0 = performance.now()
-  const host = config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr
+  const host = config.localAddr
   const timeoutMs = Math.max(100, Math.min(t.probeTimeoutMs, input.deadlineMs - 50))
   // one controller for facts shared between checks, aborted when the run ends
   const shared = new AbortController()

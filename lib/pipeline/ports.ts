@@ -15,7 +15,7 @@ import { testConfig } from '../nginx.ts'
 import { sendNotification, type NotifyEvent } from '../notify.ts'
 import { createPlatform, type Platform } from '../platform.ts'
 import { probeHttp } from '../probe.ts'
-import { runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
+import { runSmoke, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { LIVE_RESTORE_OFF } from '../docker-daemon.ts'
 import { coreRunning, ensureCore } from '../stack.ts'
 import type { Printer } from '../ui.ts'
@@ -125,7 +125,7 @@ export function createDeployPorts(
 ): DeployPorts {
   const sh = createShell(ui, { dryRun: o.dryRun })
   const platform = createPlatform(config, paths, ui, { dryRun: o.dryRun, shell: sh })
-  const smoke = smokeSettings(config)
+  const smoke = config.smoke
   return {
     platform,
     store,

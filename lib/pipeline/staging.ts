@@ -15,7 +15,7 @@ import { applyIncludes, nginxSettings } from '../nginx.ts'
 import { deployEvent, sendNotification } from '../notify.ts'
 import { createPlatform } from '../platform.ts'
 import { waitHealthy } from '../probe.ts'
-import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
+import { checkRoles, runSmoke, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { coreRunning } from '../stack.ts'
 import { prepareRuntime } from '../stackfiles.ts'
 import type { Printer } from '../ui.ts'
@@ -262,7 +262,7 @@ export function createStaging(config: Config, paths: Paths, ui: Printer, store: 
             load: { total: 0, failures: 0, successRate: 1, p50: 0, p95: 0, p99: 0, ok: true, reasons: [] },
             reasons: [],
           }
-        : await ui.step('Smoke-testing staging', () => runSmoke(smokeTarget, smokeSettings(config), o.signal))
+        : await ui.step('Smoke-testing staging', () => runSmoke(smokeTarget, config.smoke, o.signal))
       const sh2 = await hook('smoke', o.version, 'pending')
       if (sh2?.ran && !sh2.ok) smoke.reasons.push(`hooks/smoke: ${sh2.detail}`)
       ui.info(

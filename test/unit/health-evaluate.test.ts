@@ -13,8 +13,8 @@ import {
   evaluateRedis,
   evaluateTls,
 } from '../../lib/health/evaluate.ts'
+import { DEFAULT_THRESHOLDS as T } from '../../lib/config-health.ts'
 import type { ContainerFact, DriftFacts } from '../../lib/health/evaluate.ts'
-import { DEFAULT_THRESHOLDS as T } from '../../lib/health/thresholds.ts'
 
 const GiB = 1024 ** 3
 
