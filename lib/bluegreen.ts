@@ -514,10 +514,6 @@ export async function executeSwitch(
   }
 }
 
-// ---------------------------------------------------------------- rollback (lib/rollback.ts)
-
-export { executeRollback, planRollback, type RollbackPlan } from './rollback.ts'
-
 // ---------------------------------------------------------------- retire the previous slot
 
 /** Stops the previous slot once its warm time is over (or at once with force) and it can receive no request. */

@@ -1,11 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Moves traffic back to the previous release: a plain switch when its slot is still warm.
 // The database is never restored on its own: --restore-db asks first, showing the backup's time.
+import { executeRollback, planRollback } from '../lib/rollback.ts'
 import { fileStore } from '../lib/stores/file-store.ts'
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
-import { executeRollback, planRollback } from '../lib/bluegreen.ts'
 import { createShell } from '../lib/compose.ts'
 import { chooseBackup, restoreDatabase } from '../lib/db.ts'
 import { OperationError, RefusedError } from '../lib/errors.ts'

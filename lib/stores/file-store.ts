@@ -3,14 +3,19 @@
 import { appendAudit } from '../audit.ts'
 import { updateDeployMetrics } from '../deploy-metrics.ts'
 import type { Store } from '../model.ts'
-import type { Env } from '../script-env.ts'
+import type { Config } from '../config.ts'
+import type { Paths } from '../paths.ts'
+import type { Printer } from '../ui.ts'
 import { readState, updateState } from '../state.ts'
 import { rehearsalStore } from './dry-run-store.ts'
 
-const built = new WeakMap<Env, Store>()
+/** What a store needs of a script's Env (lib/script-env.ts). */
+export type StoreEnv = { config: Pick<Config, 'target'>; paths: Paths; ui: Printer; dryRun?: boolean }
+
+const built = new WeakMap<StoreEnv, Store>()
 
 /** The Store of an Env (built on first use, then the same object); --dry-run gets the rehearsal store. */
-export function fileStore(env: Env): Store {
+export function fileStore(env: StoreEnv): Store {
   let store = built.get(env)
   if (!store) {
     store = env.dryRun ? rehearsalStore(env) : diskStore(env)
@@ -19,7 +24,7 @@ export function fileStore(env: Env): Store {
   return store
 }
 
-function diskStore(env: Env): Store {
+function diskStore(env: StoreEnv): Store {
   const { paths, config, ui } = env
   return {
     read: () => readState(paths.state, config.target),

@@ -1,13 +1,12 @@
 // The blue-green state machine with a fake platform: every decision, none of the world.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { executeRollback, planRollback } from '../../lib/rollback.ts'
 import {
   executeCreate,
-  executeRollback,
   executeSwitch,
   parseGradual,
   planCreate,
-  planRollback,
   planSwitch,
   retirePrevious,
 } from '../../lib/bluegreen.ts'

@@ -154,6 +154,11 @@ const PROCESS_START = [
   { what: 'a $ template or $() preset', re: /(?:^|[\s(=,![{:;?&|])\$(?:`|\(\s*\{)/m },
   { what: 'child_process', re: /['"](?:node:)?child_process['"]/ },
   { what: 'process.binding / spawn_sync', re: /process\.binding\(|spawn_sync/ },
+  {
+    what: 'a process package (execa, cross-spawn, shelljs, node-pty)',
+    re: /['"](?:execa|cross-spawn|shelljs|node-pty)['"]/,
+  },
+  { what: 'node:cluster fork', re: /['"](?:node:)?cluster['"]/ },
 ]
 
 /** The one file allowed to start processes. */
@@ -182,6 +187,10 @@ test('the scan recognises every way of starting a process it looks for', () => {
     'await $({ quiet: true })`ls`',
     "import { spawn } from 'node:child_process'",
     "const cp = require('child_process')",
+    "import { execa } from 'execa'",
+    "import spawn from 'cross-spawn'",
+    "import shell from 'shelljs'",
+    "import cluster from 'node:cluster'",
   ]
   for (const s of samples) assert.ok(processStarts(s).length > 0, `not recognised: ${s}`)
   assert.equal(
