@@ -206,4 +206,17 @@ test('config values are read in config only: no config.raw outside lib/config*.t
   assert.equal(readers, [], `read the typed field instead (lib/config-settings.ts): ${readers.join(', ')}`)
 })
 
+test('every source file starts with a comment line saying what it holds', () => {
+  const dirs = ['lib', 'scripts', 'test', 'bench', 'examples'].filter((d) => fs.existsSync(path.join(ROOT, d)))
+  const files = dirs.flatMap((d) =>
+    fs
+      .readdirSync(path.join(ROOT, d), { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.parentPath.includes('node_modules'))
+      .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name))),
+  )
+  assert.ok(files.length > 100, `${files.length} files`)
+  const bare = files.filter((f) => !/^(\/\/|\/\*|#!)/.test(read(f)))
+  assert.equal(bare, [], `start these with a comment saying what they hold: ${bare.join(', ')}`)
+})
+
 test.run()

@@ -1,3 +1,4 @@
+// Health evaluation of each check kind from facts: http, postgres, redis, tls, disk and the others.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {

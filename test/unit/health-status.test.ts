@@ -1,3 +1,4 @@
+// The status view: live slot, releases, warm previous slot, lock, audit, and drift being said.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { emptyState } from '../../lib/model.ts'

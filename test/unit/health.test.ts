@@ -1,3 +1,4 @@
+// Health results: worst status, Nagios exit codes, summaries, problem order, HEALTH_* thresholds.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DEFAULT_THRESHOLDS, readThresholds } from '../../lib/config-health.ts'

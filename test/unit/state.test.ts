@@ -1,3 +1,4 @@
+// The state file, the audit log and the deploy lock against real files and the kernel lock.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
