@@ -93,41 +93,7 @@ export function loadConfig(opts: LoadOptions): Config {
   const merged = new Map<string, EnvEntry>()
   const rel = (f: string) => path.relative(process.cwd(), f) || f
 
-  for (const [file, required] of [
-    [mainFile, true],
-    [localFile, false],
-  ] as const) {
-    let text: string
-    try {
-      if (file === localFile && fs.existsSync(file)) {
-        const mode = fs.statSync(file).mode & 0o777
-        if (mode & 0o077) {
-          const msg = `${rel(file)} holds secrets and is mode ${mode.toString(8)}; it must be 0600 (run: chmod 600 ${rel(file)})`
-          if (target === 'production') problems.push(msg)
-          else warnings.push(msg)
-        }
-      }
-      text = fs.readFileSync(file, 'utf8')
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' && !required) continue
-      problems.push(
-        `${rel(file)}: can't read it (${code ?? 'error'})${code === 'ENOENT' ? `; create it from the example in the README` : ''}`,
-      )
-      continue
-    }
-    const parsed = parseEnvFile(text, rel(file))
-    for (const p of parsed.problems) problems.push(`${p.file}:${p.line}: ${p.message}`)
-    for (const [k, v] of parsed.entries) merged.set(k, v)
-    const secretKeys = [...parsed.entries].filter(([k, e]) => e.value !== '' && isSecretKey(k)).map(([k]) => k)
-    const mode = fs.statSync(file).mode & 0o777
-    if (file === mainFile && secretKeys.length && mode & 0o077) {
-      // a secret in the committed file, readable by others: the same rule as for .local
-      const msg = `${rel(file)} holds secrets (${secretKeys.join(', ')}) and is mode ${mode.toString(8)}; secrets belong in ${rel(localFile)} (git-ignored, 0600)`
-      if (target === 'production') problems.push(msg)
-      else warnings.push(msg)
-    }
-  }
+  readEnvFiles({ target, mainFile, localFile, rel }, merged, problems, warnings)
   for (const [k, v] of Object.entries(env)) {
     if (v !== undefined && (k in SCHEMA || PASSTHROUGH.test(k)))
       merged.set(k, { value: v, file: 'environment', line: 0 })
@@ -189,6 +155,65 @@ export function loadConfig(opts: LoadOptions): Config {
     }
   }
 
+  return buildConfig({ target, root, envDir, localFile, raw, sources, warnings })
+}
+
+/** Reads the target's env file and its .local file into merged, naming every problem (with file and line). */
+function readEnvFiles(
+  f: { target: Target; mainFile: string; localFile: string; rel: (file: string) => string },
+  merged: Map<string, EnvEntry>,
+  problems: string[],
+  warnings: string[],
+): void {
+  const { target, mainFile, localFile, rel } = f
+  for (const [file, required] of [
+    [mainFile, true],
+    [localFile, false],
+  ] as const) {
+    let text: string
+    try {
+      if (file === localFile && fs.existsSync(file)) {
+        const mode = fs.statSync(file).mode & 0o777
+        if (mode & 0o077) {
+          const msg = `${rel(file)} holds secrets and is mode ${mode.toString(8)}; it must be 0600 (run: chmod 600 ${rel(file)})`
+          if (target === 'production') problems.push(msg)
+          else warnings.push(msg)
+        }
+      }
+      text = fs.readFileSync(file, 'utf8')
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' && !required) continue
+      problems.push(
+        `${rel(file)}: can't read it (${code ?? 'error'})${code === 'ENOENT' ? `; create it from the example in the README` : ''}`,
+      )
+      continue
+    }
+    const parsed = parseEnvFile(text, rel(file))
+    for (const p of parsed.problems) problems.push(`${p.file}:${p.line}: ${p.message}`)
+    for (const [k, v] of parsed.entries) merged.set(k, v)
+    const secretKeys = [...parsed.entries].filter(([k, e]) => e.value !== '' && isSecretKey(k)).map(([k]) => k)
+    const mode = fs.statSync(file).mode & 0o777
+    if (file === mainFile && secretKeys.length && mode & 0o077) {
+      // a secret in the committed file, readable by others: the same rule as for .local
+      const msg = `${rel(file)} holds secrets (${secretKeys.join(', ')}) and is mode ${mode.toString(8)}; secrets belong in ${rel(localFile)} (git-ignored, 0600)`
+      if (target === 'production') problems.push(msg)
+      else warnings.push(msg)
+    }
+  }
+}
+
+/** The typed Config from checked raw values. */
+function buildConfig(c: {
+  target: Target
+  root: string
+  envDir: string
+  localFile: string
+  raw: Record<string, string>
+  sources: Record<string, string>
+  warnings: string[]
+}): Config {
+  const { target, root, envDir, localFile, raw, sources, warnings } = c
   const num = (k: string) => Number(raw[k])
   return {
     target,

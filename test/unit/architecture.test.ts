@@ -47,7 +47,6 @@ const KNOWN_LONG_FILES = [
 const KNOWN_LONG_FUNCTIONS = [
   'lib/bluegreen.ts: executeCreate', // #13, speed
   'lib/bluegreen.ts: executeSwitch', // #13, speed
-  'lib/config.ts: loadConfig', // reading, checking and building the config in one pass
   'lib/health/run.ts: runHealthCheck', // #13, ops
   'lib/pipeline/deploy.ts: planDeploy',
   'lib/pipeline/deploy.ts: executeDeploy',
