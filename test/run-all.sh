@@ -44,11 +44,13 @@ echo "== typecheck (tsc --noEmit)"
 if npx tsc -p tsconfig.json; then passed=$((passed + 1)); echo "typecheck: ok"; else failed=$((failed + 1)); broken+=("typecheck"); fi
 
 for level in "${levels[@]}"; do
-  for file in $(ls "test/$level"/*.test.ts 2>/dev/null | sort); do
-    name=$(basename "$file")
+  # test files in test/<level> and its subfolders (test/unit mirrors lib/: health/, pipeline/, stores/)
+  for file in $(find "test/$level" -name '*.test.ts' 2>/dev/null | sort); do
+    name=${file#test/$level/}
     echo "== $level/$name"
     start=$(date +%s)
-    npx tsx node_modules/uvu/bin.js "test/$level" "^${name//./\\.}$" 2>&1 | strip | tee "$log"
+    # uvu walks the file's own folder and matches the pattern against the path inside it
+    npx tsx node_modules/uvu/bin.js "$(dirname "$file")" "^$(basename "${file//./\\.}")$" 2>&1 | strip | tee "$log"
     rc=${PIPESTATUS[0]}
     out=$(cat "$log")
     total=$(printf '%s\n' "$out" | sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' | tail -1)

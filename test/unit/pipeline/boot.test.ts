@@ -1,11 +1,11 @@
 // boot's plan with fake ports: what it starts, what it keeps, and each refusal (nothing changed).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/model.ts'
-import { RefusedError, ToolkitError } from '../../lib/errors.ts'
-import { executeBoot, planBoot, type BootPorts } from '../../lib/pipeline/boot.ts'
-import { Printer } from '../../lib/ui.ts'
-import { fakePlatform, memoryStore, type FakeSlot } from '../helpers/fakes.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../../lib/model.ts'
+import { RefusedError, ToolkitError } from '../../../lib/errors.ts'
+import { executeBoot, planBoot, type BootPorts } from '../../../lib/pipeline/boot.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { fakePlatform, memoryStore, type FakeSlot } from '../../helpers/fakes.ts'
 
 const VERIFY = {
   verifyMs: 50,

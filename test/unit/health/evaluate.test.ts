@@ -13,9 +13,9 @@ import {
   evaluatePostgres,
   evaluateRedis,
   evaluateTls,
-} from '../../lib/health/evaluate.ts'
-import { DEFAULT_THRESHOLDS as T } from '../../lib/config-health.ts'
-import type { ContainerFact, DriftFacts } from '../../lib/health/evaluate.ts'
+} from '../../../lib/health/evaluate.ts'
+import { DEFAULT_THRESHOLDS as T } from '../../../lib/config-health.ts'
+import type { ContainerFact, DriftFacts } from '../../../lib/health/evaluate.ts'
 
 const GiB = 1024 ** 3
 

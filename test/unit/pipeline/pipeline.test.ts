@@ -2,17 +2,17 @@
 // behind on each failure, and what hooks, notifications and metrics say.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { emptyState, type AuditEntry, type DeployState } from '../../lib/model.ts'
-import type { Config } from '../../lib/config.ts'
-import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../lib/errors.ts'
-import { executeDeploy, planDeploy, type DeployOptions } from '../../lib/pipeline/deploy.ts'
-import { emptyDeployMetrics, type DeployMetrics } from '../../lib/deploy-metrics.ts'
-import type { DeployPorts } from '../../lib/pipeline/ports.ts'
-import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
-import { splitCommand } from '../../lib/pipeline/staging.ts'
-import { Printer } from '../../lib/ui.ts'
-import { fakePlatform, memoryStore, type FakeWorld } from '../helpers/fakes.ts'
-import type { SmokeReport } from '../../lib/smoke.ts'
+import { emptyState, type AuditEntry, type DeployState } from '../../../lib/model.ts'
+import type { Config } from '../../../lib/config.ts'
+import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../../lib/errors.ts'
+import { executeDeploy, planDeploy, type DeployOptions } from '../../../lib/pipeline/deploy.ts'
+import { emptyDeployMetrics, type DeployMetrics } from '../../../lib/deploy-metrics.ts'
+import type { DeployPorts } from '../../../lib/pipeline/ports.ts'
+import { decideRecovery, recoverPending } from '../../../lib/pipeline/recover.ts'
+import { splitCommand } from '../../../lib/pipeline/staging.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { fakePlatform, memoryStore, type FakeWorld } from '../../helpers/fakes.ts'
+import type { SmokeReport } from '../../../lib/smoke.ts'
 
 const quiet = () =>
   new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
