@@ -3,8 +3,8 @@
 // webroot that nginx serves on the HTTP listener at /.well-known/acme-challenge/.
 import fs from 'node:fs'
 import path from 'node:path'
+import type { Paths } from './paths.ts'
 import type { Config } from './config.ts'
-import type { Paths } from './context.ts'
 import type { CertPair } from './certs-apply.ts'
 import { certFiles } from './certs-apply.ts'
 import { parsePemChain, sanNames } from './certs.ts'

@@ -4,7 +4,8 @@ import { RefusedError } from './errors.ts'
 import type { Platform } from './platform.ts'
 import { refuseIfPending } from './safety.ts'
 import { stuckShiftHint } from './slot-checks.ts'
-import { addHistory, whoami, type Slot } from './state.ts'
+import { addHistory, type Slot } from './model.ts'
+import { whoami } from './who.ts'
 
 export type AdoptPlan = { recorded: Slot | null; routed: Slot; versions: Record<Slot, string | null>; steps: string[] }
 

@@ -1,16 +1,8 @@
-// The blue-green operations and the Store they record into. The operations live one per file (create,
+// The blue-green operations (and the Store they record into, defined in model.ts). The operations live one per file (create,
 // switch, rollback, retire, adopt); this module names them for the scripts, so a script imports one place.
 // Written against a Platform (ports) and a Store, so unit tests run them with fakes.
 import type { SlotStatus } from './platform.ts'
-import type { AuditEntry, DeployState, Slot } from './state.ts'
-
-export interface Store {
-  read(): DeployState
-  update(fn: (s: DeployState) => void): DeployState
-  audit(entry: AuditEntry): void
-  /** tells monitoring which slot is live now (and counts rollbacks and switch-backs); never throws */
-  recordLive?(slot: Slot, rollback: boolean): Promise<void>
-}
+export type { Store } from './model.ts'
 
 export type Thresholds = { minSuccessRate: number; maxP95Ms: number }
 

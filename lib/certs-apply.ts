@@ -4,8 +4,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import tls from 'node:tls'
+import type { Paths } from './paths.ts'
 import type { Config } from './config.ts'
-import type { Paths } from './context.ts'
 import { coreTarget, execArgs, type Shell } from './compose.ts'
 import { checkCertificate, readCertInfo, type CertInfo } from './certs.ts'
 import { OperationError, RefusedError } from './errors.ts'
@@ -134,7 +134,7 @@ export async function drainAndReload(
 
 /** The certificate a new handshake on the public listener gets. */
 export function servedFingerprint(config: Config, timeoutMs = 5000): Promise<string> {
-  const host = config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr
+  const host = config.localAddr
   const servername = config.tls.domains[0]
   return new Promise((resolve, reject) => {
     const socket = tls.connect(

@@ -2,15 +2,16 @@
 // provided files) and renew when due. Each change goes through installCertificate (checks,
 // nginx -t, drained reload, previous pair restored on failure) and is written to the audit log.
 import fs from 'node:fs'
+import type { Paths } from './paths.ts'
+import type { Store } from './model.ts'
 import type { Config } from './config.ts'
-import type { Env, Paths } from './context.ts'
+import type { Env } from './script-env.ts'
 import { coreTarget, ps, quoteArgv, type Shell } from './compose.ts'
 import { acmeCommand, legoArgs, obtainCertificate, type AcmeCommand } from './acme.ts'
 import { certFiles, installCertificate, servedCertInfo, type CertPair, type InstallResult } from './certs-apply.ts'
 import { readCertInfo, type CertInfo } from './certs.ts'
 import { RefusedError, UsageError, errorMessage } from './errors.ts'
 import { applyIncludes } from './nginx.ts'
-import type { Store } from './bluegreen.ts'
 
 export const CERT_COMMANDS = ['show', 'issue', 'renew'] as const
 export type CertCommand = (typeof CERT_COMMANDS)[number]

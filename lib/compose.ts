@@ -1,18 +1,10 @@
 // Docker Compose: pure builders that return argv arrays, and one runner that executes them
 // (through the one gateway, lib/gateway.ts). Secrets never travel on argv: compose reads them from files under
 // VAR_DIR/secrets; everything else it needs comes through the environment.
+import { ROLE_NUM, SLOT_NUM, type Role, type Slot } from './model.ts'
 import type { Config } from './config.ts'
-import type { Slot } from './state.ts'
 import { createGateway, type CommandOptions, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
-
-export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
-export type Role = (typeof ROLES)[number]
-export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
-export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
-export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
-/** A Docker image tag: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-' (so never ".." or a flag). */
-export const VERSION_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 
 /** What one compose invocation acts on: a file, a project, its profiles and its environment. */
 export type ComposeTarget = { file: string; project: string; profiles: string[]; env: Record<string, string> }
@@ -34,29 +26,12 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
     APP_IMAGE: config.appImage,
     POSTGRES_USER: config.postgres.user,
     POSTGRES_DB: config.postgres.db,
-    PROMETHEUS_PORT: config.raw.PROMETHEUS_PORT ?? '',
-    ALERTMANAGER_PORT: config.raw.ALERTMANAGER_PORT ?? '',
+    PROMETHEUS_PORT: String(config.ports.prometheus),
+    ALERTMANAGER_PORT: String(config.ports.alertmanager),
     TARGET: config.target,
-    ...passthrough(config.raw),
+    ...config.appEnv,
     ...extra,
   }
-}
-
-/** App settings that pass through from the config as APP_<name> (test knobs, log level). */
-export const APP_KNOBS = [
-  'LOG_LEVEL',
-  'START_DELAY_MS',
-  'FAIL_HEALTH',
-  'FAIL_AFTER_MS',
-  'SLOW_MS',
-  'DEMO_USER',
-] as const
-
-/** Test knobs and log level pass through to the app services when set in the config. */
-function passthrough(raw: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const k of APP_KNOBS) if (raw[`APP_${k}`] !== undefined) out[k] = raw[`APP_${k}`]!
-  return out
 }
 
 export function coreTarget(config: Config): ComposeTarget {

@@ -2,7 +2,7 @@
 // password is a secret in env/.env.<target>.local), the pull deadline and retries, and how many
 // releases keep their images on the host. Read by lib/config.ts like every other key.
 import path from 'node:path'
-import type { KeySpec } from './config.ts'
+import type { KeySpec } from './config-schema.ts'
 import { parseImageRef } from './images/ref.ts'
 
 export type RegistryKind = 'registryHost' | 'registryUser' | 'registryPassword'

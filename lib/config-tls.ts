@@ -1,8 +1,7 @@
 // The certificate settings of a target: its domains, how its certificate is obtained
 // (self-signed, provided files, ACME HTTP-01), the ACME account, renewal and HSTS.
-// Read by lib/config.ts like every other key: bad values are reported with file and line.
+// Read by lib/config.ts like every other key (config-schema.ts holds the other keys): bad values are reported with file and line.
 import path from 'node:path'
-import type { KeySpec } from './config.ts'
 
 export const TLS_MODES = ['self-signed', 'provided', 'acme'] as const
 export type TlsMode = (typeof TLS_MODES)[number]
@@ -30,7 +29,8 @@ export type TlsSettings = {
 
 export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory'
 
-export const TLS_SCHEMA: Record<string, KeySpec> = {
+/** The TLS keys of the config schema (config-schema.ts spreads them into SCHEMA). */
+export const TLS_SCHEMA: Record<string, { kind: TlsKind | 'url' | 'int'; default?: (target: string) => string }> = {
   DOMAINS: { kind: 'domains', default: () => '' },
   TLS_MODE: { kind: 'tlsMode', default: () => 'self-signed' },
   TLS_CERT_FILE: { kind: 'optPath', default: () => '' },

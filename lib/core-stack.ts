@@ -1,7 +1,7 @@
 // The core services of a stack (nginx, postgres, redis): whether they run, starting them, and the runtime settings
 // (secrets, Alertmanager credentials, nginx includes) that production and staging prepare alike.
 import type { Config } from './config.ts'
-import type { Paths } from './context.ts'
+import type { Paths } from './paths.ts'
 import { coreTarget, ps, upArgs, type Shell } from './compose.ts'
 import { deadlineAfter } from './gateway.ts'
 import { OperationError } from './errors.ts'

@@ -1,14 +1,15 @@
 // Create: start a release in the idle slot and wait until it is ready through the preview listener;
 // any failure or signal removes the candidate again, and the live slot is never touched.
 import type { Store } from './bluegreen.ts'
-import { ROLES } from './compose.ts'
+import { ROLES } from './model.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import { describeChoice, type ImageChoice } from './images/registry.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { waitUntilReady } from './readiness.ts'
 import { cleanupError, refuseIfPending, removeCandidate } from './safety.ts'
 import { checkDrift, describeProbes, rehearse, stuckShiftHint } from './slot-checks.ts'
-import { addHistory, otherSlot, whoami, type Release, type Slot } from './state.ts'
+import { addHistory, otherSlot, type Release, type Slot } from './model.ts'
+import { whoami } from './who.ts'
 import type { Printer } from './ui.ts'
 
 export type CreatePlan = {

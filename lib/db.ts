@@ -4,11 +4,11 @@
 // `sh -c` reads it from the compose secret file inside the container.
 import fs from 'node:fs'
 import path from 'node:path'
+import type { Slot } from './model.ts'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, quoteArgv, runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
 import { OperationError, RefusedError, errorMessage } from './errors.ts'
 import { run, type RunResult } from './gateway.ts'
-import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 // ---------------------------------------------------------------- migrations

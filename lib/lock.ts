@@ -7,11 +7,11 @@
 // lock was left by a process that died: it is reported as a stale lock taken over.
 import fs from 'node:fs'
 import path from 'node:path'
+import { commandLine, whoami } from './who.ts'
 import { LockHeldError, OperationError, RefusedError, errorMessage } from './errors.ts'
 import { faultPoint } from './fault.ts'
 import { writeFileAtomic } from './fsutil.ts'
 import { runSync } from './gateway.ts'
-import { commandLine, whoami } from './state.ts'
 
 export type LockHolder = { pid: number; host: string; user: string; command: string; startedAt: string }
 

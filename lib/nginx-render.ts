@@ -2,6 +2,7 @@
 // Every value is validated before it reaches nginx syntax: a bad value throws an
 // Error naming it, so no setting can inject directives.
 
+import { ROLES, ROLE_NUM, SLOTS, SLOT_NUM, type Role, type Slot } from './model.ts'
 import { DEFAULT_HSTS, renderTlsIncludes, TLS_INCLUDE_FILES, type HstsSettings } from './nginx-render-tls.ts'
 
 export interface NginxSettings {
@@ -23,12 +24,6 @@ export interface NginxSettings {
   hsts?: HstsSettings
 }
 
-export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
-export type Role = (typeof ROLES)[number]
-export const SLOTS = ['blue', 'green'] as const
-export type Slot = (typeof SLOTS)[number]
-export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
-export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
 export const APP_PORT = 8080
 
 export const INCLUDE_FILES = [

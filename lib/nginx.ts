@@ -3,6 +3,7 @@
 // The pure rendering lives in nginx-render.ts.
 import fs from 'node:fs'
 import path from 'node:path'
+import { otherSlot, type Slot } from './model.ts'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, type Shell } from './compose.ts'
 import { OperationError } from './errors.ts'
@@ -18,7 +19,6 @@ import {
   writeCheckTree,
 } from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
-import { otherSlot, type Slot } from './state.ts'
 
 const BUCKETS = 100
 

@@ -3,7 +3,7 @@
 // fails the caller: a webhook that is down is a warning. Every body is masked before it leaves.
 import os from 'node:os'
 import type { Config } from './config.ts'
-import { deliverAlert, type Delivery } from './health/alerts.ts'
+import { deliverWebhook, type Delivery } from './webhook.ts'
 import type { Printer } from './ui.ts'
 
 /** started, succeeded, rolled_back, failed for deploys; other parts may use their own words. */
@@ -92,11 +92,12 @@ export function slackPayload(e: NotifyEvent, host = os.hostname()): Record<strin
  * Timeout: NOTIFY_TIMEOUT_MS (default 5000).
  */
 export async function sendNotification(config: Config, event: NotifyEvent, ui: Printer): Promise<Delivery[]> {
-  const timeoutMs = Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000
+  const timeoutMs = config.notifyTimeoutMs
   const masked = (doc: Record<string, unknown>) => JSON.parse(ui.mask(JSON.stringify(doc))) as unknown
   const sends: Array<Promise<Delivery[]>> = []
-  if (config.webhookUrl) sends.push(deliverAlert([config.webhookUrl], masked(webhookPayload(event)), timeoutMs))
-  if (config.slackWebhookUrl) sends.push(deliverAlert([config.slackWebhookUrl], masked(slackPayload(event)), timeoutMs))
+  if (config.webhookUrl) sends.push(deliverWebhook([config.webhookUrl], masked(webhookPayload(event)), timeoutMs))
+  if (config.slackWebhookUrl)
+    sends.push(deliverWebhook([config.slackWebhookUrl], masked(slackPayload(event)), timeoutMs))
   let results: Delivery[] = []
   try {
     results = (await Promise.all(sends)).flat()

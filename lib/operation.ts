@@ -1,50 +1,11 @@
 // The frame every changing script runs its operation in: plan, print the plan, stop there on
 // --dry-run, confirm, take the lock, execute, report; refusals and failures are audited.
 import type { ScriptContext } from './cli.ts'
-import { holdLock, type Env } from './context.ts'
+import { holdLock, type Env } from './script-env.ts'
 import { ToolkitError, OperationError, EXIT } from './errors.ts'
 import { confirm } from './prompt.ts'
-import { appendAudit, readState, updateState, type DeployState } from './state.ts'
-import type { Store } from './bluegreen.ts'
-import { updateDeployMetrics } from './pipeline/metrics.ts'
+import { fileStore } from './stores/file-store.ts'
 import { formatTimeline } from './timeline.ts'
-
-export function fileStore(env: Env): Store {
-  const { paths, config, ui } = env
-  if (env.dryRun) return rehearsalStore(env)
-  return {
-    read: () => readState(paths.state, config.target),
-    update: (fn) => updateState(paths.state, config.target, fn),
-    audit: (entry) => {
-      const timeline = ui.timeline.entries()
-      appendAudit(paths.audit, { target: config.target, ...entry, ...(timeline.length ? { timeline } : {}) }, (s) =>
-        ui.mask(s),
-      )
-    },
-    recordLive: async (slot, rollback) => {
-      const problem = await updateDeployMetrics(paths.metrics, config.target, (m) => {
-        m.live = slot
-        if (rollback) m.rollbacks++
-      })
-      if (problem) ui.warn(`Could not update the deploy metrics textfile: ${problem}`)
-    },
-  }
-}
-
-/** For --dry-run: reads the real state, keeps every change in memory, writes nothing. */
-function rehearsalStore(env: Env): Store {
-  let state: DeployState | null = null
-  const current = () => (state ??= readState(env.paths.state, env.config.target))
-  return {
-    read: () => structuredClone(current()),
-    update: (fn) => {
-      fn(current())
-      return structuredClone(current())
-    },
-    audit: () => undefined,
-    recordLive: async () => undefined,
-  }
-}
 
 export type OperationSpec<P extends { steps: string[] }, R> = {
   /** audit action name: create, switch, rollback, deploy, … */

@@ -1,9 +1,9 @@
 // The ports the blue-green operations are written against, and their real implementation on
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
+import type { Paths } from './paths.ts'
+import { type Slot, ROLES, ROLE_PREFIX } from './model.ts'
 import type { Config } from './config.ts'
 import {
-  ROLES,
-  ROLE_PREFIX,
   buildArgs,
   createShell,
   downArgs,
@@ -22,8 +22,6 @@ import { resolveImage, type ImageChoice } from './images/registry.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
-import type { Paths } from './context.ts'
-import type { Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 export type SlotStatus = {
@@ -73,7 +71,7 @@ export function roleUrl(
   role: (typeof ROLES)[number],
   endpoint: 'ready' | 'version' = 'ready',
 ): string {
-  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
+  return `https://${config.localAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
 }
 
 export function summarizeServices(services: ServiceState[]): {

@@ -2,7 +2,7 @@
 import type { Store } from './bluegreen.ts'
 import type { Platform } from './platform.ts'
 import { retireBlocker } from './safety.ts'
-import { addHistory, type Slot } from './state.ts'
+import { addHistory, type Slot } from './model.ts'
 import type { Printer } from './ui.ts'
 
 /** Stops the previous slot once its warm time is over (or at once with force) and it can receive no request. */

@@ -1,6 +1,6 @@
 // Rollback: back to the newest verified release other than the live one (a switch when its slot is
 // still warm, else recreated first), or, during a gradual shift nobody runs any more, abort the shift.
-import type { Store } from './bluegreen.ts'
+import { addHistory, otherSlot, type DeployState, type Slot, type Store } from './model.ts'
 import { executeCreate } from './create.ts'
 import { checkDrift, rehearse } from './slot-checks.ts'
 import { executeSwitch, type SwitchOptions, type SwitchResult } from './switch.ts'
@@ -10,7 +10,6 @@ import { describeChoice, type ImageChoice } from './images/registry.ts'
 import { recordedImage } from './images/recorded.ts'
 import type { Platform, SlotStatus } from './platform.ts'
 import { refuseIfPending, unverifiedReason } from './safety.ts'
-import { addHistory, otherSlot, type DeployState, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 export type RollbackPlan = {

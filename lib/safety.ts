@@ -1,11 +1,11 @@
 // What keeps traffic and records safe when an operation is cut short: the unfinished operation a
 // killed run left, whether a release was verified, whether a slot can still receive a request, and
 // removing a candidate without pretending it went when it did not.
-import type { Store } from './bluegreen.ts'
+import { whoami } from './who.ts'
+import { SLOTS, otherSlot, type DeployState, type Release, type Slot, type Store } from './model.ts'
 import { OperationError, RefusedError, errorMessage } from './errors.ts'
 import type { LiveRouting } from './nginx.ts'
 import type { Platform } from './platform.ts'
-import { SLOTS, otherSlot, whoami, type DeployState, type Release, type Slot } from './state.ts'
 import type { Printer } from './ui.ts'
 
 type Pending = NonNullable<DeployState['pending']>

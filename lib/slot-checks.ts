@@ -1,9 +1,9 @@
 // The checks every blue-green operation shares: version and slot validators, drift, the words of a
 // dry run and of failed probes.
-import { VERSION_RE } from './compose.ts'
+import { VERSION_RE } from './model.ts'
 import { RefusedError, shownValue } from './errors.ts'
 import type { ProbeResult } from './probe.ts'
-import { otherSlot, type DeployState, type Slot } from './state.ts'
+import { otherSlot, type DeployState, type Slot } from './model.ts'
 import type { Printer } from './ui.ts'
 
 export function validateVersion(version: unknown, flag = '--version'): string {

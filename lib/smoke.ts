@@ -2,8 +2,9 @@
 // version, a document survives a create/read/delete round trip, and a short bounded load stays
 // within error-rate and p95 thresholds. Production runs them through the preview listener
 // (X-DMS-Slot names the candidate); staging through its public listener.
+import { ROLES, ROLE_PREFIX } from './model.ts'
 import type { Config } from './config.ts'
-import { ROLES, ROLE_PREFIX } from './compose.ts'
+import type { SmokeSettings } from './config-settings.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import { analyze, type Analysis } from './traffic.ts'
 
@@ -15,35 +16,10 @@ export type SmokeTarget = {
   version?: string
 }
 
-export type SmokeSettings = {
-  requests: number
-  durationMs: number
-  concurrency: number
-  maxErrorRate: number
-  maxP95Ms: number
-}
-
 export type SmokeReport = { ok: boolean; checks: ProbeResult[]; load: Analysis; reasons: string[] }
 
-const num = (raw: Record<string, string>, key: string, def: number) => {
-  const n = Number(raw[key])
-  return raw[key] !== undefined && raw[key] !== '' && Number.isFinite(n) && n >= 0 ? n : def
-}
-
-/** SMOKE_REQUESTS (300), SMOKE_DURATION_MS (15000), SMOKE_CONCURRENCY (4), SMOKE_MAX_ERROR_RATE (0.01), SMOKE_MAX_P95_MS (1500). */
-export function smokeSettings(config: Config): SmokeSettings {
-  const r = config.raw
-  return {
-    requests: num(r, 'SMOKE_REQUESTS', 300),
-    durationMs: num(r, 'SMOKE_DURATION_MS', 15_000),
-    concurrency: Math.max(1, num(r, 'SMOKE_CONCURRENCY', 4)),
-    maxErrorRate: num(r, 'SMOKE_MAX_ERROR_RATE', 0.01),
-    maxP95Ms: num(r, 'SMOKE_MAX_P95_MS', 1500),
-  }
-}
-
 export function smokeUrl(config: Config, port: number): string {
-  return `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${port}`
+  return `https://${config.localAddr}:${port}`
 }
 
 const get = (t: SmokeTarget, p: string, name: string, extra: Partial<Parameters<typeof probeHttp>[0]> = {}) =>

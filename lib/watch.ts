@@ -2,7 +2,7 @@
 import type { Thresholds } from './bluegreen.ts'
 import type { Platform } from './platform.ts'
 import type { ProbeResult } from './probe.ts'
-import type { Slot } from './state.ts'
+import type { Slot } from './model.ts'
 import { analyze, type Analysis } from './traffic.ts'
 import { sleepUnlessAborted as sleep } from './wait.ts'
 

@@ -3,10 +3,11 @@
 // and its retention; from cron), `list` (local dumps and off-host snapshots), `verify` (restic
 // check, and the newest dump fetched back and read by pg_restore --list).
 import { runScript, scriptArgs, EXIT } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
 import { createGateway } from '../lib/gateway.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
+import { fileStore } from '../lib/stores/file-store.ts'
 import { listAll, verifyBackups } from '../lib/backup/inspect.ts'
 import { backupSettings } from '../lib/backup/settings.ts'
 import { takeBackup } from '../lib/backup/take.ts'

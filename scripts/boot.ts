@@ -2,10 +2,11 @@
 // Brings back what the state records after the containers stopped (a daemon restart that did not
 // bring them back, a reboot): the core services, the live slot and the warm previous slot, each at
 // its recorded release; waits until healthy and confirms the routing through nginx. Never switches.
+import { fileStore } from '../lib/stores/file-store.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { UsageError } from '../lib/errors.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
 import { executeBoot, planBoot } from '../lib/pipeline/boot.ts'
 import { createDeployPorts } from '../lib/pipeline/adapters.ts'
 

@@ -2,7 +2,7 @@
 // Prepares a host, idempotently: Docker Engine, Compose v2, the base image, the stack's images,
 // and (--for-tests) the host tools the tests use.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
 import { RefusedError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'

@@ -1,12 +1,13 @@
 #!/usr/bin/env -S npx zx
 // Certificates of a target: show what is served, issue one (ACME HTTP-01 or the provided
 // files), renew it when due (from cron). Changes run under the deploy lock and are audited.
+import { fileStore } from '../lib/stores/file-store.ts'
 import { runScript, scriptArgs, type ScriptSpec } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { createShell } from '../lib/compose.ts'
 import { CERT_COMMANDS, certView, executeCertificate, planCertificate, type CertCommand } from '../lib/certs-op.ts'
 import { UsageError } from '../lib/errors.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
 
 const spec: ScriptSpec = {
   name: 'certs',

@@ -1,9 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Starts the idle slot ("green") with a release and waits until it is healthy. Never touches the live slot.
+import { fileStore } from '../lib/stores/file-store.ts'
+import { validateSlot, validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { executeCreate, planCreate, validateSlot, validateVersion } from '../lib/bluegreen.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { executeCreate, planCreate } from '../lib/bluegreen.ts'
+import { runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { recoverFirst } from '../lib/pipeline/recover.ts'
 

@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { startLoad, summarize } from '../bench/load.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { REPO_ROOT } from '../lib/config.ts'
 import { OperationError } from '../lib/errors.ts'
 import { run as runCommand } from '../lib/gateway.ts'
@@ -41,7 +41,7 @@ await runScript(
       return s.live ? (s.slots[s.live]?.version ?? null) : null
     }
     if (live() !== '1.0.0') await run(deployScript, ['--target', target, '--version', '1.0.0', '--build', '--yes'])
-    const base = `https://${config.listenAddr === '0.0.0.0' ? '127.0.0.1' : config.listenAddr}:${config.ports.https}`
+    const base = `https://${config.localAddr}:${config.ports.https}`
     ui.info(ui.c.bold(`\nDeploying 2.0.0 while a load runs against ${base} …`))
     const load = startLoad({ url: base, connections: 8, durationMs: 10 * 60_000, postRatio: 0.1 })
     try {

@@ -2,10 +2,12 @@
 // The whole blue-green release: preflight, plan and confirm, backup, create the idle slot,
 // migrate, smoke-test, switch, verify, record. Safe to interrupt: a signal before the verification
 // has passed puts every request back on the old slot; a killed run is recovered next time.
+import { fileStore } from '../lib/stores/file-store.ts'
+import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { parseGradual, validateVersion } from '../lib/bluegreen.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { parseGradual } from '../lib/bluegreen.ts'
+import { runOperation } from '../lib/operation.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../lib/pipeline/deploy.ts'
 import { createDeployPorts } from '../lib/pipeline/adapters.ts'
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env -S npx zx
 // Staging: pre-deployment checks, config validation, a single-slot deploy with wait, migrations,
 // health validation and smoke tests. A failed check stops before anything changes.
+import { fileStore } from '../lib/stores/file-store.ts'
+import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { validateVersion } from '../lib/bluegreen.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
 import { createStagingPorts } from '../lib/pipeline/adapters.ts'
 import { createStaging, type StagingOptions } from '../lib/pipeline/staging.ts'
 

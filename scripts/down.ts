@@ -2,9 +2,10 @@
 // Tears a target down: stops and removes its slots and accessories; keeps volumes (unless
 // --volumes), backups and VAR_DIR. Asks first (--yes); audited.
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { createShell } from '../lib/compose.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
+import { fileStore } from '../lib/stores/file-store.ts'
 import { readState } from '../lib/state.ts'
 import { executeDown, planDown, recordDown } from '../lib/day2/down.ts'
 

@@ -2,10 +2,11 @@
 // Runs a command in a target's live release: a new one-off container of its image (default) or
 // inside a running service container (--running); interactive when on a terminal; audited.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { quoteArgv, run } from '../lib/gateway.ts'
 import { readLive } from '../lib/nginx.ts'
-import { appendAudit, readState } from '../lib/state.ts'
+import { readState } from '../lib/state.ts'
+import { appendAudit } from '../lib/audit.ts'
 import { describeExec, planExec } from '../lib/day2/exec.ts'
 
 await runScript(

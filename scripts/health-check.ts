@@ -2,7 +2,7 @@
 // Probe everything, for people (a table), for cron (silence unless something is wrong)
 // and for Prometheus (textfile metrics). Exit codes follow the Nagios plugin convention.
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
-import { loadEnv, type Env } from '../lib/context.ts'
+import { loadEnv, type Env } from '../lib/script-env.ts'
 import { ToolkitError } from '../lib/errors.ts'
 import { checkPrometheusFile, healthCycle } from '../lib/health/cycle.ts'
 import type { CheckStatus } from '../lib/health/model.ts'

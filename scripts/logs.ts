@@ -2,7 +2,7 @@
 // The logs of a target's app services (of the live slot, or --slot / --release) or of one
 // accessory, each line prefixed with its service and slot, secrets masked; --follow streams them.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { UsageError } from '../lib/errors.ts'
 import { run } from '../lib/gateway.ts'
 import { readLive } from '../lib/nginx.ts'

@@ -2,10 +2,10 @@
 // Maintenance mode of a target: --on puts up the page (503 with Retry-After on the public listener),
 // --off takes it down; without either, shows whether it is on. A marker file, no nginx reload.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { OperationError, RefusedError, UsageError } from '../lib/errors.ts'
 import { confirm } from '../lib/prompt.ts'
-import { appendAudit } from '../lib/state.ts'
+import { appendAudit } from '../lib/audit.ts'
 import { applyMaintenance, loadPage, planMaintenance, readMaintenance } from '../lib/day2/maintenance.ts'
 
 await runScript(

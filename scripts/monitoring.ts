@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx zx
 // Starts, shows or stops Prometheus, Alertmanager and the exporters beside a target's stack.
 import { runScript, EXIT } from '../lib/cli.ts'
-import { loadEnv } from '../lib/context.ts'
+import { loadEnv } from '../lib/script-env.ts'
 import { buildArgs, createShell, downArgs, monitoringTarget, ps, upArgs } from '../lib/compose.ts'
 import { UsageError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from '../lib/gateway.ts'
@@ -57,7 +57,7 @@ await runScript(
       services.map((s) => [s.service, s.state, s.health || '-']),
     )
     ui.info(
-      `Prometheus: http://127.0.0.1:${config.raw.PROMETHEUS_PORT}  Alertmanager: http://127.0.0.1:${config.raw.ALERTMANAGER_PORT}`,
+      `Prometheus: http://127.0.0.1:${config.ports.prometheus}  Alertmanager: http://127.0.0.1:${config.ports.alertmanager}`,
     )
     ui.result({ ok: true, project: t.project, services })
     return services.length && services.every((s) => s.state === 'running') ? EXIT.OK : EXIT.FAILED

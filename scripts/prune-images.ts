@@ -1,10 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Removes local app images no kept release needs (KEEP_IMAGES newest releases and both slots' stay).
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { createGateway } from '../lib/gateway.ts'
 import { planPrune, removeImageRefs } from '../lib/images/retention.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
+import { fileStore } from '../lib/stores/file-store.ts'
 
 await runScript(
   {

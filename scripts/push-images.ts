@@ -2,7 +2,7 @@
 // Build and push: builds the app image of a release from its Dockerfile and pushes it to REGISTRY
 // with the release tag (for teams without CI); prints the digest deploys will pin.
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { validateVersion } from '../lib/bluegreen.ts'
 import { RefusedError, UsageError } from '../lib/errors.ts'
 import { createGateway } from '../lib/gateway.ts'

@@ -1,10 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Resolves drift by trusting the world: records nginx's live slot and the releases the
 // containers carry in the state file. (To trust the state file instead, switch to its slot.)
+import { fileStore } from '../lib/stores/file-store.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeAdoptLive, planAdoptLive } from '../lib/bluegreen.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { recoverFirst } from '../lib/pipeline/recover.ts'
 

@@ -7,7 +7,7 @@ import { loadManifest } from '../lib/manifest/load.ts'
 import { renderAll } from '../lib/manifest/render-all.ts'
 import { schemaText } from '../lib/manifest/schema.ts'
 import { checkNetPrefix } from '../lib/nginx-render.ts'
-import { VERSION_RE } from '../lib/compose.ts'
+import { VERSION_RE } from '../lib/model.ts'
 
 const spec: ScriptSpec = {
   name: 'render',

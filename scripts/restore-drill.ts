@@ -3,9 +3,10 @@
 // --snapshot) restored into a scratch PostgreSQL container, row counts compared with the ones
 // recorded at backup time, DRILL_CHECK run, time to restore reported and recorded as a metric.
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { createGateway } from '../lib/gateway.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
+import { runOperation } from '../lib/operation.ts'
+import { fileStore } from '../lib/stores/file-store.ts'
 import { planDrill, runDrill } from '../lib/backup/drill.ts'
 
 await runScript(

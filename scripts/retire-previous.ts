@@ -2,8 +2,8 @@
 // Stops the previous slot once its warm time (KEEP_PREVIOUS, default 30 min) is over: run it from
 // cron beside health-check. Requests in flight on it finish first (SIGTERM, grace period, stop).
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { fileStore } from '../lib/operation.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { fileStore } from '../lib/stores/file-store.ts'
 import { runRetire } from '../lib/pipeline/retire.ts'
 import { createPlatform } from '../lib/platform.ts'
 

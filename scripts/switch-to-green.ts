@@ -1,10 +1,11 @@
 #!/usr/bin/env -S npx zx
 // Moves traffic to the idle slot ("green"), at once or in steps, verifies, and keeps the old slot warm.
+import { fileStore } from '../lib/stores/file-store.ts'
+import { otherSlot, validateSlot } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/context.ts'
-import { executeSwitch, parseGradual, planSwitch, validateSlot } from '../lib/bluegreen.ts'
-import { fileStore, runOperation } from '../lib/operation.ts'
-import { otherSlot } from '../lib/state.ts'
+import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { executeSwitch, parseGradual, planSwitch } from '../lib/bluegreen.ts'
+import { runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
 import { finishedByRecovery, recoverFirst } from '../lib/pipeline/recover.ts'
 

@@ -4,8 +4,8 @@
 import type { Config } from '../config.ts'
 import { coreTarget, downArgs, slotTarget, type ComposeTarget, type Shell } from '../compose.ts'
 import { gatewayTimeoutMs } from '../gateway.ts'
-import type { DeployState } from '../state.ts'
-import { addHistory } from '../state.ts'
+import type { DeployState } from '../model.ts'
+import { addHistory } from '../model.ts'
 
 export type DownStep = { what: string; project: string; args: string[]; env: Record<string, string> }
 export type DownPlan = { steps: string[]; commands: DownStep[]; volumes: boolean }

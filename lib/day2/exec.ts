@@ -2,9 +2,10 @@
 // service the migrations use: the release's image, environment and secrets, a dynamic address),
 // or inside a running service container (--running). The plan (argv, mode) is pure.
 import type { Config } from '../config.ts'
-import { ROLES, composeArgs, quoteArgv, slotTarget } from '../compose.ts'
+import { composeArgs, quoteArgv, slotTarget } from '../compose.ts'
+import { ROLES } from '../model.ts'
 import { RefusedError, UsageError } from '../errors.ts'
-import type { DeployState, Slot } from '../state.ts'
+import type { DeployState, Slot } from '../model.ts'
 
 /** The compose service that runs one-off containers of a release (no static address, restart no). */
 export const ONE_OFF_SERVICE = 'migrate'

@@ -2,9 +2,10 @@
 // argv of `docker compose logs`, and each line re-prefixed with its service and slot, filtered by
 // --grep and masked, as it arrives (so --follow streams).
 import type { Config } from '../config.ts'
-import { ROLES, composeArgs, coreTarget, slotTarget, type ComposeTarget } from '../compose.ts'
+import { composeArgs, coreTarget, slotTarget, type ComposeTarget } from '../compose.ts'
+import { ROLES } from '../model.ts'
 import { UsageError } from '../errors.ts'
-import type { DeployState, Slot } from '../state.ts'
+import type { DeployState, Slot } from '../model.ts'
 
 /** Services outside the slots (one each per target). */
 export const ACCESSORIES = ['nginx', 'postgres', 'redis'] as const

@@ -1,6 +1,6 @@
 // Settings of the day-2 operations (maintenance page, audit log retention): their env keys with
 // defaults (spread into config.ts's SCHEMA) and the typed values read from a loaded config.
-import type { KeySpec } from '../config.ts'
+import type { KeySpec } from '../config-schema.ts'
 
 export const DAY2_SCHEMA: Record<string, KeySpec> = {
   /** an HTML file served as the maintenance page; empty: the built-in page */

@@ -3,7 +3,6 @@
 // (VAR_DIR/health-alerts.json); it also remembers container restart counts.
 import fs from 'node:fs'
 import { writeFileAtomic } from '../fsutil.ts'
-import { probeHttp } from '../probe.ts'
 import { isStatus } from './model.ts'
 import type { CheckResult, CheckStatus } from './model.ts'
 import type { RestartMemory } from './evaluate.ts'
@@ -109,28 +108,4 @@ export function readMemory(file: string): AlertMemory {
 
 export function writeMemory(file: string, memory: AlertMemory): void {
   writeFileAtomic(file, `${JSON.stringify(memory, null, 2)}\n`, 0o640)
-}
-
-export type Delivery = { url: string; ok: boolean; detail: string }
-
-/**
- * POSTs the payload to every webhook URL (JSON). Never throws: each delivery says how it
- * went. The caller remembers the new states only when every delivery succeeded, so a
- * failed notification is retried on the next run.
- */
-export async function deliverAlert(urls: readonly string[], payload: unknown, timeoutMs: number): Promise<Delivery[]> {
-  const body = JSON.stringify(payload)
-  return Promise.all(
-    urls.map(async (url) => {
-      const r = await probeHttp({
-        url,
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-        expectStatus: [200, 299],
-        timeoutMs,
-      })
-      return { url, ok: r.ok, detail: r.detail }
-    }),
-  )
 }

@@ -4,11 +4,12 @@
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { certView } from '../certs-op.ts'
-import { ROLES } from '../compose.ts'
+import { ROLES } from '../model.ts'
 import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
 import { readLive } from '../nginx.ts'
 import { probeHttp } from '../probe.ts'
-import { readState, type Slot } from '../state.ts'
+import { readState } from '../state.ts'
+import type { Slot } from '../model.ts'
 import {
   evaluateContainers,
   evaluateDisk,

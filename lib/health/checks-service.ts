@@ -1,9 +1,9 @@
 // The health checks that ask a service: nginx's public listener, each role through it, each running
 // slot through the preview listener, PostgreSQL and Redis.
-import { ROLES, ROLE_PREFIX } from '../compose.ts'
+import { ROLES, ROLE_PREFIX } from '../model.ts'
 import { probeHttp } from '../probe.ts'
 import { probePostgres, probeRedis } from '../probe-stores.ts'
-import type { Slot } from '../state.ts'
+import type { Slot } from '../model.ts'
 import { evaluateHttp, evaluatePostgres, evaluateRedis } from './evaluate.ts'
 import type { CheckResult } from './model.ts'
 import { SLOTS, type CheckDef, type Sources } from './sources.ts'

@@ -3,16 +3,15 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Env } from '../context.ts'
+import type { Env } from '../script-env.ts'
 import { UsageError } from '../errors.ts'
 import { gauge, textfileName, writeTextfile, type MetricFamily } from '../metrics.ts'
 import { readState } from '../state.ts'
-import { alertPayload, deliverAlert, planAlerts, readMemory, writeMemory } from './alerts.ts'
-import type { Change, Delivery } from './alerts.ts'
+import { alertPayload, planAlerts, readMemory, writeMemory, type Change } from './alerts.ts'
+import { deliverWebhook, type Delivery } from '../webhook.ts'
 import type { HealthReport } from './model.ts'
 import { healthMetrics } from './render.ts'
 import { runHealthCheck } from './run.ts'
-import { readThresholds } from './thresholds.ts'
 
 export type CycleOptions = {
   deadlineMs: number
@@ -61,7 +60,7 @@ export function checkPrometheusFile(value: unknown): string | undefined {
 
 export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleResult> {
   const { config, paths } = env
-  const { thresholds, problems } = readThresholds(config.raw)
+  const { thresholds, problems } = config.health
   const memory = readMemory(paths.alerts)
   const { report, restarts } = await runHealthCheck({
     config,
@@ -86,10 +85,10 @@ export async function healthCycle(env: Env, opts: CycleOptions): Promise<CycleRe
       const payload = JSON.parse(
         env.ui.mask(JSON.stringify(alertPayload(config.target, report.status, changes, os.hostname()))),
       )
-      const timeoutMs = Math.min(Number(config.raw.NOTIFY_TIMEOUT_MS ?? 5000) || 5000, opts.deadlineMs)
+      const timeoutMs = Math.min(config.notifyTimeoutMs, opts.deadlineMs)
       const sends = [
-        config.webhookUrl ? deliverAlert([config.webhookUrl], payload, timeoutMs) : [],
-        config.slackWebhookUrl ? deliverAlert([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
+        config.webhookUrl ? deliverWebhook([config.webhookUrl], payload, timeoutMs) : [],
+        config.slackWebhookUrl ? deliverWebhook([config.slackWebhookUrl], { text: payload.text }, timeoutMs) : [],
       ]
       deliveries = (await Promise.all(sends)).flat()
       for (const d of deliveries)

@@ -1,10 +1,10 @@
 // Pure evaluators: facts gathered from the world (probe results, host numbers, docker
 // inspect, files) in, a CheckResult with a status out. No I/O here.
+import type { Thresholds } from '../config-health.ts'
 import type { ProbeResult } from '../probe.ts'
 import type { CheckResult, CheckStatus } from './model.ts'
 import { worstStatus } from './model.ts'
 import { levelAbove, levelBelow } from './thresholds.ts'
-import type { Thresholds } from './thresholds.ts'
 
 type Slot = 'blue' | 'green'
 

@@ -4,9 +4,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { X509Certificate } from 'node:crypto'
+import { readLock } from '../lock.ts'
 import { run } from '../gateway.ts'
 import { pidAlive } from '../fsutil.ts'
-import { readLock } from '../state.ts'
 import { daysUntil } from '../dates.ts'
 import type { ContainerFact, DiskFact, LoadFact, LockFact, MemoryFact } from './evaluate.ts'
 

@@ -2,15 +2,16 @@
 // signal for shared facts, and each shared fact (containers, nginx's public answer, the role probes)
 // read at most once however many checks use it.
 import { performance } from 'node:perf_hooks'
-import { ROLES, ROLE_PREFIX, slotProject, type Role } from '../compose.ts'
+import { slotProject } from '../compose.ts'
+import { ROLES, ROLE_PREFIX, type Role } from '../model.ts'
 import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
+import type { Paths } from '../paths.ts'
 import { probeHttp, type ProbeResult } from '../probe.ts'
-import type { Slot } from '../state.ts'
+import type { Slot } from '../model.ts'
 import type { ContainerFact, RestartMemory } from './evaluate.ts'
 import { readContainers } from './facts.ts'
 import type { CheckResult, CheckStatus } from './model.ts'
-import type { Thresholds } from './thresholds.ts'
+import type { Thresholds } from '../config-health.ts'
 
 export type HealthInput = {
   config: Config

@@ -1,7 +1,7 @@
 // The status view: what is live, what each slot holds, how long the previous slot stays
 // warm, who holds the deploy lock, and the last audit entries. buildStatus is pure.
 import { shortDigest } from '../images/ref.ts'
-import type { DeployState, Slot } from '../state.ts'
+import type { DeployState, Slot } from '../model.ts'
 import type { ContainerFact, LockFact } from './evaluate.ts'
 
 export type SlotView = {

@@ -1,6 +1,6 @@
 // The images releases recorded, pure: the pinned reference a rollback runs, and the references of
 // the releases whose images retention keeps on the host.
-import type { DeployState, Release } from '../state.ts'
+import type { DeployState, Release } from '../model.ts'
 
 /** The pinned repo@sha256:… the newest record of `version` ran ('' when none was recorded). */
 export function recordedImage(state: DeployState, version: string): string {

@@ -3,7 +3,7 @@
 import type { Config } from '../config.ts'
 import { OperationError } from '../errors.ts'
 import type { Gateway } from '../gateway.ts'
-import type { DeployState } from '../state.ts'
+import type { DeployState } from '../model.ts'
 import { parseImageRef } from './ref.ts'
 import { pruneChoice, type LocalImage } from './prune.ts'
 import { keptReleases, keptRefs } from './recorded.ts'

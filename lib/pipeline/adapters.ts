@@ -4,7 +4,7 @@
 // Unit tests pass fakes; createDeployPorts and createStagingPorts build the real ones.
 import type { Store } from '../bluegreen.ts'
 import type { Config } from '../config.ts'
-import type { Paths } from '../context.ts'
+import type { Paths } from '../paths.ts'
 import { configArgs, createShell, slotProject, slotTarget, upArgs } from '../compose.ts'
 import { listPending, removeOneOffs, runMigrations, type PendingMigrations } from '../db.ts'
 import { createGateway, run } from '../gateway.ts'
@@ -14,11 +14,11 @@ import { applyIncludes } from '../nginx.ts'
 import { sendNotification, type NotifyEvent } from '../notify.ts'
 import { createPlatform, type Platform } from '../platform.ts'
 import { waitHealthy } from '../wait.ts'
-import { checkRoles, runSmoke, smokeSettings, smokeUrl, type SmokeReport } from '../smoke.ts'
+import { checkRoles, runSmoke, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { coreRunning, ensureCore, prepareStackRuntime } from '../core-stack.ts'
-import type { Slot } from '../state.ts'
+import type { Slot } from '../model.ts'
 import type { Printer } from '../ui.ts'
-import { updateDeployMetrics, type DeployMetrics } from './metrics.ts'
+import { updateDeployMetrics, type DeployMetrics } from '../deploy-metrics.ts'
 import { preflightChecks } from './preflight.ts'
 
 /** snapshot: the restic snapshot of the off-host copy (null when BACKUP_REPOSITORY is not set) */
@@ -99,7 +99,7 @@ export function createDeployPorts(
   o: { dryRun: boolean },
 ): DeployPorts {
   const { sh, ports } = sharedPorts(config, paths, ui, store, o.dryRun)
-  const smoke = smokeSettings(config)
+  const smoke = config.smoke
   return {
     ...ports,
     ensureCore: async () => void (await ensureCore(sh, config, paths, ui, { timeoutMs: config.deployTimeoutMs })),
@@ -197,7 +197,7 @@ export function createStagingPorts(
       )
     },
     smoke: (version, signal) =>
-      o.dryRun ? Promise.resolve(structuredClone(DRY_SMOKE)) : runSmoke(target(version), smokeSettings(config), signal),
+      o.dryRun ? Promise.resolve(structuredClone(DRY_SMOKE)) : runSmoke(target(version), config.smoke, signal),
   }
 }
 

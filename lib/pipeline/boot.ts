@@ -2,12 +2,12 @@
 // not bring them back, a reboot, `docker stop`): the core services, the live slot and the warm
 // previous slot, each exactly at its recorded release, waited until healthy; then the routing is
 // confirmed through nginx's public listener (X-Slot). Nothing is switched: the marker stays.
-import { checkDrift, type Store } from '../bluegreen.ts'
+import { addHistory, otherSlot, type Slot, type Store } from '../model.ts'
+import { checkDrift } from '../bluegreen.ts'
 import { OperationError, RefusedError, InterruptedError } from '../errors.ts'
 import type { Platform, SlotStatus } from '../platform.ts'
 import type { ProbeResult } from '../probe.ts'
 import { sleepUnlessAborted } from '../wait.ts'
-import { addHistory, otherSlot, type Slot } from '../state.ts'
 import type { DeployPorts } from './adapters.ts'
 import { recoverPending, type VerifyOptions } from './recover.ts'
 

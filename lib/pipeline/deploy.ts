@@ -13,13 +13,13 @@ import {
   type CreatePlan,
   type SwitchResult,
 } from '../bluegreen.ts'
+import { addHistory, otherSlot, type Slot } from '../model.ts'
 import type { PendingMigrations } from '../db.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError, errorMessage } from '../errors.ts'
 import type { HookContext, HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
-import { addHistory, otherSlot, type Slot } from '../state.ts'
-import type { DeployOutcome } from './metrics.ts'
+import type { DeployOutcome } from '../deploy-metrics.ts'
 import type { BackupOutcome, DeployPorts } from './adapters.ts'
 import { finishedByRecovery, recoverPending } from './recover.ts'
 import { cleanupError, removeCandidate } from '../safety.ts'

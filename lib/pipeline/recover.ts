@@ -6,12 +6,12 @@
 //   a switch killed before the full switch (gradual buckets)     -> every bucket back; candidate kept
 //   a create or deploy killed before the switch                  -> remove the half-made candidate
 // A release is never adopted unverified.
-import { watchWindow, type Store, type Thresholds } from '../bluegreen.ts'
+import { addHistory, otherSlot, type DeployState, type Slot, type Store } from '../model.ts'
+import { watchWindow, type Thresholds } from '../bluegreen.ts'
 import { InterruptedError } from '../errors.ts'
 import type { LiveRouting } from '../nginx.ts'
 import type { Platform } from '../platform.ts'
 import { cleanupError, commitSwitch, describePending, markUnverified, removeCandidate } from '../safety.ts'
-import { addHistory, otherSlot, type DeployState, type Slot } from '../state.ts'
 import type { Printer } from '../ui.ts'
 import type { Config } from '../config.ts'
 

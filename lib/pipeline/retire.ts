@@ -2,13 +2,13 @@
 // plan/execute pair that retire-previous runs through lib/operation.ts's frame.
 import { retirePrevious, type Store } from '../bluegreen.ts'
 import type { ScriptContext } from '../cli.ts'
-import type { Env } from '../context.ts'
+import type { Env } from '../script-env.ts'
 import { EXIT } from '../errors.ts'
 import { runOperation } from '../operation.ts'
 import type { LiveRouting } from '../nginx.ts'
 import type { Platform } from '../platform.ts'
 import { retireBlocker } from '../safety.ts'
-import type { DeployState, Slot } from '../state.ts'
+import type { DeployState, Slot } from '../model.ts'
 import type { Printer } from '../ui.ts'
 
 export type RetirePlan = {

@@ -8,7 +8,8 @@ import { OperationError, RefusedError, UsageError, errorMessage } from '../error
 import type { HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { SmokeReport } from '../smoke.ts'
-import { addHistory, whoami } from '../state.ts'
+import { addHistory } from '../model.ts'
+import { whoami } from '../who.ts'
 import type { StagingPorts } from './adapters.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/

@@ -23,9 +23,9 @@ import {
   waitFor,
   waitHttp,
 } from './harness.ts'
+import { emptyState, type DeployState } from '../../lib/model.ts'
 import { ROOT, runTs, tempEnvDir } from '../helpers/run.ts'
-import { emptyState, writeState } from '../../lib/state.ts'
-import type { DeployState } from '../../lib/state.ts'
+import { writeState } from '../../lib/state.ts'
 import { parseMetrics } from '../../lib/metrics.ts'
 
 const PREFIX = 'dmst-health'

@@ -14,8 +14,8 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { $ } from 'zx'
+import { acquireLock } from '../../lib/lock.ts'
 import { composeArgs, coreTarget, slotTarget } from '../../lib/compose.ts'
-import { acquireLock } from '../../lib/state.ts'
 import { buildImages, removeProjects, request, waitFor, type HttpResult } from './harness.ts'
 import {
   assertAppended,

@@ -3,13 +3,13 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { runtimePaths, type Paths } from '../../lib/paths.ts'
+import type { Slot } from '../../lib/model.ts'
 import { loadConfig, type Config } from '../../lib/config.ts'
-import { runtimePaths, type Paths } from '../../lib/context.ts'
 import { composeArgs, createShell, slotTarget } from '../../lib/compose.ts'
 import { ensureCore } from '../../lib/core-stack.ts'
 import { Printer } from '../../lib/ui.ts'
 import { removeOnExit, runTs, tempEnvDir, type RunResult } from '../helpers/run.ts'
-import type { Slot } from '../../lib/state.ts'
 
 export type ToolkitTarget = { prefix: string; env: Record<string, string>; config: Config; paths: Paths; ui: Printer }
 

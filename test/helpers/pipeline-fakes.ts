@@ -3,10 +3,10 @@
 import type { Store } from '../../lib/bluegreen.ts'
 import { OperationError } from '../../lib/errors.ts'
 import type { LiveRouting } from '../../lib/nginx.ts'
-import type { DeployMetrics } from '../../lib/pipeline/metrics.ts'
+import type { DeployMetrics } from '../../lib/deploy-metrics.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
-import type { AuditEntry, DeployState, Slot } from '../../lib/state.ts'
+import type { AuditEntry, DeployState, Slot } from '../../lib/model.ts'
 import { Printer } from '../../lib/ui.ts'
 
 export const quiet = () =>

@@ -1,3 +1,4 @@
+// An in-memory writable stream (optionally a TTY) that tests hand to a Printer and read back.
 import { Writable } from 'node:stream'
 
 export type MemoryStream = Writable & { isTTY?: boolean; text(): string }

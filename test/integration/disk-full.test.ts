@@ -6,8 +6,9 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { $ } from 'zx'
+import { emptyState } from '../../lib/model.ts'
 import { writeFileAtomic } from '../../lib/fsutil.ts'
-import { emptyState, readState, writeState } from '../../lib/state.ts'
+import { readState, writeState } from '../../lib/state.ts'
 
 const SIZE = 64 * 1024
 const sh = $({ quiet: true, nothrow: true })

@@ -6,8 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { acquireLock, readLock, type LockHolder } from '../../lib/lock.ts'
 import { pidAlive } from '../../lib/fsutil.ts'
-import { acquireLock, readLock, type LockHolder } from '../../lib/state.ts'
 import { runTs } from '../helpers/run.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-lock-'))

@@ -1,138 +1,20 @@
 // The blue-green state machine with a fake platform: every decision, none of the world.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { executeRollback, planRollback } from '../../lib/rollback.ts'
 import {
   executeCreate,
-  executeRollback,
   executeSwitch,
   parseGradual,
   planCreate,
-  planRollback,
   planSwitch,
   retirePrevious,
-  validateVersion,
-  type Store,
 } from '../../lib/bluegreen.ts'
+import { type Slot, validateVersion } from '../../lib/model.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError } from '../../lib/errors.ts'
-import type { Platform, SlotStatus } from '../../lib/platform.ts'
-import type { ProbeResult } from '../../lib/probe.ts'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
 import { Printer } from '../../lib/ui.ts'
 import { memoryStream } from '../helpers/streams.ts'
-
-type FakeSlot = { version: string | null; healthy: boolean; startFails?: boolean }
-
-function fake(init: { live?: Slot; blue?: FakeSlot; green?: FakeSlot; images?: string[]; dryRun?: boolean } = {}) {
-  const calls: string[] = []
-  const world = {
-    live: init.live ?? ('blue' as Slot),
-    gradual: null as { to: Slot; percent: number } | null,
-    slots: {
-      blue: init.blue ?? { version: null, healthy: false },
-      green: init.green ?? { version: null, healthy: false },
-    } as Record<Slot, FakeSlot>,
-    images: new Set(init.images ?? ['v1', 'v2', 'v3']),
-    /** a slot whose public answers fail (after it became live) */
-    failingPublic: new Set<Slot>(),
-    /** marker files beside the live one (e.g. a stray bucket marker) */
-    extraMarkers: [] as string[],
-    /** removing this slot fails (docker refuses), leaving its containers */
-    removeFails: new Set<Slot>(),
-  }
-  const status = (slot: Slot): SlotStatus => {
-    const s = world.slots[slot]
-    const services = s.version
-      ? ['frontend', 'api', 'docs', 'main'].map((service) => ({
-          service,
-          name: `${slot}-${service}`,
-          state: 'running',
-          health: s.healthy ? 'healthy' : 'unhealthy',
-          exitCode: 0,
-          image: `dms/app:${s.version}`,
-        }))
-      : []
-    const problems = s.version ? (s.healthy ? [] : ['api: unhealthy', 'docs: unhealthy']) : []
-    return { slot, services, running: !!s.version, healthy: !!s.version && s.healthy, version: s.version, problems }
-  }
-  const probe = (name: string, ok: boolean, slot: Slot): ProbeResult => ({
-    name,
-    ok,
-    latencyMs: 5,
-    detail: ok ? 'ok' : 'status 500',
-    status: ok ? 200 : 500,
-    headers: { 'x-slot': slot },
-  })
-  const p: Platform = {
-    dryRun: !!init.dryRun,
-    readRouting: () => ({
-      live: world.live,
-      markers: [
-        world.live,
-        ...world.extraMarkers,
-        ...(world.gradual
-          ? Array.from({ length: world.gradual.percent }, (_, i) => `to-${world.gradual!.to}-b${i + 1}`)
-          : []),
-      ].sort(),
-      gradual: world.gradual,
-    }),
-    setLive: (slot) => {
-      calls.push(`setLive ${slot}`)
-      world.live = slot
-      world.gradual = null
-    },
-    setGradual: (to, pct) => {
-      calls.push(`setGradual ${to} ${pct}`)
-      world.gradual = { to, percent: pct }
-    },
-    clearGradual: () => {
-      calls.push('clearGradual')
-      world.gradual = null
-    },
-    slotStatus: async (slot) => status(slot),
-    imageAvailable: async (v) => world.images.has(v),
-    buildImage: async (v) => {
-      calls.push(`build ${v}`)
-      world.images.add(v)
-    },
-    startSlot: async (slot, version) => {
-      calls.push(`start ${slot} ${version}`)
-      if (world.slots[slot].startFails)
-        throw new OperationError(`Can't start ${version} in ${slot}: not healthy within 1 s (api: unhealthy)`)
-      world.slots[slot] = { version, healthy: true }
-    },
-    slotLogs: async () => 'api-1 | boom',
-    removeSlot: async (slot) => {
-      calls.push(`remove ${slot}`)
-      if (world.removeFails.has(slot))
-        throw new OperationError(
-          `Can't remove slot ${slot}: docker compose down exited 1 (Error response from daemon: cannot stop container: permission denied)`,
-        )
-      world.slots[slot] = { version: null, healthy: false }
-    },
-    probeSlot: async (slot) =>
-      ['frontend', 'api', 'docs', 'main'].map((r) => probe(r, world.slots[slot].healthy, slot)),
-    probePublic: async () =>
-      ['frontend', 'api', 'docs', 'main'].map((r) =>
-        probe(r, !world.failingPublic.has(world.live) && world.slots[world.live].healthy, world.live),
-      ),
-  }
-  return { p, world, calls }
-}
-
-function memStore(init?: (s: DeployState) => void) {
-  const state = emptyState('production')
-  init?.(state)
-  const audit: AuditEntry[] = []
-  const store: Store = {
-    read: () => structuredClone(state),
-    update: (fn) => {
-      fn(state)
-      return structuredClone(state)
-    },
-    audit: (e) => void audit.push(e),
-  }
-  return { store, state, audit }
-}
+import { fakePlatform as fake, storeWith as memStore } from '../helpers/fakes.ts'
 
 const ui = new Printer({ out: memoryStream(), err: memoryStream() })
 const th = { minSuccessRate: 0.99, maxP95Ms: 500 }

@@ -1,3 +1,4 @@
+// Flags and errors of every script: durations, typed flags, refusals with exit 2, --help, reportError.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseDuration, parseFlags, renderHelp, reportError, type ScriptSpec } from '../../lib/cli.ts'

@@ -1,8 +1,11 @@
+// The typed configuration: env file parsing, sources, every problem at once, secrets, and the
+// settings of other parts read once into typed values.
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isWeakSecret, loadConfig } from '../../lib/config.ts'
+import { isWeakSecret } from '../../lib/config-secrets.ts'
+import { loadConfig } from '../../lib/config.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { parseEnvFile } from '../../lib/envfile.ts'
 import { tempEnvDir } from '../helpers/run.ts'
@@ -78,6 +81,49 @@ test('the process environment overrides the files, for known keys only', () => {
   assert.is(c.sources.HTTPS_PORT, 'environment')
   assert.is(c.raw.HEALTH_DISK_WARN_PCT, '70')
   assert.is(c.raw.RANDOM_THING, undefined)
+})
+
+test('settings of other parts are read once into typed values; a wildcard listen address is reached on loopback', () => {
+  const dir = tempEnvDir({
+    '.env.production': 'LISTEN_ADDR=0.0.0.0\nPROMETHEUS_PORT=19091\n',
+    '.env.production.local': Object.entries(strong)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  })
+  const c = loadConfig({
+    target: 'production',
+    env: {
+      DMS_ENV_DIR: dir,
+      NOTIFY_TIMEOUT_MS: '1500',
+      SMOKE_REQUESTS: '20',
+      SMOKE_CONCURRENCY: '0',
+      SMOKE_MAX_P95_MS: 'fast',
+      ALERT_SMTP_PASSWORD: 'smtp-secret-value-1',
+      APP_LOG_LEVEL: 'debug',
+      APP_NOT_A_KNOB: 'x',
+      HEALTH_DISK_WARN_PCT: '70',
+      HEALTH_MEM_WARN_PCT: '101',
+    },
+  })
+  assert.is(c.localAddr, '127.0.0.1')
+  assert.is(c.ports.prometheus, 19091)
+  assert.is(c.ports.alertmanager, 8093)
+  assert.is(c.notifyTimeoutMs, 1500)
+  assert.equal(c.smoke, { requests: 20, durationMs: 15_000, concurrency: 1, maxErrorRate: 0.01, maxP95Ms: 1500 })
+  assert.equal(c.alertmanager, { slackWebhookUrl: '', pagerdutyRoutingKey: '', smtpPassword: 'smtp-secret-value-1' })
+  assert.equal(c.appEnv, { LOG_LEVEL: 'debug' })
+  assert.is(c.health.thresholds.diskWarnPct, 70)
+  assert.is(c.health.thresholds.memWarnPct, 85)
+  assert.equal(c.health.problems, ['HEALTH_MEM_WARN_PCT=101 is above 100; using 85'])
+  const local = loadConfig({
+    target: 'production',
+    env: {
+      DMS_ENV_DIR: tempEnvDir({ '.env.production': 'LISTEN_ADDR=10.1.2.3\n', '.env.production.local': '' }),
+      ...strong,
+    },
+  })
+  assert.is(local.localAddr, '10.1.2.3')
+  assert.is(local.notifyTimeoutMs, 5000)
 })
 
 test('every problem is reported at once with file and line', () => {

@@ -8,7 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../lib/config.ts'
 import { parseFlags } from '../../lib/cli.ts'
-import { emptyState, type DeployState } from '../../lib/state.ts'
+import { emptyState, type DeployState } from '../../lib/model.ts'
 import {
   DEFAULT_PAGE,
   applyMaintenance,

@@ -5,10 +5,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runtimePaths } from '../../lib/paths.ts'
 import { HANDLED_SIGNALS, watchParent } from '../../lib/cli.ts'
 import { createShell, projectContainers } from '../../lib/compose.ts'
 import { loadConfig } from '../../lib/config.ts'
-import { runtimePaths } from '../../lib/context.ts'
 import {
   BUILD_TIMEOUT_MS,
   CommandTimeoutError,
@@ -154,6 +154,11 @@ const PROCESS_START = [
   { what: 'a $ template or $() preset', re: /(?:^|[\s(=,![{:;?&|])\$(?:`|\(\s*\{)/m },
   { what: 'child_process', re: /['"](?:node:)?child_process['"]/ },
   { what: 'process.binding / spawn_sync', re: /process\.binding\(|spawn_sync/ },
+  {
+    what: 'a process package (execa, cross-spawn, shelljs, node-pty)',
+    re: /['"](?:execa|cross-spawn|shelljs|node-pty)['"]/,
+  },
+  { what: 'node:cluster fork', re: /['"](?:node:)?cluster['"]/ },
 ]
 
 /** The one file allowed to start processes. */
@@ -182,6 +187,10 @@ test('the scan recognises every way of starting a process it looks for', () => {
     'await $({ quiet: true })`ls`',
     "import { spawn } from 'node:child_process'",
     "const cp = require('child_process')",
+    "import { execa } from 'execa'",
+    "import spawn from 'cross-spawn'",
+    "import shell from 'shelljs'",
+    "import cluster from 'node:cluster'",
   ]
   for (const s of samples) assert.ok(processStarts(s).length > 0, `not recognised: ${s}`)
   assert.equal(

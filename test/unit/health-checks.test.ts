@@ -3,11 +3,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../lib/config.ts'
-import { runtimePaths } from '../../lib/context.ts'
+import { runtimePaths } from '../../lib/paths.ts'
 import { hostChecks, thresholdCheck } from '../../lib/health/checks-host.ts'
 import { serviceChecks } from '../../lib/health/checks-service.ts'
 import { createSources } from '../../lib/health/sources.ts'
-import { DEFAULT_THRESHOLDS } from '../../lib/health/thresholds.ts'
+import { DEFAULT_THRESHOLDS } from '../../lib/config-health.ts'
 
 const config = {
   target: 'production',

@@ -11,7 +11,7 @@ import { parseImageRef, pickRepoDigest, shortDigest } from '../../lib/images/ref
 import { pruneChoice } from '../../lib/images/prune.ts'
 import { countLayers } from '../../lib/images/registry.ts'
 import { backoffDelays, classifyRegistryError, shouldRetry } from '../../lib/images/retry.ts'
-import { emptyState, type Release } from '../../lib/state.ts'
+import { emptyState, type Release } from '../../lib/model.ts'
 import { tempEnvDir } from '../helpers/run.ts'
 
 const D1 = `sha256:${'a'.repeat(64)}`

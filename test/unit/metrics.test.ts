@@ -1,3 +1,4 @@
+// The Prometheus text format: escaping, special values, rendering, parsing back, the textfile writer, promtool.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawnSync } from 'node:child_process'

@@ -1,3 +1,4 @@
+// The generated nginx includes: the file set, listeners, upstreams at static addresses, allow-lists.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {

@@ -1,3 +1,4 @@
+// Probes and traffic analysis: status matching, percentiles, analyze, dates, waits for health, the RESP codec.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { daysUntil } from '../../lib/dates.ts'

@@ -8,10 +8,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../lib/config.ts'
 import { RefusedError } from '../../lib/errors.ts'
-import { emptyDeployMetrics } from '../../lib/pipeline/metrics.ts'
+import { emptyDeployMetrics } from '../../lib/deploy-metrics.ts'
 import { confirmRestore, planRestore } from '../../lib/pipeline/restore.ts'
 import { rollbackOperation, type RollbackRequest } from '../../lib/pipeline/rollback-op.ts'
-import { emptyState, type AuditEntry } from '../../lib/state.ts'
+import { emptyState, type AuditEntry } from '../../lib/model.ts'
 import { fakePlatform, memoryStore, quiet, type World } from '../helpers/pipeline-fakes.ts'
 
 const backups = () => {

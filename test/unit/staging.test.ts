@@ -4,11 +4,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../lib/config.ts'
 import { OperationError, RefusedError } from '../../lib/errors.ts'
-import { emptyDeployMetrics } from '../../lib/pipeline/metrics.ts'
+import { emptyDeployMetrics } from '../../lib/deploy-metrics.ts'
 import type { StagingPorts } from '../../lib/pipeline/adapters.ts'
 import { createStaging, type StagingOptions } from '../../lib/pipeline/staging.ts'
 import type { SmokeReport } from '../../lib/smoke.ts'
-import { emptyState, type AuditEntry } from '../../lib/state.ts'
+import { emptyState, type AuditEntry } from '../../lib/model.ts'
 import { fakePlatform, memoryStore, quiet, type World } from '../helpers/pipeline-fakes.ts'
 
 function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: boolean; images?: boolean } = {}) {

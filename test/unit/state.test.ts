@@ -1,23 +1,14 @@
+// The state file, the audit log and the deploy lock against real files and the kernel lock.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { LockCorruptError, acquireLock, forceUnlock, lockHeld, readLock } from '../../lib/lock.ts'
+import { appendAudit, readAudit } from '../../lib/audit.ts'
+import { emptyState } from '../../lib/model.ts'
 import { LockHeldError, RefusedError } from '../../lib/errors.ts'
-import {
-  LockCorruptError,
-  StateCorruptError,
-  acquireLock,
-  appendAudit,
-  emptyState,
-  forceUnlock,
-  lockHeld,
-  readAudit,
-  readLock,
-  readState,
-  updateState,
-  writeState,
-} from '../../lib/state.ts'
+import { StateCorruptError, readState, updateState, writeState } from '../../lib/state.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-state-'))
 

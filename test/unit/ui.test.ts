@@ -1,3 +1,4 @@
+// The printer: secret masking on every output path, --json, --quiet, colour only on a TTY.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Printer, SecretMask } from '../../lib/ui.ts'

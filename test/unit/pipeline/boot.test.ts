@@ -1,12 +1,11 @@
 // boot's plan with fake ports: what it starts, what it keeps, and each refusal (nothing changed).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Store } from '../../lib/bluegreen.ts'
-import { RefusedError, ToolkitError } from '../../lib/errors.ts'
-import type { Platform, SlotStatus } from '../../lib/platform.ts'
-import { executeBoot, planBoot, type BootPorts } from '../../lib/pipeline/boot.ts'
-import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/state.ts'
-import { Printer } from '../../lib/ui.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../../lib/model.ts'
+import { RefusedError, ToolkitError } from '../../../lib/errors.ts'
+import { executeBoot, planBoot, type BootPorts } from '../../../lib/pipeline/boot.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { fakePlatform, memoryStore, type FakeSlot } from '../../helpers/fakes.ts'
 
 const VERIFY = {
   verifyMs: 50,
@@ -25,53 +24,20 @@ type World = {
 }
 
 function ports(w: World, state: DeployState, audit: AuditEntry[] = []): BootPorts {
-  const status = (slot: Slot): SlotStatus => {
-    const v = w.running[slot] ?? w.stopped[slot]
-    const up = !!w.running[slot]
-    const services = v
-      ? [
-          {
-            service: 'api',
-            name: `api-${slot}`,
-            state: up ? 'running' : 'exited',
-            health: up ? 'healthy' : '',
-            exitCode: 0,
-            image: `dms/app:${v}`,
-            labels: { 'dms.version': v },
-          },
-        ]
-      : []
-    return {
-      slot,
-      running: up,
-      healthy: up,
-      version: w.running[slot] ?? null,
-      services,
-      problems: up || !v ? [] : ['api: exited'],
-    }
-  }
-  const platform = {
-    dryRun: false,
-    readRouting: () => ({ live: w.marker, markers: [w.marker], gradual: null }),
-    slotStatus: async (slot: Slot) => status(slot),
-    imageAvailable: async (v: string) => w.images.includes(v),
-    startSlot: async (slot: Slot, v: string) => {
-      w.calls.push(`start ${slot} ${v}`)
-      w.running[slot] = v
-    },
-    probeSlot: async (slot: Slot) => [
-      { name: 'api', ok: !!w.running[slot], latencyMs: 1, detail: 'ok', headers: { 'x-slot': slot } },
-    ],
-    probePublic: async () => [{ name: 'api', ok: true, latencyMs: 1, detail: 'ok', headers: { 'x-slot': w.marker } }],
-  } as unknown as Platform
-  const store: Store = {
-    read: () => structuredClone(state),
-    update: (fn) => {
-      fn(state)
-      return structuredClone(state)
-    },
-    audit: (e) => void audit.push(e),
-  }
+  const slot = (x: Slot): FakeSlot =>
+    w.running[x]
+      ? { version: w.running[x], healthy: true }
+      : w.stopped[x]
+        ? { version: w.stopped[x], healthy: false, stopped: true }
+        : { version: null, healthy: false }
+  const { p: platform } = fakePlatform({
+    live: w.marker,
+    blue: slot('blue'),
+    green: slot('green'),
+    images: w.images,
+    calls: w.calls,
+  })
+  const store = memoryStore(state, { entries: audit })
   return {
     platform,
     store,

@@ -1,8 +1,9 @@
+// The status view: live slot, releases, warm previous slot, lock, audit, and drift being said.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { buildStatus, renderStatus } from '../../lib/health/status-view.ts'
-import { emptyState } from '../../lib/state.ts'
-import type { ContainerFact } from '../../lib/health/evaluate.ts'
+import { buildStatus, renderStatus } from '../../../lib/health/status-view.ts'
+import { emptyState } from '../../../lib/model.ts'
+import type { ContainerFact } from '../../../lib/health/evaluate.ts'
 
 const now = new Date('2030-01-01T12:00:00Z')
 const app = (slot: string, version: string, over: Partial<ContainerFact> = {}): ContainerFact => ({

@@ -2,16 +2,20 @@
 // behind on each failure, and what hooks, notifications and metrics say.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Config } from '../../lib/config.ts'
-import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../lib/errors.ts'
-import { executeDeploy, planDeploy, type DeployOptions } from '../../lib/pipeline/deploy.ts'
-import { emptyDeployMetrics, type DeployMetrics } from '../../lib/pipeline/metrics.ts'
-import type { DeployPorts } from '../../lib/pipeline/adapters.ts'
-import { decideRecovery, recoverPending } from '../../lib/pipeline/recover.ts'
-import { splitCommand } from '../../lib/pipeline/staging.ts'
-import { fakePlatform, memoryStore, quiet, type World } from '../helpers/pipeline-fakes.ts'
-import { emptyState, type AuditEntry, type DeployState } from '../../lib/state.ts'
-import type { SmokeReport } from '../../lib/smoke.ts'
+import { emptyState, type AuditEntry, type DeployState } from '../../../lib/model.ts'
+import type { Config } from '../../../lib/config.ts'
+import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../../lib/errors.ts'
+import { executeDeploy, planDeploy, type DeployOptions } from '../../../lib/pipeline/deploy.ts'
+import { emptyDeployMetrics, type DeployMetrics } from '../../../lib/deploy-metrics.ts'
+import type { DeployPorts } from '../../../lib/pipeline/adapters.ts'
+import { decideRecovery, recoverPending } from '../../../lib/pipeline/recover.ts'
+import { splitCommand } from '../../../lib/pipeline/staging.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { fakePlatform, memoryStore, type FakeWorld } from '../../helpers/fakes.ts'
+import type { SmokeReport } from '../../../lib/smoke.ts'
+
+const quiet = () =>
+  new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
 
 type Fakes = {
   hooks: string[]
@@ -21,7 +25,7 @@ type Fakes = {
   metrics: DeployMetrics
   audit: AuditEntry[]
   state: DeployState
-  world: World
+  world: FakeWorld
 }
 
 function setup(
@@ -39,14 +43,9 @@ function setup(
   const state = emptyState('production')
   state.live = 'blue'
   state.slots.blue = { version: 'v1', slot: 'blue', deployedAt: '2026-01-01T00:00:00Z', deployedBy: 'me' }
-  const world: World = {
-    live: 'blue',
-    running: { blue: 'v1' },
-    calls: [],
-    failVerification: o.failVerification,
-    publicProbes: 0,
-    removeFails: o.removeFails,
-  }
+  const { p: platform, world } = fakePlatform({ live: 'blue', blue: { version: 'v1', healthy: true } })
+  world.failVerification = o.failVerification
+  if (o.removeFails) world.removeFails = new Set(['blue', 'green'])
   const f: Fakes = { hooks: [], hookBackups: [], events: [], metrics: emptyDeployMetrics(), audit: [], state, world }
   const smokeOk: SmokeReport = {
     ok: true,
@@ -55,8 +54,14 @@ function setup(
     reasons: [],
   }
   const ports: DeployPorts = {
-    platform: fakePlatform(world),
-    store: memoryStore(state, f.audit, f.metrics),
+    platform,
+    store: memoryStore(state, {
+      entries: f.audit,
+      recordLive: (slot, rollback) => {
+        f.metrics.live = slot
+        if (rollback) f.metrics.rollbacks++
+      },
+    }),
     ui: quiet(),
     config: {
       target: 'production',
@@ -205,7 +210,7 @@ test('failed smoke tests: never switched to', async () => {
   assert.match(e.message, /smoke tests failed \(load: success rate 50%\)/)
   assert.not.ok(f.world.calls.some((c) => c.startsWith('setLive')))
   assert.is(f.world.live, 'blue')
-  assert.is(f.world.running.green, undefined)
+  assert.is(f.world.slots.green.version, null)
 })
 
 test('a signal during the migrations ends interrupted with the candidate removed', async () => {
@@ -266,7 +271,7 @@ test('recovery: a candidate nginx does not route to is removed; one it routes to
   const { ports, f } = setup()
   f.state.pending = { operation: 'switch', version: 'v2', slot: 'green', step: 'switching', startedAt: 'x', pid: 1 }
   f.world.live = 'green'
-  f.world.running.green = 'v2'
+  f.world.slots.green = { version: 'v2', healthy: true }
   const lines = await recoverPending(ports.platform, ports.store, ports.ui, {
     dryRun: false,
     verify: {
@@ -320,7 +325,7 @@ function killedInVerification() {
   f.state.slots.green = { version: 'v2', slot: 'green', deployedAt: 'x', deployedBy: 'me', verified: false }
   f.state.releases = [{ ...f.state.slots.blue!, verified: true }]
   f.world.live = 'green'
-  f.world.running.green = 'v2'
+  f.world.slots.green = { version: 'v2', healthy: true }
   return { ports, f }
 }
 
@@ -356,7 +361,7 @@ test('#11.1 a run killed in the verification window: the next run verifies again
     ['v1'],
   )
   assert.is(bad.f.state.slots.green?.verified, false)
-  assert.is(bad.f.world.running.green, 'v2', 'the failed release stays for inspection')
+  assert.is(bad.f.world.slots.green.version, 'v2', 'the failed release stays for inspection')
   assert.is(bad.f.state.history.at(-1)?.outcome, 'rolled_back')
 })
 
@@ -413,14 +418,14 @@ test('#11.7 a deploy whose candidate cannot be removed fails with what is left; 
   assert.is(e.exitCode, EXIT.FAILED)
   assert.match(e.message, /could not remove the candidate from green/)
   assert.not.match(e.message, /The candidate was removed/)
-  assert.match(e.hint, /docker rm -f api/)
+  assert.match(e.hint, /docker rm -f green-frontend green-api green-docs green-main/)
   assert.is(f.state.slots.green?.version, 'v2')
-  assert.equal(f.state.slots.green?.left, ['api'])
+  assert.equal(f.state.slots.green?.left, ['green-frontend', 'green-api', 'green-docs', 'green-main'])
 
   // a killed run's candidate that can't be removed: the recovery fails, the record stays
   const k = setup({ removeFails: true })
   k.f.state.pending = { operation: 'deploy', version: 'v2', slot: 'green', step: 'smoke', startedAt: 'x', pid: 999999 }
-  k.f.world.running.green = 'v2'
+  k.f.world.slots.green = { version: 'v2', healthy: true }
   const e2 = await failsWith(() =>
     recoverPending(k.ports.platform, k.ports.store, k.ports.ui, { dryRun: false, verify: verifyOpts }),
   )

@@ -3,8 +3,8 @@
 // Prometheus handles as a counter reset).
 import fs from 'node:fs'
 import path from 'node:path'
-import { counter, gauge, parseMetrics, writeTextfile, type MetricFamily } from '../metrics.ts'
-import type { Slot } from '../state.ts'
+import type { Slot } from './model.ts'
+import { counter, gauge, parseMetrics, writeTextfile, type MetricFamily } from './metrics.ts'
 
 export const DEPLOY_OUTCOMES = ['succeeded', 'failed', 'rolled_back'] as const
 export type DeployOutcome = (typeof DEPLOY_OUTCOMES)[number]

@@ -1,3 +1,4 @@
+// Health evaluation of each check kind from facts: http, postgres, redis, tls, disk and the others.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
@@ -12,9 +13,9 @@ import {
   evaluatePostgres,
   evaluateRedis,
   evaluateTls,
-} from '../../lib/health/evaluate.ts'
-import type { ContainerFact, DriftFacts } from '../../lib/health/evaluate.ts'
-import { DEFAULT_THRESHOLDS as T } from '../../lib/health/thresholds.ts'
+} from '../../../lib/health/evaluate.ts'
+import { DEFAULT_THRESHOLDS as T } from '../../../lib/config-health.ts'
+import type { ContainerFact, DriftFacts } from '../../../lib/health/evaluate.ts'
 
 const GiB = 1024 ** 3
 

@@ -1,54 +1,15 @@
-// Builds what every operation needs from a script's flags: the config, the runtime paths,
-// the printer with every secret registered for masking, and the deploy lock.
-import path from 'node:path'
+// The Env of a script: what every operation needs, built from a script's flags (the config, the
+// runtime paths, the printer with every secret registered for masking), and the deploy lock it holds.
+import { LockCorruptError, acquireLock, describeHolder, forceUnlock, readLock, type Lock } from './lock.ts'
+import { appendAudit } from './audit.ts'
 import type { FlagSpec, ScriptContext } from './cli.ts'
 import { loadConfig, type Config } from './config.ts'
 import { confirm } from './prompt.ts'
-import {
-  LockCorruptError,
-  acquireLock,
-  appendAudit,
-  describeHolder,
-  forceUnlock,
-  readLock,
-  type Lock,
-} from './state.ts'
 import { OperationError } from './errors.ts'
 import { configureGateway } from './gateway.ts'
 import type { Printer } from './ui.ts'
 import { configureAuditRetention } from './audit-rotate.ts'
-import { auditRetention } from './day2/settings.ts'
-
-export type Paths = {
-  varDir: string
-  state: string
-  audit: string
-  lock: string
-  live: string
-  nginx: string
-  certs: string
-  secrets: string
-  backups: string
-  metrics: string
-  alerts: string
-}
-
-export function runtimePaths(varDir: string): Paths {
-  const p = (...parts: string[]) => path.join(varDir, ...parts)
-  return {
-    varDir,
-    state: p('state.json'),
-    audit: p('audit.log'),
-    lock: p('deploy.lock'),
-    live: p('live'),
-    nginx: p('nginx'),
-    certs: p('certs'),
-    secrets: p('secrets'),
-    backups: p('backups'),
-    metrics: p('metrics'),
-    alerts: p('health-alerts.json'),
-  }
-}
+import { runtimePaths, type Paths } from './paths.ts'
 
 export type Env = {
   config: Config
@@ -67,7 +28,7 @@ export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; e
   })
   ctx.ui.secrets.add(config.secrets)
   configureGateway({ timeoutMs: config.commandTimeoutMs })
-  configureAuditRetention(auditRetention(config.raw))
+  configureAuditRetention(config.auditRetention)
   for (const w of config.warnings) ctx.ui.warn(w)
   return { config, paths: runtimePaths(config.varDir), ui: ctx.ui, dryRun: ctx.common.dryRun }
 }
