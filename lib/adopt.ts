@@ -1,5 +1,5 @@
 // Adopt the live slot after drift: trust the world (nginx's marker, the containers' releases) and record it.
-import type { Store } from './bluegreen.ts'
+import type { Store } from './model.ts'
 import { RefusedError } from './errors.ts'
 import type { Platform } from './platform.ts'
 import { refuseIfPending } from './safety.ts'

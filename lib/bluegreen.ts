@@ -4,7 +4,7 @@
 import type { SlotStatus } from './platform.ts'
 export type { Store } from './model.ts'
 
-export type Thresholds = { minSuccessRate: number; maxP95Ms: number }
+export type { SwitchThresholds as Thresholds } from './model.ts'
 
 export { executeAdoptLive, planAdoptLive, type AdoptPlan } from './adopt.ts'
 export { executeCreate, planCreate, type CreatePlan } from './create.ts'

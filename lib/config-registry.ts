@@ -2,7 +2,6 @@
 // password is a secret in env/.env.<target>.local), the pull deadline and retries, and how many
 // releases keep their images on the host. Read by lib/config.ts like every other key.
 import path from 'node:path'
-import type { KeySpec } from './config-schema.ts'
 import { parseImageRef } from './images/ref.ts'
 
 export type RegistryKind = 'registryHost' | 'registryUser' | 'registryPassword'
@@ -23,7 +22,11 @@ export type RegistrySettings = {
   dockerConfig: string
 }
 
-export const REGISTRY_SCHEMA: Record<string, KeySpec> = {
+/** spread into config-schema.ts's SCHEMA (typed structurally here: config-schema imports this file) */
+export const REGISTRY_SCHEMA: Record<
+  string,
+  { kind: RegistryKind | 'duration' | 'int'; default?: (target: string) => string }
+> = {
   REGISTRY: { kind: 'registryHost', default: () => '' },
   REGISTRY_USER: { kind: 'registryUser', default: () => '' },
   REGISTRY_PASSWORD: { kind: 'registryPassword', default: () => '' },

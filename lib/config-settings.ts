@@ -25,6 +25,18 @@ export type PartSettings = {
   health: { thresholds: Thresholds; problems: string[] }
   /** AUDIT_MAX_BYTES, AUDIT_MAX_AGE_DAYS, AUDIT_KEEP_FILES, AUDIT_KEEP_DAYS: when the audit log is rotated */
   auditRetention: AuditRetention
+  /** MAINTENANCE_PAGE: an HTML file served as the maintenance page ('' = the built-in page) */
+  maintenancePage: string
+  /** BACKUP_REPOSITORY, RESTIC_PASSWORD(_FILE), BACKUP_KEEP_DAILY/WEEKLY/MONTHLY, DRILL_CHECK, DRILL_IMAGE (lib/backup/settings.ts) */
+  offHostBackup: {
+    repository: string
+    password: string
+    /** as written (relative to the repository root) */
+    passwordFile: string
+    keep: { daily: number; weekly: number; monthly: number }
+    drillCheck: string
+    drillImage: string
+  }
 }
 
 /** App settings that pass through from the config as APP_<name> (test knobs, log level). */
@@ -63,6 +75,19 @@ export function partSettings(raw: Record<string, string>): PartSettings {
     appEnv,
     health: readThresholds(raw),
     auditRetention: auditRetention(raw),
+    maintenancePage: raw.MAINTENANCE_PAGE ?? '',
+    offHostBackup: {
+      repository: raw.BACKUP_REPOSITORY ?? '',
+      password: raw.RESTIC_PASSWORD ?? '',
+      passwordFile: raw.RESTIC_PASSWORD_FILE ?? '',
+      keep: {
+        daily: Number(raw.BACKUP_KEEP_DAILY ?? 7),
+        weekly: Number(raw.BACKUP_KEEP_WEEKLY ?? 4),
+        monthly: Number(raw.BACKUP_KEEP_MONTHLY ?? 12),
+      },
+      drillCheck: raw.DRILL_CHECK ?? '',
+      drillImage: raw.DRILL_IMAGE ?? 'dms/postgres:local',
+    },
   }
 }
 

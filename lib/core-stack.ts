@@ -29,11 +29,7 @@ export function runtimeSettings(config: Config): RuntimeSettings {
     networkName: config.networkName,
     postgresPassword: config.postgres.password,
     redisPassword: config.redisPassword,
-    alertmanager: {
-      slackWebhookUrl: config.raw.ALERT_SLACK_WEBHOOK_URL ?? '',
-      pagerdutyRoutingKey: config.raw.ALERT_PAGERDUTY_ROUTING_KEY ?? '',
-      smtpPassword: config.raw.ALERT_SMTP_PASSWORD ?? '',
-    },
+    alertmanager: config.alertmanager,
   }
 }
 

@@ -1,6 +1,6 @@
 // Create: start a release in the idle slot and wait until it is ready through the preview listener;
 // any failure or signal removes the candidate again, and the live slot is never touched.
-import type { Store } from './bluegreen.ts'
+import type { Store } from './model.ts'
 import { ROLES } from './model.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import { describeChoice, type ImageChoice } from './images/registry.ts'

@@ -125,6 +125,9 @@ export type AuditEntry = {
   timeline?: TimelineEntry[]
 }
 
+/** The gates of a switch's verification window: the share of probes that must succeed and their p95. */
+export type SwitchThresholds = { minSuccessRate: number; maxP95Ms: number }
+
 // ---------------------------------------------------------------- the store port
 
 /** Where operations read and write their history: the state file and audit log, or fakes in tests. */

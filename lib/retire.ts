@@ -1,5 +1,5 @@
 // Retire: stop the previous slot once its warm time is over and it can receive no request.
-import type { Store } from './bluegreen.ts'
+import type { Store } from './model.ts'
 import type { Platform } from './platform.ts'
 import { retireBlocker } from './safety.ts'
 import { addHistory, type Slot } from './model.ts'

@@ -1,6 +1,6 @@
 // Switch: move traffic to the idle slot (at once or in steps), confirm, verify, and switch back on
 // its own when the verification fails or a signal arrives.
-import type { Store, Thresholds } from './bluegreen.ts'
+import type { Store, SwitchThresholds as Thresholds } from './model.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import { summarizeServices, type Platform, type SlotStatus } from './platform.ts'
 import type { ProbeResult } from './probe.ts'

@@ -1,5 +1,5 @@
 // Watching traffic: probe a window and analyse it, and wait until the public listener answers from a slot.
-import type { Thresholds } from './bluegreen.ts'
+import type { SwitchThresholds as Thresholds } from './model.ts'
 import type { Platform } from './platform.ts'
 import type { ProbeResult } from './probe.ts'
 import type { Slot } from './model.ts'

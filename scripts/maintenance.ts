@@ -51,7 +51,7 @@ await runScript(
       return EXIT.OK
     }
     const want = ctx.flags.on === true
-    const pageFile = typeof ctx.flags.page === 'string' ? ctx.flags.page : config.raw.MAINTENANCE_PAGE || undefined
+    const pageFile = typeof ctx.flags.page === 'string' ? ctx.flags.page : config.maintenancePage || undefined
     const { page, source } = want ? loadPage(pageFile, process.cwd()) : { page: '', source: '' }
     const plan = planMaintenance(config.target, paths.live, want, now, source)
     if (!plan.change) {

@@ -25,19 +25,14 @@ export type BackupSettings = {
 }
 
 export function backupSettings(config: Config): BackupSettings {
-  const r = config.raw
-  const passwordFile = r.RESTIC_PASSWORD_FILE ?? ''
+  const b = config.offHostBackup
   return {
-    repository: r.BACKUP_REPOSITORY ?? '',
-    password: r.RESTIC_PASSWORD ?? '',
-    passwordFile: passwordFile ? path.resolve(config.root, passwordFile) : '',
-    keep: {
-      daily: Number(r.BACKUP_KEEP_DAILY ?? 7),
-      weekly: Number(r.BACKUP_KEEP_WEEKLY ?? 4),
-      monthly: Number(r.BACKUP_KEEP_MONTHLY ?? 12),
-    },
-    drillCheck: r.DRILL_CHECK ?? '',
-    drillImage: r.DRILL_IMAGE ?? 'dms/postgres:local',
+    repository: b.repository,
+    password: b.password,
+    passwordFile: b.passwordFile ? path.resolve(config.root, b.passwordFile) : '',
+    keep: { ...b.keep },
+    drillCheck: b.drillCheck,
+    drillImage: b.drillImage,
     target: config.target,
     db: config.postgres.db,
     cacheDir: path.join(config.varDir, 'restic-cache'),

@@ -1,8 +1,8 @@
 // Settings of the day-2 operations (maintenance page, audit log retention): their env keys with
 // defaults (spread into config.ts's SCHEMA) and the typed values read from a loaded config.
-import type { KeySpec } from '../config-schema.ts'
 
-export const DAY2_SCHEMA: Record<string, KeySpec> = {
+/** spread into config-schema.ts's SCHEMA (typed structurally here: config-schema imports this file) */
+export const DAY2_SCHEMA: Record<string, { kind: 'text' | 'int'; default?: (target: string) => string }> = {
   /** an HTML file served as the maintenance page; empty: the built-in page */
   MAINTENANCE_PAGE: { kind: 'text', default: () => '' },
   /** rotate the audit log once it is this big (bytes) */

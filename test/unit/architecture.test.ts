@@ -33,28 +33,20 @@ const KNOWN_UPWARD = [
 
 /** Files over 300 lines known today: each is being split (#13) or waits for its own change. */
 const KNOWN_LONG_FILES = [
-  'lib/bluegreen.ts', // split by operation (#13, speed)
-  'lib/db.ts', // backup, restore and migrations in one file
-  'lib/gateway.ts', // under 300 lines (#13, ops)
+  'lib/db.ts', // backup and migrations in one file (restore moved out to db-restore.ts)
+  'lib/gateway.ts', // 312 lines after its words moved to command.ts
   'lib/health/evaluate.ts', // one evaluator per check kind
-  'lib/health/run.ts', // the health run split (#13, ops)
   'lib/pipeline/deploy.ts', // plan and execute of the deploy pipeline
-  'lib/pipeline/staging.ts', // staging through ports (#13, ops)
-  'lib/probe.ts', // probes, waits, traffic analysis (#13, speed)
 ]
 
 /** Functions over 80 lines known today ("file: function"). */
 const KNOWN_LONG_FUNCTIONS = [
-  'lib/bluegreen.ts: executeCreate', // #13, speed
-  'lib/bluegreen.ts: executeSwitch', // #13, speed
-  'lib/health/run.ts: runHealthCheck', // #13, ops
+  'lib/create.ts: executeCreate', // start, probe, record with its clean-up on failure
+  'lib/switch.ts: executeSwitch', // the gradual steps and the verification window
   'lib/pipeline/deploy.ts: planDeploy',
   'lib/pipeline/deploy.ts: executeDeploy',
-  'lib/pipeline/staging.ts: createStaging', // #13, ops
-  'lib/pipeline/staging.ts: execute', // #13, ops
   'lib/platform.ts: createPlatform',
-  'lib/probe.ts: probeHttp', // #13, speed
-  'lib/rollback.ts: planRollback',
+  'lib/probe.ts: probeHttp',
 ]
 
 const graph = importGraph(ROOT, ['lib', 'scripts'])
@@ -179,8 +171,8 @@ test('no module imports from a layer above its own (beyond the known edges liste
   assert.equal(fixed, [], `fixed: take these off KNOWN_UPWARD:\n${fixed.join('\n')}`)
 })
 
-test('model.ts imports nothing from lib/ but errors.ts', () => {
-  assert.equal(graph.get('lib/model.ts'), ['lib/errors.ts'])
+test('model.ts imports only core modules: errors.ts, and the timeline entry type of timeline.ts', () => {
+  assert.equal([...(graph.get('lib/model.ts') ?? [])].sort(), ['lib/errors.ts', 'lib/timeline.ts'])
 })
 
 test('there is no import cycle', () => {
