@@ -40,9 +40,11 @@ if npx biome check .; then passed=$((passed + 1)); echo "lint: ok"; else failed=
 echo "== typecheck (tsc --noEmit)"
 if npx tsc -p tsconfig.json; then passed=$((passed + 1)); echo "typecheck: ok"; else failed=$((failed + 1)); broken+=("typecheck"); fi
 
-# Unit and integration files run one after another. e2e files run DMS_TEST_JOBS at a time (default 2:
-# every e2e suite has its own compose prefix, subnet and port range); a file whose first lines say
-# "test-lane: alone" (it restarts the Docker daemon) runs after them, alone.
+# Unit and integration files run one after another. e2e files run DMS_TEST_JOBS lanes at a time
+# (default 2: every e2e suite has its own compose prefix, subnet and port range). Files that share
+# those (deploy-helpers.ts's dmst-deploy: deploy, deploy-faults, staging) say "test-lane: <name>" in
+# their first lines and run one after another in that lane; "test-lane: alone" (restart: it restarts
+# the Docker daemon) runs after every other lane, by itself.
 export DMS_RESULTS
 DMS_RESULTS=$(mktemp -d)
 trap 'rm -rf "$DMS_RESULTS"' EXIT
@@ -50,10 +52,13 @@ jobs=${DMS_TEST_JOBS:-2}
 for level in "${levels[@]}"; do
   files=$(find "test/$level" -name '*.test.ts' 2>/dev/null | sort)
   if [ "$level" = e2e ]; then
-    alone=$(for f in $files; do head -10 "$f" | grep -q 'test-lane: alone' && echo "$f"; done)
-    shared=$(for f in $files; do printf '%s\n' "$alone" | grep -qx "$f" || echo "$f"; done)
-    printf '%s\n' $shared | xargs -r -P "$jobs" -n 1 bash test/run-one.sh
-    for f in $alone; do bash test/run-one.sh "$f"; done
+    lane_of() { head -12 "$1" | sed -n 's/.*test-lane: \([a-z0-9-]*\).*/\1/p' | head -1; }
+    # one line per lane: the files of a named lane together (named lanes first: they are the longest)
+    lanes=$(for f in $files; do l=$(lane_of "$f"); [ -n "$l" ] && [ "$l" != alone ] && echo "$l $f"; done |
+      awk '{a[$1] = a[$1] " " $2} END {for (k in a) print a[k]}'
+      for f in $files; do [ -z "$(lane_of "$f")" ] && echo "$f"; done)
+    printf '%s\n' "$lanes" | xargs -r -P "$jobs" -L 1 bash test/run-lane.sh
+    for f in $files; do [ "$(lane_of "$f")" = alone ] && bash test/run-one.sh "$f"; done
   else
     for f in $files; do bash test/run-one.sh "$f"; done
   fi

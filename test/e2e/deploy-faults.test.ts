@@ -2,6 +2,7 @@
 // unreachable, a missing image, an invalid nginx configuration), then SIGTERM and SIGKILL at
 // representative steps (create, migrate, smoke, verification), each followed by a run that finds
 // what the last one left, says so and recovers; live traffic is never interrupted.
+// test-lane: deploy (deploy, deploy-faults and staging share deploy-helpers.ts's dmst-deploy prefix, subnet and ports)
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'

@@ -2,6 +2,7 @@
 // bare target, then v2 and v3 (a migration adding a column) under continuous load with zero
 // failed requests and every document written during the deploys still there; a second deploy
 // while one runs (exit 3); a failing pre-deploy hook; a release whose smoke test fails.
+// test-lane: deploy (deploy, deploy-faults and staging share deploy-helpers.ts's dmst-deploy prefix, subnet and ports)
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'

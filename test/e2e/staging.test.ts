@@ -1,5 +1,6 @@
 // deploy-staging end to end: a failed pre-deployment check stops before anything changes; then a
 // deploy of v1 and of v2 (single slot, with wait, migrations, health validation, smoke tests).
+// test-lane: deploy (deploy, deploy-faults and staging share deploy-helpers.ts's dmst-deploy prefix, subnet and ports)
 import fs from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
