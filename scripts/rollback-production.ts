@@ -1,7 +1,4 @@
 #!/usr/bin/env -S npx zx
-// Moves traffic back to the previous release: a plain switch when its slot is still warm.
-// The database is never restored on its own: --restore-db asks first, showing the backup's time.
-import { executeRollback, planRollback } from '../lib/rollback.ts'
 import { fileStore } from '../lib/stores/file-store.ts'
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'

@@ -1,7 +1,4 @@
 #!/usr/bin/env -S npx zx
-// Where things stand: the live slot, the release in each slot, how long the previous slot
-// stays warm, the lock holder, and the last ten audit entries.
-import { readAudit } from '../lib/audit.ts'
 import { runScript, type ScriptSpec } from '../lib/cli.ts'
 import { loadEnv } from '../lib/script-env.ts'
 import { gatherStatus } from '../lib/health/gather-status.ts'
