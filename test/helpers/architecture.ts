@@ -21,6 +21,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/prompt.ts': 'core',
   'lib/cli.ts': 'core',
   'lib/gateway.ts': 'core',
+  'lib/gateway-settings.ts': 'core',
   'lib/lock.ts': 'core',
   'lib/paths.ts': 'core',
   'lib/config.ts': 'core',
