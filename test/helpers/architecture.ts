@@ -49,6 +49,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/metrics.ts': 'render',
   'lib/health/thresholds.ts': 'render',
   'lib/health/evaluate.ts': 'render',
+  'lib/health/evaluate-state.ts': 'render',
   'lib/health/render.ts': 'render',
   'lib/health/status-view.ts': 'render',
   'lib/manifest/render-all.ts': 'render',
