@@ -63,6 +63,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/nginx.ts': 'adapter',
   'lib/nginx-files.ts': 'adapter',
   'lib/db.ts': 'adapter',
+  'lib/migrations.ts': 'adapter',
   'lib/core-stack.ts': 'adapter',
   'lib/runtime-dir.ts': 'adapter',
   'lib/db-restore.ts': 'adapter',

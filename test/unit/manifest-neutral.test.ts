@@ -19,7 +19,7 @@ const DMS_NAMES = [
 ]
 
 /** files that named them before the manifest existed; remove a file here once it reads the manifest */
-const LEGACY = ['lib/db-restore.ts', 'lib/db.ts', 'lib/model.ts', 'lib/smoke.ts']
+const LEGACY = ['lib/db-restore.ts', 'lib/migrations.ts', 'lib/model.ts', 'lib/smoke.ts']
 
 function files(dir: string): string[] {
   return fs
