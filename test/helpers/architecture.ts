@@ -94,6 +94,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/create.ts': 'operation',
   'lib/retire.ts': 'operation',
   'lib/switch.ts': 'operation',
+  'lib/switch-steps.ts': 'operation',
   'lib/watch.ts': 'operation',
   'lib/slot-checks.ts': 'operation',
   'lib/health/gather-status.ts': 'operation',
