@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT } from '../helpers/run.ts'
+import { ROOT } from '../../helpers/run.ts'
 
 /** the sample's service names, route prefixes and table, as they would appear in code */
 const DMS_NAMES = [
