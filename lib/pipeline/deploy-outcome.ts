@@ -6,6 +6,7 @@ import { addHistory } from '../model.ts'
 import { deployEvent } from '../notify.ts'
 import { cleanupError, removeCandidate } from '../safety.ts'
 import type { DeployPorts } from './adapters.ts'
+import { newResult } from './deploy-run.ts'
 import type { DeployPlan, DeployResult, DeployRun } from './deploy-types.ts'
 
 type Removal = Awaited<ReturnType<typeof removeCandidate>>
@@ -173,17 +174,7 @@ export async function finalMetrics(run: DeployRun): Promise<void> {
 export async function finishRecovered(ports: DeployPorts, plan: DeployPlan, started: number): Promise<DeployResult> {
   const { store, config } = ports
   const { version, slot, live } = plan
-  const result: DeployResult = {
-    outcome: 'succeeded',
-    version,
-    slot,
-    previous: live,
-    backup: null,
-    migrationsApplied: [],
-    smoke: null,
-    switch: null,
-    durationMs: Date.now() - started,
-  }
+  const result = newResult(plan, Date.now() - started)
   store.update((s) =>
     addHistory(s, {
       action: 'deploy',

@@ -5,7 +5,23 @@ import { InterruptedError, OperationError, RefusedError } from '../errors.ts'
 import type { HookContext, HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
 import type { DeployPorts } from './adapters.ts'
-import type { DeployOptions, DeployPlan, DeployRun } from './deploy-types.ts'
+import type { DeployOptions, DeployPlan, DeployResult, DeployRun } from './deploy-types.ts'
+
+/** A successful result with nothing done yet (filled in as the phases run). */
+export function newResult(plan: DeployPlan, durationMs: number): DeployResult {
+  const { version, slot, live } = plan
+  return {
+    outcome: 'succeeded',
+    version,
+    slot,
+    previous: live,
+    backup: null,
+    migrationsApplied: [],
+    smoke: null,
+    switch: null,
+    durationMs,
+  }
+}
 
 /** The shared state of one run: its result so far, how far it got, its hook context and checkpoint. */
 export function startRun(
@@ -21,17 +37,7 @@ export function startRun(
     plan,
     o,
     started,
-    result: {
-      outcome: 'succeeded',
-      version,
-      slot,
-      previous: live,
-      backup: null,
-      migrationsApplied: [],
-      smoke: null,
-      switch: null,
-      durationMs: 0,
-    },
+    result: newResult(plan, 0),
     backup: null,
     created: false,
     switching: false,
