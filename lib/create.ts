@@ -149,75 +149,119 @@ export async function executeCreate(
     await step(
       `Probing ${slot} through the preview listener`,
       `probe every role of ${slot} through the preview listener until each answers twice in a row`,
-      async () => {
-        if (p.dryRun) return
-        const starts = markContainerStarts(p, slot, ui)
-        // at least one round, even when starting the containers used up the deadline
-        const r = await waitUntilReady((signal) => p.probeSlot(slot, version, signal), ui.timeline, {
-          deadline,
-          ...(o.signal ? { signal: o.signal } : {}),
-          fatalProblems: async () => exitedServices(await p.slotStatus(slot)),
-        })
-        await starts
-        if (r.ok) return
-        abortIfSignalled()
-        throw new OperationError(
-          r.fatal.length
-            ? `Can't start ${version} in ${slot}: not healthy through the preview listener: a container stopped (${r.fatal.join(', ')})`
-            : `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(r.last) || 'no answer'})`,
-        )
-      },
+      () => probeCandidate(p, ui, plan, { ...o, deadline }),
     )
   } catch (err) {
-    const interrupted = err instanceof InterruptedError || o.signal?.aborted
-    let logs = ''
-    if (!interrupted) {
-      const status = await p.slotStatus(slot).catch(() => null)
-      if (status?.problems.length) ui.error(`Failing services in ${slot}: ${status.problems.join(', ')}`)
-      logs = await p.slotLogs(slot, version).catch(() => '')
-      if (logs.trim()) ui.warn(`Last log lines of ${slot}:\n${logs.trim()}`)
-    }
-    const removal = await removeCandidate(p, store, ui, { slot, version, live: plan.live })
-    const outcome = !removal.removed ? 'cleanup_failed' : interrupted ? 'interrupted' : 'failed'
-    store.update((s) => {
-      // a candidate that could not be removed stays recorded (and pending: the next run retries)
-      if (removal.removed) s.pending = null
-      addHistory(s, {
-        action: 'create',
-        outcome,
-        version,
-        to: slot,
-        detail: String((err as Error).message).slice(0, 300),
-      })
-    })
-    store.audit({
+    return await failCreate(p, store, ui, plan, err, { signal: o.signal, started })
+  }
+  return recordCreated(store, plan, started)
+}
+
+/** Services whose container stopped: waiting longer for them is pointless. */
+export function exitedServices(status: SlotStatus): string[] {
+  return status.services
+    .filter((s) => s.state === 'exited' || s.state === 'dead')
+    .map((s) => `${s.service}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
+}
+
+/** Puts each container's start on the timeline (read while the probes run; a failure only loses the marks). */
+async function markContainerStarts(p: Platform, slot: Slot, ui: Printer): Promise<void> {
+  const starts = await p.containerStarts?.(slot).catch(() => [])
+  for (const c of starts ?? [])
+    ui.timeline.mark('container started', c.service, ui.timeline.fromWall(Date.parse(c.startedAt)))
+}
+
+/** Probes the started candidate through the preview listener until ready; a stopped container or the deadline fails it. */
+async function probeCandidate(
+  p: Platform,
+  ui: Printer,
+  plan: CreatePlan,
+  o: { timeoutMs: number; signal?: AbortSignal; deadline: number },
+): Promise<void> {
+  const { slot, version } = plan
+  const deadline = o.deadline
+  if (p.dryRun) return
+  const starts = markContainerStarts(p, slot, ui)
+  // at least one round, even when starting the containers used up the deadline
+  const r = await waitUntilReady((signal) => p.probeSlot(slot, version, signal), ui.timeline, {
+    deadline,
+    ...(o.signal ? { signal: o.signal } : {}),
+    fatalProblems: async () => exitedServices(await p.slotStatus(slot)),
+  })
+  await starts
+  if (r.ok) return
+  if (o.signal?.aborted) throw new InterruptedError(`Can't finish creating ${version} in ${slot}: interrupted`)
+  throw new OperationError(
+    r.fatal.length
+      ? `Can't start ${version} in ${slot}: not healthy through the preview listener: a container stopped (${r.fatal.join(', ')})`
+      : `Can't start ${version} in ${slot}: not healthy through the preview listener within ${Math.round(o.timeoutMs / 1000)} s (${describeProbes(r.last) || 'no answer'})`,
+  )
+}
+
+/** A failed or interrupted create: logs of the failing services, the candidate removed, history and audit; throws the error to report. */
+async function failCreate(
+  p: Platform,
+  store: Store,
+  ui: Printer,
+  plan: CreatePlan,
+  err: unknown,
+  o: { signal?: AbortSignal; started: number },
+): Promise<never> {
+  const { slot, version } = plan
+  const started = o.started
+  const interrupted = err instanceof InterruptedError || o.signal?.aborted
+  let logs = ''
+  if (!interrupted) {
+    const status = await p.slotStatus(slot).catch(() => null)
+    if (status?.problems.length) ui.error(`Failing services in ${slot}: ${status.problems.join(', ')}`)
+    logs = await p.slotLogs(slot, version).catch(() => '')
+    if (logs.trim()) ui.warn(`Last log lines of ${slot}:\n${logs.trim()}`)
+  }
+  const removal = await removeCandidate(p, store, ui, { slot, version, live: plan.live })
+  const outcome = !removal.removed ? 'cleanup_failed' : interrupted ? 'interrupted' : 'failed'
+  store.update((s) => {
+    // a candidate that could not be removed stays recorded (and pending: the next run retries)
+    if (removal.removed) s.pending = null
+    addHistory(s, {
       action: 'create',
       outcome,
       version,
-      slot,
-      durationMs: Date.now() - started,
-      detail: (err as Error).message,
+      to: slot,
+      detail: String((err as Error).message).slice(0, 300),
     })
-    if (!removal.removed)
-      throw cleanupError(
-        interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err),
-        slot,
-        removal,
-      )
-    if (interrupted)
-      throw new InterruptedError(
-        `Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`,
-      )
-    if (err instanceof OperationError) {
-      err.message += `. The candidate was removed; ${plan.live} is still live.`
-      throw err
-    }
-    throw new OperationError(
-      `Can't create ${version} in ${slot}: ${(err as Error).message}. The candidate was removed; ${plan.live} is still live.`,
-      '',
-      err,
+  })
+  store.audit({
+    action: 'create',
+    outcome,
+    version,
+    slot,
+    durationMs: Date.now() - started,
+    detail: (err as Error).message,
+  })
+  if (!removal.removed)
+    throw cleanupError(
+      interrupted ? `Can't finish creating ${version} in ${slot}: interrupted` : errorMessage(err),
+      slot,
+      removal,
     )
+  if (interrupted)
+    throw new InterruptedError(
+      `Can't finish creating ${version} in ${slot}: interrupted; the candidate was removed and ${plan.live} keeps serving`,
+    )
+  if (err instanceof OperationError) {
+    err.message += `. The candidate was removed; ${plan.live} is still live.`
+    throw err
   }
+  throw new OperationError(
+    `Can't create ${version} in ${slot}: ${(err as Error).message}. The candidate was removed; ${plan.live} is still live.`,
+    '',
+    err,
+  )
+}
+
+/** The candidate is ready: recorded in its slot, with history and audit. */
+function recordCreated(store: Store, plan: CreatePlan, started: number): Release {
+  const { slot, version } = plan
   const images = releaseImages(plan.image)
   const release: Release = {
     version,
@@ -233,18 +277,4 @@ export async function executeCreate(
   })
   store.audit({ action: 'create', outcome: 'succeeded', version, slot, durationMs: Date.now() - started })
   return release
-}
-
-/** Services whose container stopped: waiting longer for them is pointless. */
-export function exitedServices(status: SlotStatus): string[] {
-  return status.services
-    .filter((s) => s.state === 'exited' || s.state === 'dead')
-    .map((s) => `${s.service}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
-}
-
-/** Puts each container's start on the timeline (read while the probes run; a failure only loses the marks). */
-async function markContainerStarts(p: Platform, slot: Slot, ui: Printer): Promise<void> {
-  const starts = await p.containerStarts?.(slot).catch(() => [])
-  for (const c of starts ?? [])
-    ui.timeline.mark('container started', c.service, ui.timeline.fromWall(Date.parse(c.startedAt)))
 }

@@ -7,7 +7,6 @@
 // A program that missed its deadline is not asked again in this run (a hung docker daemon would
 // make every later call wait its full deadline too): later calls fail at once, saying why.
 import { spawn, spawnSync } from 'node:child_process'
-import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import { $, type ProcessPromise } from 'zx'
 import { InterruptedError } from './errors.ts'
@@ -16,7 +15,6 @@ import type { Printer } from './ui.ts'
 import {
   CommandError,
   CommandTimeoutError,
-  DEFAULT_TIMEOUT_MS,
   KILL_GRACE_MS,
   quoteArgv,
   type CommandOptions,
@@ -26,67 +24,20 @@ import {
 
 /** the words of one command live in command.ts; importers keep importing them from here */
 export * from './command.ts'
+/** the settings and the call recording live in gateway-settings.ts; importers keep importing them from here */
+export {
+  BUILD_TIMEOUT_MS,
+  configureGateway,
+  deadlineAfter,
+  gatewayTimeoutMs,
+  recordCalls,
+  resetHung,
+  stopRecording,
+} from './gateway-settings.ts'
+import { hung, settings } from './gateway-settings.ts'
 
-// ---------------------------------------------------------------- process-wide settings
-
-type Responder = (call: RecordedCall) => Partial<RunResult> | 'hang' | undefined
-
-const settings: {
-  timeoutMs: number
-  signal?: AbortSignal
-  printer?: Printer
-  recording: RecordedCall[] | null
-  responder?: Responder
-} = {
-  timeoutMs: DEFAULT_TIMEOUT_MS,
-  recording: null,
-}
-/** Programs that missed a deadline in this run, with that deadline. */
-const hung = new Map<string, number>()
 /** The children running now (each the leader of its own process group). */
 const running = new Set<ProcessPromise>()
-
-/** Set once per process: by runScript (the abort signal, the printer) and loadEnv (COMMAND_TIMEOUT). */
-export function configureGateway(o: { timeoutMs?: number; signal?: AbortSignal; printer?: Printer }): void {
-  if (o.timeoutMs !== undefined) settings.timeoutMs = o.timeoutMs
-  if (o.signal !== undefined) {
-    settings.signal = o.signal
-    // every running command listens on it (checks run in parallel); each removes its listener when it ends
-    setMaxListeners(0, o.signal)
-  }
-  if (o.printer !== undefined) settings.printer = o.printer
-}
-
-export function gatewayTimeoutMs(): number {
-  return settings.timeoutMs
-}
-
-/** The deadline of a command that itself waits up to `waitMs` (compose up --wait, down --timeout): that plus COMMAND_TIMEOUT. */
-export function deadlineAfter(waitMs: number): number {
-  return waitMs + settings.timeoutMs
-}
-
-/** Image builds: they download and compile, so their deadline is long (30 min). */
-export const BUILD_TIMEOUT_MS = 30 * 60_000
-
-/** Unit tests: record every call instead of starting it; the responder answers (default: ok, empty). */
-export function recordCalls(responder?: Responder): RecordedCall[] {
-  settings.recording = []
-  settings.responder = responder
-  hung.clear()
-  return settings.recording
-}
-
-export function stopRecording(): void {
-  settings.recording = null
-  settings.responder = undefined
-  hung.clear()
-}
-
-/** Forget programs that missed a deadline (tests that run several operations in one process). */
-export function resetHung(): void {
-  hung.clear()
-}
 
 /** Process groups of the children running now (a test checks none is left). */
 export function runningChildren(): number[] {

@@ -143,6 +143,46 @@ async function readSlotStatus(sh: Shell, config: Config, slot: Slot): Promise<Sl
   return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
 }
 
+/** The docker commands of a slot's containers: build its image, when they started, their logs, remove them. */
+function slotCommands(
+  sh: Shell,
+  config: Config,
+  ui: Printer,
+): Pick<Platform, 'buildImage' | 'containerStarts' | 'slotLogs' | 'removeSlot'> {
+  return {
+    async buildImage(version) {
+      const t = slotTarget(config, 'blue', version)
+      await sh.docker(buildArgs(t, ['api']), {
+        env: t.env,
+        action: `build ${imageRef(config, version)}`,
+        timeoutMs: BUILD_TIMEOUT_MS,
+      })
+    },
+    async containerStarts(slot) {
+      const names = (await projectContainers(sh, slotProject(config, slot))).map((c) => c.name)
+      if (!names.length) return []
+      const r = await sh.docker(
+        ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.StartedAt}}', ...names],
+        { changes: false, nothrow: true, action: `read when the containers of ${slot} started` },
+      )
+      return parseStarts(r.stdout)
+    },
+    async slotLogs(slot, version, tail = 15) {
+      const t = slotTarget(config, slot, version)
+      const r = await sh.docker(logsArgs(t, tail), { env: t.env, nothrow: true, changes: false })
+      return ui.mask(r.stdout + r.stderr)
+    },
+    async removeSlot(slot) {
+      const t = slotTarget(config, slot, 'retired')
+      await sh.docker(downArgs(t, { timeoutS: 30 }), {
+        env: t.env,
+        action: `remove slot ${slot}`,
+        timeoutMs: deadlineAfter(30_000),
+      })
+    },
+  }
+}
+
 export function createPlatform(
   config: Config,
   paths: Paths,
@@ -169,14 +209,7 @@ export function createPlatform(
     imageAvailable: (version) => imageExists(sh, imageRef(config, version)),
     resolveImage: (version, o) =>
       resolveImage(sh, ui, { appImage: config.appImage, registry: config.registry, version, ...o }),
-    async buildImage(version) {
-      const t = slotTarget(config, 'blue', version)
-      await sh.docker(buildArgs(t, ['api']), {
-        env: t.env,
-        action: `build ${imageRef(config, version)}`,
-        timeoutMs: BUILD_TIMEOUT_MS,
-      })
-    },
+    ...slotCommands(sh, config, ui),
     async startSlot(slot, version, timeoutMs, image) {
       const t = slotTarget(config, slot, version, image ? { APP_IMAGE_REF: image } : {})
       // --wait kept for now: without it, a candidate switched to right after its probes passed failed its
@@ -197,28 +230,6 @@ export function createPlatform(
           : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
-    },
-    async containerStarts(slot) {
-      const names = (await projectContainers(sh, slotProject(config, slot))).map((c) => c.name)
-      if (!names.length) return []
-      const r = await sh.docker(
-        ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.StartedAt}}', ...names],
-        { changes: false, nothrow: true, action: `read when the containers of ${slot} started` },
-      )
-      return parseStarts(r.stdout)
-    },
-    async slotLogs(slot, version, tail = 15) {
-      const t = slotTarget(config, slot, version)
-      const r = await sh.docker(logsArgs(t, tail), { env: t.env, nothrow: true, changes: false })
-      return ui.mask(r.stdout + r.stderr)
-    },
-    async removeSlot(slot) {
-      const t = slotTarget(config, slot, 'retired')
-      await sh.docker(downArgs(t, { timeoutS: 30 }), {
-        env: t.env,
-        action: `remove slot ${slot}`,
-        timeoutMs: deadlineAfter(30_000),
-      })
     },
     probeSlot: (slot, version, signal) =>
       Promise.all(

@@ -79,6 +79,45 @@ function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   return out
 }
 
+/** The verdict on a whole response: its status, the optional body pattern and header. */
+function checkResponse(
+  opts: HttpProbeOptions,
+  expect: StatusExpectation,
+  status: number,
+  resHeaders: Record<string, string>,
+  body: string,
+): Omit<ProbeResult, 'name' | 'latencyMs'> {
+  const problems: string[] = []
+  if (!statusMatches(status, expect)) problems.push(`status ${status}, expected ${describeExpect(expect)}`)
+  if (opts.bodyPattern && !opts.bodyPattern.test(body)) {
+    problems.push(`body does not match ${opts.bodyPattern}`)
+  }
+  if (opts.header) {
+    const [hn, want] = opts.header
+    const got = resHeaders[hn.toLowerCase()]
+    const good = got !== undefined && (typeof want === 'string' ? got === want : want.test(got))
+    if (!good) problems.push(`header ${hn}: ${got === undefined ? 'missing' : JSON.stringify(got)}, expected ${want}`)
+  }
+  return {
+    ok: problems.length === 0,
+    status,
+    headers: resHeaders,
+    detail: problems.length ? problems.join('; ') : `${status}`,
+    ...(opts.keepBody ? { body } : {}),
+  }
+}
+
+/** The server certificate of a TLS connection (its expiry and subject); undefined when it has no expiry. */
+function peerCertificate(socket: TLSSocket): ProbeResult['tls'] | undefined {
+  const cert = socket.getPeerCertificate()
+  if (!cert?.valid_to) return undefined
+  return {
+    validTo: cert.valid_to,
+    daysLeft: daysUntil(cert.valid_to),
+    subject: [cert.subject?.CN ?? ''].flat().join(', '),
+  }
+}
+
 /**
  * One HTTP(S) request with its own timeout; checks status, an optional body pattern
  * and an optional header. Reads at most 256 KiB of the body.
@@ -136,46 +175,19 @@ export function probeHttp(opts: HttpProbeOptions): Promise<ProbeResult> {
           size += c.length
         })
         res.on('error', (err) => finish({ ok: false, status, headers: resHeaders, detail: errorText(err) }))
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8')
-          const problems: string[] = []
-          if (!statusMatches(status, expect)) problems.push(`status ${status}, expected ${describeExpect(expect)}`)
-          if (opts.bodyPattern && !opts.bodyPattern.test(body)) {
-            problems.push(`body does not match ${opts.bodyPattern}`)
-          }
-          if (opts.header) {
-            const [hn, want] = opts.header
-            const got = resHeaders[hn.toLowerCase()]
-            const good = got !== undefined && (typeof want === 'string' ? got === want : want.test(got))
-            if (!good)
-              problems.push(`header ${hn}: ${got === undefined ? 'missing' : JSON.stringify(got)}, expected ${want}`)
-          }
-          finish({
-            ok: problems.length === 0,
-            status,
-            headers: resHeaders,
-            detail: problems.length ? problems.join('; ') : `${status}`,
-            ...(opts.keepBody ? { body } : {}),
-          })
-        })
+        res.on('end', () =>
+          finish(checkResponse(opts, expect, status, resHeaders, Buffer.concat(chunks).toString('utf8'))),
+        )
       })
     } catch (err) {
       return finish({ ok: false, detail: errorText(err) })
     }
-    if (isHttps) {
+    if (isHttps)
       req.on('socket', (socket) => {
         socket.once('secureConnect', () => {
-          const cert = (socket as TLSSocket).getPeerCertificate()
-          if (cert?.valid_to) {
-            tls = {
-              validTo: cert.valid_to,
-              daysLeft: daysUntil(cert.valid_to),
-              subject: [cert.subject?.CN ?? ''].flat().join(', '),
-            }
-          }
+          tls = peerCertificate(socket as TLSSocket) ?? tls
         })
       })
-    }
     req.on('error', (err) => finish({ ok: false, detail: errorText(err) }))
     req.end(opts.body)
   })

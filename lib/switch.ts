@@ -1,16 +1,24 @@
 // Switch: move traffic to the idle slot (at once or in steps), confirm, verify, and switch back on
 // its own when the verification fails or a signal arrives.
-import type { Store, SwitchThresholds as Thresholds } from './model.ts'
-import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
+import type { Store } from './model.ts'
+import { RefusedError, errorMessage } from './errors.ts'
 import { summarizeServices, type Platform, type SlotStatus } from './platform.ts'
-import type { ProbeResult } from './probe.ts'
-import { commitSwitch, markUnverified, refuseIfPending } from './safety.ts'
-import { checkDrift, describeProbes, rehearse } from './slot-checks.ts'
-import { addHistory, otherSlot, type Slot } from './model.ts'
-import { whoami } from './who.ts'
-import type { Analysis } from './traffic.ts'
+import { refuseIfPending } from './safety.ts'
+import { checkDrift, describeProbes } from './slot-checks.ts'
+import { otherSlot, type Slot } from './model.ts'
 import type { Printer } from './ui.ts'
-import { confirmPublic, watchWindow } from './watch.ts'
+import {
+  markVerifying,
+  recordSwitch,
+  shiftGradually,
+  SWITCHED_BACK,
+  switchAll,
+  switchBack,
+  verifySwitch,
+  type SwitchOptions,
+  type SwitchResult,
+  type SwitchRun,
+} from './switch-steps.ts'
 
 export function parseGradual(text: unknown): number[] {
   if (text === undefined) return []
@@ -100,26 +108,8 @@ export async function planSwitch(
   }
 }
 
-export type SwitchOptions = {
-  stepMs: number
-  verifyMs: number
-  thresholds: Thresholds
-  keepPreviousMs: number
-  signal?: AbortSignal
-  /** probes per second during analysis windows */
-  intervalMs?: number
-}
-
-export type SwitchResult = {
-  from: Slot
-  to: Slot
-  version: string
-  switchMs: number
-  verification: Analysis | null
-  switchedBack: boolean
-}
-
-const SWITCHED_BACK = Symbol('switched back')
+/** the options, the result and the steps of a switch live in switch-steps.ts; importers keep importing them from here */
+export type { SwitchOptions, SwitchResult } from './switch-steps.ts'
 
 /**
  * Moves traffic to plan.to (in steps when plan.gradual), confirms, verifies, then records. Any signal
@@ -136,28 +126,8 @@ export async function executeSwitch(
   const started = Date.now()
   const { from, to, version } = plan
   if (plan.done) return { from, to, version, switchMs: 0, verification: null, switchedBack: false }
+  const run: SwitchRun = { p, store, ui, plan, o, started }
   const aborted = () => !!o.signal?.aborted
-  const back = async (why: string): Promise<never> => {
-    const interrupted = aborted()
-    const outcome = interrupted ? 'interrupted' : 'rolled_back'
-    p.setLive(from) // also removes every gradual bucket marker
-    store.update((s) => {
-      s.live = from
-      s.pending = null
-      markUnverified(s, to, version, interrupted ? undefined : why)
-      addHistory(s, { action: 'switch', outcome, version, from, to, detail: why })
-    })
-    store.audit({ action: 'switch', outcome, version, slot: to, durationMs: Date.now() - started, detail: why })
-    await store.recordLive?.(from, true)
-    ui.error(`Switched back to ${from}: ${why}`)
-    const message = `Can't keep ${to} (${version}) live: ${why}. Traffic is back on ${from}.`
-    const hint = `Look at ${to}: npx zx scripts/health-check.ts; it is still running for inspection.`
-    throw Object.assign(interrupted ? new InterruptedError(message, hint) : new OperationError(message, hint), {
-      [SWITCHED_BACK]: true,
-    })
-  }
-  const window = (title: string, probe: () => Promise<ProbeResult[]>, ms: number) =>
-    ui.step(title, () => watchWindow(probe, ms, o.thresholds, { signal: o.signal, intervalMs: o.intervalMs }))
   store.update(
     (s) =>
       (s.pending = {
@@ -171,96 +141,21 @@ export async function executeSwitch(
       }),
   )
   try {
-    for (const pct of plan.gradual) {
-      if (aborted()) await back(`interrupted before the ${pct}% step of the gradual shift`)
-      if (p.dryRun) {
-        p.setGradual(to, pct)
-        rehearse(
-          ui,
-          `would analyse ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s (preview and public probes; success rate ≥ ${o.thresholds.minSuccessRate * 100}%, p95 ≤ ${o.thresholds.maxP95Ms} ms), and go back to ${from} if it fails`,
-        )
-        continue
-      }
-      await ui.step(`Sending ${pct}% of new requests to ${to}`, async () => p.setGradual(to, pct))
-      const a = await window(
-        `Analysing ${to} at ${pct}% for ${Math.round(o.stepMs / 1000)}s`,
-        async () => [...(await p.probeSlot(to)), ...(await p.probePublic())],
-        o.stepMs,
-      )
-      if (!a.ok) await back(`analysis at ${pct}% failed: ${a.reasons.join('; ')}`)
-      if (aborted()) await back(`interrupted during the gradual shift at ${pct}%`)
-    }
-    if (aborted()) await back('interrupted before the switch')
-    let switchMs = 0
-    if (p.dryRun) {
-      p.setLive(to)
-      rehearse(
-        ui,
-        `would confirm through the public listener that responses carry X-Slot: ${to} (5 s at most, else back to ${from})`,
-      )
-    } else {
-      await ui.step(`Switching every new request to ${to} (${version})`, async () => p.setLive(to))
-      const c = await confirmPublic(p, to, o.signal)
-      if (aborted()) await back('interrupted while confirming the switch')
-      if (!c.ok) await back(`the public listener does not answer from ${to} (${c.seen})`)
-      switchMs = c.ms
-      await store.recordLive?.(to, false)
-      ui.success(`Every new request goes to ${to}: confirmed by X-Slot in ${switchMs} ms`)
-    }
-    store.update((s) => {
-      // routed there, not yet verified: a killed run is verified again by the next one
-      s.live = to
-      s.slots[to] ??= { version, slot: to, deployedAt: new Date().toISOString(), deployedBy: whoami().user }
-      s.pending = {
-        operation: 'switch',
-        version,
-        slot: to,
-        from,
-        step: 'verifying',
-        startedAt: new Date(started).toISOString(),
-        pid: process.pid,
-      }
-    })
-    let verification: Analysis | null = null
-    if (o.verifyMs > 0 && p.dryRun)
-      rehearse(
-        ui,
-        `would verify ${to} for ${Math.round(o.verifyMs / 1000)}s through the public listener, and switch back to ${from} if it fails or is interrupted`,
-      )
-    else if (o.verifyMs > 0) {
-      verification = await window(
-        `Verifying ${to} for ${Math.round(o.verifyMs / 1000)}s`,
-        () => p.probePublic(),
-        o.verifyMs,
-      )
-      if (!verification.ok) await back(`verification failed: ${verification.reasons.join('; ')}`)
-    }
+    await shiftGradually(run)
+    if (aborted()) await switchBack(run, 'interrupted before the switch')
+    const switchMs = await switchAll(run)
+    markVerifying(run)
+    const verification = await verifySwitch(run)
     if (aborted())
-      await back(
+      await switchBack(
+        run,
         o.verifyMs > 0 ? 'interrupted during the verification window' : 'interrupted before the switch was recorded',
       )
-    store.update((s) => {
-      commitSwitch(s, {
-        from,
-        to,
-        version,
-        keepPreviousMs: o.keepPreviousMs,
-        verified: o.verifyMs > 0 || s.slots[to]?.verified !== false,
-      })
-      addHistory(s, { action: 'switch', outcome: 'succeeded', version, from, to })
-    })
-    store.audit({
-      action: 'switch',
-      outcome: 'succeeded',
-      version,
-      slot: to,
-      durationMs: Date.now() - started,
-      detail: `from ${from}`,
-    })
+    recordSwitch(run)
     return { from, to, version, switchMs, verification, switchedBack: false }
   } catch (err) {
     if ((err as Record<symbol, unknown>)[SWITCHED_BACK] || p.dryRun) throw err
     // anything unexpected (a marker write, a probe crash) while traffic may be moving: go back too
-    return back(`${errorMessage(err)}`)
+    return switchBack(run, `${errorMessage(err)}`)
   }
 }

@@ -1,12 +1,18 @@
-// The one fake platform and the in-memory store that unit tests run operations against: a small
-// world (slots, routing, images, failures to inject) that the fake changes the way Docker and nginx would.
+// The one set of fakes that unit tests run operations against: a fake platform over a small world (slots,
+// routing, images, failures to inject) that it changes the way Docker and nginx would, the in-memory store,
+// and a quiet Printer.
 import { OperationError } from '../../lib/errors.ts'
 import { ROLES, emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/model.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
 import { memoryStore, type MemoryStore } from '../../lib/stores/memory-store.ts'
+import { Printer } from '../../lib/ui.ts'
 
 export { memoryStore, type MemoryStore }
+
+/** A Printer that prints nothing. */
+export const quiet = () =>
+  new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
 
 /** A slot's containers: none (version null), running (healthy or not), or stopped (exited). */
 export type FakeSlot = { version: string | null; healthy: boolean; startFails?: boolean; stopped?: boolean }

@@ -6,11 +6,10 @@ import type { Store } from '../../lib/bluegreen.ts'
 import type { LiveRouting } from '../../lib/nginx.ts'
 import type { Platform } from '../../lib/platform.ts'
 import type { Env } from '../../lib/script-env.ts'
-import { emptyDeployMetrics } from '../../lib/deploy-metrics.ts'
 import { decideRetire, retireOperation, runRetire } from '../../lib/pipeline/retire.ts'
 import { emptyState, type AuditEntry, type DeployState } from '../../lib/model.ts'
 import { Printer } from '../../lib/ui.ts'
-import { fakePlatform, memoryStore } from '../helpers/pipeline-fakes.ts'
+import { fakePlatform, memoryStore } from '../helpers/fakes.ts'
 import { memoryStream } from '../helpers/streams.ts'
 
 const NOW = Date.parse('2026-12-02T12:00:00Z')
@@ -67,8 +66,12 @@ test('from cron, nothing to stop answers at once: no lock, no frame, no audit en
   const ui = new Printer({ out, err: memoryStream() })
   const audit: AuditEntry[] = []
   const state = withPrevious(Date.now() + 60_000)
-  const store = memoryStore(state, audit, emptyDeployMetrics())
-  const p = fakePlatform({ live: 'green', running: { blue: 'v1', green: 'v2' }, calls: [], publicProbes: 0 })
+  const store = memoryStore(state, { entries: audit })
+  const { p } = fakePlatform({
+    live: 'green',
+    blue: { version: 'v1', healthy: true },
+    green: { version: 'v2', healthy: true },
+  })
   // a ScriptContext is only needed by the frame (lock, confirm): none here, so any access would throw
   const ctx = new Proxy({}, { get: () => assert.unreachable('the frame was entered') }) as never
   assert.is(await runRetire(ctx, { ui } as Env, p, store, false), 0)

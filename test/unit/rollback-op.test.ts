@@ -8,11 +8,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../lib/config.ts'
 import { RefusedError } from '../../lib/errors.ts'
-import { emptyDeployMetrics } from '../../lib/deploy-metrics.ts'
 import { confirmRestore, planRestore } from '../../lib/pipeline/restore.ts'
 import { rollbackOperation, type RollbackRequest } from '../../lib/pipeline/rollback-op.ts'
 import { emptyState, type AuditEntry } from '../../lib/model.ts'
-import { fakePlatform, memoryStore, quiet, type World } from '../helpers/pipeline-fakes.ts'
+import { fakePlatform, memoryStore, quiet } from '../helpers/fakes.ts'
 
 const backups = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-restore-'))
@@ -69,9 +68,13 @@ test('rollback with --restore-db plans the switch back and the restore; without 
       state.slots.green = { version: 'v2', slot: 'green', deployedAt: 't', deployedBy: 'me', verified: true }
       state.releases = [state.slots.blue, state.slots.green]
       state.previous = { slot: 'blue', version: 'v1', warmUntil: new Date(Date.now() + 60_000).toISOString() }
-      const world: World = { live: 'green', running: { blue: 'v1', green: 'v2' }, calls: [], publicProbes: 0 }
+      const { p: platform } = fakePlatform({
+        live: 'green',
+        blue: { version: 'v1', healthy: true },
+        green: { version: 'v2', healthy: true },
+      })
       const audit: AuditEntry[] = []
-      const store = memoryStore(state, audit, emptyDeployMetrics())
+      const store = memoryStore(state, { entries: audit })
       const config = { target: 'production', keepPreviousMs: 60_000, verifyMs: 0 } as unknown as Config
       const request: RollbackRequest = {
         allowUnverified: false,
@@ -81,7 +84,7 @@ test('rollback with --restore-db plans the switch back and the restore; without 
         dryRun: false,
         signal: new AbortController().signal,
       }
-      const deps = { platform: fakePlatform(world), store, ui: quiet(), config, backupsDir: dir }
+      const deps = { platform, store, ui: quiet(), config, backupsDir: dir }
       return rollbackOperation(deps, request)
     }
     const withRestore = await setup(true).plan()

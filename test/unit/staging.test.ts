@@ -9,13 +9,13 @@ import type { StagingPorts } from '../../lib/pipeline/adapters.ts'
 import { createStaging, type StagingOptions } from '../../lib/pipeline/staging.ts'
 import type { SmokeReport } from '../../lib/smoke.ts'
 import { emptyState, type AuditEntry } from '../../lib/model.ts'
-import { fakePlatform, memoryStore, quiet, type World } from '../helpers/pipeline-fakes.ts'
+import { fakePlatform, memoryStore, quiet } from '../helpers/fakes.ts'
 
 function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: boolean; images?: boolean } = {}) {
   const state = emptyState('staging')
   const audit: AuditEntry[] = []
   const metrics = emptyDeployMetrics()
-  const world: World = { live: 'blue', running: { blue: 'v1' }, calls: [], publicProbes: 0 }
+  const { p: platform, world } = fakePlatform({ live: 'blue', blue: { version: 'v1', healthy: true } })
   const hooks: string[] = []
   const events: string[] = []
   const smoke = (): SmokeReport => ({
@@ -24,11 +24,16 @@ function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: bool
     load: { total: 10, failures: 0, successRate: 1, p50: 1, p95: 2, p99: 3, ok: true, reasons: [] },
     reasons: o.smokeFails ? ['api: status 500'] : [],
   })
-  const platform = fakePlatform(world)
   if (o.images === false) platform.imageAvailable = async () => false
   const ports: StagingPorts = {
     platform,
-    store: memoryStore(state, audit, metrics),
+    store: memoryStore(state, {
+      entries: audit,
+      recordLive: (slot, rollback) => {
+        metrics.live = slot
+        if (rollback) metrics.rollbacks++
+      },
+    }),
     ui: quiet(),
     config: {
       target: 'staging',
@@ -57,7 +62,7 @@ function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: bool
     prepare: async (v) => void world.calls.push(`prepare ${v}`),
     up: async (v) => {
       world.calls.push(`up ${v}`)
-      world.running.blue = v
+      world.slots.blue = { version: v, healthy: true }
     },
     validateHealth: async (v) => {
       world.calls.push(`health ${v}`)

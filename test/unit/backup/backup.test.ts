@@ -3,11 +3,11 @@
 // argv, the drill metric, and the calls of a backup and a drill recorded by the gateway.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../../lib/config.ts'
-import { compareCounts, describeDiffs, parseCounts } from '../../lib/backup/counts.ts'
-import { planDrill, runDrill } from '../../lib/backup/drill.ts'
-import { chooseSnapshot } from '../../lib/backup/inspect.ts'
-import { drillFamilies } from '../../lib/backup/metric.ts'
+import { loadConfig } from '../../../lib/config.ts'
+import { compareCounts, describeDiffs, parseCounts } from '../../../lib/backup/counts.ts'
+import { planDrill, runDrill } from '../../../lib/backup/drill.ts'
+import { chooseSnapshot } from '../../../lib/backup/inspect.ts'
+import { drillFamilies } from '../../../lib/backup/metric.ts'
 import {
   backupArgs,
   forgetArgs,
@@ -15,16 +15,16 @@ import {
   parseSnapshots,
   snapshotDump,
   snapshotsArgs,
-} from '../../lib/backup/restic.ts'
-import { removeArgs, runScratchArgs, scratchName, type Scratch } from '../../lib/backup/scratch.ts'
-import { backupSettings, resticEnv, settingsProblems, type BackupSettings } from '../../lib/backup/settings.ts'
-import { countsName, orphanCounts, takeBackup } from '../../lib/backup/take.ts'
-import { ToolkitError, UsageError } from '../../lib/errors.ts'
-import { hookEnv } from '../../lib/hooks.ts'
-import { createGateway, recordCalls, stopRecording, type RecordedCall } from '../../lib/gateway.ts'
-import { renderMetrics } from '../../lib/metrics.ts'
-import { Printer } from '../../lib/ui.ts'
-import { tempEnvDir } from '../helpers/run.ts'
+} from '../../../lib/backup/restic.ts'
+import { removeArgs, runScratchArgs, scratchName, type Scratch } from '../../../lib/backup/scratch.ts'
+import { backupSettings, resticEnv, settingsProblems, type BackupSettings } from '../../../lib/backup/settings.ts'
+import { countsName, orphanCounts, takeBackup } from '../../../lib/backup/take.ts'
+import { ToolkitError, UsageError } from '../../../lib/errors.ts'
+import { hookEnv } from '../../../lib/hooks.ts'
+import { createGateway, recordCalls, stopRecording, type RecordedCall } from '../../../lib/gateway.ts'
+import { renderMetrics } from '../../../lib/metrics.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { tempEnvDir } from '../../helpers/run.ts'
 
 const PASSWORD = 'Vq7rT2mX9pL4sK8wZ3nB6yH1'
 const config = loadConfig({

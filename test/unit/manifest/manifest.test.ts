@@ -4,9 +4,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { EXIT } from '../../lib/errors.ts'
-import { loadManifest, ManifestError, manifestFile, manifestProblems, parseManifest } from '../../lib/manifest/load.ts'
-import { ROOT } from '../helpers/run.ts'
+import { EXIT } from '../../../lib/errors.ts'
+import {
+  loadManifest,
+  ManifestError,
+  manifestFile,
+  manifestProblems,
+  parseManifest,
+} from '../../../lib/manifest/load.ts'
+import { ROOT } from '../../helpers/run.ts'
 
 const DMS = path.join(ROOT, 'examples/dms')
 const TWELVE = path.join(ROOT, 'test/fixtures/manifests/twelve-mistakes.yaml')

@@ -8,11 +8,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse } from 'yaml'
-import { checkShape } from '../../lib/manifest/check-shape.ts'
-import { manifestProblems } from '../../lib/manifest/load.ts'
-import { manifestSchema, schemaText } from '../../lib/manifest/schema.ts'
-import { MANIFEST } from '../../lib/manifest/shape.ts'
-import { ROOT } from '../helpers/run.ts'
+import { checkShape } from '../../../lib/manifest/check-shape.ts'
+import { manifestProblems } from '../../../lib/manifest/load.ts'
+import { manifestSchema, schemaText } from '../../../lib/manifest/schema.ts'
+import { MANIFEST } from '../../../lib/manifest/shape.ts'
+import { ROOT } from '../../helpers/run.ts'
 
 const ajv = new Ajv2020({ allErrors: true, strict: true })
 const schemaAccepts = ajv.compile(manifestSchema())

@@ -6,12 +6,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { RegistrySettings } from '../../lib/config-registry.ts'
-import { OperationError, RefusedError } from '../../lib/errors.ts'
-import { createGateway, recordCalls, stopRecording } from '../../lib/gateway.ts'
-import { loginRegistry, pullImage, resolveImage } from '../../lib/images/registry.ts'
-import { Printer } from '../../lib/ui.ts'
-import { memoryStream } from '../helpers/streams.ts'
+import type { RegistrySettings } from '../../../lib/config-registry.ts'
+import { OperationError, RefusedError } from '../../../lib/errors.ts'
+import { createGateway, recordCalls, stopRecording } from '../../../lib/gateway.ts'
+import { loginRegistry, pullImage, resolveImage } from '../../../lib/images/registry.ts'
+import { Printer } from '../../../lib/ui.ts'
+import { memoryStream } from '../../helpers/streams.ts'
 
 const D1 = `sha256:${'c'.repeat(64)}`
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-images-unit-'))

@@ -3,9 +3,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { manifestProblems } from '../../lib/manifest/load.ts'
-import { MANIFEST, type Shape } from '../../lib/manifest/shape.ts'
-import { ROOT } from '../helpers/run.ts'
+import { manifestProblems } from '../../../lib/manifest/load.ts'
+import { MANIFEST, type Shape } from '../../../lib/manifest/shape.ts'
+import { ROOT } from '../../helpers/run.ts'
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 const reference = readme.slice(readme.indexOf('### Manifest reference'), readme.indexOf('## Layout'))

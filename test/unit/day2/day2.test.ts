@@ -6,9 +6,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../../lib/config.ts'
-import { parseFlags } from '../../lib/cli.ts'
-import { emptyState, type DeployState } from '../../lib/model.ts'
+import { loadConfig } from '../../../lib/config.ts'
+import { parseFlags } from '../../../lib/cli.ts'
+import { emptyState, type DeployState } from '../../../lib/model.ts'
 import {
   DEFAULT_PAGE,
   applyMaintenance,
@@ -16,14 +16,14 @@ import {
   loadPage,
   planMaintenance,
   readMaintenance,
-} from '../../lib/day2/maintenance.ts'
-import { chooseSlot, formatLine, lineSplitter, planLogs } from '../../lib/day2/logs.ts'
-import { describeExec, planExec } from '../../lib/day2/exec.ts'
-import { planDown, recordDown } from '../../lib/day2/down.ts'
-import { auditRetention } from '../../lib/day2/settings.ts'
-import { expiredRotations, rotateAuditIfDue, rotatedName, rotationDue } from '../../lib/audit-rotate.ts'
-import { ToolkitError, EXIT } from '../../lib/errors.ts'
-import { ROOT, tempEnvDir } from '../helpers/run.ts'
+} from '../../../lib/day2/maintenance.ts'
+import { chooseSlot, formatLine, lineSplitter, planLogs } from '../../../lib/day2/logs.ts'
+import { describeExec, planExec } from '../../../lib/day2/exec.ts'
+import { planDown, recordDown } from '../../../lib/day2/down.ts'
+import { auditRetention } from '../../../lib/day2/settings.ts'
+import { expiredRotations, rotateAuditIfDue, rotatedName, rotationDue } from '../../../lib/audit-rotate.ts'
+import { ToolkitError, EXIT } from '../../../lib/errors.ts'
+import { ROOT, tempEnvDir } from '../../helpers/run.ts'
 
 const config = loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir() }, generateSecrets: true })
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-day2-unit-'))

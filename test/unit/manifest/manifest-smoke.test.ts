@@ -2,9 +2,9 @@
 // header (nginx's X-Deploy-Slot), body text and JSON field. Pure; the real run is in test/e2e/app2.test.ts.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ProbeResult } from '../../lib/probe.ts'
-import { checkProbe, judge } from '../../lib/manifest/smoke-checks.ts'
-import type { SmokeCheck } from '../../lib/manifest/types.ts'
+import type { ProbeResult } from '../../../lib/probe.ts'
+import { checkProbe, judge } from '../../../lib/manifest/smoke-checks.ts'
+import type { SmokeCheck } from '../../../lib/manifest/types.ts'
 
 const check: SmokeCheck = {
   name: 'create',

@@ -3,16 +3,16 @@
 // digest a rollback runs, and the registry keys of the configuration.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../../lib/config.ts'
-import { buildStatus, renderStatus } from '../../lib/health/status-view.ts'
-import { UsageError } from '../../lib/errors.ts'
-import { keptReleases, keptRefs, recordedImage } from '../../lib/images/recorded.ts'
-import { parseImageRef, pickRepoDigest, shortDigest } from '../../lib/images/ref.ts'
-import { pruneChoice } from '../../lib/images/prune.ts'
-import { countLayers } from '../../lib/images/registry.ts'
-import { backoffDelays, classifyRegistryError, shouldRetry } from '../../lib/images/retry.ts'
-import { emptyState, type Release } from '../../lib/model.ts'
-import { tempEnvDir } from '../helpers/run.ts'
+import { loadConfig } from '../../../lib/config.ts'
+import { buildStatus, renderStatus } from '../../../lib/health/status-view.ts'
+import { UsageError } from '../../../lib/errors.ts'
+import { keptReleases, keptRefs, recordedImage } from '../../../lib/images/recorded.ts'
+import { parseImageRef, pickRepoDigest, shortDigest } from '../../../lib/images/ref.ts'
+import { pruneChoice } from '../../../lib/images/prune.ts'
+import { countLayers } from '../../../lib/images/registry.ts'
+import { backoffDelays, classifyRegistryError, shouldRetry } from '../../../lib/images/retry.ts'
+import { emptyState, type Release } from '../../../lib/model.ts'
+import { tempEnvDir } from '../../helpers/run.ts'
 
 const D1 = `sha256:${'a'.repeat(64)}`
 const D2 = `sha256:${'b'.repeat(64)}`

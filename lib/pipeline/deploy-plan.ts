@@ -1,0 +1,133 @@
+// Planning a deploy: preflight, recovery of a killed run, the candidate slot, the pending
+// migrations (refusing a contraction unless allowed) and the steps shown to the operator.
+import { planCreate, type CreatePlan } from '../bluegreen.ts'
+import type { PendingMigrations } from '../db.ts'
+import { RefusedError } from '../errors.ts'
+import { otherSlot, type Slot } from '../model.ts'
+import type { DeployPorts } from './adapters.ts'
+import type { DeployOptions, DeployPlan } from './deploy-types.ts'
+import { finishedByRecovery, recoverPending } from './recover.ts'
+
+/** The recorded live release again: "already live" only when its slot really runs it; else point to boot. */
+async function refuseRedeployOfLive(p: DeployPorts['platform'], version: string, live: Slot): Promise<never> {
+  const status = await p.slotStatus(live)
+  if (status.running && status.version === version)
+    throw new RefusedError(
+      `Can't deploy ${version}: it is already live in ${live}. Nothing was changed.`,
+      'To run it again elsewhere, deploy another version; to go back, use rollback-production.',
+    )
+  throw new RefusedError(
+    `Can't deploy ${version}: it is the recorded live release of ${live}, but ${live} does not run it (${status.problems.join(', ') || 'no containers'}). Nothing was changed.`,
+    'Bring back what the state records (the core, the live and the warm previous slot): npx zx scripts/boot.ts',
+  )
+}
+
+function describeMigrations(m: PendingMigrations): string {
+  if (!m.pending.length) return 'none pending'
+  return m.pending.map((x) => `${x.file}${x.contract ? ' (CONTRACT)' : ''}`).join(', ')
+}
+
+/** The recovery of a killed run of this same deploy finished it: a plan with nothing else to do. */
+function recoveredPlan(slot: Slot, version: string, preflight: string[], recovered: string[]): DeployPlan {
+  const create: CreatePlan = { slot, live: slot, version: version, replaces: null, build: false, steps: [] }
+  return {
+    version: version,
+    slot,
+    live: otherSlot(slot),
+    liveVersion: version,
+    firstDeploy: false,
+    create,
+    migrations: null,
+    migrationsNote: 'none (already done)',
+    gradual: [],
+    preflight,
+    recovered,
+    done: true,
+    steps: [
+      ...recovered,
+      `nothing else to do: ${version} is live in ${slot} and verified; record, run hooks/post-deploy, notify`,
+    ],
+  }
+}
+
+/** The migrations a deploy would apply, listed when the image and the database are there; a contraction is refused unless allowed. */
+async function planMigrations(
+  ports: DeployPorts,
+  o: DeployOptions,
+  slot: Slot,
+  coreRunning: boolean,
+): Promise<{ migrations: PendingMigrations | null; migrationsNote: string }> {
+  let migrations: PendingMigrations | null = null
+  let migrationsNote: string
+  if (!coreRunning) migrationsNote = 'every migration of the release (the database starts empty or is started first)'
+  else if (o.build && !(await ports.platform.imageAvailable(o.version)))
+    migrationsNote = 'listed after the image is built'
+  else {
+    migrations = await ports.listPending(slot, o.version)
+    migrationsNote = describeMigrations(migrations)
+    if (migrations.contract && !o.allowContract)
+      throw new RefusedError(
+        `Can't deploy ${o.version}: its migrations contract the schema (${migrations.pending
+          .filter((m) => m.contract)
+          .map((m) => m.file)
+          .join(', ')}); the live release may still use what they remove. Nothing was changed.`,
+        'Migrations are expand-only by default. Ship the contraction once no live release needs the old schema, with --allow-contract.',
+      )
+  }
+  return { migrations, migrationsNote }
+}
+
+export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<DeployPlan> {
+  const { platform: p, store, ui, config } = ports
+  const pre = await ports.preflight()
+  const pending = store.read().pending
+  const recovered = await recoverPending(p, store, ui, {
+    dryRun: ports.dryRun,
+    removeOneOffs: (slot) => ports.removeOneOffs(slot),
+    verify: {
+      verifyMs: o.verifyMs,
+      thresholds: config.thresholds,
+      keepPreviousMs: config.keepPreviousMs,
+      signal: o.signal,
+    },
+  })
+  const after = store.read()
+  if (!ports.dryRun && finishedByRecovery(pending, after, o.version))
+    return recoveredPlan(pending!.slot!, o.version, pre.lines, recovered)
+  const create = await planCreate(p, store, { version: o.version, replace: true, build: o.build })
+  const state = store.read()
+  const liveVersion = state.live ? (state.slots[state.live]?.version ?? null) : null
+  if (liveVersion === o.version) await refuseRedeployOfLive(p, o.version, create.live)
+  const { migrations, migrationsNote } = await planMigrations(ports, o, create.slot, pre.coreRunning)
+  const switchMode = o.gradual.length
+    ? `gradually (${[...o.gradual, 100].join('% → ')}%, ${Math.round(o.stepMs / 1000)}s each)`
+    : 'at once'
+  const steps = [
+    ...recovered,
+    `preflight: ${pre.lines.join('; ')}`,
+    'run hooks/pre-deploy (if present); a failure stops here with nothing changed',
+    pre.coreRunning
+      ? 'apply changed nginx settings, if any (validated with nginx -t, reloaded only when they changed)'
+      : 'start the core services (nginx, postgres, redis) and prepare the runtime directory',
+    `back up the database with pg_dump -Fc to ${config.varDir}/backups (kept: newest ${config.backup.keepCount}, at most ${config.backup.keepDays} days), verified by pg_restore --list`,
+    ...create.steps,
+    `migrate with ${o.version}'s migrate.js in a one-off container: ${migrationsNote}${o.allowContract ? ' (contracting allowed)' : ' (expand-only)'}`,
+    `smoke-test ${create.slot} through the preview listener: every role, a document round trip, a short load${' '}(error rate and p95 thresholds), hooks/smoke`,
+    `switch ${switchMode} from ${create.live}${liveVersion ? ` (${liveVersion})` : ''} to ${create.slot} (${o.version}), verify for ${Math.round(o.verifyMs / 1000)}s, switch back on failure`,
+    `record, run hooks/post-deploy, notify; ${create.live} stays warm for an instant rollback`,
+  ]
+  return {
+    version: o.version,
+    slot: create.slot,
+    live: create.live,
+    liveVersion,
+    firstDeploy: !pre.coreRunning,
+    create,
+    migrations,
+    migrationsNote,
+    gradual: o.gradual,
+    preflight: pre.lines,
+    recovered,
+    steps,
+  }
+}
