@@ -128,6 +128,26 @@ export type AuditEntry = {
 /** The gates of a switch's verification window: the share of probes that must succeed and their p95. */
 export type SwitchThresholds = { minSuccessRate: number; maxP95Ms: number }
 
+/** The answer of one probe (HTTP, TCP, PostgreSQL, Redis), as probes return it and evaluators read it. */
+export type ProbeResult = {
+  name: string
+  ok: boolean
+  latencyMs: number
+  detail: string
+  /** HTTP status code, when an HTTP answer arrived */
+  status?: number
+  /** HTTP response headers (lower-case names; multi-valued joined with ", ") */
+  headers?: Record<string, string>
+  /** the response body (first 256 KiB), only with keepBody */
+  body?: string
+  /** HTTPS: the peer certificate's expiry */
+  tls?: { validTo: string; daysLeft: number; subject: string }
+  /** PostgreSQL: client connections in use and max_connections */
+  connections?: { used: number; max: number }
+  /** Redis: used_memory and maxmemory in bytes (max 0 = no limit) */
+  memory?: { used: number; max: number }
+}
+
 // ---------------------------------------------------------------- the store port
 
 /** Where operations read and write their history: the state file and audit log, or fakes in tests. */

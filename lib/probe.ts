@@ -1,6 +1,7 @@
 // Network probes: the adapter that asks the world "are you alive?" over HTTP(S) and TCP.
 // A probe never throws for an expected failure (refused, timed out, wrong status):
 // it returns a ProbeResult with ok=false and a detail that says what happened.
+import type { ProbeResult } from './model.ts'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -8,24 +9,7 @@ import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
 import { daysUntil } from './dates.ts'
 
-export type ProbeResult = {
-  name: string
-  ok: boolean
-  latencyMs: number
-  detail: string
-  /** HTTP status code, when an HTTP answer arrived */
-  status?: number
-  /** HTTP response headers (lower-case names; multi-valued joined with ", ") */
-  headers?: Record<string, string>
-  /** the response body (first 256 KiB), only with keepBody */
-  body?: string
-  /** HTTPS: the peer certificate's expiry */
-  tls?: { validTo: string; daysLeft: number; subject: string }
-  /** PostgreSQL: client connections in use and max_connections */
-  connections?: { used: number; max: number }
-  /** Redis: used_memory and maxmemory in bytes (max 0 = no limit) */
-  memory?: { used: number; max: number }
-}
+export type { ProbeResult } from './model.ts'
 
 /** A named probe for runProbes; run receives a signal that aborts at the deadline. */
 export type Probe = { name: string; run: (signal: AbortSignal) => Promise<ProbeResult> }

@@ -1,5 +1,5 @@
 // Traffic analysis: success rate and latency percentiles of many probe results against thresholds.
-import type { ProbeResult } from './probe.ts'
+import type { ProbeResult } from './model.ts'
 
 export type Analysis = {
   total: number

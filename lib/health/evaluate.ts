@@ -1,7 +1,7 @@
 // Pure evaluators of the services (HTTP, PostgreSQL, Redis, TLS) and the host (disk, memory, load):
 // facts gathered from the world in, a CheckResult with a status out. No I/O here.
 import type { Thresholds } from '../config-health.ts'
-import type { ProbeResult } from '../probe.ts'
+import type { ProbeResult } from '../model.ts'
 import type { CheckResult } from './model.ts'
 import { worstStatus } from './model.ts'
 import { levelAbove, levelBelow } from './thresholds.ts'
