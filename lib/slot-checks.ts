@@ -1,32 +1,12 @@
-// The checks every blue-green operation shares: version and slot validators, drift, the words of a
-// dry run and of failed probes.
-import { VERSION_RE } from './model.ts'
-import { RefusedError, shownValue } from './errors.ts'
+// The checks every blue-green operation shares: drift, the words of a dry run and of failed probes
+// (the version and slot validators are model.ts's, named here too).
+import { RefusedError } from './errors.ts'
 import type { ProbeResult } from './probe.ts'
 import { otherSlot, type DeployState, type Slot } from './model.ts'
 import type { Printer } from './ui.ts'
 
-export function validateVersion(version: unknown, flag = '--version'): string {
-  if (typeof version !== 'string' || version === '')
-    throw new RefusedError(`Can't continue: ${flag} is required`, `Give the release's image tag, e.g. ${flag} v1.4.2`)
-  if (!VERSION_RE.test(version)) {
-    throw new RefusedError(
-      `Can't use ${flag} ${shownValue(version)}: a version is an image tag: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' or '-'`,
-      `Use the image tag, e.g. ${flag} v1.4.2. Nothing was changed.`,
-    )
-  }
-  return version
-}
-
-export function validateSlot(slot: unknown): Slot | undefined {
-  if (slot === undefined) return undefined
-  if (slot !== 'blue' && slot !== 'green')
-    throw new RefusedError(
-      `Can't use --slot ${shownValue(String(slot))}: a slot is blue or green`,
-      'Nothing was changed.',
-    )
-  return slot
-}
+/** the validators live with the words they check (model.ts); named here for the operations' callers */
+export { validateSlot, validateVersion } from './model.ts'
 
 /** What to do about a gradual shift nobody is running any more. */
 export function stuckShiftHint(to: Slot): string {

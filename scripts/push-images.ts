@@ -3,7 +3,7 @@
 // with the release tag (for teams without CI); prints the digest deploys will pin.
 import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
-import { validateVersion } from '../lib/bluegreen.ts'
+import { validateVersion } from '../lib/model.ts'
 import { RefusedError, UsageError } from '../lib/errors.ts'
 import { createGateway } from '../lib/gateway.ts'
 import { shortDigest } from '../lib/images/ref.ts'
