@@ -8,7 +8,7 @@ import { DEFAULT_AUDIT_RETENTION, type AuditRetention } from './day2/settings.ts
 
 let policy: AuditRetention = DEFAULT_AUDIT_RETENTION
 
-/** Set once per script from the loaded config (lib/context.ts). */
+/** Set once per script from the loaded config (lib/script-env.ts). */
 export function configureAuditRetention(p: AuditRetention): void {
   policy = p
 }
