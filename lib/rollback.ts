@@ -153,6 +153,34 @@ function rollbackSteps(
   ]
 }
 
+/** The history entry and the audit line of a rollback that succeeded (the audit's detail defaults to the history's). */
+function recordRollback(
+  store: Store,
+  plan: RollbackPlan,
+  started: number,
+  d: { history: string; audit?: string; clearPending?: boolean },
+): void {
+  store.update((s) => {
+    if (d.clearPending) s.pending = null
+    addHistory(s, {
+      action: 'rollback',
+      outcome: 'succeeded',
+      version: plan.version,
+      from: plan.from,
+      to: plan.to,
+      detail: d.history,
+    })
+  })
+  store.audit({
+    action: 'rollback',
+    outcome: 'succeeded',
+    version: plan.version,
+    slot: plan.to,
+    durationMs: Date.now() - started,
+    detail: d.audit ?? d.history,
+  })
+}
+
 /** Rollback of a stuck gradual shift: every bucket back to the slot that was live before it. */
 async function abortShift(
   p: Platform,
@@ -172,26 +200,7 @@ async function abortShift(
       `Can't confirm the rollback: every bucket marker was removed, yet the public listener answers ${c.seen}`,
       'See: npx zx scripts/health-check.ts',
     )
-  const detail = `aborted a gradual shift to ${plan.from}`
-  store.update((s) => {
-    s.pending = null
-    addHistory(s, {
-      action: 'rollback',
-      outcome: 'succeeded',
-      version: plan.version,
-      from: plan.from,
-      to: plan.to,
-      detail,
-    })
-  })
-  store.audit({
-    action: 'rollback',
-    outcome: 'succeeded',
-    version: plan.version,
-    slot: plan.to,
-    durationMs: Date.now() - started,
-    detail,
-  })
+  recordRollback(store, plan, started, { history: `aborted a gradual shift to ${plan.from}`, clearPending: true })
   await store.recordLive?.(plan.to, true)
   return {
     from: plan.from,
@@ -237,23 +246,9 @@ export async function executeRollback(
     { ...o, verifyMs: 0 },
   )
   await store.recordLive?.(plan.to, true)
-  store.update((s) =>
-    addHistory(s, {
-      action: 'rollback',
-      outcome: 'succeeded',
-      version: plan.version,
-      from: plan.from,
-      to: plan.to,
-      detail: plan.warm ? 'warm slot' : 'recreated',
-    }),
-  )
-  store.audit({
-    action: 'rollback',
-    outcome: 'succeeded',
-    version: plan.version,
-    slot: plan.to,
-    durationMs: Date.now() - started,
-    detail: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}`,
+  recordRollback(store, plan, started, {
+    history: plan.warm ? 'warm slot' : 'recreated',
+    audit: plan.warm ? `instant: ${plan.to} was warm` : `recreated in ${plan.to}`,
   })
   return result
 }
