@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { figure, showFigure, tableRow } from '../../bench/stats.ts'
 import { timelineChart, timelineRows } from '../../bench/timeline-svg.ts'
+import { END, START, benchBlock, spliceReadme } from '../../bench/readme.ts'
 import type { TimelineEntry } from '../../lib/timeline.ts'
 
 test('figure: median of an odd and an even count, min and max, the runs kept in order', () => {
@@ -54,6 +55,32 @@ test('timelineChart: one labelled bar per row with its length, failures red, ser
   assert.match(svg, /0\.90 s/, 'the probing step is 0.9 s long')
   assert.is((svg.match(/fill="#cf222e"/g) ?? []).length, 1, 'the failed step is red')
   assert.match(svg, /<title>api: container started<\/title>/)
+})
+
+
+test('the README block: replaced between its markers only; refused without them', () => {
+  const block = benchBlock({
+    date: '2026-12-03T06:10:00.000Z',
+    machine: '2 cores, Linux 6.1',
+    loadAvg: '1.50 1.20 0.90 2/300 1234',
+    runs: 5,
+    table: ['| figure | median |', '| --- | --- |', '| x | 1.00 s |'],
+    load: { requests: 12345, failed: 0, rps: 400, p50: 12, p99: 80 },
+  })
+  assert.match(block, /^\*\*Measured 2026-12-03\*\* \(06:10 UTC\)/)
+  assert.match(block, /load average at the end 1\.50 1\.20 0\.90\./)
+  assert.match(block, /12,345 requests, \*\*0 failed\*\*/)
+  const readme = `# T\nbefore\n${START}\nold table\n${END}\nafter\n`
+  const out = spliceReadme(readme, block)
+  assert.ok(out.startsWith(`# T\nbefore\n${START}\n**Measured`))
+  assert.ok(out.endsWith(`| x | 1.00 s |\n${END}\nafter\n`))
+  assert.not.match(out, /old table/)
+  try {
+    spliceReadme('# no markers\n', block)
+    assert.unreachable('a README without markers is refused')
+  } catch (e) {
+    assert.match((e as Error).message, /no <!-- bench:start -->/)
+  }
 })
 
 test.run()
