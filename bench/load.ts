@@ -139,7 +139,14 @@ export function summarize(records: LoadRecord[], window?: [number, number]): Loa
   const lat = rs.map((r) => r.end - r.start).sort((a, b) => a - b)
   const pct = (p: number) =>
     lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)]! * 10) / 10 : 0
-  const span = rs.length ? Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.start)) : 0
+  // loops, not Math.max(...): a bench run holds hundreds of thousands of records, more than a call's arguments
+  let first = Number.POSITIVE_INFINITY
+  let last = Number.NEGATIVE_INFINITY
+  for (const r of rs) {
+    if (r.start < first) first = r.start
+    if (r.end > last) last = r.end
+  }
+  const span = rs.length ? last - first : 0
   const bySlot: Record<string, number> = {}
   for (const r of rs) bySlot[r.slot || '-'] = (bySlot[r.slot || '-'] ?? 0) + 1
   const failures = rs.filter(isFailure)

@@ -10,7 +10,7 @@ export function switchChart(
   o: { binMs?: number; title?: string } = {},
 ): string {
   const bin = o.binMs ?? 500
-  const end = Math.max(...records.map((r) => r.end), 1)
+  const end = records.reduce((m, r) => Math.max(m, r.end), 1) // not Math.max(...): too many records for arguments
   const bins = Math.ceil(end / bin)
   const series: Record<string, number[]> = {
     blue: new Array(bins).fill(0),

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import { figure, showFigure, tableRow } from '../../bench/stats.ts'
 import { timelineChart, timelineRows } from '../../bench/timeline-svg.ts'
 import { END, START, benchBlock, spliceReadme } from '../../bench/readme.ts'
+import { summarize, type LoadRecord } from '../../bench/load.ts'
 import type { TimelineEntry } from '../../lib/timeline.ts'
 
 test('figure: median of an odd and an even count, min and max, the runs kept in order', () => {
@@ -57,7 +58,6 @@ test('timelineChart: one labelled bar per row with its length, failures red, ser
   assert.match(svg, /<title>api: container started<\/title>/)
 })
 
-
 test('the README block: replaced between its markers only; refused without them', () => {
   const block = benchBlock({
     date: '2026-12-03T06:10:00.000Z',
@@ -81,6 +81,21 @@ test('the README block: replaced between its markers only; refused without them'
   } catch (e) {
     assert.match((e as Error).message, /no <!-- bench:start -->/)
   }
+})
+
+test('summarize: a run of 300,000 requests (more than a call takes as arguments): span, rate and failures', () => {
+  const records = Array.from({ length: 300_000 }, (_, i) => ({
+    method: 'GET',
+    start: i / 10,
+    end: i / 10 + 5,
+    status: i % 100_000 === 0 ? 502 : 200,
+    slot: i % 2 ? 'blue' : 'green',
+  })) satisfies LoadRecord[]
+  const s = summarize(records)
+  assert.is(s.requests, 300_000)
+  assert.is(s.failed, 3)
+  assert.is(s.rps, Math.round((300_000 / (29_999.9 + 5)) * 1000))
+  assert.equal(s.bySlot, { blue: 150_000, green: 150_000 })
 })
 
 test.run()
