@@ -93,6 +93,7 @@ export function nginxSettings(config: Config): NginxSettings {
     statusAllow: config.statusAllow,
     domains: config.tls.domains,
     hsts: config.tls.hsts,
+    sticky: config.gradualSticky,
   }
 }
 
