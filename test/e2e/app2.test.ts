@@ -5,61 +5,22 @@
 // gradually, switches, rolls back: 0 failed requests, and X-Deploy-Slot (added by nginx) shows each step;
 // the manifest's smoke checks run against the candidate through the preview listener.
 // Prefix dmst-app2, subnet 172.29.46, ports 31xxx.
-import fs from 'node:fs'
 import https from 'node:https'
-import os from 'node:os'
-import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { $ } from 'zx'
-import { loadManifest } from '../../lib/manifest/load.ts'
-import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
-import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
 import { runChecks } from '../../lib/manifest/smoke-checks.ts'
 import { setGradual, setLive } from '../../lib/nginx.ts'
-import {
-  BASE_IMAGE,
-  buildOne,
-  cleanupVarDir,
-  prepare,
-  previewUrl,
-  publicUrl,
-  removeProjects,
-  REPO,
-  request,
-  testStack,
-  waitFor,
-} from './harness.ts'
+import { previewUrl, publicUrl, waitFor } from './harness.ts'
+import { pyshopStack } from './pyshop-stack.ts'
 
-const PREFIX = 'dmst-app2'
-const NGINX = `${PREFIX}-nginx`
 const [V1, V2] = ['e2e-a1', 'e2e-a2']
-const stack = testStack({
-  prefix: PREFIX,
+const shop = pyshopStack({
+  prefix: 'dmst-app2',
   netPrefix: '172.29.46',
   ports: { https: 31443, preview: 31444, http: 31480, status: 31490, postgres: 31432, redis: 31379 },
+  versions: [V1, V2],
 })
-const s = stack.settings
-const live = path.join(s.varDir, 'live')
-const repoCopy = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-repo-`))
-const manifest = loadManifest(path.join(REPO, 'examples/pyshop'), { target: 'production' })
-const sh = $({ nothrow: true, quiet: true })
-
-type Answer = { status: number; slot: string; body: { service?: string; version?: string; replica?: string } }
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const r = await request(url, { headers })
-  return { status: r.status, slot: String(r.headers['x-deploy-slot']), body: r.status === 200 ? r.json() : {} }
-}
-
-/** compose up --wait of one slot's generated file */
-async function upSlot(slot: 'blue' | 'green', version: string): Promise<void> {
-  const file = path.join(s.varDir, `app-${slot}.yml`)
-  fs.writeFileSync(file, renderSlotCompose(manifest, { slot, version, netPrefix: s.netPrefix }))
-  const env = { ...process.env, NETWORK_NAME: s.networkName, VAR_DIR: s.varDir }
-  const r = await sh({ env })`docker compose -f ${file} -p ${`${PREFIX}-prod-${slot}`} up -d --wait --wait-timeout 120`
-  assert.is(r.exitCode, 0, r.stderr)
-}
+const { stack, manifest, live, upSlot, get } = shop
 
 /** The load: `workers` keep-alive clients in a loop over both routes; every answer counted. */
 function startLoad(workers = 6) {
@@ -112,47 +73,16 @@ async function waitServed(slot: string, version: string, n = 20): Promise<void> 
 }
 
 test.before(async () => {
-  await removeProjects(PREFIX)
-  await sh`docker rm -f ${NGINX}`
-  for (const v of [V1, V2]) await buildOne(`pyshop/app:${v}`, path.join(REPO, 'examples/pyshop'), { BASE_IMAGE })
-  await buildOne('dms/nginx:local', path.join(REPO, 'compose/images/nginx'), { BASE_IMAGE })
-  await prepare(stack)
-  // the stack's nginx configuration, with the app's generated upstreams, zones and locations in place of the
-  // sample's (the two lines a manifest-driven stack changes)
-  fs.cpSync(path.join(REPO, 'nginx'), repoCopy, { recursive: true })
-  const gen = renderAppNginx(manifest, s.netPrefix)
-  fs.mkdirSync(path.join(repoCopy, 'generated'))
-  for (const [name, text] of Object.entries(gen)) fs.writeFileSync(path.join(repoCopy, 'generated', name), text)
-  fs.writeFileSync(path.join(repoCopy, 'snippets/app-locations.conf'), gen['app-locations.conf'])
-  const upstreams = path.join(repoCopy, 'conf.d/10-upstreams.conf')
-  const text = fs.readFileSync(upstreams, 'utf8')
-  assert.ok(text.includes('include /etc/nginx/dms/upstreams.conf;'))
-  fs.writeFileSync(
-    upstreams,
-    text.replace(
-      'include /etc/nginx/dms/upstreams.conf;',
-      'include /etc/nginx/repo/generated/upstreams.conf;\ninclude /etc/nginx/repo/generated/app-zones.conf;',
-    ),
-  )
+  await shop.setUp()
 })
 
 test.after(async () => {
-  await sh`docker rm -f ${NGINX}`
-  await removeProjects(PREFIX)
-  fs.rmSync(repoCopy, { recursive: true, force: true })
-  cleanupVarDir(stack)
+  await shop.tearDown()
 })
 
 test('pyshop from its manifest: create, gradual, switch, rollback under keep-alive load, 0 failed', async () => {
   await upSlot('blue', V1)
-  const mounts = [
-    [repoCopy, '/etc/nginx/repo'],
-    [live, '/etc/nginx/live'],
-    [path.join(s.varDir, 'nginx'), '/etc/nginx/dms'],
-    [path.join(s.varDir, 'certs'), '/etc/nginx/certs'],
-  ].flatMap(([from, to]) => ['-v', `${from}:${to}:ro`])
-  const run = await sh`docker run -d --name ${NGINX} --network host ${mounts} dms/nginx:local`
-  assert.is(run.exitCode, 0, run.stderr)
+  await shop.startNginx()
   await waitServed('blue', V1)
   const replicas = new Set<string>()
   for (let i = 0; i < 20; i++) replicas.add(String((await get(publicUrl(stack, '/'))).body.replica))
@@ -176,9 +106,11 @@ test('pyshop from its manifest: create, gradual, switch, rollback under keep-ali
   )
 
   setGradual(live, 'green', 50)
+  // the split is sticky per client (GRADUAL_STICKY=cookie, by address without a cookie): clients from
+  // 40 loopback addresses
   await waitFor('both slots to serve during the 50% shift', async () => {
     const seen = new Set<string>()
-    for (let i = 0; i < 40; i++) seen.add((await get(publicUrl(stack, '/'))).slot)
+    for (let i = 0; i < 40; i++) seen.add((await get(publicUrl(stack, '/'), {}, `127.0.1.${i + 10}`)).slot)
     return seen.has('blue') && seen.has('green') ? true : undefined
   })
   setLive(live, 'green')

@@ -2,6 +2,7 @@
 // on and off under keep-alive load (every answer 200 or the 503 page, nothing else), with health
 // endpoints, preview and status still working; logs and exec against the running release, secrets
 // masked; down keeping the volumes; the audit log rotated (small AUDIT_MAX_BYTES) along the way.
+// test-lane: day2 (shares the dmst-day2 prefix, subnet 172.29.48 and ports 33xxx with day2-traffic.test.ts)
 import fs from 'node:fs'
 import https from 'node:https'
 import os from 'node:os'
