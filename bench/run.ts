@@ -22,6 +22,8 @@ const t = toolkitTarget(PREFIX, '172.29.40', 25, {
   VERIFY_WINDOW: '5s',
   SWITCH_MAX_P95_MS: '20000',
   KEEP_PREVIOUS: '30m',
+  // the load comes from one address without cookies: split per request so the chart shows each step
+  GRADUAL_STICKY: 'request',
 })
 const out = path.join(ROOT, 'docs', 'bench')
 const say = (s: string) => process.stdout.write(`${s}\n`)

@@ -6,10 +6,13 @@
 // the manifest's smoke checks run against the candidate through the preview listener.
 // Prefix dmst-app2, subnet 172.29.46, ports 31xxx.
 import https from 'node:https'
+import zlib from 'node:zlib'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runChecks } from '../../lib/manifest/smoke-checks.ts'
-import { setGradual, setLive } from '../../lib/nginx.ts'
+import { setGradual, setLive, setReleaseMarker } from '../../lib/nginx.ts'
+import { cacheDir } from '../../lib/manifest/render-nginx.ts'
+import { $ } from 'zx'
 import { previewUrl, publicUrl, waitFor } from './harness.ts'
 import { pyshopStack } from './pyshop-stack.ts'
 
@@ -123,6 +126,71 @@ test('pyshop from its manifest: create, gradual, switch, rollback under keep-ali
   console.log(`  load: ${c.ok} ok, ${c.failed} failed, by slot ${JSON.stringify(c.bySlot)}`)
   assert.is(c.failed, 0, c.errors.slice(0, 5).join('; '))
   assert.ok(c.bySlot.blue! > 0 && c.bySlot.green! > 0, 'the load saw both slots')
+})
+
+/** one GET with the raw body bytes (harness.request decodes text) */
+function getRaw(p: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    const req = https.get(publicUrl(stack, p), { headers, rejectUnauthorized: false, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+  })
+}
+
+test('caching: /static/ (cache: 10m) MISS then HIT per release; a switch and a new release in a slot start with a MISS of the new body; gzip', async () => {
+  const asset = '/static/app.css'
+  const cached = async () => {
+    const a = await get(publicUrl(stack, asset))
+    return { status: a.status, cache: a.headers['x-cache-status'], slot: a.slot, first: a.text.split('\n')[0] }
+  }
+  const answers: Array<{ status: number }> = []
+  const expect = async (want: { cache: string; slot: string; version: string }) => {
+    const a = await cached()
+    answers.push(a)
+    assert.equal(a, {
+      status: 200,
+      cache: want.cache,
+      slot: want.slot,
+      first: `/* pyshop ${want.version} ${want.slot} ${asset} */`,
+    })
+  }
+  setReleaseMarker(live, 'blue', V1)
+  setReleaseMarker(live, 'green', V2)
+  await expect({ cache: 'MISS', slot: 'blue', version: V1 })
+  await expect({ cache: 'HIT', slot: 'blue', version: V1 })
+  const plain = await get(publicUrl(stack, '/'))
+  assert.is(plain.headers['x-cache-status'], undefined, 'an uncached route carries no X-Cache-Status')
+
+  // gzip (nginx/nginx.conf): a large enough text answer is compressed when asked, and only then
+  const zipped = await getRaw(asset, { 'Accept-Encoding': 'gzip' })
+  const unzipped = await getRaw(asset, {})
+  assert.is(zipped.headers['content-encoding'], 'gzip')
+  assert.is(unzipped.headers['content-encoding'], undefined)
+  assert.ok(unzipped.body.length > 1024, `the asset is above gzip_min_length: ${unzipped.body.length} bytes`)
+  assert.ok(zipped.body.length < unzipped.body.length, `${zipped.body.length} < ${unzipped.body.length}`)
+  assert.equal(zlib.gunzipSync(zipped.body), unzipped.body)
+
+  // a switch: the other slot's release, never the cached body of the old one
+  setLive(live, 'green')
+  await expect({ cache: 'MISS', slot: 'green', version: V2 })
+  await expect({ cache: 'HIT', slot: 'green', version: V2 })
+  // a new release in blue (its old answers still fresh in the cache): the marker names it, the first answer is a MISS
+  await upSlot('blue', V2)
+  setReleaseMarker(live, 'blue', V2)
+  setLive(live, 'blue')
+  await expect({ cache: 'MISS', slot: 'blue', version: V2 })
+  await expect({ cache: 'HIT', slot: 'blue', version: V2 })
+  // purge: empty the cache directory in the nginx container
+  const purge = await $({
+    quiet: true,
+    nothrow: true,
+  })`docker exec ${shop.nginx} find ${cacheDir(manifest)} -type f -delete`
+  assert.is(purge.exitCode, 0, purge.stderr)
+  await expect({ cache: 'MISS', slot: 'blue', version: V2 })
+  assert.is(answers.filter((a) => a.status !== 200).length, 0)
 })
 
 test.run()
