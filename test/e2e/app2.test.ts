@@ -14,15 +14,10 @@ import { setGradual, setLive, setReleaseMarker } from '../../lib/nginx.ts'
 import { cacheDir } from '../../lib/manifest/render-nginx.ts'
 import { $ } from 'zx'
 import { previewUrl, publicUrl, waitFor } from './harness.ts'
-import { pyshopStack } from './pyshop-stack.ts'
+import { PYSHOP_VERSIONS, pyshopStack } from './pyshop-stack.ts'
 
-const [V1, V2] = ['e2e-a1', 'e2e-a2']
-const shop = pyshopStack({
-  prefix: 'dmst-app2',
-  netPrefix: '172.29.46',
-  ports: { https: 31443, preview: 31444, http: 31480, status: 31490, postgres: 31432, redis: 31379 },
-  versions: [V1, V2],
-})
+const [V1, V2] = PYSHOP_VERSIONS
+const shop = pyshopStack('dmst-app2', '172.29.46', 31)
 const { stack, manifest, live, upSlot, get } = shop
 
 /** The load: `workers` keep-alive clients in a loop over both routes; every answer counted. */

@@ -9,15 +9,10 @@ import * as assert from 'uvu/assert'
 import { setGradual, setLive } from '../../lib/nginx.ts'
 import { BUCKET_COOKIE } from '../../lib/nginx-render.ts'
 import { publicUrl, waitFor } from './harness.ts'
-import { pyshopStack, type PyshopAnswer } from './pyshop-stack.ts'
+import { PYSHOP_VERSIONS, pyshopStack, type PyshopAnswer } from './pyshop-stack.ts'
 
-const [V1, V2] = ['e2e-a1', 'e2e-a2']
-const shop = pyshopStack({
-  prefix: 'dmst-day2',
-  netPrefix: '172.29.48',
-  ports: { https: 33443, preview: 33444, http: 33080, status: 33090, postgres: 33432, redis: 33379 },
-  versions: [V1, V2],
-})
+const [V1, V2] = PYSHOP_VERSIONS
+const shop = pyshopStack('dmst-day2', '172.29.48', 33)
 const url = (p = '/') => publicUrl(shop.stack, p)
 /** clients by source address: 127.0.0.0/8 is all loopback, so each is its own client to nginx */
 const addr = (i: number) => `127.0.${Math.floor(i / 200) + 1}.${(i % 200) + 10}`

@@ -11,17 +11,10 @@ import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
 import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
 import { writeNginxIncludes } from '../../lib/runtime-dir.ts'
 import type { StickyMode } from '../../lib/day2/settings.ts'
-import {
-  BASE_IMAGE,
-  buildOne,
-  cleanupVarDir,
-  prepare,
-  removeProjects,
-  REPO,
-  request,
-  testStack,
-  type StackOptions,
-} from './harness.ts'
+import { BASE_IMAGE, buildOne, cleanupVarDir, prepare, removeProjects, REPO, request, testStack } from './harness.ts'
+
+/** the two releases the suites run (one image source, VERSION differs) */
+export const PYSHOP_VERSIONS = ['e2e-a1', 'e2e-a2'] as const
 
 export type PyshopAnswer = {
   status: number
@@ -31,7 +24,18 @@ export type PyshopAnswer = {
   text: string
 }
 
-export function pyshopStack(o: StackOptions & { versions: string[] }) {
+/** prefix like dmst-app2; portBase 31 gives 31443 (https), 31444 (preview), 31080, 31090, 31432, 31379 */
+export function pyshopStack(prefix: string, netPrefix: string, portBase: number) {
+  const p = (n: string) => Number(`${portBase}${n}`)
+  const ports = {
+    https: p('443'),
+    preview: p('444'),
+    http: p('080'),
+    status: p('090'),
+    postgres: p('432'),
+    redis: p('379'),
+  }
+  const o = { prefix, netPrefix, ports, versions: PYSHOP_VERSIONS }
   const stack = testStack(o)
   const s = stack.settings
   const nginx = `${o.prefix}-nginx`
