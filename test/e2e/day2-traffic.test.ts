@@ -2,7 +2,7 @@
 // manifest in both slots, the toolkit's marker writer for the 50% step): with GRADUAL_STICKY=cookie every
 // client keeps one slot through the step, from its first request on and even when its address changes,
 // and cookie-less clients stay by address, while across clients both slots appear; in request mode one
-// client sees both slots. Every answer is counted: 0 failed.
+// client sees both slots; in address mode the address alone decides. Every answer is counted: 0 failed.
 // test-lane: day2 (shares dmst-day2's prefix, subnet 172.29.48 and ports 33xxx with day2.test.ts)
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -17,6 +17,8 @@ const url = (p = '/') => publicUrl(shop.stack, p)
 /** clients by source address: 127.0.0.0/8 is all loopback, so each is its own client to nginx */
 const addr = (i: number) => `127.0.${Math.floor(i / 200) + 1}.${(i % 200) + 10}`
 const answers: PyshopAnswer[] = []
+/** the slot each client address got at the 50% step in cookie mode (its first request: by address) */
+const byAddress = new Map<string, string>()
 
 async function get(headers: Record<string, string>, from: string): Promise<PyshopAnswer> {
   const a = await shop.get(url(answers.length % 2 ? '/api/items' : '/'), headers, from)
@@ -72,8 +74,10 @@ test('cookie mode: each client keeps one slot through a 50% step (first request 
     }
     seen.push(slots)
   }
-  for (const [c, slots] of seen.entries())
+  for (const [c, slots] of seen.entries()) {
     assert.is(new Set(slots).size, 1, `client ${c} (${buckets[c]}) saw ${slots.join(',')}`)
+    byAddress.set(addr(c), slots[0]!)
+  }
   const firstSlots = new Set(seen.map((s) => s[0]))
   assert.equal([...firstSlots].sort(), ['blue', 'green'], `across clients both slots: ${buckets.join(' ')}`)
   // the cookie alone decides: b1..b50 go to green, b51..b100 stay on blue, from any address
@@ -89,6 +93,19 @@ test('cookie mode: each client keeps one slot through a 50% step (first request 
   const bad = answers.filter((a) => a.status !== 200)
   assert.is(bad.length, 0, `failed: ${JSON.stringify(bad.slice(0, 3).map((a) => [a.status, a.text]))}`)
   console.log(`  cookie mode: ${answers.length} answers, ${clients} clients, buckets ${buckets.join(' ')}, 0 failed`)
+})
+
+test('address mode: the address decides, a cookie is ignored and none is set', async () => {
+  await shop.setSticky('address')
+  setGradual(shop.live, 'green', 50)
+  assert.equal(new Set(byAddress.values()), new Set(['blue', 'green']), 'addresses of both slots')
+  for (const [from, slot] of byAddress) {
+    for (const cookie of ['b7', 'b93']) {
+      const a = await get({ Cookie: `${BUCKET_COOKIE}=${cookie}` }, from)
+      assert.is(a.headers['set-cookie'], undefined)
+      assert.is(a.slot, slot, `${from} with ${cookie}`)
+    }
+  }
 })
 
 test('request mode: one client sees both slots within the step, no cookie is set; 0 failed overall', async () => {

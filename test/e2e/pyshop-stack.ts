@@ -11,7 +11,17 @@ import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
 import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
 import { writeNginxIncludes } from '../../lib/runtime-dir.ts'
 import type { StickyMode } from '../../lib/day2/settings.ts'
-import { BASE_IMAGE, buildOne, cleanupVarDir, prepare, removeProjects, REPO, request, testStack } from './harness.ts'
+import {
+  BASE_IMAGE,
+  buildOne,
+  cleanupVarDir,
+  prepare,
+  removeProjects,
+  REPO,
+  request,
+  testStack,
+  waitFor,
+} from './harness.ts'
 
 /** the two releases the suites run (one image source, VERSION differs) */
 export const PYSHOP_VERSIONS = ['e2e-a1', 'e2e-a2'] as const
@@ -104,8 +114,15 @@ export function pyshopStack(prefix: string, netPrefix: string, portBase: number)
     writeNginxIncludes(path.join(s.varDir, 'nginx'), { ...s, sticky })
     const t = await sh`docker exec ${nginx} nginx -t -q`
     assert.is(t.exitCode, 0, t.stderr)
+    const workers = async () => (await sh`docker exec ${nginx} ps -o pid= --ppid 1`).stdout.split(/\s+/).filter(Boolean)
+    const old = await workers()
     const r = await sh`docker exec ${nginx} nginx -s reload`
     assert.is(r.exitCode, 0, r.stderr)
+    // a reload is asynchronous: until the old workers are gone they may still take a new connection
+    await waitFor('the old nginx workers to exit after the reload', async () => {
+      const now = await workers()
+      return now.length > 0 && !now.some((p) => old.includes(p)) ? true : undefined
+    })
   }
 
   /** one GET (a new connection each time), from `localAddress` when given */
