@@ -30,6 +30,8 @@ const t = toolkitTarget(PREFIX, '172.29.40', 25, {
   HEALTH_LOAD_CRIT: '200',
   HEALTH_LATENCY_WARN_MS: '2500',
   HEALTH_LATENCY_CRIT_MS: '2900',
+  // the load comes from one address without cookies: split per request so the chart shows each step
+  GRADUAL_STICKY: 'request',
 })
 const out = path.join(ROOT, 'docs', 'bench')
 const say = (s: string) => process.stdout.write(`${s}\n`)

@@ -1,6 +1,6 @@
 // The keys of a target's configuration: each key's kind, default and whether it is generated, the
 // value checks of each kind (a named problem and its fix) and the duration parser.
-import { DAY2_SCHEMA } from './day2/settings.ts'
+import { DAY2_SCHEMA, STICKY_MODES } from './day2/settings.ts'
 import { REGISTRY_KINDS, REGISTRY_SCHEMA, checkRegistryValue, type RegistryKind } from './config-registry.ts'
 import { TLS_SCHEMA, checkTlsValue, type TlsKind } from './config-tls.ts'
 
@@ -22,6 +22,7 @@ export type Kind =
   | 'int'
   | 'ratio'
   | 'text'
+  | 'sticky'
   | TlsKind
   | RegistryKind
 export type KeySpec = { kind: Kind; default?: (t: Target) => string; generate?: boolean }
@@ -134,6 +135,8 @@ export function checkValue(kind: Kind, value: string): string | undefined {
       return /^(0(\.\d+)?|1(\.0+)?)$/.test(value) ? undefined : 'write a number from 0 to 1, like 0.99'
     case 'text':
       return value.length <= 4096 && !/[\0\r\n]/.test(value) ? undefined : 'at most 4096 characters on one line'
+    case 'sticky':
+      return (STICKY_MODES as readonly string[]).includes(value) ? undefined : `write one of ${STICKY_MODES.join(', ')}`
     default:
       return REGISTRY_KINDS.includes(kind) ? checkRegistryValue(kind, value) : checkTlsValue(kind, value)
   }

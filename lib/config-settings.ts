@@ -1,7 +1,7 @@
 // Settings of other parts, read once with the config from their pass-through keys (NOTIFY_*, SMOKE_*,
 // ALERT_*, APP_*, HEALTH_*) into typed values, so nothing outside the config parses raw values.
 import { readThresholds, type Thresholds } from './config-health.ts'
-import { auditRetention, type AuditRetention } from './day2/settings.ts'
+import { auditRetention, stickyMode, type AuditRetention, type StickyMode } from './day2/settings.ts'
 
 export type SmokeSettings = {
   requests: number
@@ -25,6 +25,8 @@ export type PartSettings = {
   health: { thresholds: Thresholds; problems: string[] }
   /** AUDIT_MAX_BYTES, AUDIT_MAX_AGE_DAYS, AUDIT_KEEP_FILES, AUDIT_KEEP_DAYS: when the audit log is rotated */
   auditRetention: AuditRetention
+  /** GRADUAL_STICKY (cookie): how a gradual shift keeps a client on one slot (lib/day2/settings.ts) */
+  gradualSticky: StickyMode
   /** MAINTENANCE_PAGE: an HTML file served as the maintenance page ('' = the built-in page) */
   maintenancePage: string
   /** BACKUP_REPOSITORY, RESTIC_PASSWORD(_FILE), BACKUP_KEEP_DAILY/WEEKLY/MONTHLY, DRILL_CHECK, DRILL_IMAGE (lib/backup/settings.ts) */
@@ -75,6 +77,7 @@ export function partSettings(raw: Record<string, string>): PartSettings {
     appEnv,
     health: readThresholds(raw),
     auditRetention: auditRetention(raw),
+    gradualSticky: stickyMode(raw),
     maintenancePage: raw.MAINTENANCE_PAGE ?? '',
     offHostBackup: {
       repository: raw.BACKUP_REPOSITORY ?? '',

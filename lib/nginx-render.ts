@@ -4,6 +4,7 @@
 
 import { ROLES, ROLE_NUM, SLOTS, SLOT_NUM, type Role, type Slot } from './model.ts'
 import { DEFAULT_HSTS, renderTlsIncludes, TLS_INCLUDE_FILES, type HstsSettings } from './nginx-render-tls.ts'
+import { STICKY_MODES, type StickyMode } from './day2/settings.ts'
 
 export interface NginxSettings {
   /** First three octets of the docker subnet, e.g. "172.29.10". */
@@ -22,6 +23,8 @@ export interface NginxSettings {
   domains?: string[]
   /** Strict-Transport-Security options (default: two years, includeSubDomains). */
   hsts?: HstsSettings
+  /** how a gradual shift splits clients (GRADUAL_STICKY, default cookie) */
+  sticky?: StickyMode
 }
 
 export const APP_PORT = 8080
@@ -33,6 +36,7 @@ export const INCLUDE_FILES = [
   'listen-status.conf',
   'upstreams.conf',
   'status-allow.conf',
+  'gradual-split.conf',
   ...TLS_INCLUDE_FILES,
 ] as const
 
@@ -108,7 +112,13 @@ export function validateNginxSettings(s: NginxSettings): Required<NginxSettings>
     keepalive: s.keepalive === undefined ? 16 : checkKeepalive(s.keepalive),
     domains: s.domains ?? [],
     hsts: s.hsts ?? DEFAULT_HSTS,
+    sticky: s.sticky === undefined ? 'cookie' : checkSticky(s.sticky),
   }
+}
+
+function checkSticky(value: unknown): StickyMode {
+  if (!(STICKY_MODES as readonly unknown[]).includes(value)) fail('sticky', value, STICKY_MODES.join(', '))
+  return value as StickyMode
 }
 
 /** Static address of an app container: `${netPrefix}.${slotNum}${roleNum}`. */
@@ -143,6 +153,46 @@ export function renderStatusAllow(cidrs: string[]): string {
   return `${HEADER}# followed by "deny all;" in the location\n${lines.join('')}`
 }
 
+/** The cookie that keeps a client's gradual-shift bucket (GRADUAL_STICKY=cookie). */
+export const BUCKET_COOKIE = 'dms_bucket'
+const BUCKET_RE = 'b(100|[1-9][0-9]?)'
+
+/** split_clients giving each key one of the buckets b1..b100 (1% each) in `variable` */
+function splitClients(key: string, variable: string): string {
+  const rows = Array.from({ length: 10 }, (_, r) =>
+    Array.from({ length: 10 }, (_, c) => `1% b${r * 10 + c + 1};`).join(' '),
+  )
+  return `split_clients "${key}" ${variable} {\n${rows.map((l) => `    ${l}\n`).join('')}}\n`
+}
+
+/**
+ * The gradual-shift split (http context): $bucket (b1..b100) of each request, whose marker
+ * live/to-<slot>-bN sends it to that slot, and $dms_bucket_cookie, the Set-Cookie value the public
+ * server adds (empty: no header). cookie: a client's first request gets the bucket of its address and
+ * keeps it in the dms_bucket cookie, so the first and every later request land in the same bucket;
+ * address: the address alone; request: each request on its own (one client sees both slots).
+ */
+export function renderGradualSplit(mode: StickyMode): string {
+  const head = `${HEADER}# GRADUAL_STICKY=${checkSticky(mode)}: 100 buckets b1..b100; a marker live/to-<slot>-bN sends bucket N to <slot>.\n`
+  if (mode !== 'cookie') {
+    const key = mode === 'address' ? '$remote_addr' : '$request_id'
+    return `${head}${splitClients(key, '$bucket')}map $cookie_${BUCKET_COOKIE} $dms_bucket_cookie {\n    default "";\n}\n`
+  }
+  return (
+    head +
+    splitClients('$remote_addr', '$dms_address_bucket') +
+    `map $cookie_${BUCKET_COOKIE} $bucket {\n    "~^(?<dms_b>${BUCKET_RE})$" $dms_b;\n    default $dms_address_bucket;\n}\n` +
+    `map $cookie_${BUCKET_COOKIE} $dms_bucket_cookie {\n    "~^${BUCKET_RE}$" "";\n` +
+    `    default "${BUCKET_COOKIE}=$bucket; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax";\n}\n`
+  )
+}
+
+/** What a plan says about the split of a gradual shift. */
+export function describeSticky(mode: StickyMode): string {
+  if (mode === 'cookie') return `sticky per client: the ${BUCKET_COOKIE} cookie, else the client address`
+  return mode === 'address' ? 'sticky per client address' : 'per request (not sticky)'
+}
+
 /** The generated includes: file name -> content. */
 export function renderNginxIncludes(settings: NginxSettings): Record<string, string> {
   const s = validateNginxSettings(settings)
@@ -154,6 +204,7 @@ export function renderNginxIncludes(settings: NginxSettings): Record<string, str
     'listen-status.conf': renderListen(s.listenAddr, s.statusPort, false),
     'upstreams.conf': renderUpstreams(s.netPrefix, s.keepalive),
     'status-allow.conf': renderStatusAllow(s.statusAllow),
+    'gradual-split.conf': renderGradualSplit(s.sticky),
     ...renderTlsIncludes(s),
   }
 }

@@ -3,7 +3,7 @@
 // The pure rendering lives in nginx-render.ts.
 import fs from 'node:fs'
 import path from 'node:path'
-import { otherSlot, type Slot } from './model.ts'
+import { otherSlot, SLOTS, validateVersion, type Slot } from './model.ts'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, type Shell } from './compose.ts'
 import { OperationError } from './errors.ts'
@@ -72,6 +72,31 @@ export function setGradual(liveDir: string, to: Slot, percent: number): void {
   }
 }
 
+/**
+ * Names the release of `slot` for nginx's cache keys (cached manifest routes): the link live/.release-<slot>
+ * to .releases/<version>, swapped in one rename; release directories no link uses are removed. Dot names:
+ * readLive and the drift checks never see them.
+ */
+export function setReleaseMarker(liveDir: string, slot: Slot, version: string): void {
+  const releases = path.join(liveDir, '.releases')
+  fs.mkdirSync(path.join(releases, validateVersion(version)), { recursive: true, mode: 0o755 })
+  const link = path.join(liveDir, `.release-${slot}`)
+  const tmp = `${link}.${process.pid}.tmp`
+  fs.rmSync(tmp, { force: true })
+  fs.symlinkSync(path.join('.releases', version), tmp)
+  fs.renameSync(tmp, link)
+  const used = new Set(SLOTS.map((s) => readLinkOr(path.join(liveDir, `.release-${s}`))).map((t) => path.basename(t)))
+  for (const v of fs.readdirSync(releases)) if (!used.has(v)) fs.rmSync(path.join(releases, v), { recursive: true })
+}
+
+const readLinkOr = (file: string): string => {
+  try {
+    return fs.readlinkSync(file)
+  } catch {
+    return ''
+  }
+}
+
 export function clearGradual(liveDir: string): void {
   let names: string[] = []
   try {
@@ -93,6 +118,7 @@ export function nginxSettings(config: Config): NginxSettings {
     statusAllow: config.statusAllow,
     domains: config.tls.domains,
     hsts: config.tls.hsts,
+    sticky: config.gradualSticky,
   }
 }
 

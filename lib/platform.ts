@@ -20,7 +20,7 @@ import {
 import { OperationError } from './errors.ts'
 import { resolveImage, type ImageChoice } from './images/registry.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
-import { clearGradual, readLive, setGradual, setLive, type LiveRouting } from './nginx.ts'
+import { clearGradual, readLive, setGradual, setLive, setReleaseMarker, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import type { Printer } from './ui.ts'
 
@@ -212,6 +212,10 @@ export function createPlatform(
     ...slotCommands(sh, config, ui),
     async startSlot(slot, version, timeoutMs, image) {
       const t = slotTarget(config, slot, version, image ? { APP_IMAGE_REF: image } : {})
+      // before any container of the release answers: cached routes key their entries on it
+      marker(`link ${paths.live}/.release-${slot} to .releases/${version} (the release in nginx's cache keys)`, () =>
+        setReleaseMarker(paths.live, slot, version),
+      )
       // --wait kept for now: without it, a candidate switched to right after its probes passed failed its
       // verification on a heavily loaded host (README, performance section); readiness is still probed after
       const r = await sh.docker(

@@ -7,6 +7,8 @@ import { refuseIfPending } from './safety.ts'
 import { checkDrift, describeProbes } from './slot-checks.ts'
 import { otherSlot, type Slot } from './model.ts'
 import type { Printer } from './ui.ts'
+import type { StickyMode } from './day2/settings.ts'
+import { describeSticky } from './nginx-render.ts'
 import {
   markVerifying,
   recordSwitch,
@@ -64,7 +66,7 @@ export function switchable(status: SlotStatus): SlotStatus {
 export async function planSwitch(
   p: Platform,
   store: Store,
-  o: { to?: Slot; gradual?: number[]; continuing?: boolean },
+  o: { to?: Slot; gradual?: number[]; continuing?: boolean; sticky?: StickyMode },
 ): Promise<SwitchPlan> {
   const routing = p.readRouting()
   const state = store.read()
@@ -99,6 +101,7 @@ export async function planSwitch(
     fromVersion: state.slots[from]?.version ?? null,
     gradual,
     steps: [
+      ...(gradual.length && o.sticky ? [`split clients ${describeSticky(o.sticky)} (GRADUAL_STICKY=${o.sticky})`] : []),
       ...gradual.map((pct) => `send ${pct}% of new requests to ${to}, then analyse`),
       `send every new request to ${to} (${version}); requests in flight on ${from} finish there`,
       `confirm through the public listener that responses carry X-Slot: ${to}`,

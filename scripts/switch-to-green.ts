@@ -71,7 +71,7 @@ await runScript(
             steps: [...recovered, `nothing else to do: ${slot} is live and verified`],
           }
         }
-        const plan = await planSwitch(p, store, { to, gradual })
+        const plan = await planSwitch(p, store, { to, gradual, sticky: config.gradualSticky })
         return { ...plan, steps: [...recovered, ...plan.steps] }
       },
       execute: (plan) =>

@@ -50,6 +50,7 @@ function route(v: unknown): Route {
     service: String(r.service),
     rateLimit: rl && { rate: String(rl.rate), burst: (rl.burst as number) ?? 0 },
     allow: r.allow === undefined ? undefined : strs(r.allow),
+    cache: optStr(r.cache),
   }
 }
 

@@ -38,7 +38,47 @@ export function renderAppZones(m: Manifest): string {
   const lines = m.routes.flatMap((r, i) =>
     r.rateLimit ? [`limit_req_zone $binary_remote_addr zone=${zoneName(i)}:10m rate=${r.rateLimit.rate};\n`] : [],
   )
-  return `${HEADER(m)}# limit_req_status 429 is set once by the stack (nginx/conf.d/00-maps.conf)\n${lines.join('')}`
+  return `${HEADER(m)}# limit_req_status 429 is set once by the stack (nginx/conf.d/00-maps.conf)\n${lines.join('')}${renderCacheZone(m)}`
+}
+
+/** where nginx keeps the app's cache, in its container (purge: empty it, or wait for a switch) */
+export const cacheDir = (m: Manifest) => `/var/cache/nginx/${m.name}`
+/** the live dir as nginx sees it; live/.release-<slot> links to .releases/<version> (lib/nginx.ts setReleaseMarker) */
+const LIVE = '/etc/nginx/live'
+
+/** proxy_cache_path of the app's cache zone (http context), when a route is cached */
+export function renderCacheZone(m: Manifest): string {
+  if (!m.routes.some((r) => r.cache)) return ''
+  return (
+    '# cached routes: one zone for the app, each entry keyed per slot and release (see the locations)\n' +
+    `proxy_cache_path ${cacheDir(m)} levels=1:2 keys_zone=${m.name}_cache:10m max_size=256m inactive=1d use_temp_path=off;\n`
+  )
+}
+
+/**
+ * Server-level lines before the locations, when a route is cached: $dms_release_dir is live/.release-<slot>
+ * when that link exists, so a cached location's $realpath_root names the slot's release directory
+ * (.releases/<version>) per request, without a reload; without the link it is the live dir itself.
+ */
+function releaseDir(m: Manifest): string {
+  if (!m.routes.some((r) => r.cache)) return ''
+  return (
+    `# the release of $slot, for the cache key of cached routes (lib/nginx.ts setReleaseMarker writes the link)\n` +
+    `set $dms_release_dir ${LIVE};\n` +
+    `if (-d ${LIVE}/.release-$slot) { set $dms_release_dir ${LIVE}/.release-$slot; }\n`
+  )
+}
+
+/** The caching lines of a cached location: the key holds slot and release, so a switch never serves the other's answers. */
+function cacheLines(m: Manifest, ttl: string): string[] {
+  return [
+    `    proxy_cache ${m.name}_cache;`,
+    '    root $dms_release_dir; # only for $realpath_root: the release directory of $slot',
+    '    proxy_cache_key "$slot $realpath_root $scheme://$host$request_uri";',
+    `    proxy_cache_valid 200 301 302 ${ttl};`,
+    '    proxy_cache_lock on;',
+    '    proxy_cache_use_stale updating;',
+  ]
 }
 
 /** The hostless route serving `path` when no host route matches: the longest hostless prefix of it. */
@@ -65,6 +105,7 @@ function location(m: Manifest, path: string): string {
     for (const a of settings.allow) lines.push(`    allow ${a};`)
     lines.push('    deny all;')
   }
+  if (settings.cache) lines.push(...cacheLines(m, settings.cache))
   lines.push(`    proxy_pass http://\${app_service}_$slot;`, '}')
   return `${lines.join('\n')}\n`
 }
@@ -79,7 +120,7 @@ export function renderAppLocations(m: Manifest, snippets = SNIPPETS): string {
   const limited =
     `location @app_ratelimited {\n    include ${snippets}/security-headers-tls.conf;\n    add_header Retry-After 1 always;\n` +
     '    default_type application/json;\n    return 429 "{\\"error\\":\\"too many requests\\"}\\n";\n}\n'
-  return HEADER(m) + [...hidden, ...paths.map((p) => location(m, p)), limited].join('')
+  return HEADER(m) + [releaseDir(m), ...hidden, ...paths.map((p) => location(m, p)), limited].join('')
 }
 
 export function renderAppNginx(m: Manifest, netPrefix: string, keepalive = 16, snippets = SNIPPETS): AppNginxFiles {

@@ -1,6 +1,7 @@
 // The manifest's rules across keys, past what a shape can say: one default route, no duplicate routes, every
-// route served by a defined service, every secret defined, the release command's service defined. Input is a
-// manifest whose shape already passed (lib/manifest/check-shape.ts); every problem is collected.
+// route served by a defined service, every secret defined, the release command's service defined, no cached
+// route in front of a readiness path. Input is a manifest whose shape already passed
+// (lib/manifest/check-shape.ts); every problem is collected.
 import { MAX_ACCESSORIES, MAX_PER_SLOT, referenceNames } from './allocate.ts'
 import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
 
@@ -36,7 +37,7 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
       onKey: true,
       message: `${show(n)} is both a service and an accessory; expected distinct names`,
     })
-  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at))
+  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at), ...checkCache(doc, at))
   const release = doc.release
   if (isMapping(release) && !names.includes(String(release.service)))
     out.push({
@@ -106,4 +107,28 @@ function checkReferences(services: Raw, accessories: string[], at: ManifestPath)
             message: `\${${ref[1]}} is not a toolkit variable; expected one of: ${known.join(', ')} (write $$ for a literal $)`,
           })
   return out
+}
+
+/**
+ * A cached route must not answer a service's readiness path: probes through the preview listener would read the
+ * cache, not the service. (Metrics paths never reach a route: the public listeners answer them 404.)
+ */
+function checkCache(doc: Raw, at: ManifestPath): Problem[] {
+  const routes = list(doc.routes).map(mapping)
+  const hostless = routes.map((r, n) => [r, n] as const).filter(([r]) => r.host === undefined)
+  const answering = new Map<number, string[]>()
+  for (const [name, s] of Object.entries(mapping(doc.services))) {
+    const p = mapping(s).readiness
+    if (typeof p !== 'string') continue
+    // the route nginx picks for it: the longest matching hostless prefix
+    const i = hostless
+      .filter(([r]) => p.startsWith(String(r.path)))
+      .sort(([a], [b]) => String(b.path).length - String(a.path).length)[0]?.[1]
+    if (i !== undefined && routes[i]!.cache !== undefined)
+      answering.set(i, [...(answering.get(i) ?? []), `${name} ${p}`])
+  }
+  return [...answering].map(([i, paths]) => ({
+    path: [...at, 'routes', i, 'cache'],
+    message: `route ${show(routes[i]!.path)} is cached and answers the readiness path of ${paths.join(', ')}, so probes would read the cache; expected cache only on routes of static assets (a route like /static/ of its own)`,
+  }))
 }

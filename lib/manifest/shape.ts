@@ -37,6 +37,8 @@ export const TEXT_RE = '^[^\\u0000-\\u001f\\u007f]*$'
 export const DURATION_RE = '^[0-9]{1,6}(ms|s|m)$'
 export const MEMORY_RE = '^[0-9]{1,6}[kmg]?$'
 export const RATE_RE = '^[0-9]{1,6}r/[sm]$'
+/** how long a cached answer is fresh: nginx time units s, m, h, d */
+export const CACHE_TTL_RE = '^[1-9][0-9]{0,5}(s|m|h|d)$'
 export const CIDR_RE = '^([0-9]{1,3}\\.){3}[0-9]{1,3}(/[0-9]{1,2})?$'
 
 const str = (doc: string, pattern?: string, example?: string): Shape => ({ kind: 'string', doc, pattern, example })
@@ -95,6 +97,13 @@ const route = obj('where public requests go: the longest matching path prefix wi
   service: req(str(NAME_DOC, NAME_RE)),
   rate_limit: opt(rateLimit),
   allow: opt(arr(str('an IPv4 address or CIDR like "10.0.0.0/8"', CIDR_RE), 'client addresses allowed (others: 403)')),
+  cache: opt(
+    str(
+      'nginx caches the answers (200, 301, 302) this long, per slot and release: a duration like "10m", "30s", "1h" or "1d"',
+      CACHE_TTL_RE,
+      '10m',
+    ),
+  ),
 })
 
 const accessory = obj('a long-lived service outside the slots (a database, a cache)', {

@@ -27,6 +27,8 @@ export type Route = {
   service: string
   rateLimit?: RateLimit
   allow?: string[]
+  /** nginx caches the route's answers this long (e.g. "10m"), keyed per slot and release */
+  cache?: string
 }
 
 export type Accessory = {

@@ -3,6 +3,7 @@
 import { planCreate, type CreatePlan } from '../bluegreen.ts'
 import type { PendingMigrations } from '../db.ts'
 import { RefusedError } from '../errors.ts'
+import { describeSticky } from '../nginx-render.ts'
 import { otherSlot, type Slot } from '../model.ts'
 import type { DeployPorts } from './adapters.ts'
 import type { DeployOptions, DeployPlan } from './deploy-types.ts'
@@ -100,7 +101,7 @@ export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<
   if (liveVersion === o.version) await refuseRedeployOfLive(p, o.version, create.live)
   const { migrations, migrationsNote } = await planMigrations(ports, o, create.slot, pre.coreRunning)
   const switchMode = o.gradual.length
-    ? `gradually (${[...o.gradual, 100].join('% → ')}%, ${Math.round(o.stepMs / 1000)}s each)`
+    ? `gradually (${[...o.gradual, 100].join('% → ')}%, ${Math.round(o.stepMs / 1000)}s each; clients split ${describeSticky(config.gradualSticky)})`
     : 'at once'
   const steps = [
     ...recovered,

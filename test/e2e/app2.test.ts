@@ -5,61 +5,20 @@
 // gradually, switches, rolls back: 0 failed requests, and X-Deploy-Slot (added by nginx) shows each step;
 // the manifest's smoke checks run against the candidate through the preview listener.
 // Prefix dmst-app2, subnet 172.29.46, ports 31xxx.
-import fs from 'node:fs'
 import https from 'node:https'
-import os from 'node:os'
-import path from 'node:path'
+import zlib from 'node:zlib'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { $ } from 'zx'
-import { loadManifest } from '../../lib/manifest/load.ts'
-import { renderSlotCompose } from '../../lib/manifest/render-compose.ts'
-import { renderAppNginx } from '../../lib/manifest/render-nginx.ts'
 import { runChecks } from '../../lib/manifest/smoke-checks.ts'
-import { setGradual, setLive } from '../../lib/nginx.ts'
-import {
-  BASE_IMAGE,
-  buildOne,
-  cleanupVarDir,
-  prepare,
-  previewUrl,
-  publicUrl,
-  removeProjects,
-  REPO,
-  request,
-  testStack,
-  waitFor,
-} from './harness.ts'
+import { setGradual, setLive, setReleaseMarker } from '../../lib/nginx.ts'
+import { cacheDir } from '../../lib/manifest/render-nginx.ts'
+import { $ } from 'zx'
+import { previewUrl, publicUrl, waitFor } from './harness.ts'
+import { PYSHOP_VERSIONS, pyshopStack } from './pyshop-stack.ts'
 
-const PREFIX = 'dmst-app2'
-const NGINX = `${PREFIX}-nginx`
-const [V1, V2] = ['e2e-a1', 'e2e-a2']
-const stack = testStack({
-  prefix: PREFIX,
-  netPrefix: '172.29.46',
-  ports: { https: 31443, preview: 31444, http: 31480, status: 31490, postgres: 31432, redis: 31379 },
-})
-const s = stack.settings
-const live = path.join(s.varDir, 'live')
-const repoCopy = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-repo-`))
-const manifest = loadManifest(path.join(REPO, 'examples/pyshop'), { target: 'production' })
-const sh = $({ nothrow: true, quiet: true })
-
-type Answer = { status: number; slot: string; body: { service?: string; version?: string; replica?: string } }
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const r = await request(url, { headers })
-  return { status: r.status, slot: String(r.headers['x-deploy-slot']), body: r.status === 200 ? r.json() : {} }
-}
-
-/** compose up --wait of one slot's generated file */
-async function upSlot(slot: 'blue' | 'green', version: string): Promise<void> {
-  const file = path.join(s.varDir, `app-${slot}.yml`)
-  fs.writeFileSync(file, renderSlotCompose(manifest, { slot, version, netPrefix: s.netPrefix }))
-  const env = { ...process.env, NETWORK_NAME: s.networkName, VAR_DIR: s.varDir }
-  const r = await sh({ env })`docker compose -f ${file} -p ${`${PREFIX}-prod-${slot}`} up -d --wait --wait-timeout 120`
-  assert.is(r.exitCode, 0, r.stderr)
-}
+const [V1, V2] = PYSHOP_VERSIONS
+const shop = pyshopStack('dmst-app2', '172.29.46', 31)
+const { stack, manifest, live, upSlot, get } = shop
 
 /** The load: `workers` keep-alive clients in a loop over both routes; every answer counted. */
 function startLoad(workers = 6) {
@@ -112,47 +71,16 @@ async function waitServed(slot: string, version: string, n = 20): Promise<void> 
 }
 
 test.before(async () => {
-  await removeProjects(PREFIX)
-  await sh`docker rm -f ${NGINX}`
-  for (const v of [V1, V2]) await buildOne(`pyshop/app:${v}`, path.join(REPO, 'examples/pyshop'), { BASE_IMAGE })
-  await buildOne('dms/nginx:local', path.join(REPO, 'compose/images/nginx'), { BASE_IMAGE })
-  await prepare(stack)
-  // the stack's nginx configuration, with the app's generated upstreams, zones and locations in place of the
-  // sample's (the two lines a manifest-driven stack changes)
-  fs.cpSync(path.join(REPO, 'nginx'), repoCopy, { recursive: true })
-  const gen = renderAppNginx(manifest, s.netPrefix)
-  fs.mkdirSync(path.join(repoCopy, 'generated'))
-  for (const [name, text] of Object.entries(gen)) fs.writeFileSync(path.join(repoCopy, 'generated', name), text)
-  fs.writeFileSync(path.join(repoCopy, 'snippets/app-locations.conf'), gen['app-locations.conf'])
-  const upstreams = path.join(repoCopy, 'conf.d/10-upstreams.conf')
-  const text = fs.readFileSync(upstreams, 'utf8')
-  assert.ok(text.includes('include /etc/nginx/dms/upstreams.conf;'))
-  fs.writeFileSync(
-    upstreams,
-    text.replace(
-      'include /etc/nginx/dms/upstreams.conf;',
-      'include /etc/nginx/repo/generated/upstreams.conf;\ninclude /etc/nginx/repo/generated/app-zones.conf;',
-    ),
-  )
+  await shop.setUp()
 })
 
 test.after(async () => {
-  await sh`docker rm -f ${NGINX}`
-  await removeProjects(PREFIX)
-  fs.rmSync(repoCopy, { recursive: true, force: true })
-  cleanupVarDir(stack)
+  await shop.tearDown()
 })
 
 test('pyshop from its manifest: create, gradual, switch, rollback under keep-alive load, 0 failed', async () => {
   await upSlot('blue', V1)
-  const mounts = [
-    [repoCopy, '/etc/nginx/repo'],
-    [live, '/etc/nginx/live'],
-    [path.join(s.varDir, 'nginx'), '/etc/nginx/dms'],
-    [path.join(s.varDir, 'certs'), '/etc/nginx/certs'],
-  ].flatMap(([from, to]) => ['-v', `${from}:${to}:ro`])
-  const run = await sh`docker run -d --name ${NGINX} --network host ${mounts} dms/nginx:local`
-  assert.is(run.exitCode, 0, run.stderr)
+  await shop.startNginx()
   await waitServed('blue', V1)
   const replicas = new Set<string>()
   for (let i = 0; i < 20; i++) replicas.add(String((await get(publicUrl(stack, '/'))).body.replica))
@@ -176,9 +104,11 @@ test('pyshop from its manifest: create, gradual, switch, rollback under keep-ali
   )
 
   setGradual(live, 'green', 50)
+  // the split is sticky per client (GRADUAL_STICKY=cookie, by address without a cookie): clients from
+  // 40 loopback addresses
   await waitFor('both slots to serve during the 50% shift', async () => {
     const seen = new Set<string>()
-    for (let i = 0; i < 40; i++) seen.add((await get(publicUrl(stack, '/'))).slot)
+    for (let i = 0; i < 40; i++) seen.add((await get(publicUrl(stack, '/'), {}, `127.0.1.${i + 10}`)).slot)
     return seen.has('blue') && seen.has('green') ? true : undefined
   })
   setLive(live, 'green')
@@ -191,6 +121,71 @@ test('pyshop from its manifest: create, gradual, switch, rollback under keep-ali
   console.log(`  load: ${c.ok} ok, ${c.failed} failed, by slot ${JSON.stringify(c.bySlot)}`)
   assert.is(c.failed, 0, c.errors.slice(0, 5).join('; '))
   assert.ok(c.bySlot.blue! > 0 && c.bySlot.green! > 0, 'the load saw both slots')
+})
+
+/** one GET with the raw body bytes (harness.request decodes text) */
+function getRaw(p: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    const req = https.get(publicUrl(stack, p), { headers, rejectUnauthorized: false, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+  })
+}
+
+test('caching: /static/ (cache: 10m) MISS then HIT per release; a switch and a new release in a slot start with a MISS of the new body; gzip', async () => {
+  const asset = '/static/app.css'
+  const cached = async () => {
+    const a = await get(publicUrl(stack, asset))
+    return { status: a.status, cache: a.headers['x-cache-status'], slot: a.slot, first: a.text.split('\n')[0] }
+  }
+  const answers: Array<{ status: number }> = []
+  const expect = async (want: { cache: string; slot: string; version: string }) => {
+    const a = await cached()
+    answers.push(a)
+    assert.equal(a, {
+      status: 200,
+      cache: want.cache,
+      slot: want.slot,
+      first: `/* pyshop ${want.version} ${want.slot} ${asset} */`,
+    })
+  }
+  setReleaseMarker(live, 'blue', V1)
+  setReleaseMarker(live, 'green', V2)
+  await expect({ cache: 'MISS', slot: 'blue', version: V1 })
+  await expect({ cache: 'HIT', slot: 'blue', version: V1 })
+  const plain = await get(publicUrl(stack, '/'))
+  assert.is(plain.headers['x-cache-status'], undefined, 'an uncached route carries no X-Cache-Status')
+
+  // gzip (nginx/nginx.conf): a large enough text answer is compressed when asked, and only then
+  const zipped = await getRaw(asset, { 'Accept-Encoding': 'gzip' })
+  const unzipped = await getRaw(asset, {})
+  assert.is(zipped.headers['content-encoding'], 'gzip')
+  assert.is(unzipped.headers['content-encoding'], undefined)
+  assert.ok(unzipped.body.length > 1024, `the asset is above gzip_min_length: ${unzipped.body.length} bytes`)
+  assert.ok(zipped.body.length < unzipped.body.length, `${zipped.body.length} < ${unzipped.body.length}`)
+  assert.equal(zlib.gunzipSync(zipped.body), unzipped.body)
+
+  // a switch: the other slot's release, never the cached body of the old one
+  setLive(live, 'green')
+  await expect({ cache: 'MISS', slot: 'green', version: V2 })
+  await expect({ cache: 'HIT', slot: 'green', version: V2 })
+  // a new release in blue (its old answers still fresh in the cache): the marker names it, the first answer is a MISS
+  await upSlot('blue', V2)
+  setReleaseMarker(live, 'blue', V2)
+  setLive(live, 'blue')
+  await expect({ cache: 'MISS', slot: 'blue', version: V2 })
+  await expect({ cache: 'HIT', slot: 'blue', version: V2 })
+  // purge: empty the cache directory in the nginx container
+  const purge = await $({
+    quiet: true,
+    nothrow: true,
+  })`docker exec ${shop.nginx} find ${cacheDir(manifest)} -type f -delete`
+  assert.is(purge.exitCode, 0, purge.stderr)
+  await expect({ cache: 'MISS', slot: 'blue', version: V2 })
+  assert.is(answers.filter((a) => a.status !== 200).length, 0)
 })
 
 test.run()

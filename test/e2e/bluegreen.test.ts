@@ -23,6 +23,9 @@ const t = toolkitTarget(PREFIX, '172.29.32', 19, {
   KEEP_PREVIOUS: '30m',
   // the load below saturates the 0.5-CPU app containers on purpose: latency is not what is judged here
   SWITCH_MAX_P95_MS: '20000',
+  // the load comes from one address without cookies: split per request so a step reaches both slots
+  // (the sticky modes are proven in day2-traffic.test.ts)
+  GRADUAL_STICKY: 'request',
 })
 const publicUrl = `https://127.0.0.1:${t.config.ports.https}`
 const ok = assertExit0

@@ -1,7 +1,9 @@
 // Day-2 scripts on the real stack (core + the green slot in Docker, nginx in front): maintenance
 // on and off under keep-alive load (every answer 200 or the 503 page, nothing else), with health
 // endpoints, preview and status still working; logs and exec against the running release, secrets
-// masked; down keeping the volumes; the audit log rotated (small AUDIT_MAX_BYTES) along the way.
+// masked; the gradual-shift bucket cookie of the public listener; down keeping the volumes; the audit log
+// rotated (small AUDIT_MAX_BYTES) along the way.
+// test-lane: day2 (shares the dmst-day2 prefix, subnet 172.29.48 and ports 33xxx with day2-traffic.test.ts)
 import fs from 'node:fs'
 import https from 'node:https'
 import os from 'node:os'
@@ -13,6 +15,7 @@ import { buildImages, removeProjects, request, waitFor } from './harness.ts'
 import { assertExit0, startScript, state } from './deploy-helpers.ts'
 import { migrate, script, toolkitTarget, upCore } from './toolkit-env.ts'
 import { ROOT, removeOnExit } from '../helpers/run.ts'
+import { renderGradualSplit } from '../../lib/nginx-render.ts'
 
 const PREFIX = 'dmst-day2'
 const VERSION = '1.0.0'
@@ -250,6 +253,30 @@ test('exec: a one-off container of the live release (removed after), inside a ru
     execs.every((e) => e.user && e.time && e.command),
     'who, when and what',
   )
+})
+
+test('sticky shifts on the DMS stack: the public listener gives a client its bucket in the dms_bucket cookie (GRADUAL_STICKY default), once; preview never', async () => {
+  assert.is(
+    fs.readFileSync(path.join(t.paths.nginx, 'gradual-split.conf'), 'utf8'),
+    renderGradualSplit(t.config.gradualSticky),
+    'the generated split follows the config',
+  )
+  assert.is(t.config.gradualSticky, 'cookie')
+  const first = await request(`${base}/api/version`)
+  assert.is(first.status, 200)
+  const cookie = String(first.headers['set-cookie'])
+  assert.match(cookie, /^dms_bucket=b(100|[1-9][0-9]?); Path=\/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax$/)
+  const bucket = cookie.split(';')[0]!
+  const again = await request(`${base}/api/version`, { headers: { Cookie: bucket } })
+  assert.is(again.status, 200)
+  assert.is(again.headers['set-cookie'], undefined, 'no new cookie while the bucket comes along')
+  const same = await request(`${base}/api/version`)
+  assert.is(String(same.headers['set-cookie']).split(';')[0], bucket, 'the same address gets the same bucket')
+  const preview = await request(`https://127.0.0.1:${t.config.ports.preview}/api/version`, {
+    headers: { 'X-DMS-Slot': 'green' },
+  })
+  assert.is(preview.status, 200)
+  assert.is(preview.headers['set-cookie'], undefined, 'the preview listener sets no bucket')
 })
 
 test('down: refused without --yes, dry run changes nothing; then slots and accessories stop, volumes kept; audit rotated whole', async () => {

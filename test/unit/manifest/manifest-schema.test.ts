@@ -39,6 +39,7 @@ const GOOD: Array<[string, unknown]> = [
   ],
   ['a host route', mutate((m) => m.routes.unshift({ path: '/', host: 'admin.example.com', service: 'main' }))],
   ['an allow list', mutate((m) => (m.routes[0].allow = ['10.0.0.0/8', '127.0.0.1']))],
+  ['a cached route', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '10m' }))],
 ]
 
 const BAD: Array<[string, unknown]> = [
@@ -59,6 +60,8 @@ const BAD: Array<[string, unknown]> = [
   ['an empty command', mutate((m) => (m.release.command = []))],
   ['a bad method', mutate((m) => (m.smoke.checks[0].method = 'FETCH'))],
   ['a bad rate', mutate((m) => (m.routes[0].rate_limit.rate = 'fast'))],
+  ['a cache ttl without a unit', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '10' }))],
+  ['a cache ttl of zero', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '0m' }))],
   ['an unknown target', mutate((m) => (m.targets.qa = {}))],
   ['an override with a wrong type', mutate((m) => (m.targets.staging.services = { api: { replicas: 0 } }))],
   ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1'))],
@@ -71,6 +74,10 @@ const RULES_ONLY: Array<[string, unknown]> = [
   ['an undefined secret', mutate((m) => m.services.api.secrets.push('stripe'))],
   ['no default route', mutate((m) => m.routes.pop())],
   ['a release service that does not exist', mutate((m) => (m.release.service = 'worker'))],
+  [
+    'a cached route in front of a readiness path',
+    mutate((m) => (m.routes.find((r: Doc) => r.path === '/').cache = '1m')),
+  ],
 ]
 
 test('docs/manifest.schema.json is the schema generated from the shape (regenerate: render --schema)', () => {

@@ -436,4 +436,15 @@ test('#11.7 a deploy whose candidate cannot be removed fails with what is left; 
   assert.is(k.f.state.slots.green?.version, 'v2')
 })
 
+test('a gradual deploy plan names how clients are split (GRADUAL_STICKY)', async () => {
+  const { ports } = setup()
+  ports.config = { ...ports.config, gradualSticky: 'cookie' }
+  const plan = await planDeploy(ports, opts({ gradual: [50] }))
+  const line = plan.steps.find((s) => s.startsWith('switch gradually'))
+  assert.match(
+    line ?? plan.steps.join('\n'),
+    /50% → 100%, 0s each; clients split sticky per client: the dms_bucket cookie, else the client address\)/,
+  )
+})
+
 test.run()
