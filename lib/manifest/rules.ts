@@ -3,6 +3,7 @@
 // manifest whose shape already passed (lib/manifest/check-shape.ts); every problem is collected.
 import { MAX_ACCESSORIES, MAX_PER_SLOT, referenceNames } from './allocate.ts'
 import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
+import { checkHosts } from './rules-hosts.ts'
 
 type Raw = Record<string, unknown>
 
@@ -36,7 +37,7 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
       onKey: true,
       message: `${show(n)} is both a service and an accessory; expected distinct names`,
     })
-  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at))
+  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at), ...checkHosts(doc, at))
   const release = doc.release
   if (isMapping(release) && !names.includes(String(release.service)))
     out.push({
