@@ -57,6 +57,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/manifest/render-compose.ts': 'render',
   'lib/manifest/render-monitoring.ts': 'render',
   'lib/manifest/render-nginx.ts': 'render',
+  'lib/manifest/render-hosts.ts': 'render',
   // adapter: the code that touches the world (through the gateway for processes)
   'lib/probe.ts': 'adapter',
   'lib/redis-client.ts': 'adapter',
