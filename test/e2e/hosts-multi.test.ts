@@ -10,12 +10,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { OperationError, RefusedError } from '../../lib/errors.ts'
+import { EXIT, OperationError, RefusedError } from '../../lib/errors.ts'
 import { run } from '../../lib/gateway.ts'
 import { parseManifest } from '../../lib/manifest/load.ts'
 import type { Manifest } from '../../lib/manifest/types.ts'
 import { applyDrained, readDrained } from '../../lib/multihost-drain.ts'
-import { hostsHealth } from '../../lib/multihost-health.ts'
+import { hostsHealth, type HostRow } from '../../lib/multihost-health.ts'
 import { createSlotOnHosts, hostRows, removeSlotOnHosts, type MultiHost } from '../../lib/multihost.ts'
 import { setGradual, setLive } from '../../lib/nginx.ts'
 import { runOnHost } from '../../lib/ssh.ts'
@@ -31,6 +31,7 @@ import {
   VAR_DIR,
   waitServed,
 } from './hosts-balancer.ts'
+import { script, toolkitTarget } from './toolkit-env.ts'
 import { createGround, GROUND, startDockerd, stopDockerd, SUBNET, sweepGround, type Ground } from './hosts-helpers.ts'
 
 const [V1, V2] = ['e2e-m1', 'e2e-m2']
@@ -38,11 +39,30 @@ let g: Ground
 let m: Manifest
 let mh: MultiHost
 
-function pyshopOn(hosts: number[]): Manifest {
+function pyshopText(hosts: number[]): string {
   const text = fs.readFileSync(path.join(REPO, 'examples/pyshop/app.yaml'), 'utf8')
   const lines = [`  - { name: balancer, address: ${SUBNET}.1, role: balancer }`]
   for (const i of hosts) lines.push(`  - { name: host-${i}, address: ${SUBNET}.1${i} }`)
-  return parseManifest(`${text}\nhosts:\n${lines.join('\n')}\n`, 'app.yaml', 'production')
+  return `${text}\nhosts:\n${lines.join('\n')}\n`
+}
+const pyshopOn = (hosts: number[]): Manifest => parseManifest(pyshopText(hosts), 'app.yaml', 'production')
+
+/** scripts/hosts.ts on the ground: the balancer's VAR_DIR (its live/ markers), the ground's SSH directory and key. */
+function hostsScript(args: string[]) {
+  const app = path.join(GROUND, 'app.yaml')
+  fs.writeFileSync(app, pyshopText([1, 2]))
+  const t = toolkitTarget('dmst-hosts', SUBNET, 35, { VAR_DIR })
+  const common = [
+    '--app',
+    app,
+    '--ssh-dir',
+    g.ssh.dir,
+    '--ssh-key',
+    g.clientKey,
+    '--publish-base',
+    String(PUBLISH_BASE),
+  ]
+  return script(t, 'hosts', [...common, ...args], {}, 120_000)
 }
 
 /** The containers of a compose project on a host, asked through its own socket (not the toolkit's path). */
@@ -187,6 +207,30 @@ test('drain host-1 and back under load: no request reaches it while drained, 0 f
   assert.equal(readDrained(state), [])
 })
 
+test('scripts/hosts.ts: one row per host over SSH (--json); a bad drain refused (exit 2); --dry-run changes nothing', async () => {
+  const list = await hostsScript(['--json'])
+  assert.is(list.code, 0, list.stderr)
+  const doc = JSON.parse(list.stdout)
+  assert.equal([doc.live, doc.status], ['blue', 'OK'])
+  assert.equal(
+    doc.hosts.map((r: HostRow) => [r.host, r.reachable, r.slots.blue.running, r.slots.blue.ready, r.drained]),
+    [
+      ['host-1', true, 3, 3, false],
+      ['host-2', true, 3, 3, false],
+    ],
+  )
+  const state = path.join(VAR_DIR, 'hosts-drained.json')
+  const before = fs.readFileSync(state, 'utf8')
+  const bad = await hostsScript(['--drain', 'balancer', '--yes'])
+  assert.is(bad.code, EXIT.REFUSED, bad.stderr)
+  assert.match(bad.stderr, /Can't drain balancer: it is not an app host of pyshop/)
+  const dry = await hostsScript(['--drain', 'host-2', '--dry-run'])
+  assert.is(dry.code, 0, dry.stderr)
+  assert.match(dry.stdout + dry.stderr, /write the upstreams with host-2 down/)
+  assert.is(fs.readFileSync(state, 'utf8'), before, 'nothing recorded')
+  assert.not.ok(fs.existsSync(path.join(LIVE, '.drain')))
+})
+
 test("host-2's dockerd stopped before create: refused naming it, nothing started on host-1", async () => {
   await stopDockerd(g.hosts[1]!)
   try {
@@ -261,6 +305,9 @@ test("after the switch, host-2's dockerd stopped: CRITICAL naming host-2, host-1
       ],
     )
     assert.match(h.summary, /^CRITICAL: host-2 \(172\.29\.50\.12\): unreachable: .*its Docker daemon does not answer/)
+    const listed = await hostsScript([])
+    assert.is(listed.code, EXIT.FAILED, listed.stderr)
+    assert.match(listed.stdout + listed.stderr, /CRITICAL: host-2 \(172\.29\.50\.12\): unreachable/)
     const ok = load.counts.ok
     await waitFor('200 more answers with host-2 down', async () => (load.counts.ok >= ok + 200 ? true : undefined))
     await waitServed('green', V2)

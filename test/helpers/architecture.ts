@@ -97,6 +97,7 @@ export const LAYER_OF: Record<string, Layer> = {
   'lib/retire.ts': 'operation',
   'lib/multihost.ts': 'operation',
   'lib/multihost-drain.ts': 'operation',
+  'lib/multihost-balancer.ts': 'operation',
   'lib/switch.ts': 'operation',
   'lib/switch-steps.ts': 'operation',
   'lib/watch.ts': 'operation',
