@@ -88,8 +88,10 @@ export function renderHostUpstreams(m: Manifest, o: HostUpstreams = {}): string 
   for (const slot of SLOTS) {
     const all = hostInstances(m, slot, o.publishBase)
     for (const s of m.services) {
+      // replica by replica across hosts, so the next server tried after a failure is on another host
       const servers = all
         .filter((x) => x.service === s)
+        .sort((a, b) => a.replica - b.replica)
         .map(
           (x) =>
             `    server ${x.address}:${x.port} max_fails=1 fail_timeout=5s${drained.has(x.host.name) ? ' down' : ''}; # ${x.host.name} ${x.name}\n`,

@@ -4,22 +4,21 @@
 // on this machine with the upstreams across hosts: hosts-balancer.ts). Under continuous keep-alive load:
 // create on both hosts, gradual, switch by one marker write, rollback, drain a host and back - 0 failed
 // requests; one host's dockerd stopped before create (refused, named), during create (aborted, candidate
-// removed everywhere, nothing switched) and after the switch (CRITICAL naming it, the other host serving).
+// removed everywhere, nothing switched) and after the switch (CRITICAL naming it, the other host serving);
+// its SSH dropped mid-create (aborted after bounded retries, the re-run creates on both); scripts/hosts.ts.
 // Prefix dmst-hosts, namespaces dmsh-1..2, 172.29.50.0/24, ports 35xxx.
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EXIT, OperationError, RefusedError } from '../../lib/errors.ts'
-import { run } from '../../lib/gateway.ts'
-import { parseManifest } from '../../lib/manifest/load.ts'
 import type { Manifest } from '../../lib/manifest/types.ts'
 import { applyDrained, readDrained } from '../../lib/multihost-drain.ts'
 import { hostsHealth, type HostRow } from '../../lib/multihost-health.ts'
 import { createSlotOnHosts, hostRows, removeSlotOnHosts, type MultiHost } from '../../lib/multihost.ts'
 import { setGradual, setLive } from '../../lib/nginx.ts'
-import { runOnHost } from '../../lib/ssh.ts'
-import { BASE_IMAGE, buildOne, REPO, waitFor } from './harness.ts'
+import { closeConnection } from '../../lib/ssh.ts'
+import { waitFor } from './harness.ts'
 import {
   balancerNginx,
   get,
@@ -31,46 +30,26 @@ import {
   VAR_DIR,
   waitServed,
 } from './hosts-balancer.ts'
-import { script, toolkitTarget } from './toolkit-env.ts'
-import { createGround, GROUND, startDockerd, stopDockerd, SUBNET, sweepGround, type Ground } from './hosts-helpers.ts'
+import { containersOf, createDuringFault, loadPyshop, pyshopOn, runHostsScript } from './hosts-app.ts'
+import {
+  createGround,
+  GROUND,
+  startDockerd,
+  startSshd,
+  stopDockerd,
+  stopSshd,
+  sweepGround,
+  type Ground,
+} from './hosts-helpers.ts'
 
 const [V1, V2] = ['e2e-m1', 'e2e-m2']
 let g: Ground
 let m: Manifest
 let mh: MultiHost
 
-function pyshopText(hosts: number[]): string {
-  const text = fs.readFileSync(path.join(REPO, 'examples/pyshop/app.yaml'), 'utf8')
-  const lines = [`  - { name: balancer, address: ${SUBNET}.1, role: balancer }`]
-  for (const i of hosts) lines.push(`  - { name: host-${i}, address: ${SUBNET}.1${i} }`)
-  return `${text}\nhosts:\n${lines.join('\n')}\n`
-}
-const pyshopOn = (hosts: number[]): Manifest => parseManifest(pyshopText(hosts), 'app.yaml', 'production')
-
-/** scripts/hosts.ts on the ground: the balancer's VAR_DIR (its live/ markers), the ground's SSH directory and key. */
-function hostsScript(args: string[]) {
-  const app = path.join(GROUND, 'app.yaml')
-  fs.writeFileSync(app, pyshopText([1, 2]))
-  const t = toolkitTarget('dmst-hosts', SUBNET, 35, { VAR_DIR })
-  const common = [
-    '--app',
-    app,
-    '--ssh-dir',
-    g.ssh.dir,
-    '--ssh-key',
-    g.clientKey,
-    '--publish-base',
-    String(PUBLISH_BASE),
-  ]
-  return script(t, 'hosts', [...common, ...args], {}, 120_000)
-}
-
-/** The containers of a compose project on a host, asked through its own socket (not the toolkit's path). */
-async function projectContainers(i: number, project: string): Promise<number> {
-  const sock = `unix://${g.hosts[i]!.dockerSock}`
-  const r = await run('docker', ['-H', sock, 'ps', '-q', '--filter', `label=com.docker.compose.project=${project}`])
-  return r.stdout.split('\n').filter(Boolean).length
-}
+const hostsScript = (args: string[]) => runHostsScript(g, args)
+const projectContainers = (i: number, project: string) => containersOf(g, i, project)
+const createWhile = (fault: () => Promise<void>) => createDuringFault(g, { ...mh, parallel: 1 }, V2, fault)
 
 test.before(async () => {
   g = await createGround(2)
@@ -83,18 +62,7 @@ test.before(async () => {
     parallel: 2,
     publishBase: PUBLISH_BASE,
   }
-  for (const v of [V1, V2]) await buildOne(`pyshop/app:${v}`, path.join(REPO, 'examples/pyshop'), { BASE_IMAGE })
-  const tar = path.join(GROUND, 'pyshop.tar')
-  await run('docker', ['save', '-o', tar, `pyshop/app:${V1}`, `pyshop/app:${V2}`], { timeoutMs: 300_000 })
-  await Promise.all(
-    g.hosts.map((th) =>
-      runOnHost(th.host, 'docker', ['load', '-q', '-i', tar], {
-        ssh: g.ssh,
-        timeoutMs: 300_000,
-        action: 'load pyshop',
-      }),
-    ),
-  )
+  await loadPyshop(g, [V1, V2])
   await createSlotOnHosts(mh, 'blue', V1)
   await startBalancer(m)
   await waitServed('blue', V1)
@@ -253,20 +221,7 @@ test("host-2's dockerd stopped before create: refused naming it, nothing started
 })
 
 test("host-2's dockerd stopped during create: aborted naming it, the candidate removed from host-1, nothing switched", async () => {
-  const serial = { ...mh, parallel: 1 }
-  const creating = createSlotOnHosts(serial, 'green', V2).then(
-    () => undefined,
-    (e: Error) => e,
-  )
-  // host-1 is created first (--parallel 1): once its containers exist, host-2's daemon goes away
-  await waitFor(
-    'green containers on host-1',
-    async () => ((await projectContainers(0, 'pyshop-green')) > 0 ? true : undefined),
-    60_000,
-    20,
-  )
-  await stopDockerd(g.hosts[1]!)
-  const err = await creating
+  const err = await createWhile(() => stopDockerd(g.hosts[1]!))
   try {
     assert.instance(err, OperationError)
     const msg = err!.message
@@ -284,6 +239,33 @@ test("host-2's dockerd stopped during create: aborted naming it, the candidate r
     const rows = await hostRows(mh)
     return rows.every((r) => r.slots.blue.ready === 3) ? true : undefined
   })
+})
+
+test('SSH to host-2 dropped mid-create: aborted naming it (after bounded retries); the re-run once it is back creates on both', async () => {
+  const th = g.hosts[1]!
+  const err = await createWhile(async () => {
+    await stopSshd(th)
+    await closeConnection(th.host, g.ssh)
+  })
+  try {
+    assert.instance(err, OperationError)
+    assert.match(err!.message, /Can't create green e2e-m2 on 1 of 2 hosts \(host-2\)/, err!.message)
+    assert.match(err!.message, /SSH could not connect after 3 tries/, err!.message)
+    assert.match(err!.message, /not on host-2/, err!.message)
+    assert.is(await projectContainers(0, 'pyshop-green'), 0, 'the candidate was removed from host-1')
+  } finally {
+    await startSshd(th)
+  }
+  const again = await createSlotOnHosts(mh, 'green', V2)
+  assert.equal(
+    again.map((c) => [c.host, c.containers]),
+    [
+      ['host-1', 3],
+      ['host-2', 3],
+    ],
+  )
+  await removeSlotOnHosts(mh, 'green')
+  await waitServed('blue', V1)
 })
 
 test("after the switch, host-2's dockerd stopped: CRITICAL naming host-2, host-1 keeps serving", async () => {

@@ -75,14 +75,14 @@ test('services: [...] restricts a host; the release runs on the first host that 
   assert.not.match(env, /"0\.0\.0\./, 'no placeholder address is left')
 })
 
-test("upstreams list every host's containers for a service; a drained host's servers are down", () => {
+test("upstreams list every host's containers for a service, replica by replica across hosts; a drained host's are down", () => {
   const text = renderHostUpstreams(pyshop, { publishBase: 35100 })
   const block = (name: string, t = text) =>
     t.slice(t.indexOf(`upstream ${name} {`), t.indexOf('}', t.indexOf(`upstream ${name} {`)))
   assert.equal(block('web_blue').match(/server \S+/g), [
     'server 10.0.0.11:35100',
-    'server 10.0.0.11:35101',
     'server 10.0.0.12:35100',
+    'server 10.0.0.11:35101',
     'server 10.0.0.12:35101',
   ])
   assert.equal(block('api_green').match(/server \S+/g), ['server 10.0.0.11:35134', 'server 10.0.0.12:35134'])
