@@ -32,6 +32,8 @@ export type MultiHost = {
   /** hosts out of rotation (status only) */
   drained?: readonly string[]
   timeline?: Timeline
+  /** told when a host's candidate is ready, before the next host starts (progress for a printer) */
+  onHostReady?: (created: HostCreated) => void | Promise<void>
 }
 
 export type HostCreated = { host: string; containers: number; ms: number }
@@ -71,7 +73,9 @@ async function createOnHost(mh: MultiHost, slot: AppSlot, version: string, host:
     const why = ready.last.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)
     throw new OperationError(`its ${slot} containers are not ready: ${why.join(', ')}`)
   }
-  return { host: host.name, containers: mine.length, ms: performance.now() - t0 }
+  const created = { host: host.name, containers: mine.length, ms: performance.now() - t0 }
+  await mh.onHostReady?.(created)
+  return created
 }
 
 /** One probe per container of a host, named "<host> <container>", from the balancer to its published address. */

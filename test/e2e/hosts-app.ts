@@ -6,9 +6,9 @@ import path from 'node:path'
 import { run } from '../../lib/gateway.ts'
 import { parseManifest } from '../../lib/manifest/load.ts'
 import type { Manifest } from '../../lib/manifest/types.ts'
-import { createSlotOnHosts, type MultiHost } from '../../lib/multihost.ts'
+import { createSlotOnHosts, type HostCreated, type MultiHost } from '../../lib/multihost.ts'
 import { runOnHost } from '../../lib/ssh.ts'
-import { BASE_IMAGE, buildOne, REPO, waitFor } from './harness.ts'
+import { BASE_IMAGE, buildOne, REPO } from './harness.ts'
 import { PUBLISH_BASE, VAR_DIR } from './hosts-balancer.ts'
 import { GROUND, SUBNET, type Ground } from './hosts-helpers.ts'
 import { script, toolkitTarget } from './toolkit-env.ts'
@@ -47,27 +47,23 @@ export async function containersOf(g: Ground, i: number, project: string): Promi
 }
 
 /**
- * Creates green (with --parallel 1: host-1 first) and brings `fault` on while it runs: once host-1's green
- * containers exist. Returns the error the create ended with (undefined when it succeeded).
+ * Creates green with `fault` brought on once host-1's candidate is ready, before host-2 starts (with
+ * --parallel 1 the hosts go one after another). Returns the error the create ended with (none: it succeeded).
  */
 export async function createDuringFault(
-  g: Ground,
   mh: MultiHost,
   version: string,
   fault: () => Promise<void>,
 ): Promise<Error | undefined> {
-  const creating = createSlotOnHosts(mh, 'green', version).then(
-    () => undefined,
-    (e: Error) => e,
-  )
-  await waitFor(
-    'green containers on host-1',
-    async () => ((await containersOf(g, 0, 'pyshop-green')) > 0 ? true : undefined),
-    60_000,
-    20,
-  )
-  await fault()
-  return creating
+  const onHostReady = async (c: HostCreated) => {
+    if (c.host === 'host-1') await fault()
+  }
+  try {
+    await createSlotOnHosts({ ...mh, parallel: 1, onHostReady }, 'green', version)
+    return undefined
+  } catch (e) {
+    return e as Error
+  }
 }
 
 /** Builds pyshop's images here and loads them onto every host of the ground over SSH. */
