@@ -7,7 +7,7 @@
 // removed everywhere, nothing switched) and after the switch (CRITICAL naming it, the other host serving);
 // its SSH dropped mid-create (aborted after bounded retries, the re-run creates on both); scripts/hosts.ts;
 // create time on 1, 2 and 3 hosts (host-3 runs nothing else).
-// Prefix dmst-hosts, namespaces dmsh-1..2, 172.29.50.0/24, ports 35xxx.
+// Prefix dmst-hosts, namespaces dmsh-1..3, 172.29.50.0/24, ports 35xxx.
 import fs from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
