@@ -27,8 +27,12 @@ export function hostLabel(h: Host): string {
   return isLocal(h) ? `${h.name} (this machine)` : `${h.name} (${h.user}@${h.address}:${h.port})`
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,30}$/
-const USER = /^[a-z_][a-z0-9_-]{0,31}$/
+/** a host's name (also in the manifest's shape: lib/manifest/shape.ts) */
+export const HOST_NAME_RE = '^[a-z][a-z0-9-]{0,30}$'
+/** an SSH user name */
+export const HOST_USER_RE = '^[a-z_][a-z0-9_-]{0,31}$'
+const NAME = new RegExp(HOST_NAME_RE)
+const USER = new RegExp(HOST_USER_RE)
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
 const DNS =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
@@ -89,21 +93,32 @@ export function parseHosts(raw: unknown, where = 'hosts'): Host[] {
 }
 
 function crossChecks(hosts: Host[], where: string): string[] {
-  const problems: string[] = []
+  return hostListProblems(hosts).map((p) => `${where}: ${p.message}`)
+}
+
+/**
+ * The rules across a list of hosts (unique names, one machine once, exactly one balancer), each
+ * with the index of the entry it is about (none: the list as a whole). Shared with the manifest.
+ */
+export function hostListProblems(hosts: Host[]): Array<{ index?: number; message: string }> {
+  const problems: Array<{ index?: number; message: string }> = []
   const seen = new Map<string, number>()
   const seenAddr = new Map<string, string>()
-  for (const h of hosts) {
-    if (h.name && seen.has(h.name)) problems.push(`${where}: the name ${h.name} is used twice; names must be unique`)
+  hosts.forEach((h, index) => {
+    if (h.name && seen.has(h.name))
+      problems.push({ index, message: `the name ${h.name} is used twice; names must be unique` })
     seen.set(h.name, 1)
     const key = `${h.address}:${h.port}`
     const other = seenAddr.get(key)
     if (h.address && other !== undefined && other !== h.name)
-      problems.push(`${where}: ${other} and ${h.name} are both ${key}; one machine is one host`)
+      problems.push({ index, message: `${other} and ${h.name} are both ${key}; one machine is one host` })
     seenAddr.set(key, h.name)
-  }
+  })
   const balancers = hosts.filter((h) => h.role === 'balancer').length
   if (balancers !== 1)
-    problems.push(`${where}: ${balancers} hosts have role balancer; exactly one must (it runs nginx, state and lock)`)
+    problems.push({
+      message: `${balancers} hosts have role balancer; exactly one must (it runs nginx, state and lock)`,
+    })
   return problems
 }
 

@@ -1,5 +1,5 @@
 // From a validated manifest (plain YAML values) to the typed model, with every default applied in one place.
-import type { Accessory, Manifest, Resources, Route, Service, SmokeCheck } from './types.ts'
+import type { Accessory, Manifest, ManifestHost, Resources, Route, Service, SmokeCheck } from './types.ts'
 
 type Raw = Record<string, unknown>
 const obj = (v: unknown): Raw => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {})
@@ -85,12 +85,36 @@ function check(v: unknown): SmokeCheck {
   }
 }
 
+/** The hosts with their defaults: user root, port 22, role app; every slot service on each app host; the
+ * accessories no host names on the balancer. */
+export function hostsModel(raw: unknown[], services: string[], accessories: string[]): ManifestHost[] {
+  const named = new Set(raw.flatMap((h) => strs(obj(h).accessories)))
+  return raw.map((v) => {
+    const h = obj(v)
+    const role = h.role === 'balancer' ? 'balancer' : 'app'
+    return {
+      name: String(h.name),
+      address: String(h.address),
+      user: optStr(h.user) ?? 'root',
+      port: (h.port as number) ?? 22,
+      role,
+      services: role === 'balancer' ? [] : (argv(h.services) ?? services),
+      accessories: argv(h.accessories) ?? (role === 'balancer' ? accessories.filter((a) => !named.has(a)) : []),
+    }
+  })
+}
+
 export function toModel(raw: Raw, file: string, target?: string): Manifest {
   const rel = raw.release === undefined ? undefined : obj(raw.release)
   const smoke = obj(raw.smoke)
   const load = smoke.load === undefined ? undefined : obj(smoke.load)
   const d = DEFAULTS.load
+  const services = Object.keys(obj(raw.services))
+  const hosts = Array.isArray(raw.hosts)
+    ? hostsModel(raw.hosts, services, Object.keys(obj(raw.accessories)))
+    : undefined
   return {
+    ...(hosts ? { hosts } : {}),
     name: String(raw.name),
     file,
     target,

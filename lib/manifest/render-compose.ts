@@ -6,7 +6,13 @@ import { stringify } from 'yaml'
 import { accessoryOctets, slotInstances, toolkitVariables, type AppSlot, type Instance } from './allocate.ts'
 import type { Accessory, Manifest, Resources } from './types.ts'
 
-export type SlotRender = { slot: AppSlot; version: string; netPrefix: string }
+export type SlotRender = {
+  slot: AppSlot
+  version: string
+  netPrefix: string
+  /** toolkit variables that replace the one-host ones (several hosts: where each accessory is published) */
+  vars?: Record<string, string>
+}
 
 type Yaml = Record<string, unknown>
 
@@ -29,6 +35,7 @@ function instanceService(m: Manifest, x: Instance, o: SlotRender): Yaml {
   const s = x.service
   const vars: Record<string, string> = {
     ...toolkitVariables(m, o.netPrefix),
+    ...o.vars,
     SLOT: o.slot,
     VERSION: o.version,
     SERVICE: s.name,

@@ -4,6 +4,7 @@
 // (lib/manifest/check-shape.ts); every problem is collected.
 import { MAX_ACCESSORIES, MAX_PER_SLOT, referenceNames } from './allocate.ts'
 import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
+import { checkHosts } from './rules-hosts.ts'
 
 type Raw = Record<string, unknown>
 
@@ -37,7 +38,12 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
       onKey: true,
       message: `${show(n)} is both a service and an accessory; expected distinct names`,
     })
-  out.push(...checkCounts(doc, at), ...checkReferences(services, accessories, at), ...checkCache(doc, at))
+  out.push(
+    ...checkCounts(doc, at),
+    ...checkReferences(services, accessories, at),
+    ...checkCache(doc, at),
+    ...checkHosts(doc, at),
+  )
   const release = doc.release
   if (isMapping(release) && !names.includes(String(release.service)))
     out.push({

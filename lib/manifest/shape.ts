@@ -1,6 +1,7 @@
 // The manifest's shape as data: one description read by the validator (lib/manifest/check-shape.ts) and by
 // the JSON Schema generator (lib/manifest/schema.ts), so the published schema and the validator agree.
 
+import { HOST_NAME_RE, HOST_USER_RE, HOST_ROLES } from '../hosts.ts'
 import { DEFAULTS } from './model.ts'
 
 /** A value's shape. `doc` says what is expected, in words, for error messages and the schema. */
@@ -163,6 +164,24 @@ const smoke = obj('checks of a release before it takes traffic', {
   ),
 })
 
+// ---------------------------------------------------------------- hosts (#16): where the slots and accessories run
+
+/** a first check of an address (no option, no user, no space); lib/hosts.ts validAddress is the exact one */
+export const HOST_ADDRESS_RE = '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'
+const names = (doc: string) => arr(str(NAME_DOC, NAME_RE), doc)
+const host = obj('a machine: the balancer (nginx, markers, state, lock) or an app host (slot containers)', {
+  name: req(str('a host name of lowercase letters, digits and "-" starting with a letter (at most 31)', HOST_NAME_RE)),
+  address: req(
+    str('an IPv4 address or a DNS name (its private address: containers are published there)', HOST_ADDRESS_RE),
+  ),
+  user: opt(str('an SSH user name', HOST_USER_RE), 'root'),
+  port: opt(port, 22),
+  role: opt({ kind: 'enum', values: [...HOST_ROLES], doc: 'balancer or app' }, 'app'),
+  services: opt(names('the slot services this app host runs (default: every one)')),
+  accessories: opt(names('the accessories this host runs (default: the balancer runs those no host names)')),
+})
+const hosts = arr(host, 'the machines: one balancer and the app hosts (none: everything on this machine)', 2)
+
 /** The top-level keys every manifest and every override share. */
 function topProps(required: boolean): Record<string, Prop> {
   const r = (s: Shape): Prop => (required ? req(s) : opt(s))
@@ -180,6 +199,7 @@ function topProps(required: boolean): Record<string, Prop> {
     accessories: opt({ kind: 'map', keyPattern: NAME_RE, keyDoc: NAME_DOC, values: accessory, doc: 'by name' }, {}),
     release: opt(release),
     smoke: opt(smoke),
+    hosts: opt(hosts),
   }
 }
 

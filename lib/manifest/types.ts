@@ -1,5 +1,6 @@
 // The typed model of an application manifest, after validation and defaults (see docs/manifest.schema.json
 // and the README's manifest reference for every key).
+import type { Host } from '../hosts.ts'
 
 export type Resources = { cpus: number; memory: string }
 
@@ -65,6 +66,9 @@ export type SmokeLoad = {
   maxP95Ms: number
 }
 
+/** A host of the manifest (#16): the balancer, or an app host with the slot services it runs; accessories by name. */
+export type ManifestHost = Host & { services: string[]; accessories: string[] }
+
 export type Manifest = {
   name: string
   /** where it was read from (for messages) */
@@ -78,6 +82,8 @@ export type Manifest = {
   accessories: Accessory[]
   release?: ReleaseCommand
   smoke: { checks: SmokeCheck[]; load?: SmokeLoad }
+  /** absent: everything on this machine, as with one host */
+  hosts?: ManifestHost[]
 }
 
 export const TARGETS = ['staging', 'production'] as const

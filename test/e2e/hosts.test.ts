@@ -1,3 +1,4 @@
+// test-lane: hosts
 // Several hosts, groundwork: the SSH layer (lib/ssh.ts) and the host runner (lib/hosts.ts) against
 // a real test ground of two hosts (network namespaces, each with its own dockerd and sshd, see
 // hosts-helpers.ts). Docker reaches them only through Docker's SSH transport with our config.

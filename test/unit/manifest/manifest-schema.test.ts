@@ -27,6 +27,13 @@ function mutate(change: (m: Doc) => void): Doc {
   return copy
 }
 
+/** a balancer with the accessories and two app hosts, the second running api only, on its own SSH port */
+const HOSTS = () => [
+  { name: 'lb', address: '10.0.0.10', role: 'balancer', accessories: ['postgres', 'redis'] },
+  { name: 'app-1', address: '10.0.0.11' },
+  { name: 'app-2', address: 'app2.internal', user: 'deploy', port: 2222, services: ['api'] },
+]
+
 const GOOD: Array<[string, unknown]> = [
   ['the DMS example', dms],
   [
@@ -40,6 +47,7 @@ const GOOD: Array<[string, unknown]> = [
   ['a host route', mutate((m) => m.routes.unshift({ path: '/', host: 'admin.example.com', service: 'main' }))],
   ['an allow list', mutate((m) => (m.routes[0].allow = ['10.0.0.0/8', '127.0.0.1']))],
   ['a cached route', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '10m' }))],
+  ['hosts: a balancer and two app hosts, one restricted', mutate((m) => (m.hosts = HOSTS()))],
 ]
 
 const BAD: Array<[string, unknown]> = [
@@ -66,6 +74,23 @@ const BAD: Array<[string, unknown]> = [
   ['an override with a wrong type', mutate((m) => (m.targets.staging.services = { api: { replicas: 0 } }))],
   ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1'))],
   ['an image with a space', mutate((m) => (m.accessories.redis.image = 'redis:7 '))],
+  [
+    'a host address that ssh reads as an option',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '-oProxyCommand=sh' }])),
+  ],
+  [
+    'a host with an unknown key',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', colour: 'red' }])),
+  ],
+  [
+    'a host role that does not exist',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', role: 'db' }])),
+  ],
+  ['a host name with a capital', mutate((m) => (m.hosts = [...HOSTS(), { name: 'App', address: '10.0.0.9' }]))],
+  [
+    'a host port out of range',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', port: 70000 }])),
+  ],
 ]
 
 const RULES_ONLY: Array<[string, unknown]> = [
@@ -77,6 +102,17 @@ const RULES_ONLY: Array<[string, unknown]> = [
   [
     'a cached route in front of a readiness path',
     mutate((m) => (m.routes.find((r: Doc) => r.path === '/').cache = '1m')),
+  ],
+  ['two balancers', mutate((m) => (m.hosts = [...HOSTS(), { name: 'lb2', address: '10.0.0.9', role: 'balancer' }]))],
+  ['a host address 10.0.0.300', mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.300' }]))],
+  ['two hosts on one address and port', mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.11' }]))],
+  [
+    'a host running a service that does not exist',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', services: ['billing'] }])),
+  ],
+  [
+    'an accessory on two hosts',
+    mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', accessories: ['redis'] }])),
   ],
 ]
 
