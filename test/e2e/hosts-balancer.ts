@@ -48,7 +48,9 @@ export async function startBalancer(m: Manifest): Promise<void> {
   await buildOne('dms/nginx:local', path.join(REPO, 'compose/images/nginx'), { BASE_IMAGE })
   for (const d of ['live', 'nginx', 'certs']) fs.mkdirSync(path.join(VAR_DIR, d), { recursive: true })
   await ensureCertificate(path.join(VAR_DIR, 'certs'))
-  writeNginxIncludes(path.join(VAR_DIR, 'nginx'), stack.settings)
+  // the load comes from one address without cookies: split per request so the 50% step reaches both
+  // slots (the sticky default is proven in day2-traffic.test.ts)
+  writeNginxIncludes(path.join(VAR_DIR, 'nginx'), { ...stack.settings, sticky: 'request' })
   ensureLiveMarker(LIVE)
   fs.cpSync(path.join(REPO, 'nginx'), repoCopy, { recursive: true })
   const gen = renderHostsNginx(m, { publishBase: PUBLISH_BASE })
