@@ -1,0 +1,57 @@
+// The target's app model (config.app): the manifest named by APP or --app, validated, with the target's
+// overrides applied. It is kept as JSON in VAR_DIR keyed by the sha256 of the target, the file and its
+// text, so rollback, health-check and status read it back (well under a millisecond) and never load the
+// YAML parser (150-250 ms to import here); any edit of the manifest changes the key and it is parsed again.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Config } from '../config.ts'
+import { writeFileAtomic } from '../fsutil.ts'
+import { parseManifest, readManifest } from './load.ts'
+import type { Manifest } from './types.ts'
+
+/** A target's configuration with its app's model. */
+export type AppConfig = Config & { app: Manifest }
+
+export const APP_CACHE_FILE = 'app-model.json'
+
+type CacheRecord = { key: string; manifest: Manifest }
+
+/** The cache key of a manifest's text for a target (read from `file`). */
+export function appModelKey(target: string, file: string, text: string): string {
+  return crypto.createHash('sha256').update(`app-model/1\0${target}\0${file}\0`).update(text).digest('hex')
+}
+
+/**
+ * config with its app: the cached model when its key matches, else the manifest parsed (ManifestError,
+ * exit 2, on any problem) and, when `write` and VAR_DIR exists, cached for the next run.
+ */
+export function withApp(config: Config, o: { write?: boolean } = {}): AppConfig {
+  const cacheFile = path.join(config.varDir, APP_CACHE_FILE)
+  return { ...config, app: loadAppModel(config.appPath, config.target, cacheFile, o.write ?? true) }
+}
+
+export function loadAppModel(app: string, target: string, cacheFile: string, write: boolean): Manifest {
+  const { file, text } = readManifest(app)
+  const key = appModelKey(target, file, text)
+  const cached = readCache(cacheFile)
+  if (cached?.key === key) return cached.manifest
+  const manifest = parseManifest(text, file, target)
+  if (write && fs.existsSync(path.dirname(cacheFile))) {
+    try {
+      writeFileAtomic(cacheFile, `${JSON.stringify({ key, manifest } satisfies CacheRecord)}\n`)
+    } catch {
+      // a cache that can't be written is only a slower next run
+    }
+  }
+  return manifest
+}
+
+function readCache(file: string): CacheRecord | undefined {
+  try {
+    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheRecord
+    return typeof record?.key === 'string' && typeof record.manifest?.name === 'string' ? record : undefined
+  } catch {
+    return undefined
+  }
+}
