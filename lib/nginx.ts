@@ -19,6 +19,7 @@ import {
   writeCheckTree,
 } from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
+import { appOf } from './manifest/app-model.ts'
 
 const BUCKETS = 100
 
@@ -93,6 +94,7 @@ export function nginxSettings(config: Config): NginxSettings {
     statusAllow: config.statusAllow,
     domains: config.tls.domains,
     hsts: config.tls.hsts,
+    app: appOf(config),
   }
 }
 

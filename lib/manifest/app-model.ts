@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
 import { writeFileAtomic } from '../fsutil.ts'
+import { slotInstances } from './allocate.ts'
 import { parseManifest, readManifest } from './load.ts'
 import type { Manifest } from './types.ts'
 
@@ -29,6 +30,16 @@ export function appModelKey(target: string, file: string, text: string): string 
 export function withApp(config: Config, o: { write?: boolean } = {}): AppConfig {
   const cacheFile = path.join(config.varDir, APP_CACHE_FILE)
   return { ...config, app: loadAppModel(config.appPath, config.target, cacheFile, o.write ?? true) }
+}
+
+/** config.app, loaded (through the cache) for a config built without it (loadConfig alone, as tests do). */
+export function appOf(config: Config): Manifest {
+  return (config as Partial<AppConfig>).app ?? withApp(config).app
+}
+
+/** The compose service names of a slot's containers (a service's name, or <name>-<n> for each replica). */
+export function appServiceNames(m: Manifest): string[] {
+  return slotInstances(m, 'blue').map((x) => x.name)
 }
 
 export function loadAppModel(app: string, target: string, cacheFile: string, write: boolean): Manifest {

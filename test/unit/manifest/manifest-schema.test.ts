@@ -59,6 +59,8 @@ const BAD: Array<[string, unknown]> = [
   ['an empty command', mutate((m) => (m.release.command = []))],
   ['a bad method', mutate((m) => (m.smoke.checks[0].method = 'FETCH'))],
   ['a bad rate', mutate((m) => (m.routes[0].rate_limit.rate = 'fast'))],
+  ['a zone name with a dash', mutate((m) => (m.routes[0].rate_limit.zone = 'log-in'))],
+  ['a 429 page path with a brace', mutate((m) => (m.rate_limit_page.path = '/x{'))],
   ['an unknown target', mutate((m) => (m.targets.qa = {}))],
   ['an override with a wrong type', mutate((m) => (m.targets.staging.services = { api: { replicas: 0 } }))],
   ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1'))],
@@ -71,6 +73,8 @@ const RULES_ONLY: Array<[string, unknown]> = [
   ['an undefined secret', mutate((m) => m.services.api.secrets.push('stripe'))],
   ['no default route', mutate((m) => m.routes.pop())],
   ['a release service that does not exist', mutate((m) => (m.release.service = 'worker'))],
+  ['one zone name on two routes', mutate((m) => (m.routes[1].rate_limit.zone = 'auth'))],
+  ['a 429 page of no service', mutate((m) => (m.rate_limit_page.service = 'billing'))],
 ]
 
 test('docs/manifest.schema.json is the schema generated from the shape (regenerate: render --schema)', () => {
