@@ -42,6 +42,8 @@ export type SlotStatus = {
 
 export interface Platform {
   readonly dryRun: boolean
+  /** the compose services of a slot, from the app's manifest (a replica as <name>-<n>) */
+  readonly services: readonly string[]
   readRouting(): LiveRouting
   setLive(slot: Slot): void
   setGradual(to: Slot, percent: number): void
@@ -209,6 +211,7 @@ export function createPlatform(
   }
   return {
     dryRun,
+    services: appServiceNames(appOf(config)),
     readRouting: () => readLive(paths.live),
     setLive: (slot) =>
       marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),

@@ -1,8 +1,10 @@
 // A slot's summary is about the app's own compose services (config.app): every replica must run and be
-// healthy; a container of another name does not count, a missing one is named.
+// healthy; a container of another name does not count, a missing one is named. A release records its
+// pinned image for each of those services.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ServiceState } from '../../lib/compose.ts'
+import { releaseImages } from '../../lib/create.ts'
 import { summarizeServices } from '../../lib/platform.ts'
 import { switchable } from '../../lib/switch.ts'
 
@@ -42,6 +44,16 @@ test('switchable: "starting" is no verdict, a missing replica still refuses', ()
   const s = switchable(status)
   assert.equal(s.problems, ['web-2: not created'])
   assert.is(s.healthy, false)
+})
+
+test('releaseImages: the pinned reference for every app service; a tag only: none recorded', () => {
+  const pinned = { tag: 'v1', ref: 'shop/app@sha256:abc', digest: 'sha256:abc', source: 'pulled' as const }
+  assert.equal(releaseImages(pinned, expected), {
+    'web-1': 'shop/app@sha256:abc',
+    'web-2': 'shop/app@sha256:abc',
+    api: 'shop/app@sha256:abc',
+  })
+  assert.is(releaseImages({ ...pinned, ref: 'shop/app:v1', digest: '' }, expected), undefined)
 })
 
 test.run()
