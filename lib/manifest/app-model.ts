@@ -29,7 +29,14 @@ export function appModelKey(target: string, file: string, text: string): string 
  */
 export function withApp(config: Config, o: { write?: boolean } = {}): AppConfig {
   const cacheFile = path.join(config.varDir, APP_CACHE_FILE)
-  return { ...config, app: loadAppModel(config.appPath, config.target, cacheFile, o.write ?? true) }
+  const { manifest, previous } = loadAppModel(config.appPath, config.target, cacheFile, o.write ?? true)
+  const warnings = [...config.warnings]
+  // an earlier --app, not recorded in the env file: switch, rollback and health would act on another app
+  if (previous !== undefined && previous !== manifest.file && config.sources.APP !== '--app')
+    warnings.push(
+      `The app is ${manifest.file} (APP, ${config.sources.APP}), but the last script of this target used ${previous}. If that app is the one deployed, set APP to its directory in env/.env.${config.target}.`,
+    )
+  return { ...config, warnings, app: manifest }
 }
 
 /** config.app, loaded (through the cache) for a config built without it (loadConfig alone, as tests do). */
@@ -42,11 +49,17 @@ export function appServiceNames(m: Manifest): string[] {
   return slotInstances(m, 'blue').map((x) => x.name)
 }
 
-export function loadAppModel(app: string, target: string, cacheFile: string, write: boolean): Manifest {
+/** The model (cached or parsed); `previous`: the manifest file of a cache record that did not match. */
+export function loadAppModel(
+  app: string,
+  target: string,
+  cacheFile: string,
+  write: boolean,
+): { manifest: Manifest; previous?: string } {
   const { file, text } = readManifest(app)
   const key = appModelKey(target, file, text)
   const cached = readCache(cacheFile)
-  if (cached?.key === key) return cached.manifest
+  if (cached?.key === key) return { manifest: cached.manifest }
   const manifest = parseManifest(text, file, target)
   if (write && fs.existsSync(path.dirname(cacheFile))) {
     try {
@@ -55,7 +68,7 @@ export function loadAppModel(app: string, target: string, cacheFile: string, wri
       // a cache that can't be written is only a slower next run
     }
   }
-  return manifest
+  return { manifest, previous: cached?.manifest.file }
 }
 
 function readCache(file: string): CacheRecord | undefined {

@@ -65,6 +65,22 @@ test('the model is cached in VAR_DIR by the sha256 of target, file and text; an 
   assert.is(JSON.parse(fs.readFileSync(cacheFile, 'utf8')).manifest.name, 'edited')
 })
 
+test('another app than the last script used, not by --app: a warning naming both and the fix', () => {
+  const varDir = tempDir('var')
+  const shop = withApp(load({ VAR_DIR: varDir, APP: 'examples/pyshop' }))
+  assert.equal(shop.warnings, [])
+  const dms = withApp(load({ VAR_DIR: varDir }))
+  assert.is(dms.app.name, 'dms')
+  const warning = dms.warnings.find((w) => w.includes('the last script of this target used'))
+  assert.ok(warning, dms.warnings.join('\n'))
+  assert.match(warning!, `used ${path.join(REPO_ROOT, 'examples/pyshop/app.yaml')}`)
+  assert.match(warning!, 'set APP to its directory in env/.env.production')
+  // the same app again (now cached), or an explicit --app: no warning
+  assert.equal(withApp(load({ VAR_DIR: varDir })).warnings, [])
+  const flag = withApp(load({ VAR_DIR: varDir }, path.join(REPO_ROOT, 'examples/pyshop')))
+  assert.equal(flag.warnings, [])
+})
+
 test('write: false (--dry-run) leaves VAR_DIR as it was', () => {
   const varDir = tempDir('var')
   assert.is(withApp(load({ VAR_DIR: varDir }), { write: false }).app.name, 'dms')
