@@ -12,7 +12,6 @@ import { ROOT, removeOnExit } from '../helpers/run.ts'
 const KNOWN: Record<string, number> = {
   'lib/config-schema.ts: image dms/app': 3,
   'lib/db-restore.ts: table documents': 2,
-  'lib/health/checks-host.ts: role table ROLES/ROLE_NUM/ROLE_PREFIX': 2,
   'lib/health/checks-service.ts: role table ROLES/ROLE_NUM/ROLE_PREFIX': 5,
   'lib/health/sources.ts: role table ROLES/ROLE_NUM/ROLE_PREFIX': 4,
   'lib/images/ref.ts: image dms/app': 1,
