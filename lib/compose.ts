@@ -1,8 +1,10 @@
 // Docker Compose: pure builders that return argv arrays, and one runner that executes them
 // (through the one gateway, lib/gateway.ts). Secrets never travel on argv: compose reads them from files under
 // VAR_DIR/secrets; everything else it needs comes through the environment.
-import { ROLE_NUM, SLOT_NUM, type Role, type Slot } from './model.ts'
+import { SLOT_NUM, type Slot } from './model.ts'
 import type { Config } from './config.ts'
+import { slotInstances } from './manifest/allocate.ts'
+import { appOf } from './manifest/app-model.ts'
 import { createGateway, type CommandOptions, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
@@ -70,8 +72,11 @@ export function slotTarget(
   }
 }
 
-export function appAddress(config: Config, slot: Slot, role: Role): string {
-  return `${config.netPrefix}.${SLOT_NUM[slot]}${ROLE_NUM[role]}`
+/** The static address of one of the app's compose services in a slot (lib/manifest/allocate.ts). */
+export function appAddress(config: Config, slot: Slot, service: string): string {
+  const x = slotInstances(appOf(config), slot).find((i) => i.name === service)
+  if (!x) throw new Error(`${service} is not a service of the app ${appOf(config).name}`)
+  return `${config.netPrefix}.${x.octet}`
 }
 
 export function imageRef(config: Config, version: string): string {

@@ -45,6 +45,8 @@ export const SCHEMA: Record<string, KeySpec> = {
   STATUS_ALLOW: { kind: 'cidrs', default: () => '127.0.0.1/32' },
   BASE_IMAGE: { kind: 'image', default: () => 'dms/base:bookworm' },
   APP_IMAGE: { kind: 'image', default: () => 'dms/app' },
+  // the app's manifest (a directory with app.yaml, or the file), relative to the repo root; --app overrides it
+  APP: { kind: 'path', default: () => 'examples/dms' },
   VAR_DIR: { kind: 'path', default: (t) => `var/${t}` },
   POSTGRES_USER: { kind: 'ident', default: () => 'dms' },
   POSTGRES_DB: { kind: 'ident', default: () => 'dms' },

@@ -21,6 +21,8 @@ export type Config = PartSettings & {
   localFile: string
   varDir: string
   composeFile: string
+  /** the app's manifest, absolute (APP or --app; a directory means its app.yaml): lib/manifest/app-model.ts loads it */
+  appPath: string
   composeProject: string
   networkName: string
   netPrefix: string
@@ -72,6 +74,8 @@ export type LoadOptions = {
   root?: string
   /** write generated secrets into the .local file (false for --dry-run and read-only scripts) */
   generateSecrets?: boolean
+  /** --app: the manifest (dir or file) relative to the working directory, over APP */
+  app?: string
 }
 
 export function validateTarget(target: string): Target {
@@ -101,6 +105,8 @@ export function loadConfig(opts: LoadOptions): Config {
     if (v !== undefined && (k in SCHEMA || PASSTHROUGH.test(k)))
       merged.set(k, { value: v, file: 'environment', line: 0 })
   }
+  // --app names a path from where the command runs; APP in a file or the environment one from the repo root
+  if (opts.app !== undefined) merged.set('APP', { value: path.resolve(opts.app), file: '--app', line: 0 })
 
   const raw: Record<string, string> = {}
   const sources: Record<string, string> = {}
@@ -225,6 +231,7 @@ function buildConfig(c: {
     localFile,
     varDir: path.resolve(root, raw.VAR_DIR!),
     composeFile: path.join(root, 'compose', `docker-compose.${target}.yml`),
+    appPath: path.resolve(root, raw.APP!),
     composeProject: raw.COMPOSE_PROJECT!,
     networkName: raw.NETWORK_NAME!,
     netPrefix: raw.NET_PREFIX!,

@@ -1,7 +1,6 @@
 // Create: start a release in the idle slot and wait until it is ready through the preview listener;
 // any failure or signal removes the candidate again, and the live slot is never touched.
 import type { Store } from './model.ts'
-import { ROLES } from './model.ts'
 import { OperationError, RefusedError, InterruptedError, errorMessage } from './errors.ts'
 import { describeChoice, type ImageChoice } from './images/registry.ts'
 import type { Platform, SlotStatus } from './platform.ts'
@@ -85,9 +84,12 @@ async function chooseImage(
   )
 }
 
-/** The images a release records per service: its pinned reference, when it has one. */
-export function releaseImages(image: ImageChoice | undefined): Record<string, string> | undefined {
-  return image?.digest ? Object.fromEntries(ROLES.map((r) => [r, image.ref])) : undefined
+/** The images a release records per service (the app's compose services): its pinned reference, when it has one. */
+export function releaseImages(
+  image: ImageChoice | undefined,
+  services: readonly string[],
+): Record<string, string> | undefined {
+  return image?.digest ? Object.fromEntries(services.map((r) => [r, image.ref])) : undefined
 }
 
 export async function executeCreate(
@@ -154,7 +156,7 @@ export async function executeCreate(
   } catch (err) {
     return await failCreate(p, store, ui, plan, err, { signal: o.signal, started })
   }
-  return recordCreated(store, plan, started)
+  return recordCreated(store, plan, started, p.services)
 }
 
 /** Services whose container stopped: waiting longer for them is pointless. */
@@ -260,9 +262,9 @@ async function failCreate(
 }
 
 /** The candidate is ready: recorded in its slot, with history and audit. */
-function recordCreated(store: Store, plan: CreatePlan, started: number): Release {
+function recordCreated(store: Store, plan: CreatePlan, started: number, services: readonly string[]): Release {
   const { slot, version } = plan
-  const images = releaseImages(plan.image)
+  const images = releaseImages(plan.image, services)
   const release: Release = {
     version,
     slot,

@@ -11,10 +11,10 @@ export const SLOTS: readonly Slot[] = ['blue', 'green']
 export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue')
 export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
 
-/** The app services of a slot (the manifest will replace this fixed list). */
+/** The DMS roles, still used by the readiness probes, smoke and health role checks (issue #14: to come from
+ * config.app like the rest; test/unit/no-dms-names.test.ts counts what is left). */
 export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
 export type Role = (typeof ROLES)[number]
-export const ROLE_NUM: Record<Role, number> = { frontend: 1, api: 2, docs: 3, main: 4 }
 /** The path prefix nginx routes to each role. */
 export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
 

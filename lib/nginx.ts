@@ -19,6 +19,7 @@ import {
   writeCheckTree,
 } from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
+import { appOf } from './manifest/app-model.ts'
 
 const BUCKETS = 100
 
@@ -119,6 +120,7 @@ export function nginxSettings(config: Config): NginxSettings {
     domains: config.tls.domains,
     hsts: config.tls.hsts,
     sticky: config.gradualSticky,
+    app: appOf(config),
   }
 }
 

@@ -23,6 +23,7 @@ import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, setReleaseMarker, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import type { Printer } from './ui.ts'
+import { appOf, appServiceNames } from './manifest/app-model.ts'
 
 export type SlotStatus = {
   slot: Slot
@@ -33,12 +34,16 @@ export type SlotStatus = {
   /** the release the containers carry (image tag), null when none run */
   version: string | null
   services: ServiceState[]
-  /** e.g. "2 of 4 services unhealthy (api: unhealthy, docs: exited)" */
+  /** e.g. "2 of 4 services unhealthy (api: unhealthy, web-2: exited)" */
   problems: string[]
+  /** the compose services the app's manifest runs in a slot (what "running" and "healthy" are about) */
+  expected?: string[]
 }
 
 export interface Platform {
   readonly dryRun: boolean
+  /** the compose services of a slot, from the app's manifest (a replica as <name>-<n>) */
+  readonly services: readonly string[]
   readRouting(): LiveRouting
   setLive(slot: Slot): void
   setGradual(to: Slot, percent: number): void
@@ -74,19 +79,23 @@ export function roleUrl(
   return `https://${config.localAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
 }
 
-export function summarizeServices(services: ServiceState[]): {
+/** Whether each expected service (the app's compose services) runs and is healthy, and what is wrong. */
+export function summarizeServices(
+  services: ServiceState[],
+  expected: string[],
+): {
   running: boolean
   healthy: boolean
   problems: string[]
 } {
   const problems: string[] = []
-  for (const role of ROLES) {
-    const s = services.find((x) => x.service === role)
-    if (!s) problems.push(`${role}: not created`)
-    else if (s.state !== 'running') problems.push(`${role}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
-    else if (s.health && s.health !== 'healthy') problems.push(`${role}: ${s.health}`)
+  for (const name of expected) {
+    const s = services.find((x) => x.service === name)
+    if (!s) problems.push(`${name}: not created`)
+    else if (s.state !== 'running') problems.push(`${name}: ${s.state}${s.exitCode ? ` (exit ${s.exitCode})` : ''}`)
+    else if (s.health && s.health !== 'healthy') problems.push(`${name}: ${s.health}`)
   }
-  const running = ROLES.every((r) => services.some((s) => s.service === r && s.state === 'running'))
+  const running = expected.every((n) => services.some((s) => s.service === n && s.state === 'running'))
   return { running, healthy: problems.length === 0, problems }
 }
 
@@ -127,10 +136,9 @@ function probeRole(
 
 /** The app containers of a slot, their summary, and the release they carry. */
 async function readSlotStatus(sh: Shell, config: Config, slot: Slot): Promise<SlotStatus> {
-  const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) =>
-    (ROLES as readonly string[]).includes(s.service),
-  )
-  const sum = summarizeServices(services)
+  const expected = appServiceNames(appOf(config))
+  const services = (await projectContainers(sh, slotProject(config, slot))).filter((s) => expected.includes(s.service))
+  const sum = summarizeServices(services, expected)
   // the release is the dms.version label the containers were started with (an image tag can
   // move under a running container; the label can't)
   const tags = [
@@ -140,7 +148,13 @@ async function readSlotStatus(sh: Shell, config: Config, slot: Slot): Promise<Sl
         .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
     ),
   ]
-  return { slot, services, version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null, ...sum }
+  return {
+    slot,
+    services,
+    version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null,
+    ...sum,
+    expected,
+  }
 }
 
 /** The docker commands of a slot's containers: build its image, when they started, their logs, remove them. */
@@ -197,6 +211,7 @@ export function createPlatform(
   }
   return {
     dryRun,
+    services: appServiceNames(appOf(config)),
     readRouting: () => readLive(paths.live),
     setLive: (slot) =>
       marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),

@@ -3,7 +3,8 @@
 import { LockCorruptError, acquireLock, describeHolder, forceUnlock, readLock, type Lock } from './lock.ts'
 import { appendAudit } from './audit.ts'
 import type { FlagSpec, ScriptContext } from './cli.ts'
-import { loadConfig, type Config } from './config.ts'
+import { loadConfig } from './config.ts'
+import { withApp, type AppConfig } from './manifest/app-model.ts'
 import { confirm } from './prompt.ts'
 import { OperationError } from './errors.ts'
 import { configureGateway } from './gateway.ts'
@@ -12,25 +13,38 @@ import { configureAuditRetention } from './audit-rotate.ts'
 import { runtimePaths, type Paths } from './paths.ts'
 
 export type Env = {
-  config: Config
+  /** the target's configuration and its app's model (config.app) */
+  config: AppConfig
   paths: Paths
   ui: Printer
   /** --dry-run: stores keep changes in memory and print nothing to the audit log */
   dryRun?: boolean
 }
 
-/** Loads the target's config and registers its secrets with the printer. */
+/** Loads the target's config and app model (--app over APP) and registers its secrets with the printer. */
 export function loadEnv(ctx: ScriptContext, opts: { generateSecrets?: boolean; env?: NodeJS.ProcessEnv } = {}): Env {
-  const config = loadConfig({
+  const loaded = loadConfig({
     target: ctx.common.target,
     env: opts.env,
     generateSecrets: opts.generateSecrets ?? !ctx.common.dryRun,
+    app: typeof ctx.flags.app === 'string' ? ctx.flags.app : undefined,
   })
+  const config = withApp(loaded, { write: !ctx.common.dryRun })
   ctx.ui.secrets.add(config.secrets)
   configureGateway({ timeoutMs: config.commandTimeoutMs })
   configureAuditRetention(config.auditRetention)
   for (const w of config.warnings) ctx.ui.warn(w)
   return { config, paths: runtimePaths(config.varDir), ui: ctx.ui, dryRun: ctx.common.dryRun }
+}
+
+/** --app, on the scripts that deploy or create a release (the others read APP from the env file). */
+export const APP_FLAG: Record<string, FlagSpec> = {
+  app: {
+    type: 'string',
+    value: '<dir|file>',
+    description:
+      "the app's manifest, a directory with app.yaml or the file (default: APP in env/.env.<target>, else examples/dms)",
+  },
 }
 
 export const LOCK_FLAGS: Record<string, FlagSpec> = {

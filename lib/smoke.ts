@@ -14,6 +14,8 @@ export type SmokeTarget = {
   headers: Record<string, string>
   slot?: string
   version?: string
+  /** the paths of the bounded load (the manifest's smoke.load.paths); default the default route "/" */
+  loadPaths?: string[]
 }
 
 export type SmokeReport = { ok: boolean; checks: ProbeResult[]; load: Analysis; reasons: string[] }
@@ -79,8 +81,6 @@ export async function documentRoundTrip(t: SmokeTarget): Promise<ProbeResult[]> 
   return [created, read, deleted, gone]
 }
 
-const LOAD_PATHS = ['/', '/api/documents?limit=5', '/docs/', '/app/', '/api/version']
-
 /**
  * A bounded load: at most `requests` GETs, at most `durationMs`, `concurrency` at a time. It stops
  * early once at least 3 requests failed and the failures so far exceed the allowed error rate.
@@ -90,6 +90,7 @@ export async function shortLoad(t: SmokeTarget, s: SmokeSettings, signal?: Abort
   const deadline = Date.now() + s.durationMs
   let issued = 0
   let failures = 0
+  const paths = t.loadPaths?.length ? t.loadPaths : ['/']
   const worker = async () => {
     while (
       issued < s.requests &&
@@ -97,7 +98,7 @@ export async function shortLoad(t: SmokeTarget, s: SmokeSettings, signal?: Abort
       !signal?.aborted &&
       !(failures >= 3 && failures / results.length > s.maxErrorRate)
     ) {
-      const p = LOAD_PATHS[issued++ % LOAD_PATHS.length]!
+      const p = paths[issued++ % paths.length]!
       const r = await get(t, p, `load ${p}`, {
         expectStatus: [200, 399],
         timeoutMs: Math.max(1000, Math.min(10_000, deadline - Date.now() + 1000)),

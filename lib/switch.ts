@@ -59,7 +59,7 @@ export type SwitchPlan = {
 export function switchable(status: SlotStatus): SlotStatus {
   if (!status.services.some((s) => s.health === 'starting')) return status
   const services = status.services.map((s) => (s.health === 'starting' ? { ...s, health: '' } : s))
-  return { ...status, ...summarizeServices(services) }
+  return { ...status, ...summarizeServices(services, status.expected ?? services.map((s) => s.service)) }
 }
 
 /** o.continuing: called by an operation that recorded its own pending step (the deploy pipeline) */

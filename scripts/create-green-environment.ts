@@ -3,7 +3,7 @@
 import { fileStore } from '../lib/stores/file-store.ts'
 import { validateSlot, validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { APP_FLAG, loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeCreate, planCreate } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
 import { createPlatform } from '../lib/platform.ts'
@@ -31,6 +31,7 @@ await runScript(
       },
       build: { type: 'boolean', description: "build the release's image from the compose build context first" },
       timeout: { type: 'duration', default: '120s', description: 'how long to wait for the slot to become healthy' },
+      ...APP_FLAG,
       ...LOCK_FLAGS,
     },
     examples: [

@@ -5,7 +5,7 @@
 import { fileStore } from '../lib/stores/file-store.ts'
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { APP_FLAG, loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { parseGradual } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../lib/pipeline/deploy.ts'
@@ -40,6 +40,7 @@ await runScript(
         type: 'boolean',
         description: 'allow migrations marked "-- contract" (they remove what older releases use)',
       },
+      ...APP_FLAG,
       ...LOCK_FLAGS,
     },
     examples: [

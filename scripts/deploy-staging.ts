@@ -4,7 +4,7 @@
 import { fileStore } from '../lib/stores/file-store.ts'
 import { validateVersion } from '../lib/model.ts'
 import { runScript } from '../lib/cli.ts'
-import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
+import { APP_FLAG, loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { UsageError, shownValue } from '../lib/errors.ts'
 import { runOperation } from '../lib/operation.ts'
 import { createStagingPorts } from '../lib/pipeline/adapters.ts'
@@ -25,6 +25,7 @@ await runScript(
         type: 'duration',
         description: 'how long the services may take to become healthy (default: DEPLOY_TIMEOUT)',
       },
+      ...APP_FLAG,
       ...LOCK_FLAGS,
     },
     examples: [

@@ -3,7 +3,7 @@
 // or inside a running service container (--running). The plan (argv, mode) is pure.
 import type { Config } from '../config.ts'
 import { composeArgs, quoteArgv, slotTarget } from '../compose.ts'
-import { ROLES } from '../model.ts'
+import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { RefusedError, UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
 
@@ -40,10 +40,11 @@ export function planExec(config: Config, req: ExecRequest, state: DeployState, l
     )
   if (req.slot !== undefined && req.slot !== 'blue' && req.slot !== 'green')
     throw new UsageError(`Can't read --slot: "${req.slot}" is not a slot`, 'Write --slot blue or --slot green.')
-  if (req.running !== undefined && !(ROLES as readonly string[]).includes(req.running))
+  const services = appServiceNames(appOf(config))
+  if (req.running !== undefined && !services.includes(req.running))
     throw new UsageError(
       `Can't run a command in "${req.running}": there is no such app service`,
-      `Name one of ${ROLES.join(', ')}.`,
+      `Name one of ${services.join(', ')}.`,
     )
   const slot = (req.slot as Slot | undefined) ?? live
   const version = state.slots[slot]?.version

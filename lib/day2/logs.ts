@@ -3,7 +3,7 @@
 // --grep and masked, as it arrives (so --follow streams).
 import type { Config } from '../config.ts'
 import { composeArgs, coreTarget, slotTarget, type ComposeTarget } from '../compose.ts'
-import { ROLES } from '../model.ts'
+import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
 
@@ -72,11 +72,12 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
     }
   }
   const service = req.service
+  const app = appServiceNames(appOf(config))
   const accessory = service !== undefined && (ACCESSORIES as readonly string[]).includes(service)
-  if (service !== undefined && !accessory && !(ROLES as readonly string[]).includes(service))
+  if (service !== undefined && !accessory && !app.includes(service))
     throw new UsageError(
       `Can't show the logs of "${service}": there is no such service`,
-      `Name one of ${[...ROLES, ...ACCESSORIES].join(', ')}, or leave --service out for every app service.`,
+      `Name one of ${[...app, ...ACCESSORIES].join(', ')}, or leave --service out for every app service.`,
     )
   let source: LogsPlan['source'] = 'core'
   let version: string | null = null
@@ -88,7 +89,7 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
     version = chosen.version
     t = slotTarget(config, chosen.slot, chosen.version ?? 'unknown')
   }
-  const services = service ? [service] : [...ROLES]
+  const services = service ? [service] : app
   const args = composeArgs(
     t,
     'logs',

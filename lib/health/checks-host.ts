@@ -4,7 +4,6 @@
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { certView } from '../certs-op.ts'
-import { ROLES } from '../model.ts'
 import { LIVE_RESTORE_OFF, liveRestoreEnabled } from '../docker-daemon.ts'
 import { readLive } from '../nginx.ts'
 import { probeHttp } from '../probe.ts'
@@ -109,7 +108,7 @@ async function driftCheck(s: Sources): Promise<CheckResult> {
   const state = readState(paths.state, config.target)
   const routing = readLive(paths.live)
   const splitMarkers = routing.markers.filter((m) => /^to-(blue|green)-b\d+$/.test(m))
-  const [slots, nginxView, ...roleResults] = await Promise.all([
+  const [slots, nginxView, publicAnswer] = await Promise.all([
     s.appSlots(),
     probeHttp({
       url: `http://${s.host}:${config.ports.status}/live-slot`,
@@ -118,9 +117,10 @@ async function driftCheck(s: Sources): Promise<CheckResult> {
       timeoutMs: s.timeoutMs,
       signal: s.shared.signal,
     }),
-    ...ROLES.map((r) => s.roleProbes[r]()),
+    s.publicNginx(),
   ])
-  const headerSlot = roleResults.map((r) => r.headers?.['x-slot']).find((x) => x !== undefined)
+  // the slot nginx itself says it routed a public request to: no header is needed from the app
+  const headerSlot = publicAnswer.headers?.['x-deploy-slot']
   let nginxLive: Slot | undefined
   try {
     const live = nginxView.ok ? JSON.parse(nginxView.body ?? 'null')?.live : undefined

@@ -86,7 +86,7 @@ export type DriftFacts = {
   splitMarkers: string[]
   /** the live slot as nginx itself sees it (status listener /live-slot); undefined: not asked */
   nginxLive?: Slot
-  /** X-Slot of a request through the public listener (undefined: no answer) */
+  /** X-Deploy-Slot (added by nginx) of a request through the public listener (undefined: no answer) */
   headerSlot: string | undefined
   /** version recorded in the state per slot */
   recorded: Record<Slot, string | null>
@@ -110,7 +110,10 @@ export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
     })
   }
   if (f.headerSlot !== undefined && f.headerSlot !== '' && f.splitMarkers.length === 0 && f.headerSlot !== live) {
-    issues.push({ status: 'CRITICAL', text: `public traffic answered X-Slot ${f.headerSlot}, the marker says ${live}` })
+    issues.push({
+      status: 'CRITICAL',
+      text: `public traffic answered X-Deploy-Slot ${f.headerSlot}, the marker says ${live}`,
+    })
   }
   if (f.splitMarkers.length > 0) {
     issues.push({
@@ -134,7 +137,7 @@ export function evaluateDrift(f: DriftFacts, latencyMs = 0): CheckResult {
   const shown = issues.filter((i) => i.status !== 'OK' || issues.every((j) => j.status === 'OK'))
   const summary =
     `live ${live}` +
-    (f.headerSlot ? ` (X-Slot ${f.headerSlot})` : '') +
+    (f.headerSlot ? ` (X-Deploy-Slot ${f.headerSlot})` : '') +
     (['blue', 'green'] as const).map((s) => (f.recorded[s] ? `, ${s} ${f.recorded[s]}` : '')).join('')
   return {
     name: 'drift',

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import { slotProject } from '../compose.ts'
 import { ROLES, ROLE_PREFIX, type Role } from '../model.ts'
+import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../paths.ts'
 import { probeHttp, type ProbeResult } from '../probe.ts'
@@ -64,7 +65,8 @@ export function createSources(input: HealthInput) {
   const containers = once(() => readContainers(projects, shared.signal))
   const appSlots = async (): Promise<Record<Slot, ContainerFact[]>> => {
     const all = await containers()
-    const apps = all.filter((c) => c.slot && (ROLES as readonly string[]).includes(c.service))
+    const appServices = appServiceNames(appOf(config))
+    const apps = all.filter((c) => c.slot && appServices.includes(c.service))
     return { blue: apps.filter((c) => c.slot === 'blue'), green: apps.filter((c) => c.slot === 'green') }
   }
   const publicNginx = once(() =>

@@ -33,17 +33,21 @@ export function manifestFile(app: string, cwd = process.cwd()): string {
 
 /** Reads and validates the manifest at `app` (dir or file); throws ManifestError or UsageError. */
 export function loadManifest(app: string, o: { target?: string; cwd?: string } = {}): Manifest {
-  const file = manifestFile(app, o.cwd)
-  let text: string
+  const { file, text } = readManifest(app, o.cwd)
+  return parseManifest(text, file, o.target)
+}
+
+/** The manifest file named by `app` (dir or file) and its text; UsageError when it can't be read. */
+export function readManifest(app: string, cwd = process.cwd()): { file: string; text: string } {
+  const file = manifestFile(app, cwd)
   try {
-    text = fs.readFileSync(file, 'utf8')
+    return { file, text: fs.readFileSync(file, 'utf8') }
   } catch (err) {
     throw new UsageError(
       `Can't read the manifest ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      `Pass --app <dir|file> naming an app directory with ${MANIFEST_FILE}, e.g. --app examples/dms.`,
+      `Pass --app <dir|file> (or set APP in env/.env.<target>) naming an app directory with ${MANIFEST_FILE}, e.g. --app examples/dms.`,
     )
   }
-  return parseManifest(text, file, o.target)
 }
 
 /** Pure: the text of a manifest -> the model for `target` (overrides applied), or ManifestError. */

@@ -48,10 +48,15 @@ function route(v: unknown): Route {
     path: String(r.path),
     host: optStr(r.host),
     service: String(r.service),
-    rateLimit: rl && { rate: String(rl.rate), burst: (rl.burst as number) ?? 0 },
+    rateLimit: rl && { rate: String(rl.rate), burst: (rl.burst as number) ?? 0, zone: optStr(rl.zone) },
     allow: r.allow === undefined ? undefined : strs(r.allow),
     cache: optStr(r.cache),
   }
+}
+
+function rateLimitPage(v: unknown): { service: string; path: string } {
+  const p = obj(v)
+  return { service: String(p.service), path: String(p.path) }
 }
 
 function accessory(name: string, v: unknown): Accessory {
@@ -121,6 +126,7 @@ export function toModel(raw: Raw, file: string, target?: string): Manifest {
     secrets: strs(raw.secrets),
     services: Object.entries(obj(raw.services)).map(([n, s]) => service(n, s)),
     routes: (Array.isArray(raw.routes) ? raw.routes : []).map(route),
+    rateLimitPage: raw.rate_limit_page === undefined ? undefined : rateLimitPage(raw.rate_limit_page),
     accessories: Object.entries(obj(raw.accessories)).map(([n, a]) => accessory(n, a)),
     release: rel && {
       service: String(rel.service),

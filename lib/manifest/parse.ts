@@ -1,5 +1,6 @@
 // Reading a manifest's YAML while keeping where every value is: a problem's path becomes file:line:col.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import type { Document, Node } from 'yaml'
+import { yamlLib } from './yaml-lib.ts'
 import type { ManifestPath, Problem } from './check-shape.ts'
 
 export type Located = { line: number; col: number; message: string }
@@ -14,6 +15,7 @@ export type ParsedYaml = {
 }
 
 export function parseYaml(text: string): ParsedYaml {
+  const { LineCounter, parseDocument } = yamlLib()
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
   const pos = (offset: number) => lines.linePos(offset)
@@ -34,6 +36,7 @@ export function parseYaml(text: string): ParsedYaml {
 
 /** The deepest node along `path`, and the key node of the last pair reached. */
 function walk(doc: Document, path: ManifestPath): { node: Node | null; key: Node | null } {
+  const { isMap, isPair, isScalar, isSeq } = yamlLib()
   let node = doc.contents as Node | null
   let key: Node | null = null
   for (const step of path) {

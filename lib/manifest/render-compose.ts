@@ -2,7 +2,7 @@
 // healthcheck, the release command as a one-off service) and of the accessories, from a manifest. Values from
 // the manifest are escaped for compose ($ -> $$); the run-time ones (${VAR_DIR}, ${NETWORK_NAME}) come from the
 // compose environment (lib/compose.ts composeEnv).
-import { stringify } from 'yaml'
+import { yamlLib } from './yaml-lib.ts'
 import { accessoryOctets, slotInstances, toolkitVariables, type AppSlot, type Instance } from './allocate.ts'
 import type { Accessory, Manifest, Resources } from './types.ts'
 
@@ -101,7 +101,7 @@ export function renderSlotCompose(m: Manifest, o: SlotRender): string {
   const used = [...new Set(m.services.flatMap((s) => s.secrets))]
   return (
     header(m, `slot ${o.slot}, version ${o.version}`) +
-    stringify(
+    yamlLib().stringify(
       { services, networks: NETWORK, ...(used.length ? { secrets: secretsBlock(used) } : {}) },
       { lineWidth: 0, aliasDuplicateObjects: false },
     )
@@ -134,7 +134,7 @@ export function renderAccessoriesCompose(m: Manifest, netPrefix: string): string
   const used = [...new Set(m.accessories.flatMap((a) => a.secrets))]
   return (
     header(m, 'accessories') +
-    stringify(
+    yamlLib().stringify(
       {
         services,
         networks: NETWORK,

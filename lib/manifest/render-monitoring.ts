@@ -1,7 +1,7 @@
 // Pure: what watches an app, from its manifest: the Prometheus scrape job of every container that has a
 // metrics path (one job "app"; the path per target through __metrics_path__), the blackbox probes of every
 // container's readiness path, and the health-check probe list (name, url) of a slot.
-import { stringify } from 'yaml'
+import { yamlLib } from './yaml-lib.ts'
 import { SLOTS, slotInstances, type AppSlot } from './allocate.ts'
 import type { Manifest } from './types.ts'
 
@@ -51,7 +51,7 @@ export function renderScrapeConfigs(m: Manifest, netPrefix: string, blackboxAddr
       ],
     },
   ]
-  return `# Generated from ${m.file} for ${m.name}. Do not edit.\n${stringify({ scrape_configs: jobs }, { lineWidth: 0, aliasDuplicateObjects: false })}`
+  return `# Generated from ${m.file} for ${m.name}. Do not edit.\n${yamlLib().stringify({ scrape_configs: jobs }, { lineWidth: 0, aliasDuplicateObjects: false })}`
 }
 
 export type HealthProbe = { name: string; url: string; service: string; slot: AppSlot }

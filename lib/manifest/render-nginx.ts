@@ -4,6 +4,7 @@
 // X-Deploy-Slot themselves (nginx/snippets/security-headers-tls.conf), so no app header is needed to confirm a
 // switch. Each part is its own function and file, so more includes (maintenance mode) slot in beside them.
 import { SLOTS, slotInstances } from './allocate.ts'
+import { zoneName } from './rules.ts'
 import type { Manifest, Route } from './types.ts'
 
 export type AppNginxFiles = { 'upstreams.conf': string; 'app-zones.conf': string; 'app-locations.conf': string }
@@ -31,13 +32,18 @@ export function renderAppUpstreams(m: Manifest, netPrefix: string, keepalive = 1
   return HEADER(m) + blocks.join('')
 }
 
-const zoneName = (i: number) => `route${i}`
-
-/** limit_req_zone per rate-limited route (per client address) */
+/** limit_req_zone per rate-limited route (per client address), and which zone a URI is in for the 429 page */
 export function renderAppZones(m: Manifest): string {
-  const lines = m.routes.flatMap((r, i) =>
-    r.rateLimit ? [`limit_req_zone $binary_remote_addr zone=${zoneName(i)}:10m rate=${r.rateLimit.rate};\n`] : [],
+  const limited = m.routes.flatMap((r, i) => (r.rateLimit ? [{ r, zone: zoneName(r.rateLimit.zone, i) }] : []))
+  const lines = limited.map(
+    ({ r, zone }) => `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${r.rateLimit!.rate};\n`,
   )
+  if (m.rateLimitPage) {
+    // $uri is unchanged inside the named location; the longest prefix first, as the locations match
+    const byLength = [...limited].sort((a, b) => b.r.path.length - a.r.path.length)
+    const entries = byLength.map(({ r, zone }) => `    ~^${regexText(r.path)} ${zone};\n`)
+    lines.push(`map $uri $app_ratelimit_zone {\n${entries.join('')}    default other;\n}\n`)
+  }
   return `${HEADER(m)}# limit_req_status 429 is set once by the stack (nginx/conf.d/00-maps.conf)\n${lines.join('')}${renderCacheZone(m)}`
 }
 
@@ -81,6 +87,9 @@ function cacheLines(m: Manifest, ttl: string): string[] {
   ]
 }
 
+/** a manifest path (letters, digits, . _ ~ / % -) as regex text: only "." is special there */
+const regexText = (p: string) => p.replaceAll('.', '\\.')
+
 /** The hostless route serving `path` when no host route matches: the longest hostless prefix of it. */
 function fallback(routes: Route[], path: string): Route {
   return routes
@@ -98,7 +107,7 @@ function location(m: Manifest, path: string): string {
     lines.push(`    if ($host = "${r.host}") { set $app_service ${r.service}; }`)
   if (settings.rateLimit) {
     const burst = settings.rateLimit.burst ? ` burst=${settings.rateLimit.burst} nodelay` : '' // nginx refuses burst=0
-    lines.push(`    limit_req zone=${zoneName(i)}${burst};`)
+    lines.push(`    limit_req zone=${zoneName(settings.rateLimit.zone, i)}${burst};`)
     lines.push('    error_page 429 = @app_ratelimited;')
   }
   if (settings.allow) {
@@ -113,14 +122,53 @@ function location(m: Manifest, path: string): string {
 /** The app's locations for the public and preview servers ($slot is set by the server). */
 export function renderAppLocations(m: Manifest, snippets = SNIPPETS): string {
   const paths = [...new Set(m.routes.map((r) => r.path))].sort((a, b) => b.length - a.length || a.localeCompare(b))
-  const metrics = [...new Set(m.services.flatMap((s) => (s.metrics ? [s.metrics] : [])))]
-  const hidden = metrics.map(
-    (p) => `# metrics are scraped by address, never through a public listener\nlocation = ${p} {\n    return 404;\n}\n`,
+  return (
+    HEADER(m) +
+    [releaseDir(m), ...hiddenPaths(m), ...paths.map((p) => location(m, p)), ...rateLimited(m, snippets)].join('')
   )
-  const limited =
-    `location @app_ratelimited {\n    include ${snippets}/security-headers-tls.conf;\n    add_header Retry-After 1 always;\n` +
+}
+
+/** 404 on the public listeners: each metrics path under every route prefix (scraped by address), the 429 page */
+function hiddenPaths(m: Manifest): string[] {
+  const metrics = [...new Set(m.services.flatMap((s) => (s.metrics ? [s.metrics] : [])))]
+  const prefixes = [...new Set(m.routes.map((r) => r.path))]
+  const under = [...new Set(metrics.flatMap((p) => prefixes.map((r) => regexText(r.replace(/\/$/, '') + p))))]
+  const out = under.length
+    ? [
+        `# metrics are scraped by address, never through a public listener\nlocation ~ ^(${under.join('|')})/?$ {\n    return 404;\n}\n`,
+      ]
+    : []
+  if (m.rateLimitPage)
+    out.push(
+      `# the 429 page is only reached through error_page\nlocation = ${m.rateLimitPage.path} {\n    return 404;\n}\n`,
+    )
+  return out
+}
+
+/** 429: the app's rate_limit_page (told the zone) when it has one, falling back to nginx's own JSON answer */
+function rateLimited(m: Manifest, snippets: string): string[] {
+  const own =
+    `    include ${snippets}/security-headers-tls.conf;\n    add_header Retry-After 1 always;\n` +
     '    default_type application/json;\n    return 429 "{\\"error\\":\\"too many requests\\"}\\n";\n}\n'
-  return HEADER(m) + [releaseDir(m), ...hidden, ...paths.map((p) => location(m, p)), limited].join('')
+  const page = m.rateLimitPage
+  if (!page) return [`location @app_ratelimited {\n${own}`]
+  const proxied = [
+    'location @app_ratelimited {',
+    `    include ${snippets}/proxy-headers.conf;`,
+    '    proxy_set_header X-DMS-RateLimit-Zone $app_ratelimit_zone;',
+    '    proxy_set_header Content-Length "";',
+    '    proxy_method GET;',
+    '    proxy_pass_request_body off;',
+    '    proxy_connect_timeout 1s;',
+    '    proxy_read_timeout 2s;',
+    '    proxy_next_upstream off;',
+    '    proxy_intercept_errors on;',
+    '    recursive_error_pages on;',
+    '    error_page 400 404 405 500 502 503 504 = @app_ratelimited_own;',
+    `    proxy_pass http://${page.service}_$slot${page.path};`,
+    '}',
+  ]
+  return [`${proxied.join('\n')}\n`, `location @app_ratelimited_own {\n${own}`]
 }
 
 export function renderAppNginx(m: Manifest, netPrefix: string, keepalive = 16, snippets = SNIPPETS): AppNginxFiles {

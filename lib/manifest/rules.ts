@@ -17,7 +17,13 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
   const names = Object.keys(services)
   const defined = new Set(list(doc.secrets).map(String))
   const out: Problem[] = []
-  out.push(...checkRoutes(list(doc.routes), names, at))
+  out.push(...checkRoutes(list(doc.routes), names, at), ...checkZones(list(doc.routes), at))
+  const page = doc.rate_limit_page
+  if (isMapping(page) && !names.includes(String(page.service)))
+    out.push({
+      path: [...at, 'rate_limit_page', 'service'],
+      message: `service ${show(page.service)} is not defined; expected one of: ${names.join(', ')}`,
+    })
   const secretUsers: Array<[string, unknown]> = [
     ...Object.entries(services).map(([n, s]): [string, unknown] => [`services.${n}`, s]),
     ...Object.entries(mapping(doc.accessories)).map(([n, a]): [string, unknown] => [`accessories.${n}`, a]),
@@ -79,6 +85,28 @@ function checkRoutes(routes: unknown[], services: string[], at: ManifestPath): P
       path: [...at, 'routes'],
       message: 'no default route; expected exactly one route with path "/" and no host',
     })
+  return out
+}
+
+/** The name of a route's rate-limit zone: its own, or route<index>. */
+export const zoneName = (zone: unknown, index: number): string => (zone === undefined ? `route${index}` : String(zone))
+
+/** Each rate-limited route has its own zone: one name twice would make nginx refuse the configuration. */
+function checkZones(routes: unknown[], at: ManifestPath): Problem[] {
+  const out: Problem[] = []
+  const seen = new Map<string, number>()
+  routes.forEach((r, i) => {
+    const limit = mapping(r).rate_limit
+    if (!isMapping(limit)) return
+    const name = zoneName(limit.zone, i)
+    const first = seen.get(name)
+    if (first === undefined) seen.set(name, i)
+    else
+      out.push({
+        path: [...at, 'routes', i, 'rate_limit', 'zone'],
+        message: `zone ${show(name)} is already routes[${first}]'s; expected a name used once`,
+      })
+  })
   return out
 }
 

@@ -50,7 +50,7 @@ const opt = (shape: Shape, def?: unknown): Prop => (def === undefined ? { shape 
 const arr = (items: Shape, doc: string, minItems?: number): Shape => ({ kind: 'array', items, doc, minItems })
 
 const port = int(1, 65535, 'a TCP port from 1 to 65535')
-const path = str(PATH_DOC, PATH_RE, '/api/')
+const path = str(PATH_DOC, PATH_RE, '/shop/')
 const argv = arr(str('a word of the command (printable text)', TEXT_RE), 'a command as a list of words', 1)
 const env: Shape = {
   kind: 'map',
@@ -90,6 +90,12 @@ const service = obj('a service of a release: runs in each slot', {
 const rateLimit = obj('a request rate limit per client address', {
   rate: req(str('requests per second or minute like "5r/s"', RATE_RE, '10r/s')),
   burst: opt(int(0, 100000, 'an integer from 0 to 100000'), 0),
+  zone: opt(str(`the limit's name, sent to rate_limit_page as X-DMS-RateLimit-Zone: ${NAME_DOC}`, NAME_RE, 'login')),
+})
+
+const rateLimitPage = obj('who answers a rate-limited request (else nginx answers 429 JSON itself)', {
+  service: req(str(NAME_DOC, NAME_RE)),
+  path: req(path),
 })
 
 const route = obj('where public requests go: the longest matching path prefix wins', {
@@ -196,6 +202,7 @@ function topProps(required: boolean): Record<string, Prop> {
       doc: 'services by name',
     }),
     routes: r(arr(route, 'the public routes', 1)),
+    rate_limit_page: opt(rateLimitPage),
     accessories: opt({ kind: 'map', keyPattern: NAME_RE, keyDoc: NAME_DOC, values: accessory, doc: 'by name' }, {}),
     release: opt(release),
     smoke: opt(smoke),

@@ -20,7 +20,10 @@ export type Service = {
   replicas: number
 }
 
-export type RateLimit = { rate: string; burst: number }
+export type RateLimit = { rate: string; burst: number; zone?: string }
+
+/** a service path that answers rate-limited requests (nginx passes the zone as X-DMS-RateLimit-Zone) */
+export type RateLimitPage = { service: string; path: string }
 
 export type Route = {
   path: string
@@ -79,6 +82,7 @@ export type Manifest = {
   /** in the file's order */
   services: Service[]
   routes: Route[]
+  rateLimitPage?: RateLimitPage
   accessories: Accessory[]
   release?: ReleaseCommand
   smoke: { checks: SmokeCheck[]; load?: SmokeLoad }

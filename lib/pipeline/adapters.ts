@@ -20,6 +20,7 @@ import type { Slot } from '../model.ts'
 import type { Printer } from '../ui.ts'
 import { updateDeployMetrics, type DeployMetrics } from '../deploy-metrics.ts'
 import { preflightChecks } from './preflight.ts'
+import { appOf } from '../manifest/app-model.ts'
 
 /** snapshot: the restic snapshot of the off-host copy (null when BACKUP_REPOSITORY is not set) */
 export type BackupOutcome = {
@@ -112,7 +113,13 @@ export function createDeployPorts(
       o.dryRun
         ? Promise.resolve(structuredClone(DRY_SMOKE))
         : runSmoke(
-            { baseUrl: smokeUrl(config, config.ports.preview), headers: { 'X-DMS-Slot': slot }, slot, version },
+            {
+              baseUrl: smokeUrl(config, config.ports.preview),
+              headers: { 'X-DMS-Slot': slot },
+              slot,
+              version,
+              loadPaths: appOf(config).smoke.load?.paths,
+            },
             smoke,
             signal,
           ),
@@ -203,5 +210,10 @@ export function createStagingPorts(
 
 /** Staging is reached through its public listener, without a slot header. */
 function smokeTarget(config: Config, version: string) {
-  return { baseUrl: smokeUrl(config, config.ports.https), headers: {}, version }
+  return {
+    baseUrl: smokeUrl(config, config.ports.https),
+    headers: {},
+    version,
+    loadPaths: appOf(config).smoke.load?.paths,
+  }
 }

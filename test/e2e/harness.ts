@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $, type ProcessOutput } from 'zx'
+import { loadManifest } from '../../lib/manifest/load.ts'
 import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from '../../lib/runtime-dir.ts'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -69,6 +70,8 @@ export function testStack(o: StackOptions): TestStack {
       statusAllow: ['127.0.0.0/8'],
       postgresPassword: crypto.randomBytes(18).toString('base64url'),
       redisPassword: crypto.randomBytes(18).toString('base64url'),
+      // the app nginx serves (upstreams, zones, locations): the DMS example these suites run
+      app: loadManifest(path.join(REPO, 'examples/dms'), { target }),
     },
   }
 }

@@ -211,7 +211,7 @@ test('all OK: exit 0, every check OK, cron silent, Prometheus textfile written',
     assert.ok(names.includes(n), `check ${n} present`)
   }
   assert.not.ok(names.includes('slot_green'), 'a slot that does not run is not probed')
-  assert.match(byName(report, 'drift')!.detail, /no drift: live blue \(X-Slot blue\), blue 1\.0\.0/)
+  assert.match(byName(report, 'drift')!.detail, /no drift: live blue \(X-Deploy-Slot blue\), blue 1\.0\.0/)
 
   const prom = path.join(s.varDir, 'metrics', 'health-check.prom')
   const cron = await runTs('scripts/health-check.ts', ['--target', 'production', '--cron', '--prometheus', prom], {

@@ -106,6 +106,7 @@ export function fakePlatform(init: FakeInit = {}): { p: Platform; world: FakeWor
   }
   const p: Platform = {
     dryRun: !!init.dryRun,
+    services: ['frontend', 'api', 'docs', 'main'],
     readRouting: () => ({
       live: world.live,
       markers: [

@@ -32,6 +32,7 @@ routes:
   - { path: /api/, service: api }
   - { path: /api/login/, service: api, rate_limit: { rate: 1r/m, burst: 0 } }
   - { path: /api/, host: admin.example.test, service: admin }
+rate_limit_page: { service: web, path: /too-many }
 `,
   'shop.yaml',
 )
@@ -103,13 +104,19 @@ test('promtool accepts the generated scrape jobs (metrics path per target, black
 
 test('the host nginx runs the generated config: routes, host routes, rate limit, hidden metrics, slot header', async () => {
   for (const x of slotInstances(shop, 'blue')) {
-    const s = http.createServer((req, res) => res.end(`${x.name} ${req.url}`))
+    const s = http.createServer((req, res) => {
+      // the 429 page answers 429 itself and names the zone nginx told it
+      if (req.url === '/too-many') res.statusCode = 429
+      const zone = req.headers['x-dms-ratelimit-zone']
+      res.end(`${x.name} ${req.url}${zone ? ` zone=${zone}` : ''}`)
+    })
     await new Promise<void>((r) => s.listen(x.service.port, `127.0.0.${x.octet}`, r))
     servers.push(s)
   }
   const snippets = path.join(tmp, 'snippets')
   fs.mkdirSync(snippets)
   fs.writeFileSync(path.join(snippets, 'security-headers-tls.conf'), 'add_header X-Deploy-Slot $slot always;\n')
+  fs.writeFileSync(path.join(snippets, 'proxy-headers.conf'), 'proxy_set_header Host $host;\n')
   for (const [name, text] of Object.entries(renderAppNginx(shop, '127.0.0', 4, snippets)))
     fs.writeFileSync(path.join(tmp, name), text)
   fs.writeFileSync(
@@ -130,9 +137,12 @@ test('the host nginx runs the generated config: routes, host routes, rate limit,
   const home = await Promise.all(Array.from({ length: 6 }, () => get('/')))
   assert.equal(new Set(home.map((h) => h.who)), new Set(['web-1 /', 'web-2 /']), 'both replicas serve')
   assert.is((await get('/metrics')).status, 404, 'the metrics path is not public')
+  assert.is((await get('/api/metrics/')).status, 404, 'nor under another route prefix')
+  assert.is((await get('/too-many')).status, 404, 'the 429 page is not public')
   assert.is((await get('/api/login/')).status, 200, 'the first login passes')
   const limited = await get('/api/login/')
   assert.is(limited.status, 429, 'the second within a minute is limited')
+  assert.match(limited.who, /^web-[12] \/too-many zone=route2$/, "the app's 429 page answers, told the zone")
   assert.is(limited.slot, 'blue', 'the 429 carries the slot header too')
 })
 

@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../../lib/config.ts'
+import { REPO_ROOT, loadConfig } from '../../lib/config.ts'
+import { loadManifest } from '../../lib/manifest/load.ts'
 import {
   appAddress,
   composeEnv,
@@ -43,6 +44,16 @@ test('slot targets: one compose project per slot, slot variables in the environm
   assert.is(monitoringTarget(config).project, 'dms-prod-monitoring')
   assert.is(appAddress(config, 'green', 'api'), '172.29.10.22')
   assert.is(appAddress(config, 'blue', 'main'), '172.29.10.14')
+  // any app: its manifest's services and replicas (pyshop: web x2, then api)
+  const shop = { ...config, app: loadManifest(path.join(REPO_ROOT, 'examples/pyshop')) }
+  assert.is(appAddress(shop, 'green', 'web-2'), '172.29.10.22')
+  assert.is(appAddress(shop, 'blue', 'api'), '172.29.10.13')
+  try {
+    appAddress(shop, 'blue', 'frontend')
+    assert.unreachable('a service the app does not have')
+  } catch (e) {
+    assert.match((e as Error).message, 'frontend is not a service of the app pyshop')
+  }
 })
 
 test('no secret reaches argv or the compose environment', () => {

@@ -1,8 +1,9 @@
-// The generated nginx includes: the file set, listeners, upstreams at static addresses, allow-lists.
+// The generated nginx includes: the file set, listeners, the app's upstreams, zones and locations, allow-lists.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { loadManifest } from '../../lib/manifest/load.ts'
+import { REPO_ROOT } from '../../lib/config.ts'
 import {
-  appAddress,
   checkCidr,
   INCLUDE_FILES,
   renderNginxIncludes,
@@ -18,7 +19,9 @@ const base: NginxSettings = {
   previewPort: 8444,
   statusPort: 8090,
   statusAllow: ['127.0.0.1/32', '172.29.10.0/24'],
+  app: loadManifest(`${REPO_ROOT}/examples/dms`, { target: 'production' }),
 }
+const pyshop = loadManifest(`${REPO_ROOT}/examples/pyshop`, { target: 'production' })
 
 function throwsWith(fn: () => unknown, ...parts: string[]): void {
   try {
@@ -52,18 +55,59 @@ test('port 443 needs no suffix in redirects', () => {
   assert.ok(f['listen-public.conf'].includes('listen 0.0.0.0:443 ssl http2;'))
 })
 
-test('upstreams: one per role and slot at static addresses', () => {
+test("upstreams: the app's, one per service and slot at its allocated addresses (the DMS keeps .11-.24:8080)", () => {
   const text = renderNginxIncludes(base)['upstreams.conf']
   assert.is((text.match(/^upstream /gm) ?? []).length, 8)
   assert.ok(text.includes('upstream api_blue {\n    server 172.29.10.12:8080 max_fails=0;\n    keepalive 16;'))
   assert.ok(text.includes('upstream frontend_green {\n    server 172.29.10.21:8080 max_fails=0;'))
   assert.ok(text.includes('upstream main_green {\n    server 172.29.10.24:8080'))
-  assert.ok(renderUpstreams('10.1.2', 4).includes('server 10.1.2.13:8080 max_fails=0;\n    keepalive 4;'))
+  assert.ok(renderUpstreams('10.1.2', base.app, 4).includes('server 10.1.2.13:8080 max_fails=0;\n    keepalive 4;'))
+  const shop = renderUpstreams('10.1.2', pyshop)
+  assert.ok(
+    shop.includes(
+      'upstream web_green {\n    server 10.1.2.21:8000 max_fails=0;\n    server 10.1.2.22:8000 max_fails=0;',
+    ),
+  )
+  assert.ok(shop.includes('upstream api_blue {\n    server 10.1.2.13:9000 max_fails=0;'))
 })
 
-test('appAddress follows slotNum/roleNum', () => {
-  assert.is(appAddress('172.29.10', 'blue', 'api'), '172.29.10.12')
-  assert.is(appAddress('172.29.20', 'green', 'docs'), '172.29.20.23')
+test("upstreams.conf carries the app's rate-limit zones (and the zone map for its 429 page)", () => {
+  const dms = renderNginxIncludes(base)['upstreams.conf']
+  assert.ok(dms.includes('limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/s;'))
+  assert.ok(dms.includes('limit_req_zone $binary_remote_addr zone=api:10m rate=3000r/s;'))
+  assert.ok(
+    dms.includes('map $uri $app_ratelimit_zone {\n    ~^/api/auth/ auth;\n    ~^/api/ api;\n    default other;\n}'),
+  )
+  const shop = renderUpstreams('10.1.2', pyshop)
+  assert.ok(shop.includes('zone=route1:10m rate=2000r/s;'))
+  assert.not.match(shop, /app_ratelimit_zone/)
+})
+
+test("app-locations.conf: the app's routes, its metrics hidden under every prefix, its 429 page", () => {
+  const dms = renderNginxIncludes(base)['app-locations.conf']
+  assert.ok(
+    dms.includes(
+      'location ~ ^(/api/auth/metrics|/api/metrics|/docs/metrics|/app/metrics|/metrics)/?$ {\n    return 404;',
+    ),
+  )
+  assert.ok(dms.includes('location = /__ratelimited {\n    return 404;'))
+  assert.ok(dms.includes('proxy_pass http://frontend_$slot/__ratelimited;'))
+  assert.ok(dms.includes('location /api/auth/ {\n    set $app_service api;\n    limit_req zone=auth burst=5 nodelay;'))
+  const shop = renderNginxIncludes({ ...base, app: pyshop })['app-locations.conf']
+  assert.ok(shop.includes('location / {\n    set $app_service web;'))
+  assert.not.match(shop, /__ratelimited|metrics|frontend/)
+  assert.ok(
+    shop.includes('location @app_ratelimited {\n    include /etc/nginx/repo/snippets/security-headers-tls.conf;'),
+  )
+})
+
+test('no app: upstreams and locations files hold no directive', () => {
+  const f = renderNginxIncludes({ ...base, app: undefined })
+  for (const name of ['upstreams.conf', 'app-locations.conf'] as const)
+    assert.equal(
+      f[name].split('\n').filter((l) => l && !l.startsWith('#')),
+      [],
+    )
 })
 
 test('status allow-list normalises bare addresses to /32', () => {
@@ -134,14 +178,15 @@ test('checkCidr accepts network addresses', () => {
 
 test('no rendered value can carry nginx syntax', () => {
   const files = renderNginxIncludes(base)
-  for (const [name, text] of Object.entries(files)) {
-    // the split is fixed text per mode (a checked value of three): no setting's value reaches it
-    if (name === 'gradual-split.conf') continue
+  // the app's files are rendered from the manifest, whose names and paths its checker bounds (test/unit/manifest);
+  // the split is fixed text per mode (a checked value of three): no setting's value reaches it
+  const skipped = ['app-locations.conf', 'gradual-split.conf']
+  for (const [name, text] of Object.entries(files).filter(([n]) => !skipped.includes(n))) {
     for (const line of text.split('\n')) {
       if (line.startsWith('#') || line === '') continue
       assert.match(
         line,
-        /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|\}|\s*set \$[a-z_]+ "[:0-9]*";|add_header Strict-Transport-Security "[A-Za-z0-9=; -]+" always;)$/,
+        /^(\s*[a-z_]+ [^;{}]*;|upstream [a-z_]+ \{|map \$uri \$[a-z_]+ \{|\s+~\^\/[A-Za-z0-9._~/%\\-]* [a-z0-9_]+;|\}|\s*set \$[a-z_]+ "[:0-9]*";|add_header Strict-Transport-Security "[A-Za-z0-9=; -]+" always;)$/,
         `${name}: ${line}`,
       )
     }

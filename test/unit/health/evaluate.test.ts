@@ -161,7 +161,7 @@ const drift = (over: Partial<DriftFacts> = {}): DriftFacts => ({
 test('drift: none when state, marker, header and containers agree', () => {
   const r = evaluateDrift(drift())
   assert.is(r.status, 'OK')
-  assert.is(r.detail, 'no drift: live blue (X-Slot blue), blue v1')
+  assert.is(r.detail, 'no drift: live blue (X-Deploy-Slot blue), blue v1')
 })
 
 test('drift: state vs marker, header vs marker', () => {
@@ -170,7 +170,7 @@ test('drift: state vs marker, header vs marker', () => {
   assert.match(a.detail, /the state file says green is live, nginx's marker says blue/)
   const b = evaluateDrift(drift({ headerSlot: 'green' }))
   assert.is(b.status, 'CRITICAL')
-  assert.match(b.detail, /X-Slot green, the marker says blue/)
+  assert.match(b.detail, /X-Deploy-Slot green, the marker says blue/)
   assert.is(evaluateDrift(drift({ markerLive: null })).status, 'WARNING')
   const c = evaluateDrift(drift({ nginxLive: 'green' }))
   assert.is(c.status, 'CRITICAL')

@@ -113,9 +113,25 @@ test('env values: toolkit variables resolve, every other $ is escaped for compos
 test('nginx locations: longest prefix first, rate limits with their zones, host routes pick by $host', () => {
   const text = renderAppLocations(dms)
   const order = [...text.matchAll(/^location (.+) \{$/gm)].map((x) => x[1])
-  assert.equal(order, ['= /metrics', '/api/auth/', '/docs/', '/api/', '/app/', '/', '@app_ratelimited'])
-  assert.match(text, 'location /api/auth/ {\n    set $app_service api;\n    limit_req zone=route0 burst=5 nodelay;\n')
-  assert.match(renderAppZones(dms), 'limit_req_zone $binary_remote_addr zone=route0:10m rate=5r/s;\n')
+  assert.equal(order, [
+    '~ ^(/api/auth/metrics|/api/metrics|/docs/metrics|/app/metrics|/metrics)/?$',
+    '= /__ratelimited',
+    '/api/auth/',
+    '/docs/',
+    '/api/',
+    '/app/',
+    '/',
+    '@app_ratelimited',
+    '@app_ratelimited_own',
+  ])
+  assert.match(text, 'location /api/auth/ {\n    set $app_service api;\n    limit_req zone=auth burst=5 nodelay;\n')
+  assert.match(renderAppZones(dms), 'limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/s;\n')
+  // a route without a zone name gets route<index>
+  const unnamed = app(
+    '  web: { image: a/web, port: 8000, readiness: /h }\n',
+    '  - { path: /x/, service: web, rate_limit: { rate: 1r/s } }\n',
+  )
+  assert.match(renderAppZones(unnamed), 'zone=route1:10m rate=1r/s;\n')
   const hosts = app(
     '  web: { image: a/web, port: 8000, readiness: /h }\n  admin: { image: a/adm, port: 8001, readiness: /h }\n',
     '  - { path: /x/, host: admin.example.com, service: admin, allow: [10.0.0.0/8] }\n',

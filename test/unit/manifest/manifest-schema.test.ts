@@ -70,6 +70,8 @@ const BAD: Array<[string, unknown]> = [
   ['a bad rate', mutate((m) => (m.routes[0].rate_limit.rate = 'fast'))],
   ['a cache ttl without a unit', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '10' }))],
   ['a cache ttl of zero', mutate((m) => m.routes.push({ path: '/static/', service: 'frontend', cache: '0m' }))],
+  ['a zone name with a dash', mutate((m) => (m.routes[0].rate_limit.zone = 'log-in'))],
+  ['a 429 page path with a brace', mutate((m) => (m.rate_limit_page.path = '/x{'))],
   ['an unknown target', mutate((m) => (m.targets.qa = {}))],
   ['an override with a wrong type', mutate((m) => (m.targets.staging.services = { api: { replicas: 0 } }))],
   ['an image tag on a service', mutate((m) => (m.services.api.image = 'dms/app:v1'))],
@@ -114,6 +116,8 @@ const RULES_ONLY: Array<[string, unknown]> = [
     'an accessory on two hosts',
     mutate((m) => (m.hosts = [...HOSTS(), { name: 'x', address: '10.0.0.9', accessories: ['redis'] }])),
   ],
+  ['one zone name on two routes', mutate((m) => (m.routes[1].rate_limit.zone = 'auth'))],
+  ['a 429 page of no service', mutate((m) => (m.rate_limit_page.service = 'billing'))],
 ]
 
 test('docs/manifest.schema.json is the schema generated from the shape (regenerate: render --schema)', () => {

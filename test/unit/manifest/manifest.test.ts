@@ -43,7 +43,8 @@ test('the DMS example reads into the model: four services, five routes, two acce
       ['/', 'frontend'],
     ],
   )
-  assert.equal(m.routes[0]!.rateLimit, { rate: '5r/s', burst: 5 })
+  assert.equal(m.routes[0]!.rateLimit, { rate: '5r/s', burst: 5, zone: 'auth' })
+  assert.equal(m.rateLimitPage, { service: 'frontend', path: '/__ratelimited' })
   assert.equal(
     m.accessories.map((a) => [a.name, a.port]),
     [

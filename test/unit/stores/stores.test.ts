@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Config } from '../../../lib/config.ts'
+import type { AppConfig } from '../../../lib/manifest/app-model.ts'
 import { emptyState, type Slot } from '../../../lib/model.ts'
 import { runtimePaths } from '../../../lib/paths.ts'
 import type { Env } from '../../../lib/script-env.ts'
@@ -18,7 +18,7 @@ import { memoryStream } from '../../helpers/streams.ts'
 function env(dryRun: boolean): Env {
   const varDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-stores-'))
   const ui = new Printer({ out: memoryStream(), err: memoryStream() })
-  return { config: { target: 'production', varDir } as Config, paths: runtimePaths(varDir), ui, dryRun }
+  return { config: { target: 'production', varDir } as AppConfig, paths: runtimePaths(varDir), ui, dryRun }
 }
 
 test('fileStore: one store per Env (the script and the operation frame share it); a new Env gets its own', () => {
