@@ -15,49 +15,14 @@ import { cacheDir } from '../../lib/manifest/render-nginx.ts'
 import { $ } from 'zx'
 import { previewUrl, publicUrl, waitFor } from './harness.ts'
 import { PYSHOP_VERSIONS, pyshopStack } from './pyshop-stack.ts'
+import { keepAliveLoad } from './keepalive-load.ts'
 
 const [V1, V2] = PYSHOP_VERSIONS
 const shop = pyshopStack('dmst-app2', '172.29.46', 31)
 const { stack, manifest, live, upSlot, get } = shop
 
-/** The load: `workers` keep-alive clients in a loop over both routes; every answer counted. */
-function startLoad(workers = 6) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: workers, rejectUnauthorized: false })
-  const counts = { ok: 0, failed: 0, bySlot: { blue: 0, green: 0 } as Record<string, number>, errors: [] as string[] }
-  let running = true
-  const one = (p: string) =>
-    new Promise<void>((resolve) => {
-      const req = https.get(publicUrl(stack, p), { agent }, (res) => {
-        res.resume()
-        res.on('end', () => {
-          if (res.statusCode === 200) counts.ok++
-          else {
-            counts.failed++
-            counts.errors.push(`${p}: ${res.statusCode}`)
-          }
-          const slot = String(res.headers['x-deploy-slot'])
-          counts.bySlot[slot] = (counts.bySlot[slot] ?? 0) + 1
-          resolve()
-        })
-      })
-      req.on('error', (e) => {
-        counts.failed++
-        counts.errors.push(`${p}: ${e.message}`)
-        resolve()
-      })
-    })
-  const loops = Array.from({ length: workers }, async (_, i) => {
-    while (running) await one(i % 2 ? '/api/items' : '/')
-  })
-  return {
-    counts,
-    stop: async () => {
-      running = false
-      await Promise.all(loops)
-      agent.destroy()
-    },
-  }
-}
+/** The load: keep-alive clients through the public listener, every answer counted (keepalive-load.ts). */
+const startLoad = (workers = 6) => keepAliveLoad((p) => publicUrl(stack, p), workers)
 
 /** polls the public listener until `n` answers in a row come from `slot` with `version` */
 async function waitServed(slot: string, version: string, n = 20): Promise<void> {

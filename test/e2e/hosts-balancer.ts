@@ -4,7 +4,6 @@
 // continuous keep-alive load through its public listener that counts every answer by slot and by host
 // (nginx adds X-Upstream: the host:port that served it). Ports 35443/35444/35480/35490.
 import fs from 'node:fs'
-import https from 'node:https'
 import path from 'node:path'
 import { run } from '../../lib/gateway.ts'
 import { renderHostsNginx } from '../../lib/manifest/render-hosts.ts'
@@ -12,6 +11,7 @@ import type { Manifest } from '../../lib/manifest/types.ts'
 import type { BalancerNginx } from '../../lib/multihost-drain.ts'
 import { ensureCertificate, ensureLiveMarker, writeNginxIncludes } from '../../lib/runtime-dir.ts'
 import { BASE_IMAGE, buildOne, REPO, request, testStack, waitFor } from './harness.ts'
+import { keepAliveLoad, type Load } from './keepalive-load.ts'
 
 export const NGINX = 'dmst-hosts-nginx'
 export const PUBLISH_BASE = 35100
@@ -110,64 +110,5 @@ export async function waitServed(slot: string, version: string, n = 20): Promise
   })
 }
 
-export type Load = {
-  counts: {
-    ok: number
-    failed: number
-    bySlot: Record<string, number>
-    byHost: Record<string, number>
-    errors: string[]
-  }
-  stop: () => Promise<void>
-}
-
-/** `workers` keep-alive clients in a loop over both routes; every answer counted by slot and by host address. */
-export function startLoad(workers = 6): Load {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: workers, rejectUnauthorized: false })
-  const counts: Load['counts'] = { ok: 0, failed: 0, bySlot: {}, byHost: {}, errors: [] }
-  let running = true
-  const one = (p: string) =>
-    new Promise<void>((resolve) => {
-      let settled = false
-      const failed = (why: string) => {
-        if (settled) return
-        settled = true
-        counts.failed++
-        counts.errors.push(`${p}: ${why}`)
-        resolve()
-      }
-      const req = https.get(publicUrl(p), { agent }, (res) => {
-        res.resume()
-        // a response cut off in its body is a failed request too (no 'end')
-        res.on('error', (e) => failed(e.message))
-        res.on('close', () => failed('the connection closed before the response ended'))
-        res.on('end', () => {
-          if (settled) return
-          settled = true
-          if (res.statusCode === 200) counts.ok++
-          else {
-            counts.failed++
-            counts.errors.push(`${p}: ${res.statusCode}`)
-          }
-          const slot = String(res.headers['x-deploy-slot'])
-          counts.bySlot[slot] = (counts.bySlot[slot] ?? 0) + 1
-          // the last address nginx tried is the one that answered
-          const host = String(res.headers['x-upstream']).split(', ').at(-1)!.split(':')[0]!
-          counts.byHost[host] = (counts.byHost[host] ?? 0) + 1
-          resolve()
-        })
-      })
-      req.on('error', (e) => failed(e.message))
-    })
-  const loops = Array.from({ length: workers }, async (_, i) => {
-    while (running) await one(i % 2 ? '/api/items' : '/')
-  })
-  return {
-    counts,
-    stop: async () => {
-      running = false
-      await Promise.all(loops)
-      agent.destroy()
-    },
-  }
-}
+/** `workers` keep-alive clients through the balancer's public listener (test/e2e/keepalive-load.ts). */
+export const startLoad = (workers = 6): Load => keepAliveLoad(publicUrl, workers)
