@@ -1,6 +1,7 @@
 // npm run bench: the #19 figures on the real stack, each the median and spread of five runs, all under the
 // same keep-alive load with its failed-request count: release switch-over, warm rollback as typed,
-// health-check, deploy-production with a 5 s window, and script start-up. Prints the table and writes
+// health-check, deploy-production with a 5 s window, and script start-up; and the peer (bench/peer.ts), the
+// docker-rollout method on one service under a load of the same shape. Prints the table and writes
 // docs/bench/results.json, docs/bench/switch.svg (requests by slot) and docs/bench/timeline.svg, and
 // regenerates the README's figures (the block between its bench markers, bench/readme.ts).
 import fs from 'node:fs'
@@ -12,6 +13,7 @@ import { figure, showFigure, TABLE_HEAD, tableRow, type Figure } from './stats.t
 import { switchChart, type ChartEvent } from './svg.ts'
 import { timelineChart, timelineRows } from './timeline-svg.ts'
 import { benchBlock, spliceReadme } from './readme.ts'
+import { runPeer } from './peer.ts'
 import type { TimelineEntry } from '../lib/timeline.ts'
 import { readState } from '../lib/state.ts'
 import { buildImages, removeProjects } from '../test/e2e/harness.ts'
@@ -151,8 +153,12 @@ try {
   const records = await load.done
   const failedIn = (name: string) => summarize(records, phases[name]).failed
   const all = summarize(records)
+  // 6. the peer, after the toolkit's load has stopped, under its own load of the same shape
+  say(`The peer: ${RUNS} rollouts the docker-rollout way under 50 keep-alive connections…`)
+  const peer = await runPeer(RUNS)
 
-  const rows: [string, Figure, number, string][] = [
+  /** what, figure, target (ms), and the phase whose failed requests it shows (or the count itself) */
+  const rows: [string, Figure, number, string | number][] = [
     [
       'release switch-over: create --replace + switch --verify 1s (4 services)',
       figure(switchOver),
@@ -180,8 +186,17 @@ try {
           string,
         ],
     ),
+    [
+      'peer: scale to 2, Docker healthy, remove the old (docker-rollout method), 1 pyshop service, nginx by Docker DNS',
+      figure(peer.ms),
+      5000,
+      peer.failed,
+    ],
   ]
-  const table = [...TABLE_HEAD, ...rows.map(([what, f, target, ph]) => tableRow(what, f, target, failedIn(ph)))]
+  const table = [
+    ...TABLE_HEAD,
+    ...rows.map(([what, f, target, ph]) => tableRow(what, f, target, typeof ph === 'number' ? ph : failedIn(ph))),
+  ]
 
   // the timeline chart: the median switch-over run, create then switch on one axis
   const sorted = [...timelines].sort((a, b) => a.total - b.total)
@@ -204,6 +219,7 @@ try {
     runs: RUNS,
     load: { connections: 50, requests: all.requests, failed: all.failed, rps: all.rps, p50Ms: all.p50, p99Ms: all.p99 },
     failedByPhase: Object.fromEntries(Object.keys(phases).map((p) => [p, failedIn(p)])),
+    peer,
     figures: Object.fromEntries(rows.map(([what, f]) => [what.trim(), f])),
     medianSwitchOverTimeline: { create: median.create, createMs: median.createMs, switch: median.switch },
   }
@@ -234,6 +250,7 @@ try {
   for (const l of table) say(l)
   say('')
   say(`load: ${all.requests} requests, ${all.failed} failed, ${all.rps} req/s, p50 ${all.p50} ms, p99 ${all.p99} ms`)
+  say(`peer's load: ${peer.requests} requests, ${peer.failed} failed (${peer.firstErrors.join('; ') || 'none'})`)
   say(`machine: ${machine}; load average at the end: ${loadAvg}`)
   say(`wrote ${path.relative(ROOT, out)}/results.json, switch.svg and timeline.svg, and the README's figures`)
   if (all.failed > 0) process.exitCode = 1

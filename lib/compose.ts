@@ -3,13 +3,21 @@
 // VAR_DIR/secrets; everything else it needs comes through the environment.
 import { SLOT_NUM, type Slot } from './model.ts'
 import type { Config } from './config.ts'
+import { RefusedError } from './errors.ts'
 import { slotInstances } from './manifest/allocate.ts'
 import { appOf } from './manifest/app-model.ts'
+import { ensureSlotCompose, generatedFiles, slotComposeFile } from './generated-compose.ts'
 import { createGateway, type CommandOptions, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
-/** What one compose invocation acts on: a file, a project, its profiles and its environment. */
-export type ComposeTarget = { file: string; project: string; profiles: string[]; env: Record<string, string> }
+/** What one compose invocation acts on: a file (and files merged over it), a project, its profiles and its environment. */
+export type ComposeTarget = {
+  file: string
+  also?: string[]
+  project: string
+  profiles: string[]
+  env: Record<string, string>
+}
 
 /** The environment compose interpolates; never secrets (they are files). */
 export function composeEnv(config: Config, extra: Record<string, string> = {}): Record<string, string> {
@@ -36,11 +44,17 @@ export function composeEnv(config: Config, extra: Record<string, string> = {}): 
   }
 }
 
+/**
+ * The core project: the static file's nginx (profile core in production) and the accessories' file generated from
+ * the manifest (VAR_DIR/compose/accessories.yml). Staging is one project: its blue slot's generated file too.
+ */
 export function coreTarget(config: Config): ComposeTarget {
+  const production = config.target === 'production'
   return {
     file: config.composeFile,
+    also: generatedFiles(config),
     project: config.composeProject,
-    profiles: config.target === 'production' ? ['core'] : [],
+    profiles: production ? ['core'] : [],
     env: composeEnv(config, { SLOT: 'blue', SLOT_NUM: '1', VERSION: 'core' }),
   }
 }
@@ -58,18 +72,36 @@ export function slotProject(config: Config, slot: Slot): string {
   return config.target === 'production' ? `${config.composeProject}-${slot}` : config.composeProject
 }
 
+/**
+ * A production slot runs the compose file generated from the app's manifest (VAR_DIR/compose/app-<slot>.yml,
+ * lib/manifest/render-compose.ts) as a project of its own; staging's one slot (blue) runs it in the stack's
+ * single project, with nginx and the accessories.
+ */
 export function slotTarget(
   config: Config,
   slot: Slot,
   version: string,
   extraEnv: Record<string, string> = {},
 ): ComposeTarget {
-  return {
-    file: config.composeFile,
-    project: slotProject(config, slot),
-    profiles: config.target === 'production' ? ['slot'] : [],
-    env: composeEnv(config, { SLOT: slot, SLOT_NUM: String(SLOT_NUM[slot]), VERSION: version, ...extraEnv }),
-  }
+  const env = composeEnv(config, { SLOT: slot, SLOT_NUM: String(SLOT_NUM[slot]), VERSION: version, ...extraEnv })
+  if (config.target !== 'production') return { ...coreTarget(config), profiles: [], env }
+  ensureSlotCompose(config, slot)
+  return { file: slotComposeFile(config, slot), project: slotProject(config, slot), profiles: [], env }
+}
+
+/**
+ * A release's one-off container (migrations, `exec --one-off`): the generated slot file's `release` service
+ * (profile release; the manifest's release command).
+ */
+export function oneOffTarget(config: Config, slot: Slot, version: string): { target: ComposeTarget; service: string } {
+  const service = 'release'
+  const app = appOf(config)
+  if (!app.release)
+    throw new RefusedError(
+      `Can't start a one-off container of ${version} in ${slot}: the app ${app.name} has no release command (its manifest's release.service names the image and environment a one-off container runs with). Nothing was changed.`,
+      'Run the command inside a running container instead (exec --running <service>), or add a release section to the manifest.',
+    )
+  return { target: { ...slotTarget(config, slot, version), profiles: [service] }, service }
 }
 
 /** The static address of one of the app's compose services in a slot (lib/manifest/allocate.ts). */
@@ -86,12 +118,20 @@ export function imageRef(config: Config, version: string): string {
 // ---------------------------------------------------------------- builders (pure)
 
 export function composeArgs(t: ComposeTarget, ...sub: string[]): string[] {
-  return ['compose', '-f', t.file, '-p', t.project, ...t.profiles.flatMap((p) => ['--profile', p]), ...sub]
+  const files = [t.file, ...(t.also ?? [])].flatMap((f) => ['-f', f])
+  return ['compose', ...files, '-p', t.project, ...t.profiles.flatMap((p) => ['--profile', p]), ...sub]
 }
 
 export function upArgs(
   t: ComposeTarget,
-  o: { waitTimeoutS?: number; services?: string[]; build?: boolean; forceRecreate?: boolean } = {},
+  o: {
+    waitTimeoutS?: number
+    services?: string[]
+    build?: boolean
+    forceRecreate?: boolean
+    /** missing: pull an image that is not here (the core's accessories); never (default): a release's image is resolved first */
+    pull?: 'never' | 'missing'
+  } = {},
 ): string[] {
   return composeArgs(
     t,
@@ -101,7 +141,7 @@ export function upArgs(
     ...(o.build ? ['--build'] : ['--no-build']),
     ...(o.forceRecreate ? ['--force-recreate'] : []),
     '--pull',
-    'never',
+    o.pull ?? 'never',
     ...(o.services ?? []),
   )
 }

@@ -3,6 +3,7 @@
 import { DAY2_SCHEMA, STICKY_MODES } from './day2/settings.ts'
 import { REGISTRY_KINDS, REGISTRY_SCHEMA, checkRegistryValue, type RegistryKind } from './config-registry.ts'
 import { TLS_SCHEMA, checkTlsValue, type TlsKind } from './config-tls.ts'
+import { HOSTS_SCHEMA } from './multihost-settings.ts'
 
 export const TARGETS = ['staging', 'production'] as const
 export type Target = (typeof TARGETS)[number]
@@ -14,6 +15,7 @@ export type Kind =
   | 'port'
   | 'cidrs'
   | 'image'
+  | 'appImage'
   | 'path'
   | 'ident'
   | 'secret'
@@ -44,7 +46,8 @@ export const SCHEMA: Record<string, KeySpec> = {
   ALERTMANAGER_PORT: { kind: 'port', default: PORTS({ production: 8093, staging: 9093 }) },
   STATUS_ALLOW: { kind: 'cidrs', default: () => '127.0.0.1/32' },
   BASE_IMAGE: { kind: 'image', default: () => 'dms/base:bookworm' },
-  APP_IMAGE: { kind: 'image', default: () => 'dms/app' },
+  // '' = the image of the app's manifest (its first service's; config.app fills it in)
+  APP_IMAGE: { kind: 'appImage', default: () => '' },
   // the app's manifest (a directory with app.yaml, or the file), relative to the repo root; --app overrides it
   APP: { kind: 'path', default: () => 'examples/dms' },
   VAR_DIR: { kind: 'path', default: (t) => `var/${t}` },
@@ -57,6 +60,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   KEEP_PREVIOUS: { kind: 'duration', default: () => '30m' },
   VERIFY_WINDOW: { kind: 'duration', default: () => '30s' },
   DEPLOY_TIMEOUT: { kind: 'duration', default: () => '120s' },
+  READY_STABLE: { kind: 'duration', default: () => '500ms' },
   COMMAND_TIMEOUT: { kind: 'duration', default: () => '60s' },
   SWITCH_MIN_SUCCESS_RATE: { kind: 'ratio', default: () => '0.99' },
   SWITCH_MAX_P95_MS: { kind: 'int', default: () => '500' },
@@ -76,6 +80,7 @@ export const SCHEMA: Record<string, KeySpec> = {
   ...TLS_SCHEMA,
   ...DAY2_SCHEMA,
   ...REGISTRY_SCHEMA,
+  ...HOSTS_SCHEMA,
 }
 
 /** Keys read from the environment besides SCHEMA's: thresholds and settings of other parts. */
@@ -111,10 +116,12 @@ export function checkValue(kind: Kind, value: string): string | undefined {
       })
         ? undefined
         : 'write comma-separated IPv4 CIDRs, like 127.0.0.1/32,10.0.0.0/8'
+    case 'appImage':
+      return value === '' ? undefined : checkValue('image', value)
     case 'image':
       return /^[a-z0-9][a-z0-9._/:-]{0,199}$/.test(value) && !value.includes('..')
         ? undefined
-        : 'write an image reference like dms/app or registry.example.com/dms/app'
+        : 'write an image reference like team/web or registry.example.com/team/web'
     case 'path':
       return value !== '' && !/[\0\r\n]/.test(value) && value.length <= 1024 ? undefined : 'write a directory path'
     case 'ident':

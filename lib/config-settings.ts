@@ -2,6 +2,7 @@
 // ALERT_*, APP_*, HEALTH_*) into typed values, so nothing outside the config parses raw values.
 import { readThresholds, type Thresholds } from './config-health.ts'
 import { auditRetention, stickyMode, type AuditRetention, type StickyMode } from './day2/settings.ts'
+import { hostsSettings, type HostsSettings } from './multihost-settings.ts'
 
 export type SmokeSettings = {
   requests: number
@@ -30,6 +31,8 @@ export type PartSettings = {
   /** MAINTENANCE_PAGE: an HTML file served as the maintenance page ('' = the built-in page) */
   maintenancePage: string
   /** BACKUP_REPOSITORY, RESTIC_PASSWORD(_FILE), BACKUP_KEEP_DAILY/WEEKLY/MONTHLY, DRILL_CHECK, DRILL_IMAGE (lib/backup/settings.ts) */
+  /** HOSTS_SSH_DIR, HOSTS_SSH_KEY, HOSTS_PUBLISH_BASE: an app on several hosts (lib/multihost-settings.ts) */
+  multiHost: HostsSettings
   offHostBackup: {
     repository: string
     password: string
@@ -79,6 +82,7 @@ export function partSettings(raw: Record<string, string>): PartSettings {
     auditRetention: auditRetention(raw),
     gradualSticky: stickyMode(raw),
     maintenancePage: raw.MAINTENANCE_PAGE ?? '',
+    multiHost: hostsSettings(raw),
     offHostBackup: {
       repository: raw.BACKUP_REPOSITORY ?? '',
       password: raw.RESTIC_PASSWORD ?? '',

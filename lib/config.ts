@@ -49,6 +49,8 @@ export type Config = PartSettings & {
   keepPreviousMs: number
   verifyMs: number
   deployTimeoutMs: number
+  /** how long every service of a candidate must keep answering its readiness probe before it counts as ready */
+  readyStableMs: number
   /** the deadline of one external command (docker, compose, nginx -t, openssl); long ones add their own wait */
   commandTimeoutMs: number
   thresholds: { minSuccessRate: number; maxP95Ms: number }
@@ -257,6 +259,7 @@ function buildConfig(c: {
     keepPreviousMs: durationMs(raw.KEEP_PREVIOUS!),
     verifyMs: durationMs(raw.VERIFY_WINDOW!),
     deployTimeoutMs: durationMs(raw.DEPLOY_TIMEOUT!),
+    readyStableMs: durationMs(raw.READY_STABLE!),
     commandTimeoutMs: durationMs(raw.COMMAND_TIMEOUT!),
     thresholds: { minSuccessRate: num('SWITCH_MIN_SUCCESS_RATE'), maxP95Ms: num('SWITCH_MAX_P95_MS') },
     backup: { keepCount: num('BACKUP_KEEP_COUNT'), keepDays: num('BACKUP_KEEP_DAYS') },

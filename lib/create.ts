@@ -54,8 +54,8 @@ export async function planCreate(
     ...(o.build ? [`build the image of ${o.version}`] : []),
     ...(image && !o.build ? [`image: ${describeChoice(image)}`] : []),
     ...(replaces ? [`remove ${slot} (now ${replaces}; drained first)`] : []),
-    `start ${o.version} in ${slot} (every service at once) and wait for its healthchecks`,
-    `probe every role of ${slot} through the preview listener until each answers twice in a row`,
+    `start ${o.version} in ${slot} (every service at once; no wait on Docker's healthcheck)`,
+    `probe every service of ${slot} at its readiness path through the preview listener until each answers twice in a row${p.readyStableMs ? ` over ${p.readyStableMs} ms` : ''}`,
     `record ${o.version} in ${slot}; ${routing.live} stays live`,
   ]
   return {
@@ -138,7 +138,7 @@ export async function executeCreate(
     abortIfSignalled()
     await step(
       `Starting ${version} in ${slot}`,
-      `start ${version} in ${slot} (every service at once) and wait for its healthchecks`,
+      `start ${version} in ${slot} (every service at once; no wait on Docker's healthcheck)`,
       () =>
         p.startSlot(
           slot,
@@ -150,7 +150,7 @@ export async function executeCreate(
     abortIfSignalled()
     await step(
       `Probing ${slot} through the preview listener`,
-      `probe every role of ${slot} through the preview listener until each answers twice in a row`,
+      `probe every service of ${slot} at its readiness path through the preview listener until each answers twice in a row`,
       () => probeCandidate(p, ui, plan, { ...o, deadline }),
     )
   } catch (err) {
@@ -187,6 +187,7 @@ async function probeCandidate(
   // at least one round, even when starting the containers used up the deadline
   const r = await waitUntilReady((signal) => p.probeSlot(slot, version, signal), ui.timeline, {
     deadline,
+    ...(p.readyStableMs ? { stableMs: p.readyStableMs } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     fatalProblems: async () => exitedServices(await p.slotStatus(slot)),
   })

@@ -1,11 +1,14 @@
-// PostgreSQL backups with pg_dump -Fc run inside the postgres container (streamed to VAR_DIR/backups,
-// 0600, verified with pg_restore --list, kept by count and age). The password never travels on argv: a fixed
-// `sh -c` reads it from the compose secret file inside the container.
+// Database backups by the app's backup recipe (db-recipe.ts: the manifest's accessory backup commands, run as
+// written inside that accessory's container; pg_dump -Fc with its password from the compose secret file in the DMS
+// example), streamed to VAR_DIR/backups (0600), verified by the recipe's verify command, kept by count and age.
+// Passwords never travel on argv: a recipe reads them from its secret files inside the container.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from './config.ts'
 import { coreTarget, execArgs, quoteArgv, type Shell } from './compose.ts'
-import { OperationError, errorMessage } from './errors.ts'
+import { backupRecipe, NO_BACKUP, type BackupRecipe } from './db-recipe.ts'
+import { OperationError, UsageError, errorMessage } from './errors.ts'
+import { appOf } from './manifest/app-model.ts'
 import { run, type RunResult } from './gateway.ts'
 import type { Printer } from './ui.ts'
 
@@ -17,16 +20,43 @@ export * from './migrations.ts'
 /** The deadline of pg_dump (a restore gets twice this). */
 export const BACKUP_TIMEOUT_MS = 30 * 60_000
 
-/** Runs the command after it with PGPASSWORD read from the compose secret file, inside the container. */
+/** psql's PGPASSWORD read from the compose secret file inside the container (PostgreSQL's row counts, tests). */
 const WITH_PASSWORD = 'PGPASSWORD="$(cat /run/secrets/postgres_password)"; export PGPASSWORD; exec "$@"'
 
-function pgCommand(config: Config, cmd: string[]): string[] {
-  return execArgs(coreTarget(config), 'postgres', [
+/** The app's backup recipe; refused (nothing changed) for an app without one. */
+export function requireRecipe(config: Config): BackupRecipe {
+  const r = backupRecipe(appOf(config))
+  if (!r)
+    throw new UsageError(
+      `Can't back up or restore ${appOf(config).name}: ${NO_BACKUP} in ${appOf(config).file}. Nothing was changed.`,
+      'Give the accessory that holds the data a backup: { command, restore } (README: Manifest reference).',
+    )
+  return r
+}
+
+/** One of the recipe's commands, run as the manifest writes it, in its accessory's container (compose exec -T). */
+const recipeArgs = (config: Config, cmd: string[]) => execArgs(coreTarget(config), requireRecipe(config).accessory, cmd)
+
+/** the recipe's dump command (pg_dump --format=custom for the DMS), writing to stdout */
+export const recipeDumpArgs = (config: Config) => recipeArgs(config, requireRecipe(config).command)
+/** the recipe's restore command (pg_restore --clean in one transaction for the DMS), reading stdin */
+export const recipeRestoreArgs = (config: Config) => recipeArgs(config, requireRecipe(config).restore)
+/**
+ * psql -tA -c <sql> in the recipe's accessory, as the target's POSTGRES_USER on POSTGRES_DB over the local socket:
+ * PostgreSQL's row counts (recorded with an off-host backup, compared by the restore drill) and the tests.
+ */
+export const psqlArgs = (config: Config, sql: string) =>
+  recipeArgs(config, [
     'sh',
     '-c',
     WITH_PASSWORD,
     'sh',
-    ...cmd,
+    'psql',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-tA',
+    '-c',
+    sql,
     '-h',
     '/var/run/postgresql',
     '-U',
@@ -34,15 +64,8 @@ function pgCommand(config: Config, cmd: string[]): string[] {
     '-d',
     config.postgres.db,
   ])
-}
-
-export const pgDumpArgs = (config: Config) => pgCommand(config, ['pg_dump', '--format=custom', '--compress=6'])
-export const pgRestoreArgs = (config: Config) =>
-  pgCommand(config, ['pg_restore', '--clean', '--if-exists', '--single-transaction', '--exit-on-error'])
-/** psql -tA -c <sql> inside the postgres container (for checks and tests). */
-export const psqlArgs = (config: Config, sql: string) =>
-  pgCommand(config, ['psql', '-v', 'ON_ERROR_STOP=1', '-tA', '-c', sql])
-export const pgRestoreListArgs = (config: Config) => execArgs(coreTarget(config), 'postgres', ['pg_restore', '--list'])
+/** the recipe's verify command (pg_restore --list for the DMS) in its container, reading the dump on stdin */
+export const recipeVerifyArgs = (config: Config, verify: string[]) => recipeArgs(config, verify)
 
 export type BackupFile = { file: string; name: string; time: Date; bytes: number }
 export type RetentionPolicy = { keepCount: number; keepDays: number }
@@ -106,23 +129,27 @@ export function pruneBackups(dir: string, policy: RetentionPolicy, now = new Dat
   return expired
 }
 
+/** The recipe's verify command on a dump (on the host when it has the program, else in the accessory's container). */
 export async function pgRestoreList(
   config: Config,
   file: string,
 ): Promise<{ ok: boolean; entries: number; detail: string }> {
-  const host = await run('command', ['-v', 'pg_restore'], {
+  const verify = requireRecipe(config).verify
+  if (!verify) return { ok: true, entries: 0, detail: 'not verified (the backup recipe has no verify command)' }
+  const [program, ...args] = verify as [string, ...string[]]
+  const host = await run('command', ['-v', program], {
     nothrow: true,
     changes: false,
-    action: 'look for pg_restore',
+    action: `look for ${program}`,
   })
   let p: RunResult
   if (host.ok) {
-    p = await run('pg_restore', ['--list', file], { nothrow: true, changes: false, action: 'check the backup' })
+    p = await run(program, [...args, file], { nothrow: true, changes: false, action: 'check the backup' })
   } else {
     const t = coreTarget(config)
     const fd = fs.openSync(file, 'r')
     try {
-      p = await run('docker', pgRestoreListArgs(config), {
+      p = await run('docker', recipeVerifyArgs(config, verify), {
         env: t.env,
         stdinFd: fd,
         nothrow: true,
@@ -165,7 +192,7 @@ export async function backupDatabase(
 ): Promise<{ backup: BackupFile | null; entries: number; pruned: BackupFile[] }> {
   const name = backupName(config.postgres.db, o.version, o.now)
   const file = path.join(dir, name)
-  const args = pgDumpArgs(config)
+  const args = recipeDumpArgs(config)
   if (sh.dryRun) {
     ui.info(`${ui.c.cyan('[dry-run]')} docker ${quoteArgv(args)} > ${file}`)
     return { backup: null, entries: 0, pruned: [] }
@@ -207,7 +234,7 @@ export async function backupDatabase(
   if (!p.ok) throw fail(`pg_dump exited ${p.code}: ${ui.mask(p.stderr.trim().split('\n').slice(-2).join(' '))}`)
   if (bytes === 0) throw fail('pg_dump wrote nothing')
   const check = await pgRestoreList(config, partial)
-  if (!check.ok) throw fail(`pg_restore --list can't read the archive (${check.detail})`)
+  if (!check.ok) throw fail(`${requireRecipe(config).verify?.join(' ')} can't read the archive (${check.detail})`)
   fs.renameSync(partial, file)
   fs.chmodSync(file, 0o600)
   const pruned = pruneBackups(dir, config.backup)

@@ -151,10 +151,10 @@ export type HostResult<T> =
   | { host: Host; ok: false; error: Error; ms: number }
 
 /** Runs fn on every host, at most `limit` at once; never rejects; results in the order of `hosts`. */
-export async function runOnHosts<T>(
-  hosts: Host[],
+export async function runOnHosts<T, H extends Host = Host>(
+  hosts: H[],
   limit: number,
-  fn: (host: Host) => Promise<T>,
+  fn: (host: H) => Promise<T>,
 ): Promise<Array<HostResult<T>>> {
   const results: Array<HostResult<T>> = new Array(hosts.length)
   let next = 0

@@ -1,29 +1,49 @@
-// PostgreSQL migrations: listed and run in a one-off container of a release (node /app/src/migrate.js),
-// the one-off containers removed afterwards.
+// Migrations: the manifest's release command (config.app.release) run in a one-off container of the release
+// (`compose run --rm`), its optional `pending` command read for the plan, the expand/contract guard for an app
+// that marks contracting migrations; the one-off containers removed afterwards. An app without one: no step.
 import type { Slot } from './model.ts'
 import type { Config } from './config.ts'
 import { runArgs, slotTarget, type ComposeTarget, type Shell } from './compose.ts'
 import { OperationError, RefusedError } from './errors.ts'
+import { appOf } from './manifest/app-model.ts'
+import type { ReleaseCommand } from './manifest/types.ts'
 
-export type Migration = { version: string; name: string; file: string; contract: boolean }
+/** One pending migration as the pending command named it; `contract`: it removes what a live release may use. */
+export type Migration = { file: string; contract: boolean; version?: string; name?: string }
 export type PendingMigrations = { pending: Migration[]; applied: string[]; contract: boolean }
 
-const MIGRATE = ['node', '/app/src/migrate.js']
+/** The exit code by which a release command refuses to contract the schema (the DMS example's convention). */
+export const CONTRACT_REFUSED_EXIT = 3
 
-/** The one-off `migrate` service of a release's slot project. */
-export function migrateTarget(config: Config, slot: Slot, version: string): ComposeTarget {
-  return { ...slotTarget(config, slot, version), profiles: ['migrate'] }
+/** The app's release command, or null: an app without one has no migration step. */
+export function releaseOf(config: Config): ReleaseCommand | null {
+  return appOf(config).release ?? null
 }
 
-export function listPendingArgs(t: ComposeTarget): string[] {
-  return runArgs(t, 'migrate', [...MIGRATE, '--list-pending', '--json'])
+/** Where the release command runs instead of this machine's slot project: its host's (several hosts), over SSH. */
+export type ReleaseVia = { target: ComposeTarget & { service: string }; docker: Shell['docker'] }
+
+/**
+ * The one-off service of a release's slot that runs the release command: `release` (profile release) in the slot
+ * file generated from the manifest (render-compose.ts). The command is the manifest's, given to `compose run`.
+ */
+export function releaseTarget(config: Config, slot: Slot, version: string): ComposeTarget & { service: string } {
+  return { ...slotTarget(config, slot, version), profiles: ['release'], service: 'release' }
 }
 
-export function migrateArgs(t: ComposeTarget, o: { allowContract?: boolean } = {}): string[] {
-  return runArgs(t, 'migrate', [...MIGRATE, '--json', ...(o.allowContract ? ['--allow-contract'] : [])])
+export function listPendingArgs(t: ComposeTarget & { service: string }, release: ReleaseCommand): string[] | null {
+  return release.pending ? runArgs(t, t.service, release.pending) : null
 }
 
-/** migrate.js prints one JSON document as its last line. */
+export function migrateArgs(
+  t: ComposeTarget & { service: string },
+  release: ReleaseCommand,
+  o: { allowContract?: boolean } = {},
+): string[] {
+  return runArgs(t, t.service, [...release.command, ...(o.allowContract ? (release.allowContract ?? []) : [])])
+}
+
+/** The last line of the output that is a JSON object (the DMS example prints its result so), or null. */
 export function lastJsonLine(stdout: string): Record<string, unknown> | null {
   const lines = stdout.trim().split('\n').reverse()
   for (const l of lines) {
@@ -37,44 +57,90 @@ export function lastJsonLine(stdout: string): Record<string, unknown> | null {
   return null
 }
 
-/** Pending migrations of a release, read by the release's own migrate.js (read-only). */
-export async function listPending(sh: Shell, config: Config, slot: Slot, version: string): Promise<PendingMigrations> {
-  const t = migrateTarget(config, slot, version)
-  const r = await sh.docker(listPendingArgs(t), { env: t.env, changes: false, nothrow: true, timeoutMs: 60_000 })
-  const doc = lastJsonLine(r.stdout)
-  if (!r.ok || !doc || !Array.isArray(doc.pending))
-    throw new OperationError(
-      `Can't list the pending migrations of ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}`,
-    )
-  return {
-    pending: doc.pending as Migration[],
-    applied: (doc.applied as string[]) ?? [],
-    contract: doc.contract === true,
+/**
+ * What the pending command printed: a JSON document with a `pending` list (entries with file or name and an
+ * optional contract flag), or one pending migration per line; an entry holding the marker contracts the schema.
+ */
+export function parsePending(stdout: string, marker?: string): PendingMigrations {
+  const marked = (text: string) => (marker ? text.includes(marker) : false)
+  const doc = lastJsonLine(stdout)
+  if (doc && Array.isArray(doc.pending)) {
+    const pending = (doc.pending as unknown[]).map((x): Migration => {
+      if (typeof x === 'string') return { file: x, contract: marked(x) }
+      const e = (x ?? {}) as Record<string, unknown>
+      const file = String(e.file ?? e.name ?? e.version ?? JSON.stringify(x))
+      return {
+        ...e,
+        file,
+        contract: e.contract === true || marked(file),
+      }
+    })
+    const applied = Array.isArray(doc.applied) ? doc.applied.map(String) : []
+    return { pending, applied, contract: doc.contract === true || pending.some((m) => m.contract) }
   }
+  const pending = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => ({ file: marker ? l.replace(marker, '').trim() || l : l, contract: marked(l) }))
+  return { pending, applied: [], contract: pending.some((m) => m.contract) }
 }
 
-/** Applies the release's migrations. Exit 3 of migrate.js (a contracting migration) is a refusal. */
+const lastLine = (r: { stderr: string; code: number | null }) => r.stderr.trim().split('\n').pop() || `exit ${r.code}`
+
+/** Pending migrations of a release by its pending command (read-only); null when the app has none to ask. */
+export async function listPending(
+  sh: Shell,
+  config: Config,
+  slot: Slot,
+  version: string,
+  via?: ReleaseVia,
+): Promise<PendingMigrations | null> {
+  const release = releaseOf(config)
+  if (!release?.pending) return null
+  const t = via?.target ?? releaseTarget(config, slot, version)
+  const docker = via?.docker ?? sh.docker.bind(sh)
+  const r = await docker(listPendingArgs(t, release)!, {
+    env: t.env,
+    changes: false,
+    nothrow: true,
+    timeoutMs: 60_000,
+  })
+  const doc = lastJsonLine(r.stdout)
+  if (!r.ok || doc?.ok === false)
+    throw new OperationError(`Can't list the pending migrations of ${version}: ${String(doc?.error ?? lastLine(r))}`)
+  return parsePending(r.stdout, release.contractMarker)
+}
+
+/**
+ * Runs the release command of a release; returns what it applied (its JSON `applied`, when it prints one).
+ * An app without a release command: nothing to run. Exit 3 of an app that marks contractions is a refusal.
+ */
 export async function runMigrations(
   sh: Shell,
   config: Config,
   slot: Slot,
   version: string,
   o: { allowContract?: boolean } = {},
+  via?: ReleaseVia,
 ): Promise<string[]> {
-  const t = migrateTarget(config, slot, version)
-  const r = await sh.docker(migrateArgs(t, o), { env: t.env, nothrow: true, timeoutMs: 10 * 60_000 })
+  const release = releaseOf(config)
+  if (!release) return []
+  const t = via?.target ?? releaseTarget(config, slot, version)
+  const docker = via?.docker ?? sh.docker.bind(sh)
+  const r = await docker(migrateArgs(t, release, o), { env: t.env, nothrow: true, timeoutMs: 10 * 60_000 })
   if (sh.dryRun) return []
   const doc = lastJsonLine(r.stdout)
-  if (r.code === 3)
+  if (r.code === CONTRACT_REFUSED_EXIT && release.contractMarker)
     throw new RefusedError(
       `Can't migrate to ${version}: it contracts the schema (${JSON.stringify(doc?.contract ?? '')}); the live release may still use what it removes`,
       'Ship the contraction in a later release, or re-run with --allow-contract once no release uses the old schema.',
     )
-  if (!r.ok || doc?.ok !== true)
+  if (!r.ok || doc?.ok === false)
     throw new OperationError(
-      `Can't migrate to ${version}: ${String(doc?.error ?? (r.stderr.trim().split('\n').pop() || `exit ${r.code}`))}${doc?.failed ? ` (in ${String(doc.failed)}, rolled back)` : ''}`,
+      `Can't migrate to ${version}: the release command ${release.command.join(' ')} failed: ${String(doc?.error ?? lastLine(r))}${doc?.failed ? ` (in ${String(doc.failed)}, rolled back)` : ''}`,
     )
-  return (doc.applied as string[]) ?? []
+  return Array.isArray(doc?.applied) ? doc.applied.map(String) : []
 }
 
 /** One-off containers (`compose run`) a killed run may have left in a project. */

@@ -1,22 +1,15 @@
-// The words of the domain, at the bottom of the import graph: slots, roles, the release/version
+// The words of the domain, at the bottom of the import graph: slots, the release/version
 // rules and their validators, the state and audit record types, and the Store interface that
 // operations write history through. Imports nothing from lib/ but errors.ts (and timeline.ts's types).
 import type { TimelineEntry } from './timeline.ts'
 import { RefusedError, shownValue } from './errors.ts'
 
-// ---------------------------------------------------------------- slots and roles
+// ---------------------------------------------------------------- slots
 
 export type Slot = 'blue' | 'green'
 export const SLOTS: readonly Slot[] = ['blue', 'green']
 export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue')
 export const SLOT_NUM: Record<Slot, number> = { blue: 1, green: 2 }
-
-/** The DMS roles, still used by the readiness probes, smoke and health role checks (issue #14: to come from
- * config.app like the rest; test/unit/no-dms-names.test.ts counts what is left). */
-export const ROLES = ['frontend', 'api', 'docs', 'main'] as const
-export type Role = (typeof ROLES)[number]
-/** The path prefix nginx routes to each role. */
-export const ROLE_PREFIX: Record<Role, string> = { frontend: '', api: '/api', docs: '/docs', main: '/app' }
 
 // ---------------------------------------------------------------- versions
 

@@ -1,23 +1,42 @@
-// The stack's nginx as the balancer of several hosts (#16): where the upstreams across hosts are written
-// (<VAR_DIR>/nginx/hosts-upstreams.conf, beside the stack's generated includes) and nginx -t / reload in the
-// stack's nginx container, through the gateway. The drained list lives in <VAR_DIR>/hosts-drained.json.
-import path from 'node:path'
-import { coreTarget, execArgs, type Shell } from './compose.ts'
+// The stack's nginx as the balancer of several hosts (#16): a drain or undrain records the drained list in
+// <VAR_DIR>/hosts-drained.json and brings the stack's generated includes up to date (lib/nginx.ts applyIncludes:
+// the upstreams across hosts with the drained hosts `down`, nginx -t on the new set, one swap, reload), with
+// live/.drain around the reload so keep-alive clients are told to reconnect (multihost-drain.ts withDrainMarker).
+import fs from 'node:fs'
+import type { Shell } from './compose.ts'
 import type { Config } from './config.ts'
-import type { BalancerNginx } from './multihost-drain.ts'
+import { writeFileAtomic } from './fsutil.ts'
+import { withDrainMarker } from './multihost-drain.ts'
+import { applyIncludes } from './nginx.ts'
 import type { Paths } from './paths.ts'
+import { drainedPath } from './multihost-upstreams.ts'
 
-export const drainedFile = (paths: Paths): string => path.join(paths.varDir, 'hosts-drained.json')
+export const drainedFile = (paths: Paths): string => drainedPath(paths.varDir)
 
-export function stackBalancer(sh: Shell, config: Config, paths: Paths): BalancerNginx {
-  const t = coreTarget(config)
-  const nginx = async (args: string[], action: string) => {
-    await sh.docker(execArgs(t, 'nginx', ['nginx', ...args]), { env: t.env, action })
-  }
-  return {
-    upstreamsFile: path.join(paths.nginx, 'hosts-upstreams.conf'),
-    liveDir: paths.live,
-    test: () => nginx(['-t'], 'check the nginx configuration'),
-    reload: () => nginx(['-s', 'reload'], 'reload nginx'),
+/**
+ * Puts `drained` in force on the stack's nginx: the list recorded, the includes re-rendered from it, checked
+ * and swapped in, nginx reloaded drained. When nginx refuses the new set the recorded list is put back.
+ */
+export async function drainOnStack(
+  sh: Shell,
+  config: Config,
+  paths: Paths,
+  drained: readonly string[],
+  o: { drainMs?: number } = {},
+): Promise<{ changed: boolean }> {
+  const file = drainedFile(paths)
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined
+  const text = `${JSON.stringify(drained)}\n`
+  if (before === text) return { changed: false }
+  writeFileAtomic(file, text)
+  try {
+    const changed = await withDrainMarker(paths.live, o.drainMs, () =>
+      applyIncludes(sh, config, paths.nginx, { nginxRunning: true }),
+    )
+    return { changed: changed.length > 0 }
+  } catch (e) {
+    if (before === undefined) fs.rmSync(file, { force: true })
+    else writeFileAtomic(file, before)
+    throw e
   }
 }

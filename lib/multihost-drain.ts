@@ -23,13 +23,6 @@ export type BalancerNginx = {
 
 export type DrainOptions = { publishBase?: number; drainMs?: number; keepalive?: number }
 
-/** The drained hosts recorded on the balancer (none when the file is missing). */
-export function readDrained(file: string): string[] {
-  if (!fs.existsSync(file)) return []
-  const v = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown
-  return Array.isArray(v) ? v.map(String) : []
-}
-
 /** The drained list after `drain`/`undrain` of one host, or a refusal (exit 2) saying why. */
 export function nextDrained(
   m: Manifest,
@@ -54,6 +47,23 @@ export function nextDrained(
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Runs `reload` with live/.drain in place for `drainMs` (default 1.5 s) before and after it: HTTP/1.1 answers
+ * say "Connection: close" meanwhile, so no keep-alive request lands on a connection the reload closes.
+ */
+export async function withDrainMarker<T>(liveDir: string, drainMs = 1500, reload: () => Promise<T>): Promise<T> {
+  const marker = path.join(liveDir, '.drain')
+  writeFileAtomic(marker, `${new Date().toISOString()}\n`)
+  try {
+    await pause(drainMs)
+    const r = await reload()
+    await pause(drainMs)
+    return r
+  } finally {
+    fs.rmSync(marker, { force: true })
+  }
+}
 
 /** Puts the upstreams for `drained` in place and reloads nginx drained; the old file is restored if nginx refuses it. */
 export async function applyDrained(
@@ -81,16 +91,7 @@ export async function applyDrained(
       e,
     )
   }
-  const marker = path.join(nginx.liveDir, '.drain')
-  const drainMs = o.drainMs ?? 1500
-  writeFileAtomic(marker, `${new Date().toISOString()}\n`)
-  try {
-    await pause(drainMs)
-    await nginx.reload()
-    await pause(drainMs)
-  } finally {
-    fs.rmSync(marker, { force: true })
-  }
+  await withDrainMarker(nginx.liveDir, o.drainMs, () => nginx.reload())
   writeFileAtomic(stateFile, `${JSON.stringify(drained)}\n`)
   return { changed: true }
 }

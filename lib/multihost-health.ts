@@ -22,7 +22,13 @@ export type HostRow = {
 export function hostCheck(row: HostRow, live: 'blue' | 'green'): CheckResult {
   const l = row.slots[live]
   const name = `host_${row.host.replace(/-/g, '_')}`
-  const values = { running: l.running, ready: l.ready, expected: l.expected }
+  const values = {
+    reachable: row.reachable ? 1 : 0,
+    drained: row.drained ? 1 : 0,
+    running: l.running,
+    ready: l.ready,
+    expected: l.expected,
+  }
   const bad = (detail: string): CheckResult => ({
     name,
     status: row.drained ? 'WARNING' : 'CRITICAL',
@@ -50,4 +56,12 @@ export function hostsHealth(
       ? `${status}: ${rows.length} hosts serve ${live}`
       : `${status}: ${bad.map((c) => c.detail).join('; ')}`
   return { status, checks, summary }
+}
+
+/** A host row as one line for people: "host-1  172.29.50.11  reachable  blue 3/3 (3 ready)  green 0/3  drained". */
+export function hostLine(r: HostRow, live: 'blue' | 'green'): string {
+  if (!r.reachable) return `${r.host.padEnd(12)} ${r.address.padEnd(16)} UNREACHABLE (${r.error ?? 'no answer'})`
+  const slot = (s: 'blue' | 'green') =>
+    `${s}${s === live ? ' (live)' : ''} ${r.slots[s].running}/${r.slots[s].expected} running${r.slots[s].running ? `, ${r.slots[s].ready} ready` : ''}`
+  return `${r.host.padEnd(12)} ${r.address.padEnd(16)} reachable  ${slot('blue')}  ${slot('green')}${r.drained ? '  drained' : ''}`
 }

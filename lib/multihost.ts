@@ -4,11 +4,22 @@
 // and one status row per host. Every docker call goes through lib/ssh.ts (the gateway, DOCKER_HOST=ssh://).
 import fs from 'node:fs'
 import path from 'node:path'
+import { parseDockerPs, type ServiceState } from './compose.ts'
 import { OperationError, RefusedError } from './errors.ts'
+import { writeFileAtomic } from './fsutil.ts'
+import type { RunResult } from './gateway.ts'
 import { allSucceeded, runOnHosts, type Host, type HostResult } from './hosts.ts'
 import type { AppSlot } from './manifest/allocate.ts'
-import { appHosts, hostInstances, renderHostSlotCompose, type HostInstance } from './manifest/render-hosts.ts'
+import {
+  accessoryHosts,
+  appHosts,
+  hostInstances,
+  renderHostAccessoriesCompose,
+  renderHostSlotCompose,
+  type HostInstance,
+} from './manifest/render-hosts.ts'
 import type { Manifest } from './manifest/types.ts'
+import type { ReleaseVia } from './migrations.ts'
 import type { HostRow, SlotCount } from './multihost-health.ts'
 import { probeHttp } from './probe.ts'
 import { waitUntilReady } from './readiness.ts'
@@ -41,6 +52,13 @@ export type HostCreated = { host: string; containers: number; ms: number }
 const projectOf = (mh: MultiHost, slot: AppSlot) => `${mh.project}-${slot}`
 const composeFile = (mh: MultiHost, slot: AppSlot, host: Host) =>
   path.join(mh.dir, `${projectOf(mh, slot)}.${host.name}.yml`)
+/** Writes a file generated for a host (compose reads it here and sends the project to the host) under mh.dir. */
+function writeHostFile(mh: MultiHost, name: string, text: string): string {
+  fs.mkdirSync(mh.dir, { recursive: true })
+  const file = path.join(mh.dir, name)
+  writeFileAtomic(file, text)
+  return file
+}
 const call = (mh: MultiHost, action: string) => ({ ssh: mh.ssh, timeoutMs: mh.callTimeoutMs ?? 120_000, action })
 
 /** Every app host's Docker daemon answers over SSH, or a refusal naming each one that does not. */
@@ -59,9 +77,11 @@ export async function preflightHosts(mh: MultiHost, doing: string): Promise<void
 /** Starts the slot's containers on one host and waits until each answers its readiness path from here. */
 async function createOnHost(mh: MultiHost, slot: AppSlot, version: string, host: Host): Promise<HostCreated> {
   const t0 = performance.now()
-  const file = composeFile(mh, slot, host)
-  fs.mkdirSync(mh.dir, { recursive: true })
-  fs.writeFileSync(file, renderHostSlotCompose(mh.manifest, host, { slot, version, publishBase: mh.publishBase }))
+  const file = writeHostFile(
+    mh,
+    path.basename(composeFile(mh, slot, host)),
+    renderHostSlotCompose(mh.manifest, host, { slot, version, publishBase: mh.publishBase }),
+  )
   const up = ['compose', '-p', projectOf(mh, slot), '-f', file, 'up', '-d', '--remove-orphans']
   await runOnHost(host, 'docker', up, call(mh, `start ${slot} ${version}`))
   const mine = hostInstances(mh.manifest, slot, mh.publishBase).filter((x) => x.host.name === host.name)
@@ -79,7 +99,7 @@ async function createOnHost(mh: MultiHost, slot: AppSlot, version: string, host:
 }
 
 /** One probe per container of a host, named "<host> <container>", from the balancer to its published address. */
-function probeInstances(xs: HostInstance[], signal?: AbortSignal) {
+export function probeInstances(xs: HostInstance[], signal?: AbortSignal) {
   return Promise.all(
     xs.map((x) =>
       probeHttp({
@@ -159,4 +179,86 @@ async function slotCount(mh: MultiHost, r: HostResult<string[]>, slot: AppSlot):
   const running = r.value.filter((p) => p === projectOf(mh, slot)).length
   const ready = running ? (await probeInstances(mine)).filter((p) => p.ok).length : 0
   return { running, expected: mine.length, ready }
+}
+
+/** `program args` on every app host (the --parallel limit); never rejects: a result per host. */
+export function hostsCall(
+  mh: MultiHost,
+  program: string,
+  args: string[],
+  action: string,
+  o: { nothrow?: boolean } = {},
+): Promise<Array<HostResult<RunResult>>> {
+  return runOnHosts(appHosts(mh.manifest), mh.parallel, (host) =>
+    runOnHost(host, program, args, { ...call(mh, action), changes: false, ...o }),
+  )
+}
+
+/** The containers of a slot's project on every app host (as `docker ps` sees them), or why a host did not answer. */
+export function hostSlotContainers(mh: MultiHost, slot: AppSlot): Promise<Array<HostResult<ServiceState[]>>> {
+  const project = projectOf(mh, slot)
+  const ps = ['ps', '--all', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]
+  return runOnHosts(appHosts(mh.manifest), mh.parallel, async (host) => {
+    const r = await runOnHost(host, 'docker', [...ps, '--format', '{{json .}}'], {
+      ...call(mh, `list the containers of ${project}`),
+      changes: false,
+    })
+    return parseDockerPs(r.stdout)
+  })
+}
+
+export type HostAccessories = { host: string; accessories: string[]; ms: number }
+
+/** the compose project of an app host's accessories (beside `<project>-<slot>`) */
+export const accessoriesProject = (mh: MultiHost): string => `${mh.project}-accessories`
+
+/**
+ * Starts (or leaves as they are) the accessories each app host runs, from the file generated here, and waits until
+ * they run (`up --wait`); a host that fails is named. Idempotent: compose changes only what differs.
+ */
+export async function startAccessoriesOnHosts(mh: MultiHost, waitS = 120): Promise<HostAccessories[]> {
+  const hosts = accessoryHosts(mh.manifest)
+  const results = await runOnHosts(hosts, mh.parallel, async (host) => {
+    const t0 = performance.now()
+    const file = writeHostFile(
+      mh,
+      `${accessoriesProject(mh)}.${host.name}.yml`,
+      renderHostAccessoriesCompose(mh.manifest, host),
+    )
+    const up = ['compose', '-p', accessoriesProject(mh), '-f', file, 'up', '-d', '--remove-orphans', '--wait']
+    await runOnHost(host, 'docker', [...up, '--wait-timeout', String(waitS)], call(mh, 'start the accessories'))
+    return { host: host.name, accessories: host.accessories, ms: performance.now() - t0 }
+  })
+  return allSucceeded(results, 'start the accessories')
+}
+
+/** Removes the accessories on every app host that runs some (their volumes are kept unless `volumes`). */
+export async function removeAccessoriesOnHosts(mh: MultiHost, volumes = false): Promise<void> {
+  const down = ['compose', '-p', accessoriesProject(mh), 'down', '--remove-orphans', '--timeout', '10']
+  const results = await runOnHosts(accessoryHosts(mh.manifest), mh.parallel, (host) =>
+    runOnHost(host, 'docker', [...down, ...(volumes ? ['--volumes'] : [])], call(mh, 'remove the accessories')),
+  )
+  allSucceeded(results, 'remove the accessories')
+}
+
+/**
+ * The release command of a release on several hosts: the one-off service `release` is in the slot file of the
+ * first app host that runs its service (render-hosts), so it runs there, over SSH, in that host's slot project,
+ * from a file of its own rendered for `version` (the plan lists pending migrations before the slot is created).
+ * Undefined for an app without a release command.
+ */
+export function releaseVia(mh: MultiHost, slot: AppSlot, version: string): ReleaseVia | undefined {
+  const release = mh.manifest.release
+  if (!release) return undefined
+  const host = appHosts(mh.manifest).find((h) => h.services.includes(release.service))!
+  const file = writeHostFile(
+    mh,
+    `${projectOf(mh, slot)}.${host.name}.release.yml`,
+    renderHostSlotCompose(mh.manifest, host, { slot, version, publishBase: mh.publishBase }),
+  )
+  return {
+    target: { file, project: projectOf(mh, slot), profiles: ['release'], env: {}, service: 'release' },
+    docker: (args, o = {}) =>
+      runOnHost(host, 'docker', args, { ...call(mh, `run the release command on ${host.name}`), ...o, ssh: mh.ssh }),
+  }
 }

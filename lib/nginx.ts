@@ -20,6 +20,7 @@ import {
 } from './nginx-files.ts'
 import { renderNginxIncludes, type NginxSettings } from './nginx-render.ts'
 import { appOf } from './manifest/app-model.ts'
+import { hostsUpstreams } from './multihost-upstreams.ts'
 
 const BUCKETS = 100
 
@@ -121,6 +122,7 @@ export function nginxSettings(config: Config): NginxSettings {
     hsts: config.tls.hsts,
     sticky: config.gradualSticky,
     app: appOf(config),
+    ...hostsUpstreams(config),
   }
 }
 

@@ -1,10 +1,9 @@
 // The ports the blue-green operations are written against, and their real implementation on
 // Docker Compose, nginx markers and HTTP probes. Unit tests pass a fake with the same shape.
 import type { Paths } from './paths.ts'
-import { type Slot, ROLES, ROLE_PREFIX } from './model.ts'
+import type { Slot } from './model.ts'
 import type { Config } from './config.ts'
 import {
-  buildArgs,
   createShell,
   downArgs,
   imageExists,
@@ -17,13 +16,16 @@ import {
   type ServiceState,
   type Shell,
 } from './compose.ts'
-import { OperationError } from './errors.ts'
+import { OperationError, RefusedError } from './errors.ts'
+import { writeSlotCompose } from './generated-compose.ts'
 import { resolveImage, type ImageChoice } from './images/registry.ts'
 import { BUILD_TIMEOUT_MS, deadlineAfter } from './gateway.ts'
 import { clearGradual, readLive, setGradual, setLive, setReleaseMarker, type LiveRouting } from './nginx.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
+import { probeTimeoutMs } from './traffic.ts'
 import type { Printer } from './ui.ts'
-import { appOf, appServiceNames } from './manifest/app-model.ts'
+import { appOf, appServiceNames, serviceBuilds } from './manifest/app-model.ts'
+import { readinessPath } from './manifest/render-nginx.ts'
 
 export type SlotStatus = {
   slot: Slot
@@ -44,6 +46,8 @@ export interface Platform {
   readonly dryRun: boolean
   /** the compose services of a slot, from the app's manifest (a replica as <name>-<n>) */
   readonly services: readonly string[]
+  /** how long readiness must hold before a candidate counts as ready (READY_STABLE); absent: no hold */
+  readonly readyStableMs?: number
   readRouting(): LiveRouting
   setLive(slot: Slot): void
   setGradual(to: Slot, percent: number): void
@@ -54,8 +58,9 @@ export interface Platform {
   /** the image a release runs (pinned by digest when known), pulled when not on the host; null: unavailable */
   resolveImage?(version: string, o: { pinned?: string; build?: boolean }): Promise<ImageChoice | null>
   /**
-   * starts the slot's services (from `image`, a repo@sha256:… ref, when given), all at once, and waits for their
-   * container healthchecks; the caller then probes through the preview listener (lib/readiness.ts)
+   * starts the slot's services (from `image`, a repo@sha256:… ref, when given), all at once, and returns when their
+   * containers run: readiness is the caller's own probes through the preview listener (lib/readiness.ts), not
+   * Docker's healthcheck polling
    */
   startSlot(slot: Slot, version: string, timeoutMs: number, image?: string): Promise<void>
   /** when each container of the slot started (for the timeline) */
@@ -63,20 +68,21 @@ export interface Platform {
   slotLogs(slot: Slot, version: string, tail?: number): Promise<string>
   /** drains (SIGTERM, in-flight requests finish within the grace period), then removes the containers */
   removeSlot(slot: Slot): Promise<void>
-  /** every role of a slot through the preview listener, checking X-Slot (and X-Version when given) */
+  /**
+   * every service of the app at its readiness path through the preview listener, checking the X-Deploy-Slot
+   * nginx adds (and X-Deploy-Version when given)
+   */
   probeSlot(slot: Slot, version?: string, signal?: AbortSignal): Promise<ProbeResult[]>
-  /** every role's /version through the public listener; results carry the X-Slot header */
+  /** every service's readiness through the public listener; results carry X-Deploy-Slot and X-Deploy-Version */
   probePublic(signal?: AbortSignal): Promise<ProbeResult[]>
 }
 
-/** /ready checks a role's dependencies (used before a switch); /version only that it answers (after). */
-export function roleUrl(
-  config: Config,
-  port: number,
-  role: (typeof ROLES)[number],
-  endpoint: 'ready' | 'version' = 'ready',
-): string {
-  return `https://${config.localAddr}:${port}${ROLE_PREFIX[role]}/${endpoint}`
+/**
+ * A service's readiness path through a listener: /__deploy/ready/<service>, which nginx proxies to the service's
+ * readiness path on the slot that listener routes to (lib/manifest/render-nginx.ts), whatever the app's routes.
+ */
+export function readinessUrl(config: Config, port: number, service: string): string {
+  return `https://${config.localAddr}:${port}${readinessPath(service)}`
 }
 
 /** Whether each expected service (the app's compose services) runs and is healthy, and what is wrong. */
@@ -99,6 +105,18 @@ export function summarizeServices(
   return { running, healthy: problems.length === 0, problems }
 }
 
+/** The release running containers carry: their dms.version label (else the image tag); several joined by ","; null: none run. */
+export function carriedVersion(services: ServiceState[]): string | null {
+  const tags = [
+    ...new Set(
+      services
+        .filter((s) => s.state === 'running')
+        .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
+    ),
+  ]
+  return tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null
+}
+
 /** `docker inspect` lines "<service> <StartedAt>" -> starts (lines without a time are skipped). */
 export function parseStarts(stdout: string): { service: string; startedAt: string }[] {
   return stdout
@@ -108,28 +126,28 @@ export function parseStarts(stdout: string): { service: string; startedAt: strin
     .map(([service, startedAt]) => ({ service, startedAt }))
 }
 
-/** One role through a listener: its readiness (preview) or version (public) answer, checked for slot and version. */
-function probeRole(
+/** One service's readiness through a listener, checked for the slot and release nginx says it routed to. */
+function probeService(
   config: Config,
   port: number,
-  role: (typeof ROLES)[number],
+  service: string,
   headers: Record<string, string>,
   expectSlot?: Slot,
   version?: string,
   signal?: AbortSignal,
 ): Promise<ProbeResult> {
   return probeHttp({
-    name: role,
-    url: roleUrl(config, port, role, port === config.ports.preview ? 'ready' : 'version'),
+    name: service,
+    url: readinessUrl(config, port, service),
     insecure: true,
-    timeoutMs: 3000,
+    timeoutMs: probeTimeoutMs(config.thresholds),
     expectStatus: 200,
     headers,
-    ...(expectSlot ? { header: ['x-slot', expectSlot] as const } : {}),
+    ...(expectSlot ? { header: ['x-deploy-slot', expectSlot] as const } : {}),
     ...(signal ? { signal } : {}),
   }).then((r) => {
-    if (r.ok && version && r.headers?.['x-version'] !== version)
-      return { ...r, ok: false, detail: `X-Version is ${r.headers?.['x-version']}, expected ${version}` }
+    if (r.ok && version && r.headers?.['x-deploy-version'] !== version)
+      return { ...r, ok: false, detail: `X-Deploy-Version is ${r.headers?.['x-deploy-version']}, expected ${version}` }
     return r
   })
 }
@@ -141,17 +159,10 @@ async function readSlotStatus(sh: Shell, config: Config, slot: Slot): Promise<Sl
   const sum = summarizeServices(services, expected)
   // the release is the dms.version label the containers were started with (an image tag can
   // move under a running container; the label can't)
-  const tags = [
-    ...new Set(
-      services
-        .filter((s) => s.state === 'running')
-        .map((s) => s.labels?.['dms.version'] || (s.image.split(':').pop() ?? '')),
-    ),
-  ]
   return {
     slot,
     services,
-    version: tags.length === 1 ? tags[0]! : tags.length ? tags.join(',') : null,
+    version: carriedVersion(services),
     ...sum,
     expected,
   }
@@ -165,12 +176,18 @@ function slotCommands(
 ): Pick<Platform, 'buildImage' | 'containerStarts' | 'slotLogs' | 'removeSlot'> {
   return {
     async buildImage(version) {
-      const t = slotTarget(config, 'blue', version)
-      await sh.docker(buildArgs(t, ['api']), {
-        env: t.env,
-        action: `build ${imageRef(config, version)}`,
-        timeoutMs: BUILD_TIMEOUT_MS,
-      })
+      const builds = serviceBuilds(config, version)
+      const app = appOf(config)
+      if (!builds.length)
+        throw new RefusedError(
+          `Can't build ${version}: no service of ${app.name} has a build directory (build: in ${app.file}). Nothing was changed.`,
+          'Add build: <dir with a Dockerfile> to the services whose image the toolkit builds, or build and push the images yourself and leave --build out.',
+        )
+      for (const b of builds)
+        await sh.docker(
+          ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${config.baseImage}`, '-t', b.tag, b.dir],
+          { action: `build ${b.tag}`, timeoutMs: BUILD_TIMEOUT_MS },
+        )
     },
     async containerStarts(slot) {
       const names = (await projectContainers(sh, slotProject(config, slot))).map((c) => c.name)
@@ -212,6 +229,7 @@ export function createPlatform(
   return {
     dryRun,
     services: appServiceNames(appOf(config)),
+    readyStableMs: config.readyStableMs,
     readRouting: () => readLive(paths.live),
     setLive: (slot) =>
       marker(`write ${paths.live}/${slot} (atomic) and remove the other marker`, () => setLive(paths.live, slot)),
@@ -226,37 +244,39 @@ export function createPlatform(
       resolveImage(sh, ui, { appImage: config.appImage, registry: config.registry, version, ...o }),
     ...slotCommands(sh, config, ui),
     async startSlot(slot, version, timeoutMs, image) {
+      // the slot's compose file, generated from the app's manifest, written afresh for every start
+      if (!dryRun) writeSlotCompose(config, slot)
       const t = slotTarget(config, slot, version, image ? { APP_IMAGE_REF: image } : {})
       // before any container of the release answers: cached routes key their entries on it
       marker(`link ${paths.live}/.release-${slot} to .releases/${version} (the release in nginx's cache keys)`, () =>
         setReleaseMarker(paths.live, slot, version),
       )
-      // --wait kept for now: without it, a candidate switched to right after its probes passed failed its
-      // verification on a heavily loaded host (README, performance section); readiness is still probed after
-      const r = await sh.docker(
-        upArgs(t, { waitTimeoutS: Math.max(1, Math.round(timeoutMs / 1000)), forceRecreate: true }),
-        {
-          env: t.env,
-          nothrow: true,
-          timeoutMs: deadlineAfter(timeoutMs),
-          action: `start ${version} in ${slot}`,
-        },
-      )
+      // no --wait: Docker polls its healthchecks every 2 s; the caller's probes decide readiness (lib/readiness.ts)
+      const r = await sh.docker(upArgs(t, { forceRecreate: true }), {
+        env: t.env,
+        nothrow: true,
+        timeoutMs: deadlineAfter(timeoutMs),
+        action: `start ${version} in ${slot}`,
+      })
       if (!r.ok) {
         const status = await this.slotStatus(slot)
         const why = status.problems.length
-          ? `not healthy within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
+          ? `not started within ${Math.round(timeoutMs / 1000)} s (${status.problems.join(', ')})`
           : ui.mask(r.stderr.trim().split('\n').slice(-3).join(' '))
         throw new OperationError(`Can't start ${version} in ${slot}: ${why}`)
       }
     },
     probeSlot: (slot, version, signal) =>
       Promise.all(
-        ROLES.map((role) =>
-          probeRole(config, config.ports.preview, role, { 'X-DMS-Slot': slot }, slot, version, signal),
+        appOf(config).services.map((s) =>
+          probeService(config, config.ports.preview, s.name, { 'X-DMS-Slot': slot }, slot, version, signal),
         ),
       ),
     probePublic: (signal) =>
-      Promise.all(ROLES.map((role) => probeRole(config, config.ports.https, role, {}, undefined, undefined, signal))),
+      Promise.all(
+        appOf(config).services.map((s) =>
+          probeService(config, config.ports.https, s.name, {}, undefined, undefined, signal),
+        ),
+      ),
   }
 }

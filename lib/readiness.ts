@@ -13,6 +13,12 @@ export type ReadinessOptions = {
   /** successes in a row a service needs to count as ready (default 2) */
   consecutive?: number
   /**
+   * and for how long those successes must have lasted: from the first probe of the streak to the last
+   * (default 0). A service that answers once it listens but is not yet warm (a connection pool still
+   * opening) fails again within it instead of after the switch.
+   */
+  stableMs?: number
+  /**
    * problems that make waiting pointless (an exited container); asked at most every checkEveryMs
    * while the slot is not ready, so a crashed service fails the wait at once instead of at the deadline
    */
@@ -45,29 +51,36 @@ export async function waitUntilReady(
   o: ReadinessOptions,
 ): Promise<ReadinessResult> {
   const need = o.consecutive ?? 2
+  const stableMs = o.stableMs ?? 0
   const streak = new Map<string, number>()
+  /** when each service's current streak of successes began (its probe's start) */
+  const since = new Map<string, number>()
   const firstOk = new Set<string>()
   const ready = new Set<string>()
   let last: ProbeResult[] = []
   let rounds = 0
   let lastCheck = Date.now()
+  const held = (name: string, now: number) =>
+    (streak.get(name) ?? 0) >= need && now - (since.get(name) ?? now) >= stableMs
   do {
+    const roundStart = Date.now()
     last = await probeRound(o.signal)
     rounds++
+    const now = Date.now()
     for (const r of last) {
       const n = r.ok ? (streak.get(r.name) ?? 0) + 1 : 0
       streak.set(r.name, n)
+      if (n === 1) since.set(r.name, roundStart)
       if (r.ok && !firstOk.has(r.name)) {
         firstOk.add(r.name)
         timeline.mark('first healthy probe', r.name)
       }
-      if (n >= need && !ready.has(r.name)) {
+      if (held(r.name, now) && !ready.has(r.name)) {
         ready.add(r.name)
         timeline.mark('ready through the preview listener', r.name)
       }
     }
-    if (last.length > 0 && last.every((r) => (streak.get(r.name) ?? 0) >= need))
-      return { ok: true, rounds, last, fatal: [] }
+    if (last.length > 0 && last.every((r) => held(r.name, now))) return { ok: true, rounds, last, fatal: [] }
     if (o.fatalProblems && Date.now() - lastCheck >= (o.checkEveryMs ?? 2000)) {
       lastCheck = Date.now()
       const fatal = await o.fatalProblems().catch(() => [])

@@ -3,7 +3,7 @@
 import { addHistory, otherSlot, type DeployState, type Slot, type Store } from './model.ts'
 import { executeCreate } from './create.ts'
 import { checkDrift, rehearse } from './slot-checks.ts'
-import { executeSwitch, type SwitchOptions, type SwitchResult } from './switch.ts'
+import { executeSwitch, switchable, type SwitchOptions, type SwitchResult } from './switch.ts'
 import { confirmPublic } from './watch.ts'
 import { OperationError, RefusedError } from './errors.ts'
 import { describeChoice, type ImageChoice } from './images/registry.ts'
@@ -78,7 +78,9 @@ export async function planRollback(
       `Roll back without --to for the newest verified release. To run ${version} anyway, add --allow-unverified (it goes live without a verification window).`,
     )
   const status = await p.slotStatus(idle)
-  const warm = status.running && status.healthy && status.version === version
+  // Docker's "health: starting" (a slot created or booted a moment ago) is no verdict: the slot still runs warm
+  const gate = switchable(status)
+  const warm = gate.running && gate.healthy && status.version === version
   const image = warm ? undefined : await rollbackImage(p, state, version, idle)
   const replaces = !warm && status.services.length ? slotOccupant(status, state.slots[idle]?.version) : null
   const warning = unverified
@@ -108,7 +110,7 @@ function abortShiftPlan(g: { to: Slot; percent: number }, from: Slot, version: s
     abortShift: true,
     steps: [
       `abort the gradual shift (${g.percent}% of new requests go to ${g.to}): every bucket back to ${from}; no container is recreated`,
-      `confirm X-Slot: ${from} through the public listener`,
+      `confirm X-Deploy-Slot: ${from} through the public listener`,
       `${g.to} keeps running, for inspection`,
     ],
   }
@@ -141,7 +143,7 @@ function rollbackSteps(
   if (warm)
     return [
       `send every new request back to ${idle} (${version}, still warm)`,
-      `confirm X-Slot: ${idle} through the public listener`,
+      `confirm X-Deploy-Slot: ${idle} through the public listener`,
       `keep ${from} warm`,
     ]
   return [
@@ -149,7 +151,7 @@ function rollbackSteps(
     ...(image ? [`image: ${describeChoice(image)}`] : []),
     `recreate ${version} in ${idle} and wait until healthy`,
     `send every new request to ${idle}`,
-    `confirm X-Slot: ${idle} through the public listener`,
+    `confirm X-Deploy-Slot: ${idle} through the public listener`,
   ]
 }
 
@@ -192,7 +194,7 @@ async function abortShift(
   const started = Date.now()
   if (p.dryRun) {
     p.setLive(plan.to)
-    rehearse(ui, `would confirm through the public listener that responses carry X-Slot: ${plan.to}`)
+    rehearse(ui, `would confirm through the public listener that responses carry X-Deploy-Slot: ${plan.to}`)
   } else await ui.step(`Sending every bucket back to ${plan.to}`, async () => p.setLive(plan.to))
   const c = p.dryRun ? { ok: true, ms: 0, seen: '' } : await confirmPublic(p, plan.to, o.signal)
   if (!c.ok)

@@ -1,10 +1,13 @@
-// Smoke tests of a release before it takes traffic: every role answers with the right slot and
-// version, a document survives a create/read/delete round trip, and a short bounded load stays
-// within error-rate and p95 thresholds. Production runs them through the preview listener
-// (X-DMS-Slot names the candidate); staging through its public listener.
-import { ROLES, ROLE_PREFIX } from './model.ts'
+// Smoke tests of a release before it takes traffic: the manifest's smoke checks (lib/manifest/smoke-checks.ts:
+// requests with their expected status, body text or JSON field), each answered by the expected slot and release
+// as nginx's X-Deploy-Slot / X-Deploy-Version say, and a short bounded load within error-rate and p95 thresholds.
+// Production runs them through the preview listener (X-DMS-Slot names the candidate); staging through its public
+// listener. Every service's readiness is reached at /__deploy/ready/<service> (lib/manifest/render-nginx.ts).
 import type { Config } from './config.ts'
 import type { SmokeSettings } from './config-settings.ts'
+import { readinessPath } from './manifest/render-nginx.ts'
+import { runChecks } from './manifest/smoke-checks.ts'
+import type { SmokeCheck } from './manifest/types.ts'
 import { probeHttp, type ProbeResult } from './probe.ts'
 import { analyze, type Analysis } from './traffic.ts'
 
@@ -12,8 +15,13 @@ export type SmokeTarget = {
   /** e.g. https://127.0.0.1:8444 */
   baseUrl: string
   headers: Record<string, string>
+  /** the slot the answers must come from (X-Deploy-Slot); with it, X-Deploy-Version must be `version` */
   slot?: string
   version?: string
+  /** the manifest's smoke checks (config.app.smoke.checks) */
+  checks?: SmokeCheck[]
+  /** the app's services, whose readiness checkReadiness probes */
+  services?: string[]
   /** the paths of the bounded load (the manifest's smoke.load.paths); default the default route "/" */
   loadPaths?: string[]
 }
@@ -35,50 +43,32 @@ const get = (t: SmokeTarget, p: string, name: string, extra: Partial<Parameters<
     ...extra,
   })
 
-/** Every role's /version answers 200 with the expected X-Slot and X-Version. */
-export async function checkRoles(t: SmokeTarget): Promise<ProbeResult[]> {
+/** An answer of the named slot must carry its release too (nginx's X-Deploy-Version). */
+function releaseOf(t: SmokeTarget, r: ProbeResult): ProbeResult {
+  if (!r.ok || !t.slot || !t.version) return r
+  const v = r.headers?.['x-deploy-version']
+  return v === t.version
+    ? r
+    : { ...r, ok: false, detail: `X-Deploy-Version is ${v ?? '(none)'}, expected ${t.version}` }
+}
+
+/** Every service of the app answers its readiness path (through /__deploy/ready/<service>) from the slot named. */
+export async function checkReadiness(t: SmokeTarget): Promise<ProbeResult[]> {
   return Promise.all(
-    ROLES.map(async (role) => {
-      const r = await get(t, `${ROLE_PREFIX[role]}/version`, `role ${role}`)
-      const h = r.headers ?? {}
-      if (!r.ok) return r
-      if (h['x-role'] !== role) return { ...r, ok: false, detail: `X-Role is ${h['x-role']}, expected ${role}` }
-      if (t.slot && h['x-slot'] !== t.slot)
-        return { ...r, ok: false, detail: `X-Slot is ${h['x-slot']}, expected ${t.slot}` }
-      if (t.version && h['x-version'] !== t.version)
-        return { ...r, ok: false, detail: `X-Version is ${h['x-version']}, expected ${t.version}` }
-      return r
+    (t.services ?? []).map(async (service) => {
+      const r = await get(t, readinessPath(service), `${service} ready`)
+      const slot = r.headers?.['x-deploy-slot']
+      if (r.ok && t.slot && slot !== t.slot)
+        return { ...r, ok: false, detail: `answered by slot ${slot ?? '(none)'}, expected ${t.slot}` }
+      return releaseOf(t, r)
     }),
   )
 }
 
-/** POST a document, read it back, delete it, and see it gone. */
-export async function documentRoundTrip(t: SmokeTarget): Promise<ProbeResult[]> {
-  const title = `smoke ${t.version ?? ''} ${Date.now()}`
-  const json = { ...t.headers, 'content-type': 'application/json' }
-  const created = await get(t, '/api/documents', 'document create', {
-    method: 'POST',
-    body: JSON.stringify({ title, body: 'smoke test' }),
-    headers: json,
-    expectStatus: 201,
-    keepBody: true,
-  })
-  if (!created.ok) return [created]
-  let id: unknown
-  try {
-    id = (JSON.parse(created.body ?? '{}') as { id?: unknown }).id
-  } catch {
-    id = undefined
-  }
-  if (typeof id !== 'number' && typeof id !== 'string')
-    return [{ ...created, ok: false, detail: 'the create answer carries no id' }]
-  const read = await get(t, `/api/documents/${id}`, 'document read', {
-    keepBody: true,
-    bodyPattern: new RegExp(title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
-  })
-  const deleted = await get(t, `/api/documents/${id}`, 'document delete', { method: 'DELETE' })
-  const gone = await get(t, `/api/documents/${id}`, 'document gone', { expectStatus: 404 })
-  return [created, read, deleted, gone]
+/** The manifest's smoke checks, in order, each from the slot and release named. */
+export async function smokeChecks(t: SmokeTarget): Promise<ProbeResult[]> {
+  const results = await runChecks(t.checks ?? [], t)
+  return results.map((r) => releaseOf(t, r))
 }
 
 /**
@@ -112,7 +102,7 @@ export async function shortLoad(t: SmokeTarget, s: SmokeSettings, signal?: Abort
 }
 
 export async function runSmoke(t: SmokeTarget, s: SmokeSettings, signal?: AbortSignal): Promise<SmokeReport> {
-  const checks = [...(await checkRoles(t)), ...(await documentRoundTrip(t))]
+  const checks = await smokeChecks(t)
   const loadResults = await shortLoad(t, s, signal)
   const load = analyze(loadResults, { minSuccessRate: 1 - s.maxErrorRate, maxP95Ms: s.maxP95Ms })
   const reasons = [

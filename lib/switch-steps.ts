@@ -109,7 +109,7 @@ export async function switchAll(run: SwitchRun): Promise<number> {
     p.setLive(to)
     rehearse(
       ui,
-      `would confirm through the public listener that responses carry X-Slot: ${to} (5 s at most, else back to ${from})`,
+      `would confirm through the public listener that responses carry X-Deploy-Slot: ${to} (5 s at most, else back to ${from})`,
     )
   } else {
     await ui.step(`Switching every new request to ${to} (${version})`, async () => p.setLive(to))
@@ -118,7 +118,7 @@ export async function switchAll(run: SwitchRun): Promise<number> {
     if (!c.ok) await switchBack(run, `the public listener does not answer from ${to} (${c.seen})`)
     switchMs = c.ms
     await store.recordLive?.(to, false)
-    ui.success(`Every new request goes to ${to}: confirmed by X-Slot in ${switchMs} ms`)
+    ui.success(`Every new request goes to ${to}: confirmed by X-Deploy-Slot in ${switchMs} ms`)
   }
   return switchMs
 }

@@ -79,7 +79,7 @@ export async function planSwitch(
   if (!status.running || !status.healthy) {
     const n = status.problems.length
     throw new RefusedError(
-      `Can't switch to ${to}: ${status.services.length ? `${n} of 4 services unhealthy (${status.problems.join(', ')})` : 'it runs no release'}. Nothing was changed.`,
+      `Can't switch to ${to}: ${status.services.length ? `${n} of ${status.expected?.length ?? status.services.length} services unhealthy (${status.problems.join(', ')})` : 'it runs no release'}. Nothing was changed.`,
       status.services.length
         ? 'See: npx zx scripts/health-check.ts'
         : 'Create it first: npx zx scripts/create-green-environment.ts --version <tag>',
@@ -104,7 +104,7 @@ export async function planSwitch(
       ...(gradual.length && o.sticky ? [`split clients ${describeSticky(o.sticky)} (GRADUAL_STICKY=${o.sticky})`] : []),
       ...gradual.map((pct) => `send ${pct}% of new requests to ${to}, then analyse`),
       `send every new request to ${to} (${version}); requests in flight on ${from} finish there`,
-      `confirm through the public listener that responses carry X-Slot: ${to}`,
+      `confirm through the public listener that responses carry X-Deploy-Slot: ${to}`,
       `watch the verification window; switch back to ${from} on its own if it fails`,
       `keep ${from} warm for an instant rollback`,
     ],

@@ -44,3 +44,12 @@ export function analyze(
   if (total > 0 && p95 > maxP95Ms) reasons.push(`p95 latency ${p95} ms above ${maxP95Ms} ms`)
   return { total, failures, successRate, p50, p95, p99, ok: reasons.length === 0, reasons }
 }
+
+/**
+ * How long one probe of a switch or verification waits for its answer: 3 s, or the p95 limit
+ * when that is longer. An answer slower than the limit fails the window through p95 anyway, so
+ * waiting longer hides nothing; a shorter wait would count an allowed slow answer as a failure.
+ */
+export function probeTimeoutMs({ maxP95Ms }: { maxP95Ms: number }): number {
+  return Math.max(3000, maxP95Ms)
+}

@@ -36,13 +36,14 @@ export async function confirmPublic(
   let seen: ProbeResult[] = []
   for (;;) {
     seen = await p.probePublic(signal)
-    if (seen.every((r) => r.ok && r.headers?.['x-slot'] === to)) return { ok: true, ms: Date.now() - t0, seen: '' }
+    if (seen.every((r) => r.ok && r.headers?.['x-deploy-slot'] === to))
+      return { ok: true, ms: Date.now() - t0, seen: '' }
     if (Date.now() - t0 > 5000 || signal?.aborted) break
     await sleep(50, signal)
   }
   return {
     ok: false,
     ms: Date.now() - t0,
-    seen: seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; '),
+    seen: seen.map((r) => `${r.name}: ${r.ok ? `X-Deploy-Slot ${r.headers?.['x-deploy-slot']}` : r.detail}`).join('; '),
   }
 }

@@ -11,6 +11,7 @@ import { fileStore } from '../lib/stores/file-store.ts'
 import { listAll, verifyBackups } from '../lib/backup/inspect.ts'
 import { backupSettings } from '../lib/backup/settings.ts'
 import { takeBackup } from '../lib/backup/take.ts'
+import { backupRecipe, NO_BACKUP } from '../lib/db-recipe.ts'
 
 const COMMANDS = ['run', 'list', 'verify'] as const
 const argv = scriptArgs()
@@ -27,6 +28,8 @@ await runScript(
       '          WEEKLY/MONTHLY. The password comes from RESTIC_PASSWORD or RESTIC_PASSWORD_FILE, never argv.',
       '  list    the local dumps and the snapshots in the repository, newest first',
       '  verify  restic check, then the newest dump fetched back and read by pg_restore --list',
+      "The dump is the app's backup recipe (the manifest's accessory backup.command, run in its container). An app",
+      'without one has nothing to back up: run and verify say so and exit 0.',
     ].join('\n'),
     flags: { ...LOCK_FLAGS },
     examples: [
@@ -44,6 +47,11 @@ await runScript(
     const env = loadEnv(ctx, { generateSecrets: false })
     const { ui, config, paths } = env
     const sh = createGateway(ui, { dryRun: ctx.common.dryRun })
+    if (command !== 'list' && !backupRecipe(config.app)) {
+      ui.info(`Nothing to back up: ${NO_BACKUP} (${config.app.file}).`)
+      ui.result({ ok: true, nothingToBackUp: true, reason: NO_BACKUP })
+      return EXIT.OK
+    }
     if (command === 'list') {
       const r = await listAll(sh, config, paths.backups)
       ui.info(`Off-host backups in ${r.repository} (${r.offHost.length}):`)

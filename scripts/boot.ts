@@ -18,7 +18,7 @@ await runScript(
     description: [
       'For when the containers have stopped (a Docker daemon restart that did not bring them back, a reboot).',
       'Starts only what is not running, waits until every role is ready through the preview listener, then',
-      'confirms through the public listener that nginx answers from the live slot (X-Slot). Traffic is never',
+      'confirms through the public listener that nginx answers from the live slot (X-Deploy-Slot). Traffic is never',
       'switched; a killed deploy recorded in the state is repaired first, as deploy-production does.',
     ].join('\n'),
     flags: {
@@ -55,7 +55,7 @@ await runScript(
       report: (plan, r) => {
         const live = plan.slots.find((s) => s.role === 'live')!
         ui.success(
-          `${plan.live} (${live.version}) is live and answers through nginx (X-Slot confirmed in ${r.confirmMs} ms); booted in ${(r.durationMs / 1000).toFixed(1)}s.`,
+          `${plan.live} (${live.version}) is live and answers through nginx (X-Deploy-Slot confirmed in ${r.confirmMs} ms); booted in ${(r.durationMs / 1000).toFixed(1)}s.`,
         )
         for (const s of plan.slots)
           ui.info(`  ${s.slot}: ${s.version} (${s.role}) ${s.action === 'start' ? 'started' : 'was running'}`)

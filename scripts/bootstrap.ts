@@ -4,6 +4,8 @@
 import { runScript, EXIT } from '../lib/cli.ts'
 import { loadEnv } from '../lib/script-env.ts'
 import { buildArgs, coreTarget, createShell } from '../lib/compose.ts'
+import { coreServices } from '../lib/core-stack.ts'
+import { writeAccessoriesCompose } from '../lib/generated-compose.ts'
 import { RefusedError } from '../lib/errors.ts'
 import { BUILD_TIMEOUT_MS } from '../lib/gateway.ts'
 import { enableLiveRestore } from '../lib/docker-daemon.ts'
@@ -98,8 +100,10 @@ await runScript(
     ui.detail(`base image: ${base}`)
     if (decision.build) {
       const sh = createShell(ui)
+      // the accessories (and their build directories) come from the app's manifest
+      writeAccessoriesCompose(config)
       const t = coreTarget(config)
-      await ui.step('Building the stack images (nginx, postgres, redis)', () =>
+      await ui.step(`Building the stack images (${coreServices(config).join(', ')})`, () =>
         sh.docker(buildArgs(t), { env: t.env, action: 'build the stack images', timeoutMs: BUILD_TIMEOUT_MS }),
       )
     }

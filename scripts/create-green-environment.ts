@@ -6,7 +6,7 @@ import { runScript } from '../lib/cli.ts'
 import { APP_FLAG, loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeCreate, planCreate } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
-import { createPlatform } from '../lib/platform.ts'
+import { PARALLEL_FLAG, parallelFlag, platformFor } from '../lib/multihost-platform.ts'
 import { recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
@@ -32,6 +32,7 @@ await runScript(
       build: { type: 'boolean', description: "build the release's image from the compose build context first" },
       timeout: { type: 'duration', default: '120s', description: 'how long to wait for the slot to become healthy' },
       ...APP_FLAG,
+      ...PARALLEL_FLAG,
       ...LOCK_FLAGS,
     },
     examples: [
@@ -43,7 +44,10 @@ await runScript(
     const version = validateVersion(ctx.flags.version)
     const slot = validateSlot(ctx.flags.slot)
     const env = loadEnv(ctx)
-    const p = createPlatform(env.config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
+    const p = platformFor(env.config, env.paths, ctx.ui, {
+      dryRun: ctx.common.dryRun,
+      parallel: parallelFlag(ctx.flags.parallel),
+    })
     const store = fileStore(env)
     return runOperation(ctx, env, {
       action: 'create',

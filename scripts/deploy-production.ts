@@ -10,6 +10,7 @@ import { parseGradual } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../lib/pipeline/deploy.ts'
 import { createDeployPorts } from '../lib/pipeline/adapters.ts'
+import { PARALLEL_FLAG, parallelFlag } from '../lib/multihost-platform.ts'
 
 await runScript(
   {
@@ -41,6 +42,7 @@ await runScript(
         description: 'allow migrations marked "-- contract" (they remove what older releases use)',
       },
       ...APP_FLAG,
+      ...PARALLEL_FLAG,
       ...LOCK_FLAGS,
     },
     examples: [
@@ -55,7 +57,10 @@ await runScript(
     const env = loadEnv(ctx)
     const { config } = env
     const store = fileStore(env)
-    const ports = createDeployPorts(config, env.paths, ctx.ui, store, { dryRun: ctx.common.dryRun })
+    const ports = createDeployPorts(config, env.paths, ctx.ui, store, {
+      dryRun: ctx.common.dryRun,
+      parallel: parallelFlag(ctx.flags.parallel),
+    })
     const o: DeployOptions = {
       version,
       build: ctx.flags.build === true,

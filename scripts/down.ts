@@ -8,6 +8,9 @@ import { runOperation } from '../lib/operation.ts'
 import { fileStore } from '../lib/stores/file-store.ts'
 import { readState } from '../lib/state.ts'
 import { executeDown, planDown, recordDown } from '../lib/day2/down.ts'
+import { appOf } from '../lib/manifest/app-model.ts'
+import { multiHostOf } from '../lib/multihost-platform.ts'
+import { writeSshFiles } from '../lib/ssh.ts'
 
 await runScript(
   {
@@ -36,7 +39,11 @@ await runScript(
       execute: async (plan) => {
         const t0 = Date.now()
         try {
-          const stopped = await executeDown(sh, plan)
+          // with hosts (#16): the slots on every app host and the accessories the app hosts run, over SSH
+          const m = appOf(config)
+          const hosts = m.hosts && !ctx.common.dryRun ? multiHostOf(config, paths, m) : undefined
+          if (hosts) writeSshFiles(m.hosts ?? [], hosts.ssh)
+          const stopped = await executeDown(sh, plan, hosts)
           if (!ctx.common.dryRun) {
             store.update((s) => recordDown(s, volumes))
             store.audit({

@@ -21,7 +21,7 @@ await runScript(
       service: {
         type: 'string',
         value: '<name>',
-        description: 'one service: frontend, api, docs, main, or an accessory (nginx, postgres, redis)',
+        description: "one service of the app's manifest (the DMS: frontend, api, docs, main), nginx, or an accessory",
       },
       slot: { type: 'string', value: '<blue|green>', description: 'the slot to read (default: the live one)' },
       release: { type: 'string', value: '<version>', description: 'the slot holding this release' },

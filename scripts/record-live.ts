@@ -6,7 +6,7 @@ import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeAdoptLive, planAdoptLive } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
-import { createPlatform } from '../lib/platform.ts'
+import { platformFor } from '../lib/multihost-platform.ts'
 import { recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
@@ -20,7 +20,7 @@ await runScript(
   },
   async (ctx) => {
     const env = loadEnv(ctx)
-    const p = createPlatform(env.config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
+    const p = platformFor(env.config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
     const store = fileStore(env)
     return runOperation(ctx, env, {
       action: 'adopt-live',

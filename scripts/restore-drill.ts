@@ -2,7 +2,8 @@
 // The restore drill (the quarterly disaster-recovery test): the newest off-host backup (or
 // --snapshot) restored into a scratch PostgreSQL container, row counts compared with the ones
 // recorded at backup time, DRILL_CHECK run, time to restore reported and recorded as a metric.
-import { runScript } from '../lib/cli.ts'
+import { EXIT, runScript } from '../lib/cli.ts'
+import { backupRecipe, NO_BACKUP } from '../lib/db-recipe.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { createGateway } from '../lib/gateway.ts'
 import { runOperation } from '../lib/operation.ts'
@@ -14,7 +15,7 @@ await runScript(
     name: 'restore-drill',
     summary: 'Prove the off-host backups restore: restore one into a scratch database, check it, time it.',
     description:
-      'Nothing live is touched: the scratch container has no network and is removed at the end, also on failure\nor Ctrl-C. A passing drill writes VAR_DIR/metrics/restore-drill.prom (alert RestoreDrillOverdue after 100 days).',
+      "Nothing live is touched: the scratch container has no network and is removed at the end, also on failure\nor Ctrl-C. A passing drill writes VAR_DIR/metrics/restore-drill.prom (alert RestoreDrillOverdue after 100 days).\nThe check is DRILL_CHECK, else the manifest's backup check; an app without a backup recipe has nothing to drill (exit 0).",
     flags: {
       snapshot: {
         type: 'string',
@@ -31,6 +32,11 @@ await runScript(
   async (ctx) => {
     const env = loadEnv(ctx, { generateSecrets: false })
     const { ui, config, paths } = env
+    if (!backupRecipe(config.app)) {
+      ui.info(`Nothing to drill: ${NO_BACKUP} (${config.app.file}).`)
+      ui.result({ ok: true, nothingToBackUp: true, reason: NO_BACKUP })
+      return EXIT.OK
+    }
     const sh = createGateway(ui, { dryRun: ctx.common.dryRun })
     const store = fileStore(env)
     const wanted = typeof ctx.flags.snapshot === 'string' ? ctx.flags.snapshot : null

@@ -5,7 +5,7 @@ import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { fileStore } from '../lib/stores/file-store.ts'
 import { runRetire } from '../lib/pipeline/retire.ts'
-import { createPlatform } from '../lib/platform.ts'
+import { platformFor } from '../lib/multihost-platform.ts'
 
 await runScript(
   {
@@ -27,7 +27,7 @@ await runScript(
   },
   async (ctx) => {
     const env = loadEnv(ctx, { generateSecrets: false })
-    const p = createPlatform(env.config, env.paths, env.ui, { dryRun: ctx.common.dryRun })
+    const p = platformFor(env.config, env.paths, env.ui, { dryRun: ctx.common.dryRun })
     return runRetire(ctx, env, p, fileStore(env), ctx.flags.now === true)
   },
 )

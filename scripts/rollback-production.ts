@@ -5,7 +5,7 @@ import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { runOperation } from '../lib/operation.ts'
 import { rollbackOperation } from '../lib/pipeline/rollback-op.ts'
-import { createPlatform } from '../lib/platform.ts'
+import { platformFor } from '../lib/multihost-platform.ts'
 
 await runScript(
   {
@@ -46,7 +46,7 @@ await runScript(
     const toVersion = ctx.flags.to === undefined ? undefined : validateVersion(ctx.flags.to, '--to')
     const env = loadEnv(ctx)
     const { config, paths, ui } = env
-    const platform = createPlatform(config, paths, ui, { dryRun: ctx.common.dryRun })
+    const platform = platformFor(config, paths, ui, { dryRun: ctx.common.dryRun })
     const deps = { platform, store: fileStore(env), ui, config, backupsDir: paths.backups }
     return runOperation(
       ctx,

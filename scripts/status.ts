@@ -5,6 +5,7 @@ import { gatherStatus } from '../lib/health/gather-status.ts'
 import { renderStatus } from '../lib/health/status-view.ts'
 import { renderCertLine } from '../lib/certs-op.ts'
 import { maintenanceLine } from '../lib/day2/maintenance.ts'
+import { hostsStatus, renderHostsStatus } from '../lib/multihost-checks.ts'
 
 const spec: ScriptSpec = {
   name: 'status',
@@ -25,7 +26,13 @@ await runScript(spec, async (ctx) => {
     now,
     warn: (m) => ui.warn(m),
   })
-  if (ctx.common.json) ui.result({ ...view, certificate, maintenance })
+  // one row per app host when the manifest names hosts (#16)
+  const hosts = await hostsStatus(config, paths)
+  if (ctx.common.json) ui.result({ ...view, certificate, maintenance, ...(hosts ? { hosts } : {}) })
   else
-    process.stdout.write(ui.mask(renderStatus(view, now) + renderCertLine(certificate) + maintenanceLine(maintenance)))
+    process.stdout.write(
+      ui.mask(
+        renderStatus(view, now) + renderCertLine(certificate) + maintenanceLine(maintenance) + renderHostsStatus(hosts),
+      ),
+    )
 })

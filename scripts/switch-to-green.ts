@@ -6,14 +6,14 @@ import { runScript } from '../lib/cli.ts'
 import { loadEnv, LOCK_FLAGS } from '../lib/script-env.ts'
 import { executeSwitch, parseGradual, planSwitch } from '../lib/bluegreen.ts'
 import { runOperation } from '../lib/operation.ts'
-import { createPlatform } from '../lib/platform.ts'
+import { platformFor } from '../lib/multihost-platform.ts'
 import { finishedByRecovery, recoverFirst } from '../lib/pipeline/recover.ts'
 
 await runScript(
   {
     name: 'switch-to-green',
     summary:
-      'Send new requests to the idle slot without reloading nginx, confirm by X-Slot, verify, and switch back on its own if verification fails or a signal arrives before it passed.',
+      'Send new requests to the idle slot without reloading nginx, confirm by X-Deploy-Slot (added by nginx), verify, and switch back on its own if verification fails or a signal arrives before it passed.',
     flags: {
       slot: { type: 'string', value: 'blue|green', description: 'the slot to switch to (default: the idle one)' },
       gradual: {
@@ -39,7 +39,7 @@ await runScript(
     const gradual = parseGradual(ctx.flags.gradual)
     const env = loadEnv(ctx)
     const { config } = env
-    const p = createPlatform(config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
+    const p = platformFor(config, env.paths, ctx.ui, { dryRun: ctx.common.dryRun })
     const store = fileStore(env)
     const verifyMs = ctx.flags.verify !== undefined ? Number(ctx.flags.verify) : config.verifyMs
     return runOperation(ctx, env, {

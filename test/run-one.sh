@@ -11,7 +11,7 @@ rel=${file#test/}
 id=${rel//\//__}
 log="$DMS_RESULTS/$id.log"
 start=$(date +%s)
-npx tsx node_modules/uvu/bin.js "$(dirname "$file")" "^$(basename "$file" | sed 's/\./\\./g')$" 2>&1 |
+npx tsx --import ./test/helpers/hook-errors.ts node_modules/uvu/bin.js "$(dirname "$file")" "^$(basename "$file" | sed 's/\./\\./g')$" 2>&1 |
   sed -u -e 's/\x1b\[[0-9;]*m//g' > "$log"
 rc=${PIPESTATUS[0]}
 total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' "$log" | tail -1)
@@ -20,7 +20,7 @@ note=""
 if [ -z "$total" ] || [ -z "$ok" ] || [ "$total" -eq 0 ]; then
   note="!! $rel ran no test or crashed (exit $rc)"; res="0 1 1"
 elif [ "$ok" -ne "$total" ] || [ "$rc" -ne 0 ]; then
-  grep -q ' FAIL ' "$log" || note="!! $rel: $((total - ok)) of $total tests did not pass and none reported a failure: a before/after hook threw (uvu 0.5 does not print its error)"
+  grep -q ' FAIL ' "$log" || note="!! $rel: $((total - ok)) of $total tests did not pass and none reported a failure: a before/after hook threw (its error is printed above, by test/helpers/hook-errors.ts)"
   extra=0; [ "$ok" -eq "$total" ] && extra=1
   res="$ok $((total - ok + extra)) 1"
 else

@@ -4,7 +4,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config.ts'
+import { backupRecipe } from '../db-recipe.ts'
 import { UsageError } from '../errors.ts'
+import { appOf } from '../manifest/app-model.ts'
 
 export type Keep = { daily: number; weekly: number; monthly: number }
 
@@ -15,7 +17,8 @@ export type BackupSettings = {
   password: string
   passwordFile: string
   keep: Keep
-  /** the restore drill's integrity check, run with sh -c inside the scratch database container */
+  /** the restore drill's integrity check, run with sh -c inside the scratch database container: DRILL_CHECK, else the
+   * manifest's backup check */
   drillCheck: string
   drillImage: string
   target: string
@@ -31,7 +34,7 @@ export function backupSettings(config: Config): BackupSettings {
     password: b.password,
     passwordFile: b.passwordFile ? path.resolve(config.root, b.passwordFile) : '',
     keep: { ...b.keep },
-    drillCheck: b.drillCheck,
+    drillCheck: b.drillCheck || (backupRecipe(appOf(config))?.check ?? ''),
     drillImage: b.drillImage,
     target: config.target,
     db: config.postgres.db,

@@ -2,13 +2,10 @@
 // service the migrations use: the release's image, environment and secrets, a dynamic address),
 // or inside a running service container (--running). The plan (argv, mode) is pure.
 import type { Config } from '../config.ts'
-import { composeArgs, quoteArgv, slotTarget } from '../compose.ts'
+import { composeArgs, oneOffTarget, quoteArgv, slotTarget } from '../compose.ts'
 import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { RefusedError, UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
-
-/** The compose service that runs one-off containers of a release (no static address, restart no). */
-export const ONE_OFF_SERVICE = 'migrate'
 
 export type ExecRequest = {
   command: string[]
@@ -68,14 +65,14 @@ export function planExec(config: Config, req: ExecRequest, state: DeployState, l
       steps: [`run ${quoteArgv(req.command)} inside the running ${req.running} container of ${slot} (${version})`],
     }
   }
-  const t = { ...slotTarget(config, slot, version), profiles: [ONE_OFF_SERVICE] }
+  const { target: t, service } = oneOffTarget(config, slot, version)
   return {
     mode: 'one-off',
     slot,
     version,
-    service: ONE_OFF_SERVICE,
+    service,
     command: req.command,
-    args: composeArgs(t, 'run', '--rm', '--no-deps', ...tty, ONE_OFF_SERVICE, ...req.command),
+    args: composeArgs(t, 'run', '--rm', '--no-deps', ...tty, service, ...req.command),
     env: t.env,
     tty: req.tty,
     steps: [

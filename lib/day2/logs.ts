@@ -3,12 +3,10 @@
 // --grep and masked, as it arrives (so --follow streams).
 import type { Config } from '../config.ts'
 import { composeArgs, coreTarget, slotTarget, type ComposeTarget } from '../compose.ts'
+import { coreServices } from '../core-stack.ts'
 import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
-
-/** Services outside the slots (one each per target). */
-export const ACCESSORIES = ['nginx', 'postgres', 'redis'] as const
 
 export type LogsRequest = {
   service?: string
@@ -73,11 +71,12 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
   }
   const service = req.service
   const app = appServiceNames(appOf(config))
-  const accessory = service !== undefined && (ACCESSORIES as readonly string[]).includes(service)
+  const core = coreServices(config)
+  const accessory = service !== undefined && core.includes(service)
   if (service !== undefined && !accessory && !app.includes(service))
     throw new UsageError(
       `Can't show the logs of "${service}": there is no such service`,
-      `Name one of ${[...app, ...ACCESSORIES].join(', ')}, or leave --service out for every app service.`,
+      `Name one of ${[...app, ...core].join(', ')}, or leave --service out for every app service.`,
     )
   let source: LogsPlan['source'] = 'core'
   let version: string | null = null

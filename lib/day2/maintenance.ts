@@ -1,6 +1,8 @@
-// Maintenance mode of a target: the marker live/.maintenance, whose content is the page the public
-// listener answers with 503 and Retry-After (nginx/snippets/maintenance.conf). Written atomically
-// like the slot markers: nginx sees it on the very next request, no reload, no closed connection.
+// Maintenance mode of a target: the marker live/.maintenance (on while it exists) and the page the public
+// listener then answers with 503 and Retry-After, live/.maintenance.html (nginx/snippets/maintenance.conf).
+// Written atomically like the slot markers: nginx sees them on the very next request, no reload, no closed
+// connection. The page is written before the marker and stays after it is removed, so a request that saw the
+// marker always finds the page (one file for both answered nginx's own 503 page when removed in between).
 import fs from 'node:fs'
 import path from 'node:path'
 import { UsageError } from '../errors.ts'
@@ -8,6 +10,8 @@ import { writeFileAtomic } from '../fsutil.ts'
 import type { CheckResult } from '../health/model.ts'
 
 export const MAINTENANCE_MARKER = '.maintenance'
+/** The page nginx answers with while the marker exists. */
+export const MAINTENANCE_PAGE_FILE = '.maintenance.html'
 /** The snippet the public server must include for the marker to mean anything. */
 export const MAINTENANCE_SNIPPET = 'snippets/maintenance.conf'
 /** Seconds in the Retry-After header (nginx/snippets/maintenance.conf). */
@@ -33,7 +37,8 @@ export function maintenanceFile(liveDir: string): string {
 export function readMaintenance(liveDir: string): MaintenanceState {
   try {
     const st = fs.statSync(maintenanceFile(liveDir))
-    return { on: true, since: st.mtime.toISOString(), bytes: st.size }
+    const page = fs.statSync(path.join(liveDir, MAINTENANCE_PAGE_FILE), { throwIfNoEntry: false })
+    return { on: true, since: st.mtime.toISOString(), bytes: page?.size ?? 0 }
   } catch {
     return { on: false, since: null, bytes: 0 }
   }
@@ -81,10 +86,12 @@ export function planMaintenance(
   return { steps, want, change: want || now.on, file }
 }
 
-/** Turns maintenance on (the page written atomically as the marker) or off (the marker removed). */
+/** Turns maintenance on (the page written, then the marker) or off (the marker removed; the page stays). */
 export function applyMaintenance(plan: MaintenancePlan, page: string): void {
-  if (plan.want) writeFileAtomic(plan.file, page, 0o644)
-  else fs.rmSync(plan.file, { force: true })
+  if (plan.want) {
+    writeFileAtomic(path.join(path.dirname(plan.file), MAINTENANCE_PAGE_FILE), page, 0o644)
+    writeFileAtomic(plan.file, `${new Date().toISOString()}\n`, 0o644)
+  } else fs.rmSync(plan.file, { force: true })
 }
 
 /** The health-check's view: WARNING while the page is up (the public answers 503 on purpose). */

@@ -1,69 +1,74 @@
-// The health checks that ask a service: nginx's public listener, each role through it, each running
-// slot through the preview listener, PostgreSQL and Redis.
-import { ROLES, ROLE_PREFIX } from '../model.ts'
-import { probeHttp } from '../probe.ts'
+// The health checks that ask a service, from the app's manifest: nginx's public listener, each service through
+// it (role_<service>), each running slot's replicas at their readiness path (slot_<slot>), the accessories
+// (PostgreSQL and Redis by their protocol, any other by TCP).
+import { appOf } from '../manifest/app-model.ts'
+import { probeHttp, probeTcp } from '../probe.ts'
 import { probePostgres, probeRedis } from '../probe-stores.ts'
 import type { Slot } from '../model.ts'
 import { evaluateHttp, evaluatePostgres, evaluateRedis } from './evaluate.ts'
 import type { CheckResult } from './model.ts'
+import { accessoryProbes, slotProbes, storeChecks } from './probe-list.ts'
 import { SLOTS, type CheckDef, type Sources } from './sources.ts'
 
 export function serviceChecks(s: Sources): CheckDef[] {
   const t = s.input.thresholds
+  const app = appOf(s.input.config)
+  const stores = storeChecks(app)
   return [
     {
       name: 'public_https',
       onTimeout: 'CRITICAL',
       run: async () => evaluateHttp('public_https', await s.publicNginx(), t),
     },
-    ...ROLES.map(
-      (role): CheckDef => ({
-        name: `role_${role}`,
+    ...Object.entries(s.serviceProbes).map(
+      ([service, probe]): CheckDef => ({
+        name: `role_${service}`,
         onTimeout: 'CRITICAL',
-        run: async () => evaluateHttp(`role_${role}`, await s.roleProbes[role](), t),
+        run: async () => evaluateHttp(`role_${service}`, await probe(), t),
       }),
     ),
     ...SLOTS.map(
       (slot): CheckDef => ({ name: `slot_${slot}`, onTimeout: 'CRITICAL', run: (sig) => slotCheck(s, slot, sig) }),
     ),
-    { name: 'postgres', onTimeout: 'CRITICAL', run: (sig) => postgresCheck(s, sig) },
-    {
-      name: 'redis',
-      onTimeout: 'CRITICAL',
-      run: async (signal) => {
-        const { config } = s.input
-        const password = config.redisPassword ? { password: config.redisPassword } : {}
-        const r = await probeRedis({
-          host: '127.0.0.1',
-          port: config.ports.redis,
-          ...password,
-          timeoutMs: s.timeoutMs,
-          signal,
-        })
-        return evaluateRedis(r, t)
-      },
-    },
+    ...(stores.includes('postgres')
+      ? [{ name: 'postgres', onTimeout: 'CRITICAL', run: (sig) => postgresCheck(s, sig) } satisfies CheckDef]
+      : []),
+    ...(stores.includes('redis')
+      ? [{ name: 'redis', onTimeout: 'CRITICAL', run: (sig) => redisCheck(s, sig) } satisfies CheckDef]
+      : []),
+    ...accessoryProbes(app, s.input.config.netPrefix).map(
+      (a): CheckDef => ({
+        name: `accessory_${a.name}`,
+        onTimeout: 'CRITICAL',
+        run: async (sig) => evaluateHttp(`accessory_${a.name}`, await probeTcp(a.host, a.port, s.timeoutMs, sig), t),
+      }),
+    ),
   ]
 }
 
-/** Every role of a running slot through the preview listener; null when the slot runs nothing. */
+async function redisCheck(s: Sources, signal: AbortSignal): Promise<CheckResult> {
+  const { config } = s.input
+  const password = config.redisPassword ? { password: config.redisPassword } : {}
+  const r = await probeRedis({
+    host: '127.0.0.1',
+    port: config.ports.redis,
+    ...password,
+    timeoutMs: s.timeoutMs,
+    signal,
+  })
+  return evaluateRedis(r, s.input.thresholds)
+}
+
+/** Every replica of a running slot at its readiness path; null when the slot runs nothing. */
 async function slotCheck(s: Sources, slot: Slot, signal: AbortSignal): Promise<CheckResult | null> {
   const name = `slot_${slot}`
   const running = (await s.appSlots())[slot].filter((c) => c.state === 'running')
   if (running.length === 0) return null
   const versions = [...new Set(running.map((c) => c.version).filter(Boolean))]
+  const { config } = s.input
   const results = await Promise.all(
-    ROLES.map((role) =>
-      probeHttp({
-        name: role,
-        url: s.https(s.input.config.ports.preview, `${ROLE_PREFIX[role]}/ready`),
-        headers: { 'X-DMS-Slot': slot },
-        expectStatus: 200,
-        header: ['x-slot', slot],
-        insecure: true,
-        timeoutMs: s.timeoutMs,
-        signal,
-      }),
+    slotProbes(appOf(config), config.netPrefix, slot).map((p) =>
+      probeHttp({ name: p.name, url: p.url, expectStatus: 200, timeoutMs: s.timeoutMs, signal }),
     ),
   )
   const bad = results.filter((r) => !r.ok)
@@ -73,10 +78,10 @@ async function slotCheck(s: Sources, slot: Slot, signal: AbortSignal): Promise<C
       name,
       status: 'CRITICAL',
       latencyMs: slowest.latencyMs,
-      detail: `${bad.length} of ${results.length} roles failing through the preview listener: ${bad.map((r) => `${r.name} ${r.detail}`).join('; ')}`,
+      detail: `${bad.length} of ${results.length} containers failing their readiness path: ${bad.map((r) => `${r.name} ${r.detail}`).join('; ')}`,
     }
   }
-  const detail = `${versions.join(', ') || 'unknown version'}: all ${results.length} roles ready`
+  const detail = `${versions.join(', ') || 'unknown version'}: all ${results.length} containers ready`
   return evaluateHttp(name, { ...slowest, detail }, s.input.thresholds)
 }
 

@@ -5,6 +5,7 @@ import { certView, type CertView } from '../certs-op.ts'
 import { readMaintenance, type MaintenanceState } from '../day2/maintenance.ts'
 import { slotProject } from '../compose.ts'
 import type { Config } from '../config.ts'
+import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import type { Paths } from '../paths.ts'
 import { readLive, type LiveRouting } from '../nginx.ts'
 import { readState } from '../state.ts'
@@ -46,6 +47,7 @@ export async function gatherStatus(
     markerLive: markerSlot(routing),
     gradual: routing.gradual,
     containers,
+    services: appServiceNames(appOf(config)),
     lock: readLockFact(paths.lock),
     audit: readAudit(paths.audit, Math.max(0, o.auditEntries)),
     now: o.now,

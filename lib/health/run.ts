@@ -9,6 +9,7 @@ import { hostChecks, thresholdCheck } from './checks-host.ts'
 import { serviceChecks } from './checks-service.ts'
 import { summarize, type CheckResult, type HealthReport } from './model.ts'
 import { createSources, type HealthInput } from './sources.ts'
+import { appHostCheckDefs } from '../multihost-checks.ts'
 
 export type { HealthInput } from './sources.ts'
 
@@ -16,7 +17,12 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
   const src = createSources(input)
   const startedAt = src.now()
   const t0 = performance.now()
-  const defs = [...thresholdCheck(input.thresholdProblems), ...serviceChecks(src), ...hostChecks(src)]
+  const defs = [
+    ...thresholdCheck(input.thresholdProblems),
+    ...serviceChecks(src),
+    ...hostChecks(src),
+    ...appHostCheckDefs(input),
+  ]
   const results = new Map<string, CheckResult | null>()
   const probes = await runProbes(
     defs.map((d) => ({

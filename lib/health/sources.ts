@@ -1,15 +1,15 @@
 // What the health checks of one run share: the address to probe, the per-probe timeout, one abort
-// signal for shared facts, and each shared fact (containers, nginx's public answer, the role probes)
-// read at most once however many checks use it.
+// signal for shared facts, and each shared fact (containers, nginx's public answer, each service's public
+// readiness probe) read at most once however many checks use it.
 import { performance } from 'node:perf_hooks'
 import { slotProject } from '../compose.ts'
-import { ROLES, ROLE_PREFIX, type Role } from '../model.ts'
 import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import type { Config } from '../config.ts'
 import type { Paths } from '../paths.ts'
 import { probeHttp, type ProbeResult } from '../probe.ts'
 import type { Slot } from '../model.ts'
 import type { ContainerFact, RestartMemory } from './evaluate.ts'
+import { publicProbes } from './probe-list.ts'
 import { readContainers } from './facts.ts'
 import type { CheckResult, CheckStatus } from './model.ts'
 import type { Thresholds } from '../config-health.ts'
@@ -79,19 +79,22 @@ export function createSources(input: HealthInput) {
       signal: shared.signal,
     }),
   )
-  const roleProbe = (role: Role) =>
-    probeHttp({
-      url: https(config.ports.https, `${ROLE_PREFIX[role]}/ready`),
-      expectStatus: 200,
-      header: ['x-role', role],
-      insecure: true,
-      timeoutMs,
-      signal: shared.signal,
-    })
-  const roleProbes = Object.fromEntries(ROLES.map((r) => [r, once(() => roleProbe(r))])) as Record<
-    Role,
-    () => Promise<ProbeResult>
-  >
+  // each service's readiness through the public listener, at a route that reaches it
+  const serviceProbes = Object.fromEntries(
+    publicProbes(appOf(config)).map((p) => [
+      p.service,
+      once(() =>
+        probeHttp({
+          url: https(config.ports.https, p.path),
+          ...(p.host ? { headers: { Host: p.host } } : {}),
+          expectStatus: 200,
+          insecure: true,
+          timeoutMs,
+          signal: shared.signal,
+        }),
+      ),
+    ]),
+  ) as Record<string, () => Promise<ProbeResult>>
   return {
     input,
     now: input.now ?? (() => new Date()),
@@ -102,7 +105,7 @@ export function createSources(input: HealthInput) {
     containers,
     appSlots,
     publicNginx,
-    roleProbes,
+    serviceProbes,
     /** the restart counts after this run (the containers check updates them) */
     memory: { restarts: input.restarts },
   }

@@ -33,13 +33,17 @@ export function buildStatus(input: {
   markerLive: Slot | null
   gradual: { to: Slot; percent: number } | null
   containers: readonly ContainerFact[]
+  /** the compose services of a slot (config.app); others (one-off release runs) are not the slot's */
+  services?: readonly string[]
   lock: LockFact
   audit: Array<Record<string, unknown>>
   now: Date
 }): StatusView {
   const { state, now } = input
   const slots = (['blue', 'green'] as const).map((slot): SlotView => {
-    const mine = input.containers.filter((c) => c.slot === slot && c.service !== 'migrate')
+    const ofSlot = (c: ContainerFact) =>
+      input.services ? input.services.includes(c.service) : c.service !== 'migrate' && c.service !== 'release'
+    const mine = input.containers.filter((c) => c.slot === slot && ofSlot(c))
     const rec = state.slots[slot]
     return {
       slot,

@@ -4,7 +4,7 @@
 export type ImageRef = {
   /** registry host[:port], '' for Docker Hub */
   registry: string
-  /** the repository with its registry, without tag or digest: 127.0.0.1:32500/dms/app */
+  /** the repository with its registry, without tag or digest: 127.0.0.1:32500/team/web */
   repo: string
   tag: string
   /** sha256:<64 hex>, '' when the reference carries none */

@@ -40,7 +40,7 @@ export function accessoryOctets(m: Manifest): Record<string, number> {
 /** Variables the toolkit gives every container, usable in manifest env values as ${NAME}. */
 export function toolkitVariables(m: Manifest, netPrefix: string): Record<string, string> {
   const octets = accessoryOctets(m)
-  const out: Record<string, string> = {}
+  const out: Record<string, string> = { NETWORK_CIDR: `${netPrefix}.0/24` }
   for (const a of m.accessories) {
     out[`${a.name.toUpperCase()}_HOST`] = `${netPrefix}.${octets[a.name]}`
     out[`${a.name.toUpperCase()}_PORT`] = String(a.port)
@@ -48,13 +48,14 @@ export function toolkitVariables(m: Manifest, netPrefix: string): Record<string,
   return out
 }
 
-/** Names usable as ${NAME} in env values: the slot's own and each accessory's host and port. */
-export function referenceNames(accessories: string[]): string[] {
+/**
+ * Names usable as ${NAME} in env values: the slot's own (not in an accessory's), the app network's range, and
+ * each accessory's host and port.
+ */
+export function referenceNames(accessories: string[], inAccessory = false): string[] {
   return [
-    'SLOT',
-    'VERSION',
-    'SERVICE',
-    'REPLICA',
+    ...(inAccessory ? [] : ['SLOT', 'VERSION', 'SERVICE', 'REPLICA']),
+    'NETWORK_CIDR',
     ...accessories.flatMap((a) => [`${a.toUpperCase()}_HOST`, `${a.toUpperCase()}_PORT`]),
   ]
 }

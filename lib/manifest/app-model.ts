@@ -36,8 +36,11 @@ export function withApp(config: Config, o: { write?: boolean } = {}): AppConfig 
     warnings.push(
       `The app is ${manifest.file} (APP, ${config.sources.APP}), but the last script of this target used ${previous}. If that app is the one deployed, set APP to its directory in env/.env.${config.target}.`,
     )
-  return { ...config, warnings, app: manifest }
+  return { ...config, warnings, app: manifest, appImage: config.appImage || appImageOf(manifest) }
 }
+
+/** The app's image when APP_IMAGE does not name one: its first service's repository (the release version is the tag). */
+export const appImageOf = (m: Manifest): string => m.services[0]!.image
 
 /** config.app, loaded (through the cache) for a config built without it (loadConfig alone, as tests do). */
 export function appOf(config: Config): Manifest {
@@ -78,4 +81,29 @@ function readCache(file: string): CacheRecord | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The manifest repository APP_IMAGE stands for: the same repository, or it in a registry (`<registry>/<image>`);
+ * its services run APP_IMAGE's release (pinned by digest when known). An APP_IMAGE of another app is ignored.
+ */
+export function pinnedRepository(config: Config): { pinImage?: string; repository?: string } {
+  const s = appOf(config).services.find((x) => config.appImage === x.image || config.appImage.endsWith(`/${x.image}`))
+  return s ? { pinImage: s.image, repository: config.appImage } : {}
+}
+
+/**
+ * The images --build makes: each service image that has a build directory (resolved from the manifest's folder),
+ * tagged with the release; the repository APP_IMAGE pins (pinnedRepository) for the image it stands for.
+ */
+export function serviceBuilds(config: Config, version: string): { tag: string; dir: string }[] {
+  const app = appOf(config)
+  const pin = pinnedRepository(config)
+  const builds = new Map<string, string>()
+  for (const s of app.services) {
+    if (!s.build) continue
+    const repository = pin.pinImage === s.image ? (pin.repository ?? s.image) : s.image
+    builds.set(`${repository}:${version}`, path.resolve(path.dirname(app.file), s.build))
+  }
+  return [...builds].map(([tag, dir]) => ({ tag, dir }))
 }

@@ -29,6 +29,7 @@ function service(name: string, v: unknown): Service {
   return {
     name,
     image: String(s.image),
+    ...(s.build === undefined ? {} : { build: String(s.build) }),
     command: argv(s.command),
     port: s.port as number,
     readiness: String(s.readiness),
@@ -65,14 +66,21 @@ function accessory(name: string, v: unknown): Accessory {
   return {
     name,
     image: String(a.image),
+    ...(a.build === undefined ? {} : { build: String(a.build) }),
     command: argv(a.command),
     port: a.port as number,
+    ...(a.publish === undefined ? {} : { publish: String(a.publish) }),
     env: env(a.env),
     secrets: strs(a.secrets),
     volumes: strs(a.volumes),
     resources: resources(a.resources),
     stopGrace: optStr(a.stop_grace) ?? DEFAULTS.stopGrace,
-    backup: b && { command: strs(b.command), restore: strs(b.restore) },
+    backup: b && {
+      command: strs(b.command),
+      restore: strs(b.restore),
+      ...(b.verify === undefined ? {} : { verify: strs(b.verify) }),
+      ...(b.check === undefined ? {} : { check: String(b.check) }),
+    },
   }
 }
 
@@ -133,6 +141,7 @@ export function toModel(raw: Raw, file: string, target?: string): Manifest {
       command: strs(rel.command),
       pending: argv(rel.pending),
       contractMarker: optStr(rel.contract_marker),
+      ...(rel.allow_contract === undefined ? {} : { allowContract: strs(rel.allow_contract) }),
     },
     smoke: {
       checks: (Array.isArray(smoke.checks) ? smoke.checks : []).map(check),

@@ -2,6 +2,7 @@
 // healthcheck, the release command as a one-off service) and of the accessories, from a manifest. Values from
 // the manifest are escaped for compose ($ -> $$); the run-time ones (${VAR_DIR}, ${NETWORK_NAME}) come from the
 // compose environment (lib/compose.ts composeEnv).
+import path from 'node:path'
 import { yamlLib } from './yaml-lib.ts'
 import { accessoryOctets, slotInstances, toolkitVariables, type AppSlot, type Instance } from './allocate.ts'
 import type { Accessory, Manifest, Resources } from './types.ts'
@@ -12,6 +13,14 @@ export type SlotRender = {
   netPrefix: string
   /** toolkit variables that replace the one-host ones (several hosts: where each accessory is published) */
   vars?: Record<string, string>
+  /**
+   * the release left to compose's ${VERSION} (one file serves every release of the slot; `version` unused), and
+   * the images of the repository `pinImage` replaceable by ${APP_IMAGE_REF} (a release pinned by its digest) and
+   * taken from `repository` (the same image in a registry, APP_IMAGE) when given
+   */
+  versionFromEnv?: { pinImage?: string; repository?: string }
+  /** environment every service gets besides its own (the toolkit's passthrough of APP_<NAME> settings) */
+  env?: Record<string, string>
 }
 
 type Yaml = Record<string, unknown>
@@ -31,33 +40,49 @@ export function resolveValue(value: string, vars: Record<string, string>): strin
 export const composeLiteral = (v: string): string => v.split('$').join('$$')
 const limits = (r: Resources) => ({ resources: { limits: { cpus: String(r.cpus), memory: r.memory } } })
 
+/** a marker for the release in a file left to compose's ${VERSION}: resolved values are escaped around it */
+const VERSION_MARK = '\u0001VERSION\u0001'
+// biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolates it, not JavaScript
+const VERSION_VAR = '${VERSION:?VERSION is required}'
+
+/** The image of a service: its repository and the release (or the pinned digest compose is given). */
+function imageOf(s: Instance['service'], o: SlotRender): string {
+  if (!o.versionFromEnv) return composeLiteral(`${s.image}:${o.version}`)
+  if (o.versionFromEnv.pinImage !== s.image) return `${composeLiteral(s.image)}:${VERSION_VAR}`
+  return `\${APP_IMAGE_REF:-${composeLiteral(o.versionFromEnv.repository ?? s.image)}:${VERSION_VAR}}`
+}
+
 function instanceService(m: Manifest, x: Instance, o: SlotRender): Yaml {
   const s = x.service
+  const version = o.versionFromEnv ? VERSION_MARK : o.version
   const vars: Record<string, string> = {
     ...toolkitVariables(m, o.netPrefix),
     ...o.vars,
     SLOT: o.slot,
-    VERSION: o.version,
+    VERSION: version,
     SERVICE: s.name,
     REPLICA: String(x.replica),
   }
-  const env = Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, resolveValue(v, vars)]))
+  const ver = (v: string) => v.split(VERSION_MARK).join(VERSION_VAR)
+  const env = Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, ver(resolveValue(v, vars))]))
+  const extra = Object.fromEntries(Object.entries(o.env ?? {}).map(([k, v]) => [k, composeLiteral(v)]))
   return {
-    image: composeLiteral(`${s.image}:${o.version}`),
+    image: imageOf(s, o),
     ...(s.command ? { command: s.command.map(composeLiteral) } : {}),
     restart: 'unless-stopped',
     stop_grace_period: s.stopGrace,
     environment: {
+      ...extra,
       ...env,
       SLOT: o.slot,
-      VERSION: composeLiteral(o.version),
+      VERSION: ver(composeLiteral(version)),
       SERVICE: s.name,
       REPLICA: String(x.replica),
     },
     ...(s.secrets.length ? { secrets: s.secrets } : {}),
     labels: {
       'dms.slot': o.slot,
-      'dms.version': composeLiteral(o.version),
+      'dms.version': ver(composeLiteral(version)),
       'dms.role': s.name,
       'dms.replica': String(x.replica),
     },
@@ -100,7 +125,7 @@ export function renderSlotCompose(m: Manifest, o: SlotRender): string {
   }
   const used = [...new Set(m.services.flatMap((s) => s.secrets))]
   return (
-    header(m, `slot ${o.slot}, version ${o.version}`) +
+    header(m, `slot ${o.slot}, version ${o.versionFromEnv ? 'VERSION of its environment' : o.version}`) +
     yamlLib().stringify(
       { services, networks: NETWORK, ...(used.length ? { secrets: secretsBlock(used) } : {}) },
       { lineWidth: 0, aliasDuplicateObjects: false },
@@ -108,30 +133,66 @@ export function renderSlotCompose(m: Manifest, o: SlotRender): string {
   )
 }
 
-function accessoryService(a: Accessory, octet: number, netPrefix: string): Yaml {
+/** Where an accessory is published on the host's loopback: a port, or the target's setting (compose's ${NAME}). */
+function publishSpec(a: Accessory): string {
+  const p = a.publish!
+  const host = /^[0-9]+$/.test(p)
+    ? p
+    : `\${${p}:?${p} is not set: the port ${a.name} is published on (manifest publish:)}`
+  return `127.0.0.1:${host}:${a.port}`
+}
+
+/**
+ * The accessories this machine's core project runs: every one, or with hosts (#16) the balancer's, each also
+ * published on the balancer's address at its port (where the app hosts reach it: <NAME>_HOST:<NAME>_PORT).
+ */
+export function localAccessories(m: Manifest): { accessories: Accessory[]; address?: string } {
+  if (!m.hosts) return { accessories: m.accessories }
+  const balancer = m.hosts.find((h) => h.role === 'balancer')
+  return {
+    accessories: m.accessories.filter((a) => balancer?.accessories.includes(a.name)),
+    ...(balancer ? { address: balancer.address } : {}),
+  }
+}
+
+function accessoryService(m: Manifest, a: Accessory, octet: number, netPrefix: string, address?: string): Yaml {
+  const vars = toolkitVariables(m, netPrefix)
+  const ports = [...(a.publish ? [publishSpec(a)] : []), ...(address ? [`${address}:${a.port}:${a.port}`] : [])]
   return {
     image: composeLiteral(a.image),
+    ...(a.build
+      ? {
+          build: {
+            context: composeLiteral(path.resolve(path.dirname(m.file), a.build)),
+            network: 'host',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolates it, not JavaScript
+            args: { BASE_IMAGE: '${BASE_IMAGE:-debian:bookworm-slim}' },
+          },
+        }
+      : {}),
     ...(a.command ? { command: a.command.map(composeLiteral) } : {}),
     restart: 'unless-stopped',
     stop_grace_period: a.stopGrace,
-    environment: Object.fromEntries(Object.entries(a.env).map(([k, v]) => [k, composeLiteral(v)])),
+    environment: Object.fromEntries(Object.entries(a.env).map(([k, v]) => [k, resolveValue(v, vars)])),
     ...(a.secrets.length ? { secrets: a.secrets } : {}),
     ...(a.volumes.length ? { volumes: a.volumes } : {}),
     labels: { 'dms.component': a.name },
     networks: { app: { ipv4_address: `${netPrefix}.${octet}` } },
+    ...(ports.length ? { ports } : {}),
     logging: LOGGING,
     deploy: limits(a.resources),
   }
 }
 
-/** The compose file of the accessories (empty `services` for an app without any). */
+/** The compose file of the accessories this machine runs (empty `services` for an app without any). */
 export function renderAccessoriesCompose(m: Manifest, netPrefix: string): string {
   const octets = accessoryOctets(m)
+  const { accessories, address } = localAccessories(m)
   const services = Object.fromEntries(
-    m.accessories.map((a) => [a.name, accessoryService(a, octets[a.name]!, netPrefix)]),
+    accessories.map((a) => [a.name, accessoryService(m, a, octets[a.name]!, netPrefix, address)]),
   )
-  const volumes = [...new Set(m.accessories.flatMap((a) => a.volumes.map((v) => v.split(':')[0]!)))]
-  const used = [...new Set(m.accessories.flatMap((a) => a.secrets))]
+  const volumes = [...new Set(accessories.flatMap((a) => a.volumes.map((v) => v.split(':')[0]!)))]
+  const used = [...new Set(accessories.flatMap((a) => a.secrets))]
   return (
     header(m, 'accessories') +
     yamlLib().stringify(
@@ -146,5 +207,6 @@ export function renderAccessoriesCompose(m: Manifest, netPrefix: string): string
   )
 }
 
-const header = (m: Manifest, what: string) =>
+/** The first line of a file generated from the manifest: where from, for what, do not edit. */
+export const header = (m: Manifest, what: string) =>
   `# Generated from ${m.file}${m.target ? ` (target ${m.target})` : ''} for ${m.name}: ${what}. Do not edit.\n`

@@ -3,12 +3,12 @@
 // the slot's offset + the container's index in the slot), and nginx's upstreams list every host's containers
 // for a service, a drained host's servers marked `down` (a drain is a reload, not a deploy). The locations
 // are the one-host ones: the switch stays one marker write on the balancer.
-import { parse, stringify } from 'yaml'
 import type { Host } from '../hosts.ts'
 import { MAX_PER_SLOT, SLOTS, slotInstances, type AppSlot, type Instance } from './allocate.ts'
-import { renderSlotCompose } from './render-compose.ts'
+import { header, renderAccessoriesCompose, renderSlotCompose } from './render-compose.ts'
 import { renderAppLocations, renderAppZones, SNIPPETS, type AppNginxFiles } from './render-nginx.ts'
 import type { Manifest, ManifestHost } from './types.ts'
+import { yamlLib } from './yaml-lib.ts'
 
 /** the first published port when none is configured: blue takes base..base+31, green base+32..base+63 */
 export const PUBLISH_BASE = 20000
@@ -56,7 +56,7 @@ export type HostSlotRender = { slot: AppSlot; version: string; publishBase?: num
  * service is in the file of the first app host that runs its service only.
  */
 export function renderHostSlotCompose(m: Manifest, host: Host, o: HostSlotRender): string {
-  const one = parse(
+  const one = yamlLib().parse(
     renderSlotCompose(m, { slot: o.slot, version: o.version, netPrefix: '0.0.0', vars: accessoryVariables(m) }),
   ) as Yaml
   const mine = hostInstances(m, o.slot, o.publishBase).filter((x) => x.host.name === host.name)
@@ -72,8 +72,34 @@ export function renderHostSlotCompose(m: Manifest, host: Host, o: HostSlotRender
     services.release = rest
   }
   const { networks: _n, services: _s, ...others } = one
-  const header = `# Generated from ${m.file}${m.target ? ` (target ${m.target})` : ''} for ${m.name}: slot ${o.slot}, version ${o.version}, host ${host.name}. Do not edit.\n`
-  return header + stringify({ services, ...others }, { lineWidth: 0, aliasDuplicateObjects: false })
+  return (
+    header(m, `slot ${o.slot}, version ${o.version}, host ${host.name}`) +
+    yamlLib().stringify({ services, ...others }, { lineWidth: 0, aliasDuplicateObjects: false })
+  )
+}
+
+/** The app hosts that run accessories (named in their `accessories:`), started over SSH beside the core. */
+export const accessoryHosts = (m: Manifest): ManifestHost[] => appHosts(m).filter((h) => h.accessories.length > 0)
+
+/**
+ * The compose file of the accessories an app host runs: the one-host services of those accessories on the
+ * project's own network, each published on the host's private address at its port (<NAME>_HOST:<NAME>_PORT of
+ * the services). No build, secrets or backup recipe (the manifest refuses them on an app host).
+ */
+export function renderHostAccessoriesCompose(m: Manifest, host: ManifestHost): string {
+  const mine = m.accessories.filter((a) => host.accessories.includes(a.name))
+  const { hosts: _h, ...single } = m
+  const one = yamlLib().parse(renderAccessoriesCompose({ ...single, accessories: mine }, '0.0.0')) as Yaml
+  const services: Yaml = {}
+  for (const a of mine) {
+    const { networks: _, ports: _p, ...rest } = (one.services as Record<string, Yaml>)[a.name]!
+    services[a.name] = { ...rest, ports: [`${host.address}:${a.port}:${a.port}`] }
+  }
+  const { networks: _n, services: _s, ...others } = one
+  return (
+    header(m, `accessories on host ${host.name}`) +
+    yamlLib().stringify({ services, ...others }, { lineWidth: 0, aliasDuplicateObjects: false })
+  )
 }
 
 export type HostUpstreams = { publishBase?: number; drained?: readonly string[]; keepalive?: number }

@@ -1,8 +1,9 @@
 // Pure: the nginx text of an app from its manifest. Upstreams (one per service and slot, one server per
 // replica), rate-limit zones (http context) and the locations of the public and preview listeners (longest
 // prefix wins, as nginx does for prefix locations; a host route picks its service by $host). The servers add
-// X-Deploy-Slot themselves (nginx/snippets/security-headers-tls.conf), so no app header is needed to confirm a
-// switch. Each part is its own function and file, so more includes (maintenance mode) slot in beside them.
+// X-Deploy-Slot and X-Deploy-Version themselves (nginx/snippets/security-headers-tls.conf), so no app header is
+// needed to confirm a switch, and /__deploy/ready/<service> reaches each service's readiness path on either
+// listener. Each part is its own function and file, so more includes (maintenance mode) slot in beside them.
 import { SLOTS, slotInstances } from './allocate.ts'
 import { zoneName } from './rules.ts'
 import type { Manifest, Route } from './types.ts'
@@ -11,6 +12,8 @@ export type AppNginxFiles = { 'upstreams.conf': string; 'app-zones.conf': string
 
 /** where the nginx container mounts the repo's snippets */
 export const SNIPPETS = '/etc/nginx/repo/snippets'
+/** where it mounts the generated includes (status-allow.conf: who may reach /__deploy/) */
+export const INCLUDES = '/etc/nginx/dms'
 
 const HEADER = (m: Manifest) =>
   `# Generated from ${m.file} for ${m.name} by lib/manifest/render-nginx.ts. Do not edit.\n`
@@ -120,11 +123,40 @@ function location(m: Manifest, path: string): string {
 }
 
 /** The app's locations for the public and preview servers ($slot is set by the server). */
-export function renderAppLocations(m: Manifest, snippets = SNIPPETS): string {
+export function renderAppLocations(m: Manifest, snippets = SNIPPETS, includes = INCLUDES): string {
   const paths = [...new Set(m.routes.map((r) => r.path))].sort((a, b) => b.length - a.length || a.localeCompare(b))
   return (
     HEADER(m) +
-    [releaseDir(m), ...hiddenPaths(m), ...paths.map((p) => location(m, p)), ...rateLimited(m, snippets)].join('')
+    [
+      releaseDir(m),
+      ...hiddenPaths(m),
+      ...readinessLocations(m, includes),
+      ...paths.map((p) => location(m, p)),
+      ...rateLimited(m, snippets),
+    ].join('')
+  )
+}
+
+/** The toolkit's own path prefix on the listeners (never an app route: the manifest's routes can't start with it). */
+export const DEPLOY_PREFIX = '/__deploy/'
+/** where a service's readiness answers through a listener, for the slot the listener routes to */
+export const readinessPath = (service: string) => `${DEPLOY_PREFIX}ready/${service}`
+
+/**
+ * /__deploy/ready/<service> for every service: its readiness path on its upstream of $slot, so the toolkit probes
+ * each service through the preview (candidate) and public (live) listeners whatever the app's routes are. Only the
+ * status allow-list reaches them; no retry on another replica (the container healthchecks watch each replica).
+ */
+function readinessLocations(m: Manifest, includes: string): string[] {
+  return m.services.map((s) =>
+    [
+      `location = ${readinessPath(s.name)} {`,
+      `    include ${includes}/status-allow.conf;`,
+      '    deny all;',
+      '    proxy_next_upstream off;',
+      `    proxy_pass http://${s.name}_$slot${s.readiness};`,
+      '}\n',
+    ].join('\n'),
   )
 }
 
@@ -171,10 +203,16 @@ function rateLimited(m: Manifest, snippets: string): string[] {
   return [`${proxied.join('\n')}\n`, `location @app_ratelimited_own {\n${own}`]
 }
 
-export function renderAppNginx(m: Manifest, netPrefix: string, keepalive = 16, snippets = SNIPPETS): AppNginxFiles {
+export function renderAppNginx(
+  m: Manifest,
+  netPrefix: string,
+  keepalive = 16,
+  snippets = SNIPPETS,
+  includes = INCLUDES,
+): AppNginxFiles {
   return {
     'upstreams.conf': renderAppUpstreams(m, netPrefix, keepalive),
     'app-zones.conf': renderAppZones(m),
-    'app-locations.conf': renderAppLocations(m, snippets),
+    'app-locations.conf': renderAppLocations(m, snippets, includes),
   }
 }

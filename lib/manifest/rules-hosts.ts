@@ -1,6 +1,7 @@
 // The manifest's rules about hosts (#16), past what a shape can say: addresses as ssh and Docker take them,
 // the host list's own rules (lib/hosts.ts: unique names, one machine once, exactly one balancer), at least one
-// app host, services and accessories that exist, each accessory on one host, every service on some app host.
+// app host, services and accessories that exist, each accessory on one host, every service on some app host, and
+// an accessory on an app host that needs nothing of the balancer's (no build, secrets or backup recipe).
 import { hostListProblems, validAddress, type Host } from '../hosts.ts'
 import { isMapping, type ManifestPath, type Problem } from './check-shape.ts'
 
@@ -58,10 +59,34 @@ export function checkHosts(doc: Raw, at: ManifestPath = []): Problem[] {
           path: [...at, 'hosts', i, 'accessories'],
           message: `accessory ${show(a)} is also on hosts[${first}]; expected each accessory on one host`,
         })
-      else placed.set(a, i)
+      else {
+        placed.set(a, i)
+        if (h.role !== 'balancer')
+          out.push(
+            ...remoteAccessoryProblems(mapping(mapping(doc.accessories)[a]), a, String(h.name), [...at, 'hosts', i]),
+          )
+      }
     }
   })
   return out
+}
+
+/**
+ * An accessory on an app host is started there over SSH from the file generated on the balancer: what needs the
+ * balancer's own disk cannot go with it (a build context, the secret files, the backups taken in its container).
+ */
+function remoteAccessoryProblems(a: Raw, name: string, host: string, path: ManifestPath): Problem[] {
+  const needs = [
+    ['build', 'a build runs on the balancer: build and push the image, and give image: only'],
+    ['secrets', 'secret files live on the balancer: pass the value some other way, or keep it on the balancer'],
+    ['backup', "backups run in the balancer's containers: keep an accessory with a backup recipe on the balancer"],
+  ] as const
+  return needs
+    .filter(([key]) => a[key] !== undefined && !(Array.isArray(a[key]) && !a[key].length))
+    .map(([key, why]) => ({
+      path: [...path, 'accessories'],
+      message: `accessory ${show(name)} on app host ${show(host)} has ${key}:, but ${why}`,
+    }))
 }
 
 function unknownNames(v: unknown, known: string[], what: string, path: ManifestPath): Problem[] {

@@ -37,7 +37,25 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
         })
     })
   }
+  const builtBy = new Map<string, string>()
+  for (const [n, sv] of Object.entries(services)) {
+    const { image, build } = mapping(sv)
+    if (build === undefined) continue
+    const first = builtBy.get(String(image))
+    if (first !== undefined && first !== String(build))
+      out.push({
+        path: [...at, 'services', n, 'build'],
+        message: `image ${show(image)} is built from ${show(first)} by another service; expected one build directory per image`,
+      })
+    else builtBy.set(String(image), String(build))
+  }
   const accessories = Object.keys(mapping(doc.accessories))
+  for (const [n, a] of Object.entries(mapping(doc.accessories)))
+    if (/^[0-9]+$/.test(String(mapping(a).publish ?? '')) && Number(mapping(a).publish) > 65535)
+      out.push({
+        path: [...at, 'accessories', n, 'publish'],
+        message: `port ${show(mapping(a).publish)} is out of range; expected a TCP port from 1 to 65535`,
+      })
   for (const n of accessories.filter((a) => names.includes(a)))
     out.push({
       path: [...at, 'accessories', n],
@@ -46,7 +64,7 @@ export function checkRules(doc: Raw, at: ManifestPath = []): Problem[] {
     })
   out.push(
     ...checkCounts(doc, at),
-    ...checkReferences(services, accessories, at),
+    ...checkReferences(services, accessories, at, doc),
     ...checkCache(doc, at),
     ...checkHosts(doc, at),
   )
@@ -128,18 +146,22 @@ function checkCounts(doc: Raw, at: ManifestPath): Problem[] {
   return out
 }
 
-/** ${NAME} in a service's env must name a variable the toolkit provides. */
-function checkReferences(services: Raw, accessories: string[], at: ManifestPath): Problem[] {
-  const known = referenceNames(accessories)
+/** ${NAME} in a service's or an accessory's env must name a variable the toolkit provides there. */
+function checkReferences(services: Raw, accessories: string[], at: ManifestPath, doc: Raw = {}): Problem[] {
   const out: Problem[] = []
-  for (const [name, s] of Object.entries(services))
-    for (const [k, v] of Object.entries(mapping(mapping(s).env)))
-      for (const ref of String(v).matchAll(/\$\{([^}]*)\}/g))
-        if (!known.includes(ref[1]!))
-          out.push({
-            path: [...at, 'services', name, 'env', k],
-            message: `\${${ref[1]}} is not a toolkit variable; expected one of: ${known.join(', ')} (write $$ for a literal $)`,
-          })
+  const check = (kind: 'services' | 'accessories', all: Raw) => {
+    const known = referenceNames(accessories, kind === 'accessories')
+    for (const [name, s] of Object.entries(all))
+      for (const [k, v] of Object.entries(mapping(mapping(s).env)))
+        for (const ref of String(v).matchAll(/\$\{([^}]*)\}/g))
+          if (!known.includes(ref[1]!))
+            out.push({
+              path: [...at, kind, name, 'env', k],
+              message: `\${${ref[1]}} is not a toolkit variable; expected one of: ${known.join(', ')} (write $$ for a literal $)`,
+            })
+  }
+  check('services', services)
+  check('accessories', mapping(doc.accessories))
   return out
 }
 

@@ -40,6 +40,10 @@ export const MEMORY_RE = '^[0-9]{1,6}[kmg]?$'
 export const RATE_RE = '^[0-9]{1,6}r/[sm]$'
 /** how long a cached answer is fresh: nginx time units s, m, h, d */
 export const CACHE_TTL_RE = '^[1-9][0-9]{0,5}(s|m|h|d)$'
+/** a build directory relative to the manifest (or absolute): no spaces, quotes or "$" */
+export const BUILD_DIR_RE = '^[A-Za-z0-9._/-]{1,200}$'
+/** a host port as a quoted number, or the name of the target's port setting that holds it */
+export const PUBLISH_RE = '^([1-9][0-9]{0,4}|POSTGRES_PORT|REDIS_PORT)$'
 export const CIDR_RE = '^([0-9]{1,3}\\.){3}[0-9]{1,3}(/[0-9]{1,2})?$'
 
 const str = (doc: string, pattern?: string, example?: string): Shape => ({ kind: 'string', doc, pattern, example })
@@ -76,6 +80,13 @@ const resources = obj('container limits', {
 
 const service = obj('a service of a release: runs in each slot', {
   image: req(str('an image repository without a tag (the release version is the tag)', REPO_RE, 'acme/web')),
+  build: opt(
+    str(
+      'a directory with a Dockerfile, relative to the manifest, that builds `image` tagged with the release (--build; BASE_IMAGE is passed as a build argument)',
+      BUILD_DIR_RE,
+      '.',
+    ),
+  ),
   command: opt(argv),
   port: req(port),
   readiness: req(path),
@@ -115,8 +126,22 @@ const route = obj('where public requests go: the longest matching path prefix wi
 
 const accessory = obj('a long-lived service outside the slots (a database, a cache)', {
   image: req(str('an image reference (repository and tag)', IMAGE_RE, 'postgres:16')),
+  build: opt(
+    str(
+      'a directory with a Dockerfile, relative to the manifest, that builds `image` (bootstrap and --build; BASE_IMAGE is passed as a build argument)',
+      BUILD_DIR_RE,
+      'images/postgres',
+    ),
+  ),
   command: opt(argv),
   port: req(port),
+  publish: opt(
+    str(
+      'the host port on 127.0.0.1 that `port` is published on, for tools on the host: a quoted number like "15432", or POSTGRES_PORT or REDIS_PORT: the env/.env.<target> setting that holds it (a port per target and stack)',
+      PUBLISH_RE,
+      'POSTGRES_PORT',
+    ),
+  ),
   env: opt(env, {}),
   secrets: opt(secretNames, []),
   volumes: opt(
@@ -129,6 +154,13 @@ const accessory = obj('a long-lived service outside the slots (a database, a cac
     obj('how to back it up and restore it (commands run in the accessory container)', {
       command: req(argv),
       restore: req(argv),
+      verify: opt(argv),
+      check: opt(
+        str(
+          "the restore drill's integrity check: a shell command run in the scratch copy (DRILL_CHECK overrides it)",
+          TEXT_RE,
+        ),
+      ),
     }),
   ),
 })
@@ -138,6 +170,12 @@ const release = obj('the release command: migrations, run once in a one-off cont
   command: req(argv),
   pending: opt(argv),
   contract_marker: opt(str('a text that marks a contracting migration in the pending list', TEXT_RE)),
+  allow_contract: opt(
+    arr(
+      str('an argument (printable text)', TEXT_RE),
+      'arguments added to the command when contracting is allowed (deploy --allow-contract)',
+    ),
+  ),
 })
 
 const check = obj('one request through the preview listener', {
@@ -184,7 +222,11 @@ const host = obj('a machine: the balancer (nginx, markers, state, lock) or an ap
   port: opt(port, 22),
   role: opt({ kind: 'enum', values: [...HOST_ROLES], doc: 'balancer or app' }, 'app'),
   services: opt(names('the slot services this app host runs (default: every one)')),
-  accessories: opt(names('the accessories this host runs (default: the balancer runs those no host names)')),
+  accessories: opt(
+    names(
+      'the accessories this host runs (default: the balancer runs those no host names); on an app host image-only (no build, secrets or backup)',
+    ),
+  ),
 })
 const hosts = arr(host, 'the machines: one balancer and the app hosts (none: everything on this machine)', 2)
 

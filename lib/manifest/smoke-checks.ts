@@ -1,6 +1,8 @@
 // The manifest's smoke checks as data, run through the HTTP probe (lib/probe.ts): each check is one request
 // (method, path, headers, body) with its expected status, body text or JSON field; when a slot is named, the
-// answer must carry nginx's X-Deploy-Slot for it, so no header is needed from the app.
+// answer must carry nginx's X-Deploy-Slot for it, so no header is needed from the app. A path or body may name
+// `{json:<field>}`: that top-level JSON field of the latest earlier answer carrying it (the id a create returned,
+// so later checks read and delete what the smoke wrote).
 import { probeHttp, type HttpProbeOptions, type ProbeResult } from '../probe.ts'
 import type { SmokeCheck } from './types.ts'
 
@@ -43,9 +45,46 @@ export function judge(c: SmokeCheck, t: CheckTarget, r: ProbeResult): ProbeResul
   return r
 }
 
-/** Runs every check in order (a check may depend on an earlier one's effect); returns every result. */
+const REFERENCE = /\{json:([A-Za-z0-9_]+)\}/g
+
+/** Pure: a check with its `{json:<field>}` references filled from `seen`, or the fields no earlier answer had. */
+export function fillReferences(c: SmokeCheck, seen: Record<string, string>): SmokeCheck | { missing: string[] } {
+  const missing: string[] = []
+  const fill = (text: string) =>
+    text.replace(REFERENCE, (_, field: string) => {
+      if (seen[field] === undefined) missing.push(field)
+      return encodeURIComponent(seen[field] ?? '')
+    })
+  const filled = { ...c, path: fill(c.path), ...(c.body !== undefined ? { body: fill(c.body) } : {}) }
+  return missing.length ? { missing } : filled
+}
+
+/** Pure: the top-level scalar fields of a JSON object answer, as text ({} for anything else). */
+export function answerFields(body: string | undefined): Record<string, string> {
+  try {
+    const doc: unknown = JSON.parse(body ?? '')
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return {}
+    const scalar = Object.entries(doc).filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v))
+    return Object.fromEntries(scalar.map(([k, v]) => [k, String(v)]))
+  } catch {
+    return {}
+  }
+}
+
+/** Runs every check in order (a check may depend on an earlier one's effect or answer); returns every result. */
 export async function runChecks(checks: SmokeCheck[], t: CheckTarget): Promise<ProbeResult[]> {
   const out: ProbeResult[] = []
-  for (const c of checks) out.push(judge(c, t, await probeHttp(checkProbe(c, t))))
+  const seen: Record<string, string> = {}
+  for (const c of checks) {
+    const filled = fillReferences(c, seen)
+    if ('missing' in filled) {
+      const detail = `no earlier answer carried the JSON field ${filled.missing.join(', ')}`
+      out.push({ name: c.name, ok: false, latencyMs: 0, detail })
+      continue
+    }
+    const r = judge(filled, t, await probeHttp(checkProbe(filled, t)))
+    if (r.ok) Object.assign(seen, answerFields(r.body))
+    out.push(r)
+  }
   return out
 }

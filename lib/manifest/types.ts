@@ -8,6 +8,8 @@ export type Service = {
   name: string
   /** repository without a tag: the release version is the tag */
   image: string
+  /** a directory with a Dockerfile that builds `image` (--build), as written (relative to the manifest) */
+  build?: string
   command?: string[]
   port: number
   readiness: string
@@ -38,17 +40,33 @@ export type Route = {
 export type Accessory = {
   name: string
   image: string
+  /** a directory with a Dockerfile that builds `image`, as written (relative to the manifest) */
+  build?: string
   command?: string[]
   port: number
+  /** the host port on 127.0.0.1 it is published on: a number, or the name of the target's setting holding it */
+  publish?: string
   env: Record<string, string>
   secrets: string[]
   volumes: string[]
   resources: Resources
   stopGrace: string
-  backup?: { command: string[]; restore: string[] }
+  /** how to dump (stdout), restore (stdin) and verify (stdin) it, in its container; check: the restore drill's */
+  backup?: { command: string[]; restore: string[]; verify?: string[]; check?: string }
 }
 
-export type ReleaseCommand = { service: string; command: string[]; pending?: string[]; contractMarker?: string }
+/**
+ * Migrations: `command` in a one-off container of the release; `pending` lists what it would apply (one per line,
+ * or a JSON document with a `pending` list); a pending entry holding `contractMarker` contracts the schema, refused unless
+ * allowed, when `allowContract` is appended to the command.
+ */
+export type ReleaseCommand = {
+  service: string
+  command: string[]
+  pending?: string[]
+  contractMarker?: string
+  allowContract?: string[]
+}
 
 export type SmokeCheck = {
   name: string

@@ -10,11 +10,16 @@ import { listPending, removeOneOffs, runMigrations, type PendingMigrations } fro
 import { createGateway, run } from '../gateway.ts'
 import { takeBackup } from '../backup/take.ts'
 import { hooksDir, runHook, type HookContext, type HookName, type HookResult } from '../hooks.ts'
-import { applyIncludes } from '../nginx.ts'
+import { writeAccessoriesCompose, writeSlotCompose } from '../generated-compose.ts'
+import { applyIncludes, setReleaseMarker } from '../nginx.ts'
 import { sendNotification, type NotifyEvent } from '../notify.ts'
-import { createPlatform, type Platform } from '../platform.ts'
+import type { Platform } from '../platform.ts'
+import { multiHostOf, platformFor } from '../multihost-platform.ts'
+import { releaseVia, startAccessoriesOnHosts, type MultiHost } from '../multihost.ts'
+import { accessoryHosts } from '../manifest/render-hosts.ts'
+import type { Shell } from '../compose.ts'
 import { waitHealthy } from '../wait.ts'
-import { checkRoles, runSmoke, smokeUrl, type SmokeReport } from '../smoke.ts'
+import { checkReadiness, runSmoke, smokeUrl, type SmokeReport } from '../smoke.ts'
 import { coreRunning, ensureCore, prepareStackRuntime } from '../core-stack.ts'
 import type { Slot } from '../model.ts'
 import type { Printer } from '../ui.ts'
@@ -40,7 +45,8 @@ export type DeployPorts = {
   /** read-only checks; throws RefusedError listing every problem */
   preflight(): Promise<{ lines: string[]; coreRunning: boolean }>
   ensureCore(): Promise<void>
-  listPending(slot: Slot, version: string): Promise<PendingMigrations>
+  /** null: the app has no pending command to ask */
+  listPending(slot: Slot, version: string): Promise<PendingMigrations | null>
   backup(version: string): Promise<BackupOutcome>
   migrate(slot: Slot, version: string, allowContract: boolean): Promise<string[]>
   smoke(slot: Slot, version: string, signal?: AbortSignal): Promise<SmokeReport>
@@ -50,10 +56,32 @@ export type DeployPorts = {
   metrics(fn: (m: DeployMetrics) => void): Promise<void>
 }
 
+/**
+ * The core services here (nginx and this machine's accessories), then with hosts (#16) the accessories each app
+ * host runs, started there over SSH (idempotent: compose leaves what is up to date). A host that fails is named
+ * and the deploy stops before any slot is touched.
+ */
+async function ensureCoreEverywhere(sh: Shell, config: Config, paths: Paths, ui: Printer, hosts?: MultiHost) {
+  await ensureCore(sh, config, paths, ui, { timeoutMs: config.deployTimeoutMs })
+  const on = hosts ? accessoryHosts(hosts.manifest) : []
+  if (!hosts || !on.length) return
+  const what = on.map((h) => `${h.name}: ${h.accessories.join(', ')}`).join('; ')
+  if (sh.dryRun)
+    return ui.info(`${ui.c.cyan('[dry-run]')} start the accessories on ${what} (docker compose up -d --wait over SSH)`)
+  const waitS = Math.round(config.deployTimeoutMs / 1000)
+  const done = await ui.step(`Starting the accessories on the app hosts (${what})`, () =>
+    startAccessoriesOnHosts(hosts, waitS),
+  )
+  for (const d of done) ui.detail(`${d.host}: ${d.accessories.join(', ')} running (${Math.round(d.ms)} ms)`)
+}
+
 /** The adapters every pipeline shares (deploy and staging): one shell, one platform, one wiring. */
-function sharedPorts(config: Config, paths: Paths, ui: Printer, store: Store, dryRun: boolean) {
+function sharedPorts(config: Config, paths: Paths, ui: Printer, store: Store, dryRun: boolean, parallel?: number) {
   const sh = createShell(ui, { dryRun })
-  const platform = createPlatform(config, paths, ui, { dryRun, shell: sh })
+  // across the app hosts when the manifest names hosts (#16), else this machine's Docker
+  const platform = platformFor(config, paths, ui, { dryRun, shell: sh, ...(parallel ? { parallel } : {}) })
+  const app = appOf(config)
+  const hosts = app.hosts ? multiHostOf(config, paths, app, parallel) : undefined
   const ports = {
     platform,
     store,
@@ -65,9 +93,18 @@ function sharedPorts(config: Config, paths: Paths, ui: Printer, store: Store, dr
       for (const w of r.warnings) ui.warn(`Preflight warning: ${w}`)
       return r
     },
-    listPending: (slot: Slot, version: string) => listPending(sh, config, slot, version),
+    // with hosts (#16) the release command runs on its host, over SSH (rehearsed here under --dry-run)
+    listPending: (slot: Slot, version: string) =>
+      listPending(sh, config, slot, version, hosts && releaseVia(hosts, slot, version)),
     migrate: (slot: Slot, version: string, allowContract: boolean) =>
-      runMigrations(sh, config, slot, version, { allowContract }),
+      runMigrations(
+        sh,
+        config,
+        slot,
+        version,
+        { allowContract },
+        hosts && !dryRun ? releaseVia(hosts, slot, version) : undefined,
+      ),
     hook: (name: HookName, h: HookContext): Promise<HookResult> =>
       dryRun
         ? Promise.resolve({ name, ran: false, ok: true, code: null, output: '', ms: 0, detail: 'dry run' })
@@ -81,7 +118,7 @@ function sharedPorts(config: Config, paths: Paths, ui: Printer, store: Store, dr
       if (err) ui.warn(`${err}. The deploy is not affected.`)
     },
   }
-  return { sh, ports }
+  return { sh, ports, hosts }
 }
 
 /** Smoke report of a dry run: nothing was requested. */
@@ -97,13 +134,13 @@ export function createDeployPorts(
   paths: Paths,
   ui: Printer,
   store: Store,
-  o: { dryRun: boolean },
+  o: { dryRun: boolean; parallel?: number },
 ): DeployPorts {
-  const { sh, ports } = sharedPorts(config, paths, ui, store, o.dryRun)
+  const { sh, ports, hosts } = sharedPorts(config, paths, ui, store, o.dryRun, o.parallel)
   const smoke = config.smoke
   return {
     ...ports,
-    ensureCore: async () => void (await ensureCore(sh, config, paths, ui, { timeoutMs: config.deployTimeoutMs })),
+    ensureCore: () => ensureCoreEverywhere(sh, config, paths, ui, hosts),
     async backup(version) {
       const gw = createGateway(ui, { dryRun: o.dryRun })
       const r = await takeBackup(gw, config, paths.backups, ui, { version, offHost: 'when-configured' })
@@ -118,6 +155,7 @@ export function createDeployPorts(
               headers: { 'X-DMS-Slot': slot },
               slot,
               version,
+              checks: appOf(config).smoke.checks,
               loadPaths: appOf(config).smoke.load?.paths,
             },
             smoke,
@@ -143,7 +181,7 @@ export type StagingPorts = Pick<
 > & {
   /** one pre-deployment check, without a shell */
   runCheck(argv: string[]): Promise<{ ok: boolean; code: number | null; output: string }>
-  /** nginx includes (when the core runs), the runtime directory, and the compose file validated */
+  /** nginx includes (when the core runs), the runtime directory, the generated accessories and slot files written, all the compose files validated */
   prepare(version: string): Promise<void>
   /** the single-slot deploy with --wait */
   up(version: string, timeoutMs: number): Promise<void>
@@ -176,11 +214,16 @@ export function createStagingPorts(
       if (o.dryRun) return
       if ((await coreRunning(sh, config)).running) await applyIncludes(sh, config, paths.nginx, { nginxRunning: true })
       await prepareStackRuntime(config)
+      // the accessories and the one slot from the app's manifest (its staging target), written afresh
+      writeAccessoriesCompose(config)
+      writeSlotCompose(config, 'blue')
       const t = slotTarget(config, 'blue', version)
-      await sh.docker(configArgs(t), { env: t.env, changes: false, action: 'validate the staging compose file' })
+      await sh.docker(configArgs(t), { env: t.env, changes: false, action: 'validate the staging compose files' })
     },
     async up(version, timeoutMs) {
       const t = slotTarget(config, 'blue', version)
+      // before the release answers: nginx's X-Deploy-Version and cache keys read it (as a production slot start)
+      if (!o.dryRun) setReleaseMarker(paths.live, 'blue', version)
       await sh.docker(upArgs(t, { waitTimeoutS: Math.round(timeoutMs / 1000) }), {
         env: t.env,
         action: `deploy ${version} to staging`,
@@ -191,10 +234,10 @@ export function createStagingPorts(
       if (o.dryRun) return { ok: true, detail: 'dry run' }
       return waitHealthy(
         async () => {
-          const all = await checkRoles(target(version))
+          const all = await checkReadiness(target(version))
           const bad = all.filter((x) => !x.ok)
           return {
-            name: 'roles',
+            name: 'readiness',
             ok: bad.length === 0,
             latencyMs: Math.max(...all.map((x) => x.latencyMs)),
             detail: bad.map((x) => `${x.name}: ${x.detail}`).join('; ') || 'ok',
@@ -214,6 +257,8 @@ function smokeTarget(config: Config, version: string) {
     baseUrl: smokeUrl(config, config.ports.https),
     headers: {},
     version,
+    checks: appOf(config).smoke.checks,
+    services: appOf(config).services.map((s) => s.name),
     loadPaths: appOf(config).smoke.load?.paths,
   }
 }

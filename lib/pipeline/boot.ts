@@ -1,9 +1,11 @@
 // Bringing back what the state records, after the containers stopped (a daemon restart that did
 // not bring them back, a reboot, `docker stop`): the core services, the live slot and the warm
 // previous slot, each exactly at its recorded release, waited until healthy; then the routing is
-// confirmed through nginx's public listener (X-Slot). Nothing is switched: the marker stays.
+// confirmed through nginx's public listener (X-Deploy-Slot, added by nginx). Nothing is switched: the marker stays.
 import { addHistory, otherSlot, type Slot, type Store } from '../model.ts'
 import { checkDrift } from '../bluegreen.ts'
+import { coreServices } from '../core-stack.ts'
+import { switchable } from '../switch.ts'
 import { OperationError, RefusedError, InterruptedError } from '../errors.ts'
 import type { Platform, SlotStatus } from '../platform.ts'
 import type { ProbeResult } from '../probe.ts'
@@ -13,7 +15,7 @@ import { recoverPending, type VerifyOptions } from './recover.ts'
 
 export type BootPorts = Pick<
   DeployPorts,
-  'platform' | 'store' | 'ui' | 'dryRun' | 'preflight' | 'ensureCore' | 'removeOneOffs'
+  'platform' | 'store' | 'ui' | 'config' | 'dryRun' | 'preflight' | 'ensureCore' | 'removeOneOffs'
 >
 
 export type BootSlot = { slot: Slot; version: string; role: 'live' | 'previous' | 'idle'; action: 'start' | 'running' }
@@ -42,7 +44,9 @@ async function planSlot(p: Platform, store: Store, slot: Slot, live: Slot): Prom
       `Can't boot: ${slot} runs ${status.version} but the state records ${rec.version} there. Nothing was changed.`,
       'Find out why (npx zx scripts/health-check.ts); if the containers are right, record them: npx zx scripts/record-live.ts',
     )
-  if (status.running && status.healthy) return { slot, version: rec.version, role, action: 'running' }
+  // Docker's "health: starting" (started a moment ago) is no verdict: boot's own probes confirm it below
+  const gate = switchable(status)
+  if (gate.running && gate.healthy) return { slot, version: rec.version, role, action: 'running' }
   if (!(await p.imageAvailable(rec.version)))
     throw new RefusedError(
       `Can't boot: the image of ${rec.version} (recorded in ${slot}) is not on this host. Nothing was changed.`,
@@ -82,14 +86,14 @@ export async function planBoot(ports: BootPorts, verify: VerifyOptions): Promise
     ...recovered,
     `preflight: ${pre.lines.join('; ')}`,
     core === 'start'
-      ? 'start the core services (nginx, postgres, redis) and wait until healthy'
+      ? `start the core services (${coreServices(ports.config).join(', ')}) and wait until healthy`
       : 'the core services run: keep them',
     ...slots.map((s) =>
       s.action === 'start'
         ? `start ${s.version} in ${s.slot} (${s.role}, as recorded) and wait until every role is ready through the preview listener`
         : `${s.slot} (${s.role}) already runs ${s.version}: keep it`,
     ),
-    `confirm through the public listener that responses carry X-Slot: ${live} (the live marker is not changed)`,
+    `confirm through the public listener that responses carry X-Deploy-Slot: ${live} (the live marker is not changed)`,
   ]
   return { live, core, slots, recovered, preflight: pre.lines, steps }
 }
@@ -121,10 +125,10 @@ async function confirmRouting(p: Platform, live: Slot, deadline: number, signal?
   let seen: ProbeResult[] = []
   while (!p.dryRun) {
     seen = await p.probePublic(signal)
-    if (seen.every((r) => r.ok && r.headers?.['x-slot'] === live)) break
+    if (seen.every((r) => r.ok && r.headers?.['x-deploy-slot'] === live)) break
     if (Date.now() > deadline || signal?.aborted)
       throw new OperationError(
-        `Can't confirm the routing: the public listener does not answer from ${live} (${seen.map((r) => `${r.name}: ${r.ok ? `X-Slot ${r.headers?.['x-slot']}` : r.detail}`).join('; ')})`,
+        `Can't confirm the routing: the public listener does not answer from ${live} (${seen.map((r) => `${r.name}: ${r.ok ? `X-Deploy-Slot ${r.headers?.['x-deploy-slot']}` : r.detail}`).join('; ')})`,
       )
     await sleepUnlessAborted(100, signal)
   }
@@ -143,7 +147,7 @@ export async function executeBoot(
   const liveVersion = plan.slots.find((s) => s.role === 'live')?.version
   try {
     if (plan.core === 'start')
-      await ui.step('Starting the core services (nginx, postgres, redis)', () => ports.ensureCore())
+      await ui.step(`Starting the core services (${coreServices(ports.config).join(', ')})`, () => ports.ensureCore())
     for (const s of toStart) {
       if (o.signal?.aborted) throw new InterruptedError(`Can't finish booting: interrupted before starting ${s.slot}`)
       await ui.step(`Starting ${s.version} in ${s.slot} (${s.role})`, () =>
@@ -152,7 +156,7 @@ export async function executeBoot(
     }
     for (const s of plan.slots)
       await ui.step(`Waiting until ${s.slot} (${s.version}) is ready`, () => waitSlotReady(p, s, deadline, o.signal))
-    const confirmMs = await ui.step(`Confirming X-Slot: ${plan.live} through the public listener`, () =>
+    const confirmMs = await ui.step(`Confirming X-Deploy-Slot: ${plan.live} through the public listener`, () =>
       confirmRouting(p, plan.live, Math.max(deadline, Date.now() + 10_000), o.signal),
     )
     const durationMs = Date.now() - started

@@ -1,12 +1,13 @@
 // Planning a deploy: preflight, recovery of a killed run, the candidate slot, the pending
-// migrations (refusing a contraction unless allowed) and the steps shown to the operator.
+// migrations (migrate-plan.ts: refusing a contraction unless allowed) and the steps shown to the operator.
+import { coreServices } from '../core-stack.ts'
 import { planCreate, type CreatePlan } from '../bluegreen.ts'
-import type { PendingMigrations } from '../db.ts'
 import { RefusedError } from '../errors.ts'
 import { describeSticky } from '../nginx-render.ts'
 import { otherSlot, type Slot } from '../model.ts'
 import type { DeployPorts } from './adapters.ts'
 import type { DeployOptions, DeployPlan } from './deploy-types.ts'
+import { backupStep, migrationStep, planMigrations } from './migrate-plan.ts'
 import { finishedByRecovery, recoverPending } from './recover.ts'
 
 /** The recorded live release again: "already live" only when its slot really runs it; else point to boot. */
@@ -21,11 +22,6 @@ async function refuseRedeployOfLive(p: DeployPorts['platform'], version: string,
     `Can't deploy ${version}: it is the recorded live release of ${live}, but ${live} does not run it (${status.problems.join(', ') || 'no containers'}). Nothing was changed.`,
     'Bring back what the state records (the core, the live and the warm previous slot): npx zx scripts/boot.ts',
   )
-}
-
-function describeMigrations(m: PendingMigrations): string {
-  if (!m.pending.length) return 'none pending'
-  return m.pending.map((x) => `${x.file}${x.contract ? ' (CONTRACT)' : ''}`).join(', ')
 }
 
 /** The recovery of a killed run of this same deploy finished it: a plan with nothing else to do. */
@@ -49,33 +45,6 @@ function recoveredPlan(slot: Slot, version: string, preflight: string[], recover
       `nothing else to do: ${version} is live in ${slot} and verified; record, run hooks/post-deploy, notify`,
     ],
   }
-}
-
-/** The migrations a deploy would apply, listed when the image and the database are there; a contraction is refused unless allowed. */
-async function planMigrations(
-  ports: DeployPorts,
-  o: DeployOptions,
-  slot: Slot,
-  coreRunning: boolean,
-): Promise<{ migrations: PendingMigrations | null; migrationsNote: string }> {
-  let migrations: PendingMigrations | null = null
-  let migrationsNote: string
-  if (!coreRunning) migrationsNote = 'every migration of the release (the database starts empty or is started first)'
-  else if (o.build && !(await ports.platform.imageAvailable(o.version)))
-    migrationsNote = 'listed after the image is built'
-  else {
-    migrations = await ports.listPending(slot, o.version)
-    migrationsNote = describeMigrations(migrations)
-    if (migrations.contract && !o.allowContract)
-      throw new RefusedError(
-        `Can't deploy ${o.version}: its migrations contract the schema (${migrations.pending
-          .filter((m) => m.contract)
-          .map((m) => m.file)
-          .join(', ')}); the live release may still use what they remove. Nothing was changed.`,
-        'Migrations are expand-only by default. Ship the contraction once no live release needs the old schema, with --allow-contract.',
-      )
-  }
-  return { migrations, migrationsNote }
 }
 
 export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<DeployPlan> {
@@ -109,10 +78,10 @@ export async function planDeploy(ports: DeployPorts, o: DeployOptions): Promise<
     'run hooks/pre-deploy (if present); a failure stops here with nothing changed',
     pre.coreRunning
       ? 'apply changed nginx settings, if any (validated with nginx -t, reloaded only when they changed)'
-      : 'start the core services (nginx, postgres, redis) and prepare the runtime directory',
-    `back up the database with pg_dump -Fc to ${config.varDir}/backups (kept: newest ${config.backup.keepCount}, at most ${config.backup.keepDays} days), verified by pg_restore --list`,
+      : `start the core services (${coreServices(config).join(', ')}) and prepare the runtime directory`,
+    backupStep(config),
     ...create.steps,
-    `migrate with ${o.version}'s migrate.js in a one-off container: ${migrationsNote}${o.allowContract ? ' (contracting allowed)' : ' (expand-only)'}`,
+    migrationStep(config, o.version, migrationsNote, o.allowContract),
     `smoke-test ${create.slot} through the preview listener: every role, a document round trip, a short load${' '}(error rate and p95 thresholds), hooks/smoke`,
     `switch ${switchMode} from ${create.live}${liveVersion ? ` (${liveVersion})` : ''} to ${create.slot} (${o.version}), verify for ${Math.round(o.verifyMs / 1000)}s, switch back on failure`,
     `record, run hooks/post-deploy, notify; ${create.live} stays warm for an instant rollback`,

@@ -4,7 +4,11 @@ import { executeCreate, executeSwitch, planSwitch } from '../bluegreen.ts'
 import { InterruptedError, OperationError, RefusedError } from '../errors.ts'
 import type { HookContext, HookName } from '../hooks.ts'
 import { deployEvent } from '../notify.ts'
-import type { DeployPorts } from './adapters.ts'
+import { releaseOf } from '../db.ts'
+import type { Slot } from '../model.ts'
+import type { BackupOutcome, DeployPorts } from './adapters.ts'
+import { backupRecipe } from '../db-recipe.ts'
+import { appOf } from '../manifest/app-model.ts'
 import type { DeployOptions, DeployPlan, DeployResult, DeployRun } from './deploy-types.ts'
 
 /** A successful result with nothing done yet (filled in as the phases run). */
@@ -106,6 +110,37 @@ export async function announceStart(run: DeployRun): Promise<void> {
   ports.store.audit({ action: 'deploy', outcome: 'started', version, slot, detail: `from ${live}` })
 }
 
+/** The backup by the app's recipe, when it has one (else none: null); before anything of the release runs. */
+export async function runBackupStep(
+  ports: Pick<DeployPorts, 'config' | 'ui' | 'backup'>,
+  version: string,
+): Promise<BackupOutcome | null> {
+  const recipe = backupRecipe(appOf(ports.config))
+  if (!recipe) {
+    ports.ui.info(`No backup: ${appOf(ports.config).name} has no accessory with a backup recipe.`)
+    return null
+  }
+  return ports.ui.step(`Backing up ${recipe.accessory} (${recipe.command.join(' ')})`, () => ports.backup(version))
+}
+
+/** The release command of the app, when it has one (else nothing to run); returns what it applied. */
+export async function runMigrationStep(
+  ports: Pick<DeployPorts, 'config' | 'ui' | 'migrate'>,
+  slot: Slot,
+  version: string,
+  allowContract: boolean,
+): Promise<string[]> {
+  if (!releaseOf(ports.config)) {
+    ports.ui.info('No migrations: the app has no release command.')
+    return []
+  }
+  const applied = await ports.ui.step(`Running the migrations of ${version}`, () =>
+    ports.migrate(slot, version, allowContract),
+  )
+  ports.ui.info(`  migrations applied: ${applied.join(', ') || 'none'}`)
+  return applied
+}
+
 /** core -> backup -> create -> migrate -> smoke -> switch, each after a checkpoint. */
 export async function runPhases(run: DeployRun): Promise<void> {
   const { ports, plan, o, result } = run
@@ -119,9 +154,9 @@ export async function runPhases(run: DeployRun): Promise<void> {
     () => ports.ensureCore(),
   )
   run.checkpoint('backup')
-  result.backup = await ui.step('Backing up the database (pg_dump -Fc)', () => ports.backup(version))
+  result.backup = await runBackupStep(ports, version)
   run.backup = result.backup
-  if (result.backup.file)
+  if (result.backup?.file)
     ui.info(
       `  backup: ${result.backup.file} (${result.backup.bytes} bytes, ${result.backup.entries} entries; ${result.backup.pruned} old ones removed)${result.backup.snapshot ? `; off-host copy: restic snapshot ${result.backup.snapshot}` : ''}`,
     )
@@ -129,10 +164,7 @@ export async function runPhases(run: DeployRun): Promise<void> {
   await executeCreate(p, store, ui, plan.create, { timeoutMs: o.timeoutMs, signal: o.signal })
   run.created = true
   run.checkpoint('migrate')
-  result.migrationsApplied = await ui.step(`Running the migrations of ${version}`, () =>
-    ports.migrate(slot, version, o.allowContract),
-  )
-  ui.info(`  migrations applied: ${result.migrationsApplied.join(', ') || 'none'}`)
+  result.migrationsApplied = await runMigrationStep(ports, slot, version, o.allowContract)
   run.checkpoint('smoke')
   await smokeCandidate(run)
   run.checkpoint('switch')

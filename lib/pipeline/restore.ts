@@ -3,14 +3,21 @@
 import type { Store } from '../bluegreen.ts'
 import { createShell } from '../compose.ts'
 import type { Config } from '../config.ts'
-import type { BackupFile } from '../db.ts'
+import { requireRecipe, type BackupFile } from '../db.ts'
+import { hasAccessory } from '../db-recipe.ts'
+import { appOf } from '../manifest/app-model.ts'
 import { chooseBackup, restoreDatabase } from '../db-restore.ts'
 import { OperationError, RefusedError } from '../errors.ts'
 import { confirm } from '../prompt.ts'
 import type { Printer } from '../ui.ts'
 
 /** The backup to restore when rolling back from `fromVersion`; refused when there is none. */
-export function planRestore(backupsDir: string, fromVersion: string | null): { backup: BackupFile; steps: string[] } {
+export function planRestore(
+  backupsDir: string,
+  fromVersion: string | null,
+  config?: Config,
+): { backup: BackupFile; steps: string[] } {
+  if (config) requireRecipe(config)
   const backup = chooseBackup(backupsDir, fromVersion)
   if (!backup)
     throw new RefusedError(`Can't restore the database: there is no backup in ${backupsDir}. Nothing was changed.`)
@@ -18,7 +25,7 @@ export function planRestore(backupsDir: string, fromVersion: string | null): { b
     backup,
     steps: [
       `restore the database from ${backup.name}, taken ${backup.time.toISOString()}: every write since then is lost`,
-      'empty the Redis cache',
+      ...(config && !hasAccessory(appOf(config), 'redis') ? [] : ['empty the Redis cache']),
     ],
   }
 }

@@ -1,6 +1,7 @@
 // The rollback operation for lib/operation.ts's frame: repair what a killed run left, plan the
 // rollback (a switch when the previous slot is warm), optionally restore the database backup
 // taken before the current release (asked a second time), execute, report.
+import { requireRecipe } from '../db.ts'
 import type { Store } from '../bluegreen.ts'
 import type { Config } from '../config.ts'
 import type { BackupFile } from '../db.ts'
@@ -33,10 +34,11 @@ export function rollbackOperation(
     describe: 'roll back to the previous release',
     rehearse: true,
     plan: async (): Promise<RollbackOpPlan> => {
+      if (r.restoreDb) requireRecipe(config) // before anything changes: an app without a backup recipe has none
       const recovered = await recoverFirst(p, store, ui, config, { dryRun: r.dryRun, signal: r.signal })
       const rolled = await planRollback(p, store, { toVersion: r.toVersion, allowUnverified: r.allowUnverified })
       const restore = r.restoreDb
-        ? planRestore(deps.backupsDir, store.read().slots[rolled.from]?.version ?? null)
+        ? planRestore(deps.backupsDir, store.read().slots[rolled.from]?.version ?? null, config)
         : null
       const steps = [...recovered, ...rolled.steps, ...(restore?.steps ?? [])]
       return { ...rolled, steps, backup: restore?.backup ?? null }

@@ -11,6 +11,8 @@ import type { SmokeReport } from '../smoke.ts'
 import { addHistory } from '../model.ts'
 import { whoami } from '../who.ts'
 import type { StagingPorts } from './adapters.ts'
+import { runMigrationStep } from './deploy-run.ts'
+import { describeMigrations, migrationStep } from './migrate-plan.ts'
 
 const SHELL_ONLY = /[|&;<>()$`\\*?~{}[\]]/
 
@@ -98,9 +100,14 @@ export async function planStaging(ports: StagingPorts, o: StagingOptions): Promi
     ...(o.build ? [`build ${imageRef(config, o.version)}`] : []),
     `validate the configuration (docker compose config) and prepare ${config.varDir}`,
     `deploy ${o.version} to ${config.composeProject}${running ? ` (replacing ${running} in place)` : ''} and wait until every service is healthy`,
-    `migrate: ${migrations ? migrations.pending.map((m) => m.file).join(', ') || 'none pending' : 'every migration of the release'}`,
-    'validate health through the public listener (every role answers with the new version)',
-    'smoke tests: every role, a document round trip, a short load',
+    migrationStep(
+      config,
+      o.version,
+      migrations ? describeMigrations(migrations) : pre.coreRunning ? 'not listed' : 'every migration of the release',
+      false,
+    ),
+    'validate health through the public listener (every service answers its readiness path)',
+    "smoke tests: the manifest's smoke checks, a short load",
     'record, run hooks/post-deploy, notify',
   ]
   return { version: o.version, checks, running, migrations, steps }
@@ -178,10 +185,7 @@ async function deploy(
   await ui.step(`Deploying ${o.version} to ${config.composeProject} and waiting until healthy`, () =>
     ports.up(o.version, o.timeoutMs),
   )
-  const migrationsApplied = await ui.step(`Running the migrations of ${o.version}`, () =>
-    ports.migrate('blue', o.version, false),
-  )
-  ui.info(`  migrations applied: ${migrationsApplied.join(', ') || 'none'}`)
+  const migrationsApplied = await runMigrationStep(ports, 'blue', o.version, false)
   await ui.step('Validating health through the public listener', async () => {
     const r = await ports.validateHealth(o.version, o.timeoutMs, o.signal)
     if (!r.ok) throw new OperationError(`Can't validate ${o.version} on staging: ${r.detail}`)

@@ -121,6 +121,8 @@ test('first release: create 1.0.0 in the idle slot and switch to it', async () =
   assert.is(liveMarker(t), 'green')
   const r = await request(`${publicUrl}/api/version`)
   assert.is(r.headers['x-slot'], 'green')
+  // what nginx itself says it routed to: the slot and its release (no app header needed)
+  assert.equal([r.headers['x-deploy-slot'], r.headers['x-deploy-version']], ['green', '1.0.0'])
   assert.is(readState(t.paths.state, 'production').live, 'green')
 })
 
@@ -143,8 +145,9 @@ test('under load: create, switch, rollback and a gradual switch with zero failed
     ok(dry, 'create --dry-run')
     assert.match(
       dry.stdout,
-      /\[dry-run\] docker compose -f \S+docker-compose\.production\.yml -p dmst-bg-prod-blue --profile slot up --detach --wait/,
+      /\[dry-run\] docker compose -f \S+\/compose\/app-blue\.yml -p dmst-bg-prod-blue up --detach/,
     )
+    assert.not.match(dry.stdout, / up --detach[^\n]* --wait/, "compose does not wait on Docker's healthchecks")
     assert.match(dry.stdout, /Dry run: nothing was changed\./)
     const dsw = await script(t, 'switch-to-green', ['--dry-run', '--slot', 'green'])
     assert.is(dsw.code, 2, 'green is already live: refused even in a dry run')

@@ -11,6 +11,7 @@ import { startLoad, summarize, type LoadRecord } from '../../bench/load.ts'
 import { listBackups } from '../../lib/db.ts'
 import { removeProjects, request } from './harness.ts'
 import {
+  NET,
   PREFIX,
   V1,
   V2,
@@ -58,6 +59,11 @@ test('first deploy on a bare target: core started, backup, migrations, switch, r
   assert.is(fs.statSync(backups[0]!.file).mode & 0o777, 0o600)
   assert.ok(backups[0]!.bytes > 0)
   assert.is(await sql(t, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"), '001')
+  // the smoke's document round trip, manifest data now (examples/dms/app.yaml: create, then read, delete and
+  // gone by {json:id}): green's api counted one delete, and the smoke left no document behind
+  const metrics = await request(`http://${NET}.22:8080/metrics`)
+  assert.match(metrics.body, /^dms_documents_deleted_total(\{[^}]*\})? 1$/m)
+  assert.is(await sql(t, "SELECT count(*) FROM documents WHERE title = 'smoke'"), '0')
   const log = hookLog(t.env.HOOKS_DIR!)
   assert.equal(log, [
     `pre-deploy ${V1} green blue production pending`,
@@ -76,7 +82,7 @@ test('the plan is shown with --dry-run and nothing changes', async () => {
   const r = await deploy(t, V2, ['--dry-run']).done
   assert.is(r.code, 0, tail(r))
   assert.match(r.stdout, /002_add_document_tags\.sql/, 'the pending migration is listed')
-  assert.match(r.stdout, /pg_dump -Fc/)
+  assert.match(r.stdout, /back up postgres with .*pg_dump .*--format=custom/, 'the backup step of the recipe')
   assert.match(r.stdout, /Dry run: nothing was changed/)
   assert.is(fs.readFileSync(t.paths.state, 'utf8'), before)
 })

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $, type ProcessOutput } from 'zx'
 import { loadManifest } from '../../lib/manifest/load.ts'
+import { renderAccessoriesCompose, renderSlotCompose } from '../../lib/manifest/render-compose.ts'
 import { prepareRuntime, type RuntimeReport, type RuntimeSettings } from '../../lib/runtime-dir.ts'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -94,6 +95,8 @@ export function composeEnv(stack: TestStack, extra: Record<string, string | unde
     POSTGRES_PORT: String(s.postgresPort),
     REDIS_PORT: String(s.redisPort),
     BASE_IMAGE,
+    // the generated slot file requires one (staging's down and config name none)
+    VERSION: 'unset',
     ...extra,
   }
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
@@ -103,7 +106,32 @@ export function slotEnv(color: Color, version: string): Record<string, string> {
   return { SLOT: color, SLOT_NUM: color === 'blue' ? '1' : '2', VERSION: version }
 }
 
-/** Runs `docker compose -f <file> -p <project> <args>` with the env; never throws. */
+/**
+ * The compose files of a project, as the toolkit's targets have them: the static file; for the production core the
+ * accessories' file generated from the example's manifest; for staging (one project) its blue slot's file as well,
+ * the release from compose's ${VERSION}. Written into the stack's VAR_DIR.
+ */
+export function composeFiles(stack: TestStack, project: string): string[] {
+  if (project !== stack.projects.core) return [stack.composeFile]
+  const app = stack.settings.app!
+  const write = (name: string, text: string) => {
+    const file = path.join(stack.settings.varDir, 'compose', name)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, text)
+    return file
+  }
+  const files = [stack.composeFile, write('accessories.yml', renderAccessoriesCompose(app, stack.settings.netPrefix))]
+  if (stack.target === 'production') return files
+  const slot = renderSlotCompose(app, {
+    slot: 'blue',
+    version: '',
+    netPrefix: stack.settings.netPrefix,
+    versionFromEnv: {},
+  })
+  return [...files, write('app-blue.yml', slot)]
+}
+
+/** Runs `docker compose -f <file>… -p <project> <args>` with the env; never throws. */
 export function compose(
   stack: TestStack,
   project: string,
@@ -113,11 +141,10 @@ export function compose(
   const profiles =
     stack.target === 'production'
       ? ['--profile', 'core', '--profile', 'slot', '--profile', 'migrate']
-      : ['--profile', 'migrate']
+      : ['--profile', 'release']
   const all = [
     'compose',
-    '-f',
-    stack.composeFile,
+    ...composeFiles(stack, project).flatMap((f) => ['-f', f]),
     '-p',
     project,
     ...(args[0] === 'config' || args[0] === 'down' ? profiles : []),
@@ -171,15 +198,19 @@ export async function upSlot(
   )
 }
 
-/** Runs migrate.js in a one-off `migrate` container of the slot's project (dynamic address); returns stdout. */
+/**
+ * Runs migrate.js in a one-off container of the slot's project (dynamic address): production's static `migrate`
+ * service, staging's generated `release` service; returns stdout.
+ */
 export async function migrate(stack: TestStack, color: Color, version: string, args: string[] = []): Promise<string> {
   const project = stack.projects[color]
-  const cmd = args.length ? ['node', '/app/src/migrate.js', ...args] : []
+  const service = stack.target === 'production' ? 'migrate' : 'release'
+  const cmd = args.length || service === 'release' ? ['node', '/app/src/migrate.js', ...args] : []
   const r = expectOk(
     await compose(
       stack,
       project,
-      ['--profile', 'migrate', 'run', '--rm', '--no-deps', '-T', 'migrate', ...cmd],
+      ['--profile', service, 'run', '--rm', '--no-deps', '-T', service, ...cmd],
       slotEnv(color, version),
     ),
     `migrate ${project}`,

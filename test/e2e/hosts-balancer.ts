@@ -4,6 +4,7 @@
 // continuous keep-alive load through its public listener that counts every answer by slot and by host
 // (nginx adds X-Upstream: the host:port that served it). Ports 35443/35444/35480/35490.
 import fs from 'node:fs'
+import * as assert from 'uvu/assert'
 import path from 'node:path'
 import { run } from '../../lib/gateway.ts'
 import { renderHostsNginx } from '../../lib/manifest/render-hosts.ts'
@@ -11,9 +12,10 @@ import type { Manifest } from '../../lib/manifest/types.ts'
 import type { BalancerNginx } from '../../lib/multihost-drain.ts'
 import { ensureCertificate, ensureLiveMarker, writeNginxIncludes } from '../../lib/runtime-dir.ts'
 import { BASE_IMAGE, buildOne, REPO, request, testStack, waitFor } from './harness.ts'
+import { BALANCER_CONTAINER } from './hosts-helpers.ts'
 import { keepAliveLoad, type Load } from './keepalive-load.ts'
 
-export const NGINX = 'dmst-hosts-nginx'
+export const NGINX = BALANCER_CONTAINER
 export const PUBLISH_BASE = 35100
 const stack = testStack({
   prefix: 'dmst-hosts',
@@ -112,3 +114,14 @@ export async function waitServed(slot: string, version: string, n = 20): Promise
 
 /** `workers` keep-alive clients through the balancer's public listener (test/e2e/keepalive-load.ts). */
 export const startLoad = (workers = 6): Load => keepAliveLoad(publicUrl, workers)
+
+/** Prints the load's counts and asserts 0 failed, both slots seen and every host in `hosts` serving. */
+export function assertLoadServedByAll(load: Load, hosts: Array<{ host: { name: string; address: string } }>): void {
+  const c = load.counts
+  console.log(
+    `  load: ${c.ok} ok, ${c.failed} failed, by slot ${JSON.stringify(c.bySlot)}, by host ${JSON.stringify(c.byHost)}`,
+  )
+  assert.is(c.failed, 0, c.errors.slice(0, 5).join('; '))
+  assert.ok(c.bySlot.blue! > 0 && c.bySlot.green! > 0, 'the load saw both slots')
+  for (const th of hosts) assert.ok((c.byHost[th.host.address] ?? 0) > 0, `${th.host.name} served`)
+}

@@ -2,18 +2,22 @@
 // on a bridge (dmsh-br0, 172.29.50.0/24) with its own dockerd (data root, exec root, socket, bip
 // 172.29.5N.1/24) and its own sshd on 172.29.50.1N. The toolkit reaches them only over SSH with
 // our client key and pinned host keys. sweepGround() removes everything of ours (by our names,
-// our directory and our pid files only); it runs before (leftovers) and after.
+// our directory and our pid files only); it runs before (leftovers) and after. That includes what the
+// lane's files leave on this machine's daemon: the dmst-hosts compose projects (hosts-pipeline's core
+// network holds 172.29.50.0/24, the bridge's subnet) and the balancer container.
 import fs from 'node:fs'
 import path from 'node:path'
 import { run, startDaemon } from '../../lib/gateway.ts'
 import type { Host } from '../../lib/hosts.ts'
 import { pinHostKey, runOnHost, writeSshFiles, type SshOptions } from '../../lib/ssh.ts'
 import { pidAlive } from '../../lib/fsutil.ts'
-import { BASE_IMAGE, waitFor } from './harness.ts'
+import { BASE_IMAGE, removeProjects, waitFor } from './harness.ts'
 
 export const GROUND = '/tmp/dmst-hosts'
 const CACHE = '/tmp/dmst-hosts-cache'
 export const BRIDGE = 'dmsh-br0'
+/** the balancer of hosts-deploy and hosts-multi (hosts-balancer.ts): nginx on this machine's daemon */
+export const BALANCER_CONTAINER = 'dmst-hosts-nginx'
 export const SUBNET = '172.29.50'
 const MAX_HOSTS = 3
 /** every host's sshd also listens here: a host reached on a port of its own */
@@ -77,6 +81,8 @@ export async function sweepGround(): Promise<{ stoppedMs: number; ms: number }> 
     )
   }
   const t0 = performance.now()
+  await removeProjects('dmst-hosts')
+  await sh('docker', ['rm', '-f', BALANCER_CONTAINER])
   await Promise.all(Array.from({ length: MAX_HOSTS }, (_, k) => stopHost(testHost(k + 1))))
   const stoppedMs = performance.now() - t0
   // our shared SSH connections: their process title names our control directory
@@ -117,7 +123,19 @@ async function createNetwork(hosts: TestHost[]): Promise<void> {
     await must('ip', ['-n', th.ns, 'link', 'set', 'eth0', 'up'])
     await must('ip', ['-n', th.ns, 'link', 'set', 'lo', 'up'])
   }
+  // a container reaching another host's address (an accessory there) leaves with its own address: real hosts
+  // masquerade it (Docker's iptables rules), this ground's dockerds run without iptables, so each host routes
+  // the other hosts' container subnets (their --bip) through those hosts instead
+  for (const th of hosts)
+    for (const other of hosts.filter((o) => o !== th))
+      for (const subnet of [bipSubnet(other), poolOf(other)])
+        await must('ip', ['-n', th.ns, 'route', 'add', subnet, 'via', other.host.address])
 }
+
+/** The subnet of a host's default bridge (its dockerd's --bip). */
+const bipSubnet = (th: TestHost) => `172.29.5${th.i}.0/24`
+/** Where a host's dockerd takes its compose networks from: a range of its own, routable from the others. */
+const poolOf = (th: TestHost) => `10.23${th.i}.0.0/16`
 
 /** Starts the host's dockerd in its namespace and waits until it answers on its socket. */
 export async function startDockerd(th: TestHost): Promise<void> {
@@ -130,7 +148,8 @@ export async function startDockerd(th: TestHost): Promise<void> {
       `--exec-root=${path.join(th.dir, 'x')}`,
       `--pidfile=${path.join(th.dir, 'docker.pid')}`,
       `--host=unix://${th.dockerSock}`,
-      `--bip=172.29.5${th.i}.1/24`,
+      `--bip=${bipSubnet(th).replace('.0/24', '.1/24')}`,
+      `--default-address-pool=base=${poolOf(th)},size=24`,
       '--iptables=false',
       '--ip-masq=false',
     ],

@@ -14,13 +14,15 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EXIT, OperationError, RefusedError } from '../../lib/errors.ts'
 import type { Manifest } from '../../lib/manifest/types.ts'
-import { applyDrained, readDrained } from '../../lib/multihost-drain.ts'
+import { applyDrained } from '../../lib/multihost-drain.ts'
+import { readDrained } from '../../lib/multihost-upstreams.ts'
 import { hostsHealth, type HostRow } from '../../lib/multihost-health.ts'
 import { createSlotOnHosts, hostRows, removeSlotOnHosts, type MultiHost } from '../../lib/multihost.ts'
 import { setGradual, setLive } from '../../lib/nginx.ts'
 import { closeConnection } from '../../lib/ssh.ts'
 import { waitFor } from './harness.ts'
 import {
+  assertLoadServedByAll,
   balancerNginx,
   get,
   LIVE,
@@ -131,13 +133,7 @@ test('under keep-alive load: create on both hosts, gradual, switch by one marker
   } finally {
     await load.stop()
   }
-  const c = load.counts
-  console.log(
-    `  load: ${c.ok} ok, ${c.failed} failed, by slot ${JSON.stringify(c.bySlot)}, by host ${JSON.stringify(c.byHost)}`,
-  )
-  assert.is(c.failed, 0, c.errors.slice(0, 5).join('; '))
-  assert.ok(c.bySlot.blue! > 0 && c.bySlot.green! > 0, 'the load saw both slots')
-  for (const th of appHosts()) assert.ok((c.byHost[th.host.address] ?? 0) > 0, `${th.host.name} served`)
+  assertLoadServedByAll(load, appHosts())
   await removeSlotOnHosts(mh, 'green')
 })
 
@@ -188,9 +184,12 @@ test('scripts/hosts.ts: one row per host over SSH (--json); a bad drain refused 
   const bad = await hostsScript(['--drain', 'balancer', '--yes'])
   assert.is(bad.code, EXIT.REFUSED, bad.stderr)
   assert.match(bad.stderr, /Can't drain balancer: it is not an app host of pyshop/)
+  const base = await hostsScript(['--drain', 'host-2', '--publish-base', '21000', '--yes'])
+  assert.is(base.code, EXIT.REFUSED, base.stderr)
+  assert.match(base.stderr, /Can't drain or undrain with --publish-base/)
   const dry = await hostsScript(['--drain', 'host-2', '--dry-run'])
   assert.is(dry.code, 0, dry.stderr)
-  assert.match(dry.stdout + dry.stderr, /write the upstreams with host-2 down/)
+  assert.match(dry.stdout + dry.stderr, /render the stack's upstreams with host-2 down/)
   assert.is(fs.readFileSync(state, 'utf8'), before, 'nothing recorded')
   assert.not.ok(fs.existsSync(path.join(LIVE, '.drain')))
 })

@@ -26,6 +26,19 @@ import {
 /** the two releases the suites run (one image source, VERSION differs) */
 export const PYSHOP_VERSIONS = ['e2e-a1', 'e2e-a2'] as const
 
+/**
+ * The settings of a pyshop target whose suite judges what runs where, not latency on a machine shared with other
+ * suites: short windows, a 90 s deploy deadline, p95 limits of 5 s, a small free-disk floor.
+ */
+export const PYSHOP_TARGET_SETTINGS = {
+  VERIFY_WINDOW: '2s',
+  DEPLOY_TIMEOUT: '90s',
+  SMOKE_REQUESTS: '50',
+  SMOKE_MAX_P95_MS: '5000',
+  SWITCH_MAX_P95_MS: '5000',
+  DISK_MIN_FREE_MB: '100',
+}
+
 export type PyshopAnswer = {
   status: number
   slot: string

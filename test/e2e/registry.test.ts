@@ -261,7 +261,15 @@ test('build and push: push-images pushes the release image with its tag and prin
 })
 
 test('retention: prune-images removes app images no kept release needs, never a recorded digest', async () => {
-  await pushAs(reg, `dms/app:${V3}`, 'dms/app:old')
+  // an image of its own (a label over e2e-d3): the deploy lane runs e2e-d3 at the same time, and prune-images rightly
+  // keeps an image a container runs (a CI rehearsal's dry run kept a plain re-tag of e2e-d3 for that reason)
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-old-`))
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM dms/app:${V3}\nLABEL dms.test=prune-old\n`)
+  const built = await $({ quiet: true, nothrow: true })`docker build -q -t ${`${PREFIX}/old:1`} ${ctx}`
+  fs.rmSync(ctx, { recursive: true, force: true })
+  assert.is(built.exitCode, 0, built.stderr)
+  await pushAs(reg, `${PREFIX}/old:1`, 'dms/app:old')
+  await $({ quiet: true, nothrow: true })`docker image rm ${`${PREFIX}/old:1`}`
   const before = stateText()
   const dry = await run(startScript(t, 'prune-images', ['--dry-run']).done)
   assertExit0(dry, 'prune-images --dry-run')

@@ -63,16 +63,16 @@ test('docker compose config -q accepts every compose file', async () => {
   assert.is(again.networkCreated, false)
   const config = await compose(prod, prod.projects.green, ['config', '--format', 'json'], slotEnv('green', VERSION))
   const services = JSON.parse(config.stdout).services
-  assert.equal(Object.keys(services).sort(), [
-    'api',
-    'docs',
-    'frontend',
-    'main',
-    'migrate',
-    'nginx',
-    'postgres',
-    'redis',
-  ])
+  assert.equal(Object.keys(services).sort(), ['api', 'docs', 'frontend', 'main', 'migrate', 'nginx'])
+  // the core project: nginx from the static file, postgres and redis from the manifest's generated file
+  const core = await compose(prod, prod.projects.core, ['config', '--format', 'json'], slotEnv('blue', VERSION))
+  assert.is(core.exitCode, 0, core.stderr)
+  const coreServices = JSON.parse(core.stdout).services
+  assert.ok(
+    ['nginx', 'postgres', 'redis'].every((s) => s in coreServices),
+    Object.keys(coreServices).join(', '),
+  )
+  assert.is(coreServices.postgres.networks.app.ipv4_address, `${prod.settings.netPrefix}.3`)
   assert.is(services.api.networks.dms.ipv4_address, '172.29.31.22')
   assert.is(services.api.image, `dms/app:${VERSION}`)
   assert.not.ok(config.stdout.includes(prod.settings.postgresPassword), 'no secret value in the resolved config')

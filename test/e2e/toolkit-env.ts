@@ -6,7 +6,7 @@ import path from 'node:path'
 import { runtimePaths, type Paths } from '../../lib/paths.ts'
 import type { Slot } from '../../lib/model.ts'
 import { loadConfig, type Config } from '../../lib/config.ts'
-import { composeArgs, createShell, slotTarget } from '../../lib/compose.ts'
+import { composeArgs, createShell, oneOffTarget } from '../../lib/compose.ts'
 import { ensureCore } from '../../lib/core-stack.ts'
 import { Printer } from '../../lib/ui.ts'
 import { removeOnExit, runTs, tempEnvDir, type RunResult } from '../helpers/run.ts'
@@ -51,9 +51,8 @@ export async function upCore(t: ToolkitTarget): Promise<void> {
 
 /** Applies the migrations of a release with the one-off migrate service. */
 export async function migrate(t: ToolkitTarget, slot: Slot, version: string): Promise<void> {
-  const st = slotTarget(t.config, slot, version)
-  const target = { ...st, profiles: ['migrate'] }
-  await createShell(t.ui).docker(composeArgs(target, 'run', '--rm', '--no-deps', '-T', 'migrate'), {
+  const { target, service } = oneOffTarget(t.config, slot, version)
+  await createShell(t.ui).docker(composeArgs(target, 'run', '--rm', '--no-deps', '-T', service), {
     env: target.env,
     action: 'run migrations',
   })

@@ -2,11 +2,14 @@
 // routing, images, failures to inject) that it changes the way Docker and nginx would, the in-memory store,
 // and a quiet Printer.
 import { OperationError } from '../../lib/errors.ts'
-import { ROLES, emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/model.ts'
+import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../lib/model.ts'
 import type { Platform, SlotStatus } from '../../lib/platform.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
 import { memoryStore, type MemoryStore } from '../../lib/stores/memory-store.ts'
 import { Printer } from '../../lib/ui.ts'
+
+/** the DMS example's services, as the fake platform reports them */
+const ROLES = ['frontend', 'api', 'docs', 'main'] as const
 
 export { memoryStore, type MemoryStore }
 
@@ -82,7 +85,7 @@ const probe = (name: string, ok: boolean, slot: Slot): ProbeResult => ({
   latencyMs: 5,
   detail: ok ? 'ok' : 'status 500',
   status: ok ? 200 : 500,
-  headers: { 'x-slot': slot },
+  headers: { 'x-deploy-slot': slot },
 })
 
 /** A Platform over a FakeWorld; `calls` is world.calls. */

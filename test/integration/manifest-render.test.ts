@@ -38,10 +38,15 @@ rate_limit_page: { service: web, path: /too-many }
 )
 
 /** GET through nginx; the answer's status, the server's name and X-Deploy-Slot */
-function get(p: string, host = 'shop.test'): Promise<{ status: number; who: string; slot: string | null }> {
+function get(
+  p: string,
+  host = 'shop.test',
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; who: string; slot: string | null }> {
   // node:http, not fetch: fetch does not send a Host header of our choosing
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: PORT, path: p, headers: { host }, agent: false }, (res) => {
+    const o = { host: '127.0.0.1', port: PORT, path: p, headers: { host }, agent: false, localAddress }
+    const req = http.get(o, (res) => {
       let who = ''
       res.on('data', (c) => {
         who += c
@@ -70,7 +75,13 @@ test.after(async () => {
 })
 
 test('docker compose accepts the generated slot and accessories files (DMS and a three-service app)', () => {
-  const env = { ...process.env, NETWORK_NAME: 'manifest-render-net', VAR_DIR: tmp }
+  const env = {
+    ...process.env,
+    NETWORK_NAME: 'manifest-render-net',
+    VAR_DIR: tmp,
+    POSTGRES_PORT: '15432',
+    REDIS_PORT: '16379',
+  }
   const dms = loadManifest(path.join(ROOT, 'examples/dms'))
   const files = {
     'dms-blue.yml': renderSlotCompose(dms, { slot: 'blue', version: 'v1', netPrefix: '172.29.99' }),
@@ -102,7 +113,7 @@ test('promtool accepts the generated scrape jobs (metrics path per target, black
   assert.match(r.stdout, /SUCCESS/)
 })
 
-test('the host nginx runs the generated config: routes, host routes, rate limit, hidden metrics, slot header', async () => {
+test('the host nginx runs the generated config: routes, host routes, rate limit, hidden metrics, slot header, readiness paths', async () => {
   for (const x of slotInstances(shop, 'blue')) {
     const s = http.createServer((req, res) => {
       // the 429 page answers 429 itself and names the zone nginx told it
@@ -117,7 +128,8 @@ test('the host nginx runs the generated config: routes, host routes, rate limit,
   fs.mkdirSync(snippets)
   fs.writeFileSync(path.join(snippets, 'security-headers-tls.conf'), 'add_header X-Deploy-Slot $slot always;\n')
   fs.writeFileSync(path.join(snippets, 'proxy-headers.conf'), 'proxy_set_header Host $host;\n')
-  for (const [name, text] of Object.entries(renderAppNginx(shop, '127.0.0', 4, snippets)))
+  fs.writeFileSync(path.join(tmp, 'status-allow.conf'), 'allow 127.0.0.1;\n')
+  for (const [name, text] of Object.entries(renderAppNginx(shop, '127.0.0', 4, snippets, tmp)))
     fs.writeFileSync(path.join(tmp, name), text)
   fs.writeFileSync(
     path.join(tmp, 'nginx.conf'),
@@ -144,6 +156,17 @@ test('the host nginx runs the generated config: routes, host routes, rate limit,
   assert.is(limited.status, 429, 'the second within a minute is limited')
   assert.match(limited.who, /^web-[12] \/too-many zone=route2$/, "the app's 429 page answers, told the zone")
   assert.is(limited.slot, 'blue', 'the 429 carries the slot header too')
+  // the toolkit's readiness path of each service, whatever the routes: the service's own readiness path
+  assert.equal(await get('/__deploy/ready/api'), { status: 200, who: 'api /ready', slot: 'blue' })
+  const web = await Promise.all(Array.from({ length: 4 }, () => get('/__deploy/ready/web')))
+  assert.ok(
+    web.every((w) => w.status === 200 && /^web-[12] \/healthz$/.test(w.who)),
+    JSON.stringify(web),
+  )
+  const admin = await get('/__deploy/ready/admin')
+  assert.equal([admin.status, admin.who], [200, 'admin /ready'])
+  const outsider = await get('/__deploy/ready/api', 'shop.test', '127.0.0.2')
+  assert.is(outsider.status, 403, 'only the status allow-list reaches the readiness paths')
 })
 
 test.run()

@@ -10,7 +10,7 @@ import {
   planSwitch,
   retirePrevious,
 } from '../../lib/bluegreen.ts'
-import { type Slot, validateVersion } from '../../lib/model.ts'
+import { type DeployState, type Slot, validateVersion } from '../../lib/model.ts'
 import { InterruptedError, OperationError, RefusedError, ToolkitError } from '../../lib/errors.ts'
 import { Printer } from '../../lib/ui.ts'
 import { memoryStream } from '../helpers/streams.ts'
@@ -239,6 +239,29 @@ test('rollback: a warm previous slot is a switch; a cold one is recreated; nothi
     /no previous release is recorded/,
   )
   await refused(() => planRollback(cold.p, m.store, { toVersion: 'v7' }), /not a recorded release/)
+})
+
+test("rollback: a previous slot whose healthchecks still say 'starting' (booted a moment ago) is warm; unhealthy is not", async () => {
+  const state = (s: DeployState) => {
+    s.live = 'green'
+    s.slots.blue = { version: 'v1', slot: 'blue', deployedAt: 't', deployedBy: 'x' }
+    s.slots.green = { version: 'v2', slot: 'green', deployedAt: 't', deployedBy: 'x' }
+    s.previous = { slot: 'blue', version: 'v1', warmUntil: new Date(Date.now() + 60_000).toISOString() }
+    s.releases = [{ ...s.slots.blue }, { ...s.slots.green }]
+  }
+  const withHealth = (health: string) => {
+    const f = fake({ live: 'green', blue: { version: 'v1', healthy: true }, green: { version: 'v2', healthy: true } })
+    const real = f.p.slotStatus
+    f.p.slotStatus = async (slot) => {
+      const st = await real(slot)
+      if (slot !== 'blue') return st
+      const services = st.services.map((x) => ({ ...x, health }))
+      return { ...st, services, healthy: false, problems: services.map((x) => `${x.service}: ${health}`) }
+    }
+    return f
+  }
+  assert.is((await planRollback(withHealth('starting').p, memStore(state).store, {})).warm, true)
+  assert.is((await planRollback(withHealth('unhealthy').p, memStore(state).store, {})).warm, false)
 })
 
 test('retirePrevious waits for the warm time, then drains and stops the old slot', async () => {
@@ -646,9 +669,9 @@ test('#11.12 a dry-run switch or rollback claims nothing it did not observe; it 
     verifyMs: 30_000,
   })
   const text = out.text()
-  assert.not.match(text, /confirmed by X-Slot/)
+  assert.not.match(text, /confirmed by X-Deploy-Slot/)
   assert.not.match(text, /✔ (Switching|Sending|Verifying|Analysing)/)
-  assert.match(text, /would confirm through the public listener that responses carry X-Slot: green/)
+  assert.match(text, /would confirm through the public listener that responses carry X-Deploy-Slot: green/)
   assert.match(text, /would verify green for 30s/)
   assert.match(text, /would analyse green at 50%/)
 })
@@ -671,8 +694,8 @@ test('#11.12 a dry-run create says what it would start and probe; no step is cla
   const text = out.text()
   assert.not.match(text, /✔/)
   assert.match(text, /would remove v0 from green/)
-  assert.match(text, /would start v2 in green \(every service at once\) and wait for its healthchecks/)
-  assert.match(text, /would probe every role of green through the preview listener/)
+  assert.match(text, /would start v2 in green \(every service at once; no wait on Docker's healthcheck\)/)
+  assert.match(text, /would probe every service of green at its readiness path through the preview listener/)
 })
 
 test('#11.8 planning a change refuses while an unfinished operation is recorded, naming it', async () => {

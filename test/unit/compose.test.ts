@@ -5,10 +5,21 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { parse } from 'yaml'
 import { REPO_ROOT, loadConfig } from '../../lib/config.ts'
+import { coreServices } from '../../lib/core-stack.ts'
+import { RefusedError } from '../../lib/errors.ts'
+import { pinnedRepository, serviceBuilds } from '../../lib/manifest/app-model.ts'
 import { loadManifest } from '../../lib/manifest/load.ts'
 import {
+  accessoriesComposeFile,
+  renderAccessoriesFile,
+  renderSlotFile,
+  slotComposeFile,
+} from '../../lib/generated-compose.ts'
+import {
   appAddress,
+  oneOffTarget,
   composeEnv,
   coreTarget,
   downArgs,
@@ -22,18 +33,27 @@ import {
   monitoringTarget,
 } from '../../lib/compose.ts'
 import { clearGradual, readLive, setGradual, setLive } from '../../lib/nginx.ts'
-import { tempEnvDir } from '../helpers/run.ts'
+import { removeOnExit, tempEnvDir } from '../helpers/run.ts'
 
+const varDir = removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), 'dms-compose-var-')))
 const config = loadConfig({
   target: 'production',
-  env: { DMS_ENV_DIR: tempEnvDir(), APP_FAIL_HEALTH: '1' },
+  env: { DMS_ENV_DIR: tempEnvDir(), APP_FAIL_HEALTH: '1', VAR_DIR: varDir },
+  generateSecrets: true,
+})
+const shop = { ...config, app: loadManifest(path.join(REPO_ROOT, 'examples/pyshop')) }
+const staging = loadConfig({
+  target: 'staging',
+  env: { DMS_ENV_DIR: tempEnvDir(), VAR_DIR: removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), 'dms-compose-st-'))) },
   generateSecrets: true,
 })
 
 test('slot targets: one compose project per slot, slot variables in the environment', () => {
   const t = slotTarget(config, 'green', 'v2.1')
   assert.is(t.project, 'dms-prod-green')
-  assert.equal(t.profiles, ['slot'])
+  assert.equal(t.profiles, [])
+  assert.is(t.file, path.join(varDir, 'compose', 'app-green.yml'), "the app's generated file, under VAR_DIR")
+  assert.ok(fs.existsSync(t.file), 'written when missing, for the commands that read a slot')
   assert.is(t.env.SLOT, 'green')
   assert.is(t.env.SLOT_NUM, '2')
   assert.is(t.env.VERSION, 'v2.1')
@@ -45,7 +65,6 @@ test('slot targets: one compose project per slot, slot variables in the environm
   assert.is(appAddress(config, 'green', 'api'), '172.29.10.22')
   assert.is(appAddress(config, 'blue', 'main'), '172.29.10.14')
   // any app: its manifest's services and replicas (pyshop: web x2, then api)
-  const shop = { ...config, app: loadManifest(path.join(REPO_ROOT, 'examples/pyshop')) }
   assert.is(appAddress(shop, 'green', 'web-2'), '172.29.10.22')
   assert.is(appAddress(shop, 'blue', 'api'), '172.29.10.13')
   try {
@@ -69,7 +88,7 @@ test('no secret reaches argv or the compose environment', () => {
 
 test('argv builders', () => {
   const t = slotTarget(config, 'blue', 'v1')
-  const base = ['compose', '-f', config.composeFile, '-p', 'dms-prod-blue', '--profile', 'slot']
+  const base = ['compose', '-f', slotComposeFile(config, 'blue'), '-p', 'dms-prod-blue']
   assert.equal(upArgs(t, { waitTimeoutS: 90, forceRecreate: true }), [
     ...base,
     'up',
@@ -88,6 +107,8 @@ test('argv builders', () => {
     'compose',
     '-f',
     config.composeFile,
+    '-f',
+    accessoriesComposeFile(config),
     '-p',
     'dms-prod',
     '--profile',
@@ -99,6 +120,87 @@ test('argv builders', () => {
     '-t',
   ])
   assert.is(quoteArgv(['docker', 'run', "it's", 'a b', 'ok=1']), `docker run 'it'\\''s' 'a b' ok=1`)
+})
+
+test('the generated slot file: the release from ${VERSION}, a pinned digest for APP_IMAGE, APP_* settings passed', () => {
+  const y = parse(renderSlotFile(config, 'green'))
+  assert.equal(Object.keys(y.services), ['frontend', 'api', 'docs', 'main', 'release'])
+  const api = y.services.api
+  assert.is(api.image, '${APP_IMAGE_REF:-dms/app:${VERSION:?VERSION is required}}')
+  assert.is(api.environment.VERSION, '${VERSION:?VERSION is required}')
+  assert.is(api.labels['dms.version'], '${VERSION:?VERSION is required}')
+  assert.equal([api.environment.FAIL_HEALTH, api.environment.ROLE, api.environment.SLOT], ['1', 'api', 'green'])
+  assert.is(api.networks.app.ipv4_address, `${config.netPrefix}.22`)
+  // another repository than APP_IMAGE: no pinned digest replaces it
+  const web = parse(renderSlotFile(shop, 'blue')).services['web-2']
+  assert.is(web.image, 'pyshop/app:${VERSION:?VERSION is required}')
+  assert.is(web.networks.app.ipv4_address, `${config.netPrefix}.12`)
+})
+
+test('APP_IMAGE in a registry (<registry>/<the manifest image>): the services of that image run it from there', () => {
+  const inRegistry = { ...config, appImage: '127.0.0.1:32500/dms/app' }
+  assert.equal(pinnedRepository(inRegistry), { pinImage: 'dms/app', repository: '127.0.0.1:32500/dms/app' })
+  const api = parse(renderSlotFile(inRegistry, 'blue')).services.api
+  assert.is(api.image, '${APP_IMAGE_REF:-127.0.0.1:32500/dms/app:${VERSION:?VERSION is required}}')
+  const release = parse(renderSlotFile(inRegistry, 'blue')).services.release
+  assert.is(release.image, api.image, "the release command's one-off runs the same image")
+  // an APP_IMAGE of another app (left in an env file) is not taken for this one's image
+  assert.equal(pinnedRepository({ ...config, appImage: 'pyshop/app' }), {})
+  assert.is(
+    parse(renderSlotFile({ ...config, appImage: 'pyshop/app' }, 'blue')).services.api.image,
+    'dms/app:${VERSION:?VERSION is required}',
+  )
+})
+
+test('one-off containers: the generated release service; --build builds each service image from its build directory', () => {
+  const { target, service } = oneOffTarget(config, 'blue', 'v1')
+  assert.equal([service, target.profiles, target.file], ['release', ['release'], slotComposeFile(config, 'blue')])
+  const s = oneOffTarget(staging, 'blue', 'v1')
+  assert.equal(
+    [s.service, s.target.profiles, s.target.project, s.target.also],
+    ['release', ['release'], 'dms-staging', [accessoriesComposeFile(staging), slotComposeFile(staging, 'blue')]],
+    "staging's one-off runs the generated release service in the stack's one project",
+  )
+  assert.equal(serviceBuilds(config, 'v1'), [{ tag: 'dms/app:v1', dir: path.join(REPO_ROOT, 'compose/images/app') }])
+  assert.equal(serviceBuilds(shop, 'v2'), [{ tag: 'pyshop/app:v2', dir: path.join(REPO_ROOT, 'examples/pyshop') }])
+  const inRegistry = { ...shop, appImage: 'registry.example:5000/pyshop/app' }
+  assert.equal(serviceBuilds(inRegistry, 'v2')[0]?.tag, 'registry.example:5000/pyshop/app:v2', "APP_IMAGE's repository")
+  try {
+    oneOffTarget(shop, 'blue', 'v1')
+    assert.unreachable('an app without a release command has no one-off service')
+  } catch (e) {
+    assert.instance(e, RefusedError)
+    assert.match((e as Error).message, /the app pyshop has no release command/)
+  }
+})
+
+test('core services: nginx and the manifest accessories (an app without any: nginx alone)', () => {
+  assert.equal(coreServices(config), ['nginx', 'postgres', 'redis'])
+  assert.equal(coreServices(shop), ['nginx'])
+})
+
+test("the core project: the static file's nginx with the accessories' generated file merged over it (production)", () => {
+  const t = coreTarget(config)
+  assert.is(t.file, config.composeFile)
+  assert.equal(t.also, [accessoriesComposeFile(config)])
+  assert.ok(fs.existsSync(accessoriesComposeFile(config)), 'written when missing, for the commands that read the core')
+  assert.is(fs.readFileSync(accessoriesComposeFile(config), 'utf8'), renderAccessoriesFile(config))
+  const up = upArgs(t, { services: ['nginx', 'postgres'], pull: 'missing' })
+  assert.equal(up.slice(1, 5), ['-f', config.composeFile, '-f', accessoriesComposeFile(config)])
+  assert.equal(up.slice(-4), ['--pull', 'missing', 'nginx', 'postgres'])
+})
+
+test("staging is one project: the static file's nginx, the accessories and the blue slot's generated files", () => {
+  const files = [accessoriesComposeFile(staging), slotComposeFile(staging, 'blue')]
+  const core = coreTarget(staging)
+  assert.equal([core.file, core.also, core.project, core.profiles], [staging.composeFile, files, 'dms-staging', []])
+  for (const f of files) assert.ok(fs.existsSync(f), `${f} written when missing`)
+  const slot = slotTarget(staging, 'blue', 'v7')
+  assert.equal(
+    [slot.file, slot.also, slot.project, slot.env.VERSION],
+    [staging.composeFile, files, 'dms-staging', 'v7'],
+  )
+  assert.is(parse(fs.readFileSync(files[1]!, 'utf8')).services.api.networks.app.ipv4_address, `${staging.netPrefix}.12`)
 })
 
 test('parsePs reads both the JSON-lines and the array formats, with labels', () => {

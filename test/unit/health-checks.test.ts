@@ -8,16 +8,20 @@ import { hostChecks, thresholdCheck } from '../../lib/health/checks-host.ts'
 import { serviceChecks } from '../../lib/health/checks-service.ts'
 import { createSources } from '../../lib/health/sources.ts'
 import { DEFAULT_THRESHOLDS } from '../../lib/config-health.ts'
+import { loadManifest } from '../../lib/manifest/load.ts'
+import { ROOT } from '../helpers/run.ts'
 
 const config = {
   target: 'production',
+  app: loadManifest('examples/dms', { cwd: ROOT, target: 'production' }),
+  netPrefix: '172.29.99',
   listenAddr: '0.0.0.0',
   composeProject: 'dms-prod',
   ports: { https: 443, preview: 8443, status: 8080, postgres: 5432, redis: 6379 },
 } as unknown as Config
-const sources = (deadlineMs: number) =>
+const sources = (deadlineMs: number, c: Config = config) =>
   createSources({
-    config,
+    config: c,
     paths: runtimePaths('/var/x'),
     thresholds: DEFAULT_THRESHOLDS,
     thresholdProblems: [],
@@ -50,6 +54,15 @@ test('every check, in the order of the report; services are CRITICAL on timeout,
       'maintenance:UNKNOWN',
       'deploy_lock:UNKNOWN',
     ],
+  )
+})
+
+test('an app without postgres or redis has no store checks; its services named by the manifest', () => {
+  const app = loadManifest('examples/pyshop', { cwd: ROOT, target: 'production' })
+  const s = sources(5000, { ...config, app } as unknown as Config)
+  assert.equal(
+    serviceChecks(s).map((d) => d.name),
+    ['public_https', 'role_web', 'role_api', 'slot_blue', 'slot_green'],
   )
 })
 

@@ -8,7 +8,10 @@ import * as assert from 'uvu/assert'
 import { EXIT, UsageError } from '../../lib/errors.ts'
 import { parseManifest } from '../../lib/manifest/load.ts'
 import { nextDrained } from '../../lib/multihost-drain.ts'
-import { hostsHealth, type HostRow } from '../../lib/multihost-health.ts'
+import { hostLine, hostsHealth, type HostRow } from '../../lib/multihost-health.ts'
+import { appHostCheckDefs, renderHostsStatus } from '../../lib/multihost-checks.ts'
+import type { Config } from '../../lib/config.ts'
+import { runtimePaths } from '../../lib/paths.ts'
 import { ROOT } from '../helpers/run.ts'
 
 const row = (host: string, o: Partial<HostRow> = {}, blueReady = 3): HostRow => ({
@@ -84,6 +87,44 @@ test('draining the last host serving a service, the balancer or an unknown host 
   refused(() => nextDrained(pyshop, [], 'drain', 'lb'), /Can't drain lb: it is not an app host of pyshop/)
   const single = parseManifest(fs.readFileSync(path.join(ROOT, 'examples/pyshop/app.yaml'), 'utf8'), 'app.yaml')
   refused(() => nextDrained(single, [], 'drain', 'app-1'), /the manifest names no hosts/)
+})
+
+test('a host row for people: reachable with both slots (live marked), or UNREACHABLE with the reason; drained shown', () => {
+  assert.is(
+    hostLine(row('host-1'), 'blue'),
+    'host-1       10.0.0.1         reachable  blue (live) 3/3 running, 3 ready  green 0/3 running',
+  )
+  const down = row('host-2', { reachable: false, error: 'its Docker daemon does not answer' })
+  assert.is(hostLine(down, 'blue'), 'host-2       10.0.0.2         UNREACHABLE (its Docker daemon does not answer)')
+  assert.match(hostLine(row('host-3', { drained: true }), 'blue'), / {2}drained$/)
+  const text = renderHostsStatus({ live: 'blue', status: 'CRITICAL', summary: 'CRITICAL: host-2', hosts: [down] })
+  assert.match(text, /^\nApp hosts \(1\):\n {2}host-2 .*UNREACHABLE/)
+  assert.is(renderHostsStatus(undefined), '', 'no hosts: status unchanged')
+})
+
+test("the host checks' values: reachable and drained as 0/1 beside the live slot's counts", () => {
+  const c = hostsHealth([row('host-1', { drained: true }, 2)], 'blue').checks[0]!
+  assert.equal(c.values, { reachable: 1, drained: 1, running: 3, ready: 2, expected: 3 })
+  assert.is(c.status, 'WARNING')
+})
+
+test('health-check adds one check per app host only when the manifest names hosts', () => {
+  const config = (app: unknown) => ({ raw: {}, target: 'production', app }) as unknown as Config
+  const paths = runtimePaths('/nonexistent')
+  assert.equal(
+    appHostCheckDefs({
+      config: config(parseManifest(fs.readFileSync(path.join(ROOT, 'examples/pyshop/app.yaml'), 'utf8'), 'app.yaml')),
+      paths,
+    }),
+    [],
+  )
+  assert.equal(
+    appHostCheckDefs({ config: config(pyshop), paths }).map((d) => [d.name, d.onTimeout]),
+    [
+      ['host_app_1', 'CRITICAL'],
+      ['host_app_2', 'CRITICAL'],
+    ],
+  )
 })
 
 test.run()

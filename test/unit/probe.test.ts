@@ -2,8 +2,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { daysUntil } from '../../lib/dates.ts'
-import { statusMatches } from '../../lib/probe.ts'
-import { analyze, percentile } from '../../lib/traffic.ts'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { probeHttp, statusMatches } from '../../lib/probe.ts'
+import { analyze, percentile, probeTimeoutMs } from '../../lib/traffic.ts'
+import { watchWindow } from '../../lib/watch.ts'
 import { runProbes, waitHealthy } from '../../lib/wait.ts'
 import type { ProbeResult } from '../../lib/probe.ts'
 import { encodeCommand, parseInfo, parseReply, RespError } from '../../lib/redis-client.ts'
@@ -55,6 +58,34 @@ test('analyze: no results is not ok', () => {
   const a = analyze([], { minSuccessRate: 0.5, maxP95Ms: 100 })
   assert.is(a.ok, false)
   assert.equal(a.reasons, ['no results'])
+})
+
+test('probeTimeoutMs: 3 s, or the p95 limit when that is longer', () => {
+  assert.is(probeTimeoutMs({ maxP95Ms: 500 }), 3000)
+  assert.is(probeTimeoutMs({ maxP95Ms: 20_000 }), 20_000)
+})
+
+test('a window: an answer slower than 3 s but inside the p95 limit is slow, not failed', async () => {
+  // a real server that answers after 3.3 s: with the limit at 5 s the window passes, with 500 ms it fails on p95
+  const server = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 3300))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  try {
+    const judge = (th: { minSuccessRate: number; maxP95Ms: number }) =>
+      watchWindow(async () => [await probeHttp({ url, timeoutMs: probeTimeoutMs(th), expectStatus: 200 })], 100, th)
+    const [slowAllowed, slowRefused] = await Promise.all([
+      judge({ minSuccessRate: 0.99, maxP95Ms: 5000 }),
+      judge({ minSuccessRate: 0.99, maxP95Ms: 500 }),
+    ])
+    assert.is(slowAllowed.failures, 0, slowAllowed.reasons.join('; '))
+    assert.ok(slowAllowed.p95 >= 3300, `p95 ${slowAllowed.p95}`)
+    assert.is(slowAllowed.ok, true)
+    assert.is(slowRefused.ok, false)
+    assert.is(slowRefused.failures, 1, 'the 3 s wait ran out')
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
 })
 
 test('daysUntil: whole days, negative when expired', () => {

@@ -60,6 +60,29 @@ test('a failure resets the streak: ok, fail, ok, ok is ready only after the four
   )
 })
 
+test('stableMs: ready only once the streak has lasted that long (a service answering from its first probe is not ready at its second)', async () => {
+  const { round, calls } = scripted([{ api: true }])
+  const started = Date.now()
+  const r = await waitUntilReady(round, new Timeline(), { deadline: Date.now() + 10_000, stableMs: 300 })
+  const took = Date.now() - started
+  assert.ok(r.ok)
+  assert.ok(took >= 300, `ready after ${took} ms, before its streak lasted 300 ms`)
+  assert.ok(calls.n > 2, `${calls.n} rounds: two successes in a row are not enough within 300 ms`)
+  const quick = scripted([{ api: true }])
+  const q = await waitUntilReady(quick.round, new Timeline(), { deadline: Date.now() + 10_000 })
+  assert.is(q.rounds, 2, 'without stableMs two rounds are enough')
+})
+
+test('stableMs: a failure inside the window starts it again', async () => {
+  const { round } = scripted([{ api: true }, { api: true }, { api: false }, { api: true }])
+  const tl = new Timeline()
+  const r = await waitUntilReady(round, tl, { deadline: Date.now() + 10_000, stableMs: 200 })
+  assert.ok(r.ok)
+  const ready = tl.entries().find((e) => e.name === 'ready through the preview listener')
+  assert.ok(ready, 'marked ready')
+  assert.ok(r.rounds >= 5, `${r.rounds} rounds: the streak after the failure must hold 200 ms again`)
+})
+
 test('a service that never answers: not ready at the deadline, its failure in last, never marked ready', async () => {
   const { round } = scripted([{ api: true, main: false }])
   const tl = new Timeline()

@@ -12,6 +12,10 @@ import { confirmRestore, planRestore } from '../../lib/pipeline/restore.ts'
 import { rollbackOperation, type RollbackRequest } from '../../lib/pipeline/rollback-op.ts'
 import { emptyState, type AuditEntry } from '../../lib/model.ts'
 import { fakePlatform, memoryStore, quiet } from '../helpers/fakes.ts'
+import { ROOT } from '../helpers/run.ts'
+import { loadManifest } from '../../lib/manifest/load.ts'
+
+const DMS = loadManifest('examples/dms', { cwd: ROOT, target: 'production' })
 
 const backups = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-restore-'))
@@ -75,7 +79,7 @@ test('rollback with --restore-db plans the switch back and the restore; without 
       })
       const audit: AuditEntry[] = []
       const store = memoryStore(state, { entries: audit })
-      const config = { target: 'production', keepPreviousMs: 60_000, verifyMs: 0 } as unknown as Config
+      const config = { target: 'production', app: DMS, keepPreviousMs: 60_000, verifyMs: 0 } as unknown as Config
       const request: RollbackRequest = {
         allowUnverified: false,
         restoreDb,

@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Config } from '../../lib/config.ts'
+import { loadManifest } from '../../lib/manifest/load.ts'
 import { OperationError, RefusedError } from '../../lib/errors.ts'
 import { emptyDeployMetrics } from '../../lib/deploy-metrics.ts'
 import type { StagingPorts } from '../../lib/pipeline/adapters.ts'
@@ -10,6 +11,7 @@ import { createStaging, type StagingOptions } from '../../lib/pipeline/staging.t
 import type { SmokeReport } from '../../lib/smoke.ts'
 import { emptyState, type AuditEntry } from '../../lib/model.ts'
 import { fakePlatform, memoryStore, quiet } from '../helpers/fakes.ts'
+import { ROOT } from '../helpers/run.ts'
 
 function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: boolean; images?: boolean } = {}) {
   const state = emptyState('staging')
@@ -37,6 +39,7 @@ function setup(o: { failCheck?: string; smokeFails?: boolean; healthFails?: bool
     ui: quiet(),
     config: {
       target: 'staging',
+      app: loadManifest('examples/dms', { cwd: ROOT, target: 'staging' }),
       varDir: '/var/s',
       composeProject: 'dms-staging',
       stagingChecks: [],

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../../../lib/config.ts'
+import { accessoriesComposeFile, slotComposeFile } from '../../../lib/generated-compose.ts'
 import { parseFlags } from '../../../lib/cli.ts'
 import { emptyState, type DeployState } from '../../../lib/model.ts'
 import {
@@ -23,9 +24,14 @@ import { planDown, recordDown } from '../../../lib/day2/down.ts'
 import { auditRetention } from '../../../lib/day2/settings.ts'
 import { expiredRotations, rotateAuditIfDue, rotatedName, rotationDue } from '../../../lib/audit-rotate.ts'
 import { ToolkitError, EXIT } from '../../../lib/errors.ts'
-import { ROOT, tempEnvDir } from '../../helpers/run.ts'
+import { ROOT, removeOnExit, tempEnvDir } from '../../helpers/run.ts'
 
-const config = loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir() }, generateSecrets: true })
+// a runtime directory of its own: the core's generated accessories file is written there (and merged with -f)
+const config = loadConfig({
+  target: 'production',
+  env: { DMS_ENV_DIR: tempEnvDir(), VAR_DIR: removeOnExit(fs.mkdtempSync(path.join(os.tmpdir(), 'dms-day2-var-'))) },
+  generateSecrets: true,
+})
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dms-day2-unit-'))
 const mask = (s: string) => s.split('s3cr3t-value').join('****')
 
@@ -66,19 +72,22 @@ test('maintenance: the plan writes the marker when off, replaces it when on, rem
   assert.equal(nothing.steps, [])
 })
 
-test('maintenance: the marker is the page, written whole; off removes it; health shows WARNING while on', () => {
+test('maintenance: the page then the marker, written whole; off removes the marker only; health WARNING while on', () => {
   const live = tmp()
   const plan = planMaintenance('production', live, true, readMaintenance(live), 'built-in page')
   applyMaintenance(plan, DEFAULT_PAGE)
   const st = readMaintenance(live)
   assert.is(st.on, true)
-  assert.is(fs.readFileSync(path.join(live, '.maintenance'), 'utf8'), DEFAULT_PAGE)
-  assert.equal(fs.readdirSync(live), ['.maintenance'], 'no temp file left')
+  assert.is(st.bytes, Buffer.byteLength(DEFAULT_PAGE), "the page's size")
+  assert.is(fs.readFileSync(path.join(live, '.maintenance.html'), 'utf8'), DEFAULT_PAGE)
+  assert.equal(fs.readdirSync(live).sort(), ['.maintenance', '.maintenance.html'], 'no temp file left')
   const warn = evaluateMaintenance(st)
   assert.is(warn.status, 'WARNING')
   assert.match(warn.detail, /maintenance\.ts --off/)
   applyMaintenance(planMaintenance('production', live, false, st, ''), '')
   assert.is(readMaintenance(live).on, false)
+  // a request that saw the marker just before it went still finds the page (nginx's try_files)
+  assert.equal(fs.readdirSync(live), ['.maintenance.html'], 'the page outlives the marker')
   assert.is(evaluateMaintenance(readMaintenance(live)).status, 'OK')
   fs.rmSync(live, { recursive: true })
 })
@@ -103,6 +112,7 @@ test('maintenance: only the public server includes the snippet; it spares the he
   const snippet = conf('snippets/maintenance.conf')
   assert.match(snippet, /if \(-f \/etc\/nginx\/live\/\.maintenance\)/)
   assert.match(snippet, /Retry-After 300 always/)
+  assert.match(snippet, /try_files \/\.maintenance\.html =503;/, 'the page is its own file, not the marker')
   const exempt = /\^\/\(\(api\|docs\|app\)\/\)\?\(ready\|health\|live\|version\|nginx-health\)\$/
   assert.match(snippet, exempt)
   const re = new RegExp(/"(\^[^"]+)"/.exec(snippet)![1]!)
@@ -128,11 +138,9 @@ test('logs: the exact compose command for app services and for an accessory', ()
   assert.equal(p.args, [
     'compose',
     '-f',
-    config.composeFile,
+    slotComposeFile(config, 'blue'),
     '-p',
     'dms-prod-blue',
-    '--profile',
-    'slot',
     'logs',
     '--no-color',
     '--timestamps',
@@ -150,7 +158,7 @@ test('logs: the exact compose command for app services and for an accessory', ()
   assert.is(p.env.VERSION, '1.0.0')
   const ng = planLogs(config, { service: 'nginx' }, s, 'blue')
   assert.is(ng.source, 'core')
-  assert.equal(ng.args.slice(3, 7), ['-p', 'dms-prod', '--profile', 'core'])
+  assert.equal(ng.args.slice(3, 9), ['-f', accessoriesComposeFile(config), '-p', 'dms-prod', '--profile', 'core'])
   assert.equal(ng.args.slice(-1), ['nginx'])
   refused(() => planLogs(config, { service: 'worker' }, s, 'blue'), /no such service/)
   refused(() => planLogs(config, { since: 'yesterday' }, s, 'blue'), /--since: "yesterday" is not a time/)
@@ -190,19 +198,19 @@ test('exec: a one-off container of the live release by default, or inside a runn
     '-p',
     'dms-prod-green',
     '--profile',
-    'migrate',
+    'release',
     'run',
     '--rm',
     '--no-deps',
     '-T',
-    'migrate',
+    'release',
     'node',
     '-e',
     'console.log(1)',
   ])
   assert.is(p.env.VERSION, '1.1.0')
   const r = planExec(config, { command: ['sh'], running: 'api', slot: 'blue', tty: true }, s, 'green')
-  assert.equal(r.args.slice(3), ['-p', 'dms-prod-blue', '--profile', 'slot', 'exec', 'api', 'sh'])
+  assert.equal(r.args.slice(3), ['-p', 'dms-prod-blue', 'exec', 'api', 'sh'])
   assert.is(describeExec(r), 'inside api of blue (1.0.0): sh')
   refused(() => planExec(config, { command: [], tty: false }, s, 'blue'), /none was given/)
   refused(() => planExec(config, { command: ['x'], running: 'worker', tty: false }, s, 'blue'), /no such app service/)

@@ -62,6 +62,29 @@ test('status: live slot, releases, warm previous slot, lock and audit', () => {
   assert.match(text, /2030-01-01T11:58:00Z {2}bob {2}switch succeeded 1\.1\.0/)
 })
 
+test("status: a slot's containers are the manifest's services; a one-off release run is not counted", () => {
+  const view = (services?: string[]) =>
+    buildStatus({
+      target: 'production',
+      state: emptyState('production'),
+      markerLive: 'blue',
+      gradual: null,
+      containers: [
+        app('blue', '2.0.0', { service: 'web-1' }),
+        app('blue', '2.0.0', { service: 'web-2' }),
+        app('blue', '2.0.0', { service: 'release' }),
+        app('blue', '2.0.0', { service: 'migrate' }),
+      ],
+      ...(services ? { services } : {}),
+      lock: { held: false },
+      audit: [],
+      now,
+    }).slots[0]!.containers
+  assert.equal(view(['web-1', 'web-2', 'api']), { running: 2, total: 2, unhealthy: 0 })
+  assert.equal(view(), { running: 2, total: 2, unhealthy: 0 })
+  assert.equal(view(['web-1', 'web-2', 'release']).total, 3)
+})
+
 test('status: drift between the state and the marker is said; empty audit', () => {
   const state = emptyState('staging')
   state.live = 'blue'

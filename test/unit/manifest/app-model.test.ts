@@ -23,6 +23,30 @@ test('APP defaults to examples/dms, relative to the repo root', () => {
   assert.is(c.app.target, 'production')
 })
 
+test("APP_IMAGE: when the env file names none, the manifest's image; when it names one, that one", () => {
+  const envDir = tempEnvDir()
+  const file = path.join(envDir, '.env.production')
+  fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8').replace(/^APP_IMAGE=.*$/m, '')}\nAPP=examples/pyshop\n`)
+  const c = loadConfig({
+    target: 'production',
+    env: { DMS_ENV_DIR: envDir, VAR_DIR: tempDir('var') },
+    generateSecrets: false,
+  })
+  assert.is(c.appImage, '', 'no default naming an app in lib/')
+  assert.is(c.sources.APP_IMAGE, 'default')
+  assert.is(withApp(c).appImage, 'pyshop/app')
+  assert.is(
+    withApp(load({ VAR_DIR: tempDir('var'), APP_IMAGE: 'registry.example.com/team/web' })).appImage,
+    'registry.example.com/team/web',
+  )
+  try {
+    load({ APP_IMAGE: 'Bad Image' })
+    assert.unreachable('a bad APP_IMAGE was accepted')
+  } catch (e) {
+    assert.match((e as Error).message, /APP_IMAGE="Bad Image" is not valid: write an image reference like team\/web/)
+  }
+})
+
 test('APP in the env file names another app; --app (from the working directory) wins over it', () => {
   const envDir = tempEnvDir()
   fs.appendFileSync(path.join(envDir, '.env.production'), '\nAPP=examples/pyshop\n')

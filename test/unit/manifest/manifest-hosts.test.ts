@@ -73,13 +73,20 @@ test('hosts with their defaults: every service on each app host, the accessories
   ])
 })
 
+/** pyshop with two image-only accessories (what an app host may run) */
+const PYSHOP_KV = `${PYSHOP.replace(/\ntargets:[\s\S]*$/, '\n')}
+accessories:
+  kv: { image: pyshop/kv:1, port: 7000 }
+  cache: { image: pyshop/cache:1, port: 7001 }
+`
+
 test('an accessory named on an app host runs there, the others stay on the balancer', () => {
   const m = parseManifest(
     withHosts(
-      DMS,
+      PYSHOP_KV,
       [
         '  - { name: lb, address: 10.0.0.10, role: balancer }',
-        '  - { name: db, address: 10.0.0.20, accessories: [postgres] }',
+        '  - { name: app-1, address: 10.0.0.11, accessories: [kv] }',
       ].join('\n'),
     ),
     'app.yaml',
@@ -87,10 +94,34 @@ test('an accessory named on an app host runs there, the others stay on the balan
   assert.equal(
     m.hosts?.map((h) => [h.name, h.accessories]),
     [
-      ['lb', ['redis']],
-      ['db', ['postgres']],
+      ['lb', ['cache']],
+      ['app-1', ['kv']],
     ],
   )
+})
+
+test("an accessory on an app host with a build, secrets or a backup recipe is refused at its host's line", () => {
+  const text = withHosts(
+    DMS,
+    '  - { name: lb, address: 10.0.0.10, role: balancer }\n  - { name: db, address: 10.0.0.20, accessories: [postgres] }',
+  )
+  const line = text.split('\n').indexOf('hosts:') + 3
+  const got = problems(text)
+  for (const [key, why] of [
+    ['build', /build and push the image/],
+    ['secrets', /secret files live on the balancer/],
+    ['backup', /keep an accessory with a backup recipe on the balancer/],
+  ] as const)
+    assert.ok(
+      got.some(
+        (p) =>
+          p.startsWith(`app.yaml:${line}:`) &&
+          p.includes(`accessory "postgres" on app host "db" has ${key}:`) &&
+          why.test(p),
+      ),
+      `expected ${key} at line ${line}; got\n${got.join('\n')}`,
+    )
+  assert.is(got.length, 3, got.join('\n'))
 })
 
 test('every host mistake is refused at its line: address, balancer count, unknown service, twice-placed accessory', () => {

@@ -7,7 +7,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse } from 'yaml'
 import { parseManifest } from '../../../lib/manifest/load.ts'
+import { renderAccessoriesCompose } from '../../../lib/manifest/render-compose.ts'
+import { accessoryProbes } from '../../../lib/health/probe-list.ts'
 import {
+  accessoryHosts,
+  accessoryVariables,
+  renderHostAccessoriesCompose,
   drainProblems,
   hostInstances,
   publishedPort,
@@ -109,6 +114,64 @@ test('a drain is refused for an unknown host, the balancer, or when it leaves a 
     'no host would serve web: every app host running it would be drained',
     'no host would serve api: every app host running it would be drained',
   ])
+})
+
+const WITH_KV = parseManifest(
+  `${PYSHOP.replace(/\ntargets:[\s\S]*$/, '\n')}
+accessories:
+  kv: { image: pyshop/kv:1, port: 7000, env: { SERVICE: kv } }
+  cache: { image: pyshop/cache:1, port: 7001, publish: "37001" }
+${HOSTS.replace('address: 10.0.0.12 }', 'address: 10.0.0.12, accessories: [kv] }')}
+`,
+  'app.yaml',
+  'production',
+)
+
+test("accessories across hosts: the balancer's core file has its own, published on its address; an app host's file has its", () => {
+  assert.equal(
+    accessoryHosts(WITH_KV).map((h) => [h.name, h.accessories]),
+    [['app-2', ['kv']]],
+  )
+  assert.equal(accessoryVariables(WITH_KV), {
+    KV_HOST: '10.0.0.12',
+    KV_PORT: '7000',
+    CACHE_HOST: '10.0.0.10',
+    CACHE_PORT: '7001',
+  })
+  const core = yaml(renderAccessoriesCompose(WITH_KV, '172.29.9'))
+  assert.equal(Object.keys(core.services), ['cache'], "the core here runs only the balancer's accessories")
+  assert.equal(core.services.cache.ports, ['127.0.0.1:37001:7001', '10.0.0.10:7001:7001'])
+  const onHost = renderHostAccessoriesCompose(WITH_KV, WITH_KV.hosts![2]!)
+  assert.match(onHost, /accessories on host app-2\. Do not edit/)
+  const doc = yaml(onHost)
+  assert.equal(Object.keys(doc.services), ['kv'])
+  assert.equal(doc.services.kv.ports, ['10.0.0.12:7000:7000'])
+  assert.is(doc.services.kv.image, 'pyshop/kv:1')
+  assert.equal(doc.services.kv.environment, { SERVICE: 'kv' })
+  assert.is(doc.services.kv.networks, undefined, "on the host project's own network")
+  assert.is(doc.networks, undefined)
+  assert.equal(
+    accessoryProbes(WITH_KV, '172.29.9'),
+    [
+      { name: 'kv', host: '10.0.0.12', port: 7000 },
+      { name: 'cache', host: '10.0.0.10', port: 7001 },
+    ],
+    'health-check asks each where the app reaches it',
+  )
+})
+
+test("an app host's slot compose names an accessory on another host by that host's address", () => {
+  const withEnv = parseManifest(
+    `${PYSHOP.replace(/\ntargets:[\s\S]*$/, '\n').replace('READY_PATH: /healthz }', "READY_PATH: /healthz, KV: '${KV_HOST}:${KV_PORT}' }")}
+accessories:
+  kv: { image: pyshop/kv:1, port: 7000 }
+${HOSTS.replace('address: 10.0.0.12 }', 'address: 10.0.0.12, accessories: [kv] }')}
+`,
+    'app.yaml',
+    'production',
+  )
+  const doc = yaml(renderHostSlotCompose(withEnv, withEnv.hosts![1]!, { slot: 'green', version: '2' }))
+  assert.is(doc.services['web-1'].environment.KV, '10.0.0.12:7000')
 })
 
 test.run()

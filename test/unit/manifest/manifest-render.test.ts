@@ -39,7 +39,7 @@ test('a slot compose file: one service per replica at its address, readiness as 
   )
   assert.equal(api.secrets, ['postgres_password', 'redis_password'])
   assert.equal(api.deploy.resources.limits, { cpus: '0.5', memory: '256m' })
-  assert.equal(y.services.release.command, ['node', '/app/src/migrate.js'])
+  assert.equal(y.services.release.command, ['node', '/app/src/migrate.js', '--json'])
   assert.equal(y.services.release.profiles, ['release'])
   assert.equal(y.services.release.networks, { app: {} }, 'the one-off container takes a dynamic address')
   assert.equal(y.secrets.postgres_password, { file: '${VAR_DIR}/secrets/postgres_password' })
@@ -55,6 +55,67 @@ test('accessories compose: addresses .3 and .4, volumes and secrets declared; no
   assert.equal(Object.keys(y.secrets), ['postgres_password', 'redis_password'])
   const none = parse(renderAccessoriesCompose(app('  web: { image: a/web, port: 8000, readiness: /h }\n'), '10.0.0'))
   assert.equal(none.services, {})
+})
+
+test('accessories compose: build from the manifest folder, published on loopback at a setting or a port, env resolved', () => {
+  const pg = parse(renderAccessoriesCompose(dms, '172.29.10')).services.postgres
+  assert.equal(pg.build, {
+    context: path.join(ROOT, 'compose/images/postgres'),
+    network: 'host',
+    args: { BASE_IMAGE: '${BASE_IMAGE:-debian:bookworm-slim}' },
+  })
+  assert.equal(pg.ports, [
+    '127.0.0.1:${POSTGRES_PORT:?POSTGRES_PORT is not set: the port postgres is published on (manifest publish:)}:5432',
+  ])
+  assert.is(pg.environment.POSTGRES_HBA_CIDR, '172.29.10.0/24', '${NETWORK_CIDR} is the app network')
+  const shop = app(
+    '  web: { image: a/web, port: 8000, readiness: /h, env: { CACHE: "${CACHE_HOST}:${CACHE_PORT}" } }\n',
+    'accessories:\n  cache: { image: "memcached:1.6", port: 11211, publish: "21211", env: { PEERS: "${NETWORK_CIDR}", X: "a$b" } }\n',
+  )
+  const cache = parse(renderAccessoriesCompose(shop, '10.0.0')).services.cache
+  assert.is(cache.image, 'memcached:1.6')
+  assert.is(cache.build, undefined, 'no build: the image is pulled when missing')
+  assert.equal(cache.ports, ['127.0.0.1:21211:11211'])
+  assert.equal(cache.environment, { PEERS: '10.0.0.0/24', X: 'a$$b' })
+  assert.is(
+    parse(renderSlotCompose(shop, { slot: 'blue', version: 'v1', netPrefix: '10.0.0' })).services.web.environment.CACHE,
+    '10.0.0.3:11211',
+  )
+})
+
+test('a service image built from two directories is refused at the second', () => {
+  try {
+    app(
+      '  web: { image: a/web, port: 8000, readiness: /h, build: web }\n  api: { image: a/web, port: 9000, readiness: /h, build: api }\n',
+    )
+    assert.unreachable('refused')
+  } catch (e) {
+    assert.match(
+      (e as Error).message,
+      /shop\.yaml:4:\d+: services\.api\.build: image "a\/web" is built from "web" by another service; expected one build directory per image/,
+    )
+  }
+})
+
+test('accessory mistakes: a slot variable in its env, a publish that is no port or setting, a port out of range', () => {
+  const bad = (acc: string) => {
+    try {
+      app(
+        '  web: { image: a/web, port: 8000, readiness: /h }\n',
+        `accessories:\n  cache: { image: "memcached:1.6", port: 11211, ${acc} }\n`,
+      )
+      return ''
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  assert.match(
+    bad('env: { A: "${SLOT}" }'),
+    /shop\.yaml:\d+:\d+: accessories\.cache\.env\.A: \$\{SLOT\} is not a toolkit variable; expected one of: NETWORK_CIDR, CACHE_HOST, CACHE_PORT/,
+  )
+  assert.match(bad('publish: MYSQL_PORT'), /"MYSQL_PORT" is not allowed; expected the host port on 127\.0\.0\.1/)
+  assert.match(bad('publish: "70000"'), /port "70000" is out of range; expected a TCP port from 1 to 65535/)
+  assert.match(bad('build: "../x y"'), /"\.\.\/x y" is not allowed; expected a directory with a Dockerfile/)
 })
 
 test('replicas: several containers of one service, all behind its upstream', () => {
@@ -116,6 +177,10 @@ test('nginx locations: longest prefix first, rate limits with their zones, host 
   assert.equal(order, [
     '~ ^(/api/auth/metrics|/api/metrics|/docs/metrics|/app/metrics|/metrics)/?$',
     '= /__ratelimited',
+    '= /__deploy/ready/frontend',
+    '= /__deploy/ready/api',
+    '= /__deploy/ready/docs',
+    '= /__deploy/ready/main',
     '/api/auth/',
     '/docs/',
     '/api/',
@@ -125,6 +190,11 @@ test('nginx locations: longest prefix first, rate limits with their zones, host 
     '@app_ratelimited_own',
   ])
   assert.match(text, 'location /api/auth/ {\n    set $app_service api;\n    limit_req zone=auth burst=5 nodelay;\n')
+  // the toolkit's readiness path of a service: the status allow-list only, no retry on another replica
+  assert.match(
+    text,
+    'location = /__deploy/ready/docs {\n    include /etc/nginx/dms/status-allow.conf;\n    deny all;\n    proxy_next_upstream off;\n    proxy_pass http://docs_$slot/ready;\n}\n',
+  )
   assert.match(renderAppZones(dms), 'limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/s;\n')
   // a route without a zone name gets route<index>
   const unnamed = app(

@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ProbeResult } from '../../../lib/probe.ts'
-import { checkProbe, judge } from '../../../lib/manifest/smoke-checks.ts'
+import { answerFields, checkProbe, fillReferences, judge } from '../../../lib/manifest/smoke-checks.ts'
 import type { SmokeCheck } from '../../../lib/manifest/types.ts'
 
 const check: SmokeCheck = {
@@ -50,6 +50,15 @@ test('judge: the JSON field, the slot header, the body text', () => {
   assert.equal(judge(text, target, answer('bye')).detail, 'the answer does not contain "hello"')
   const failed = { ...answer('{}'), ok: false, detail: 'status 500, expected 201' }
   assert.is(judge(check, target, failed), failed, 'a failed probe stays as it is')
+})
+
+test('{json:<field>}: filled from the latest earlier answer carrying it, or the missing fields named', () => {
+  const read = { ...check, name: 'read', method: 'GET', path: '/api/items/{json:id}?v={json:v}', body: 'x {json:id}' }
+  const seen = { ...answerFields('{"id": 7, "v": "a b", "tags": [1]}'), ...answerFields('not json') }
+  assert.equal(seen, { id: '7', v: 'a b' }, 'scalar top-level fields only')
+  assert.equal(fillReferences(read, seen), { ...read, path: '/api/items/7?v=a%20b', body: 'x 7' })
+  assert.equal(fillReferences(read, { id: '7' }), { missing: ['v'] })
+  assert.equal(fillReferences(check, {}), check, 'a check without references is unchanged')
 })
 
 test.run()

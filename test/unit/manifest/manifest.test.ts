@@ -52,7 +52,7 @@ test('the DMS example reads into the model: four services, five routes, two acce
       ['redis', 6379],
     ],
   )
-  assert.equal(m.accessories[0]!.backup?.command[0], 'pg_dump')
+  assert.match(m.accessories[0]!.backup?.command.join(' ') ?? '', /^sh -c .*exec pg_dump /)
   assert.is(m.accessories[1]!.backup, undefined, 'redis has no backup recipe')
   assert.is(m.release?.service, 'api')
   assert.is(m.smoke.load?.requests, 300)

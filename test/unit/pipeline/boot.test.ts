@@ -5,7 +5,11 @@ import { emptyState, type AuditEntry, type DeployState, type Slot } from '../../
 import { RefusedError, ToolkitError } from '../../../lib/errors.ts'
 import { executeBoot, planBoot, type BootPorts } from '../../../lib/pipeline/boot.ts'
 import { Printer } from '../../../lib/ui.ts'
+import { loadConfig } from '../../../lib/config.ts'
+import { tempEnvDir } from '../../helpers/run.ts'
 import { fakePlatform, memoryStore, type FakeSlot } from '../../helpers/fakes.ts'
+
+const CONFIG = loadConfig({ target: 'production', env: { DMS_ENV_DIR: tempEnvDir() }, generateSecrets: true })
 
 const VERIFY = {
   verifyMs: 50,
@@ -41,6 +45,7 @@ function ports(w: World, state: DeployState, audit: AuditEntry[] = []): BootPort
   return {
     platform,
     store,
+    config: CONFIG,
     dryRun: false,
     ui: new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never }),
     preflight: async () => ({ lines: ['ok'], coreRunning: w.core, warnings: [] }),

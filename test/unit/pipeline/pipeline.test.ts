@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { emptyState, type AuditEntry, type DeployState } from '../../../lib/model.ts'
 import type { Config } from '../../../lib/config.ts'
+import { loadManifest } from '../../../lib/manifest/load.ts'
 import { EXIT, InterruptedError, OperationError, ToolkitError } from '../../../lib/errors.ts'
 import { executeDeploy, planDeploy, type DeployOptions } from '../../../lib/pipeline/deploy.ts'
 import { emptyDeployMetrics, type DeployMetrics } from '../../../lib/deploy-metrics.ts'
@@ -12,7 +13,10 @@ import { decideRecovery, recoverPending } from '../../../lib/pipeline/recover.ts
 import { splitCommand } from '../../../lib/pipeline/staging.ts'
 import { Printer } from '../../../lib/ui.ts'
 import { fakePlatform, memoryStore, type FakeWorld } from '../../helpers/fakes.ts'
+import { ROOT } from '../../helpers/run.ts'
 import type { SmokeReport } from '../../../lib/smoke.ts'
+
+const DMS = loadManifest('examples/dms', { cwd: ROOT, target: 'production' })
 
 const quiet = () =>
   new Printer({ quiet: true, out: { write: () => true } as never, err: { write: () => true } as never })
@@ -65,11 +69,12 @@ function setup(
     ui: quiet(),
     config: {
       target: 'production',
+      app: DMS,
       varDir: '/var/x',
       backup: { keepCount: 7, keepDays: 14 },
       thresholds: { minSuccessRate: 0.99, maxP95Ms: 500 },
       keepPreviousMs: 60_000,
-    } as Config,
+    } as unknown as Config,
     dryRun: false,
     preflight: async () => ({ lines: ['all good'], coreRunning: true }),
     ensureCore: async () => void world.calls.push('core'),
@@ -126,6 +131,29 @@ async function failsWith(fn: () => Promise<unknown>): Promise<ToolkitError> {
   assert.unreachable('should have thrown')
   throw new Error('unreachable')
 }
+
+test('an app without a release command or backup recipe: the plan says no migrations, no backup; none run', async () => {
+  const { ports, f } = setup()
+  ports.config = {
+    ...ports.config,
+    app: loadManifest('examples/pyshop', { cwd: ROOT, target: 'production' }),
+  } as Config
+  let listed = 0
+  ports.listPending = async () => {
+    listed++
+    return null
+  }
+  const plan = await planDeploy(ports, opts())
+  assert.ok(plan.steps.includes('no migrations: the app has no release command'), plan.steps.join('\n'))
+  assert.is(plan.migrationsNote, 'no migration step (the app has no release command)')
+  const r = await executeDeploy(ports, plan, { ...opts(), signal: new AbortController().signal })
+  assert.is(r.outcome, 'succeeded')
+  assert.is(listed, 0)
+  assert.equal(f.world.calls, ['core', 'start green v2', 'smoke', 'setLive green'], 'no backup, no migrate')
+  assert.ok(plan.steps.includes('no backup: the app has no accessory with a backup recipe'), plan.steps.join('\n'))
+  assert.equal(r.migrationsApplied, [])
+  assert.is(r.backup, null)
+})
 
 test('a deploy runs backup, create, migrate, smoke, switch in order and records, hooks, notifies, counts', async () => {
   const { ports, f } = setup()
