@@ -24,7 +24,7 @@ export function percentile(sorted: readonly number[], p: number): number {
  * results, failures included (a timeout's latency is the time it wasted).
  */
 export function analyze(
-  results: readonly Pick<ProbeResult, 'ok' | 'latencyMs'>[],
+  results: readonly (Pick<ProbeResult, 'ok' | 'latencyMs'> & Partial<Pick<ProbeResult, 'name' | 'detail'>>)[],
   { minSuccessRate, maxP95Ms }: { minSuccessRate: number; maxP95Ms: number },
 ): Analysis {
   const total = results.length
@@ -38,11 +38,22 @@ export function analyze(
   if (total === 0) reasons.push('no results')
   else if (successRate < minSuccessRate) {
     reasons.push(
-      `success rate ${(successRate * 100).toFixed(1)}% below ${(minSuccessRate * 100).toFixed(1)}% (${failures} of ${total} failed)`,
+      `success rate ${(successRate * 100).toFixed(1)}% below ${(minSuccessRate * 100).toFixed(1)}% (${failures} of ${total} failed${failureText(results)})`,
     )
   }
   if (total > 0 && p95 > maxP95Ms) reasons.push(`p95 latency ${p95} ms above ${maxP95Ms} ms`)
   return { total, failures, successRate, p50, p95, p99, ok: reasons.length === 0, reasons }
+}
+
+/** ": <name>: <detail>; …" of the distinct failures that carry a detail (3 at most), else "". */
+function failureText(results: readonly Partial<Pick<ProbeResult, 'ok' | 'name' | 'detail'>>[]): string {
+  const seen = [
+    ...new Set(
+      results.filter((r) => !r.ok && r.detail).map((r) => (r.name ? `${r.name}: ${r.detail}` : String(r.detail))),
+    ),
+  ]
+  if (seen.length === 0) return ''
+  return `: ${seen.slice(0, 3).join('; ')}${seen.length > 3 ? `; ${seen.length - 3} more` : ''}`
 }
 
 /**

@@ -13,6 +13,13 @@ import { appHostCheckDefs } from '../multihost-checks.ts'
 
 export type { HealthInput } from './sources.ts'
 
+/**
+ * The part of the deadline kept for what follows the checks (aborting them, the report): 10% of it,
+ * 20 to 500 ms. The checks get the rest, so the report is complete by the deadline even on a busy
+ * host, where timers fire late.
+ */
+export const reportReserveMs = (deadlineMs: number): number => Math.min(500, Math.max(20, Math.round(deadlineMs * 0.1)))
+
 export async function runHealthCheck(input: HealthInput): Promise<{ report: HealthReport; restarts: RestartMemory }> {
   const src = createSources(input)
   const startedAt = src.now()
@@ -43,7 +50,7 @@ export async function runHealthCheck(input: HealthInput): Promise<{ report: Heal
         }
       },
     })),
-    { deadlineMs: input.deadlineMs },
+    { deadlineMs: Math.max(1, input.deadlineMs - reportReserveMs(input.deadlineMs)) },
   )
   src.shared.abort()
   const checks: CheckResult[] = []

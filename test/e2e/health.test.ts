@@ -353,11 +353,12 @@ test('a hung endpoint: the run still ends by its deadline', async () => {
     console.log(
       `  hung run: ${ms} ms wall, ${report.durationMs} ms of checks, exit ${afterOutputMs} ms after the report`,
     )
-    assert.ok(report.durationMs <= 2100, `checks took ${report.durationMs} ms`)
-    // nothing (a socket to the paused container, a docker CLI) keeps the process alive after
-    // the report; the whole wall time also holds node's start-up, slow on a loaded machine
+    // the checks get the deadline less the report's reserve (lib/health/run.ts): the report is
+    // complete by the deadline itself
+    assert.ok(report.durationMs <= 2000, `checks and report took ${report.durationMs} ms, past the 2 s deadline`)
+    // nothing (a socket to the paused container, a docker CLI) keeps the process alive after the
+    // report (node's start-up before it is not the tool's deadline: it is printed above, not judged)
     assert.ok(afterOutputMs < 1000, `the process exited ${afterOutputMs} ms after its report`)
-    assert.ok(ms < 2000 + 10_000, `the whole process took ${ms} ms`)
     assert.is(code, 2)
     assert.is(byName(report, 'role_api')!.status, 'CRITICAL')
     assert.match(byName(report, 'role_api')!.detail, /timed out/)

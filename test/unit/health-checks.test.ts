@@ -7,6 +7,7 @@ import { runtimePaths } from '../../lib/paths.ts'
 import { hostChecks, thresholdCheck } from '../../lib/health/checks-host.ts'
 import { serviceChecks } from '../../lib/health/checks-service.ts'
 import { createSources } from '../../lib/health/sources.ts'
+import { reportReserveMs } from '../../lib/health/run.ts'
 import { DEFAULT_THRESHOLDS } from '../../lib/config-health.ts'
 import { loadManifest } from '../../lib/manifest/load.ts'
 import { ROOT } from '../helpers/run.ts'
@@ -82,6 +83,13 @@ test('bad HEALTH_* settings are one UNKNOWN check, only when there are some', as
     latencyMs: 0,
     detail: 'bad HEALTH_* settings in the env file: HEALTH_DISK_WARN_PCT is not a number',
   })
+})
+
+test('reportReserveMs: 10% of the deadline is kept for the report, 20 to 500 ms', () => {
+  assert.is(reportReserveMs(2000), 200)
+  assert.is(reportReserveMs(10_000), 500)
+  assert.is(reportReserveMs(60_000), 500)
+  assert.is(reportReserveMs(100), 20)
 })
 
 test.run()

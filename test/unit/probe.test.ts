@@ -54,6 +54,20 @@ test('analyze: success rate and p95 both reported as reasons', () => {
   assert.match(a.reasons[1]!, /p95 latency 5000 ms above 100 ms/)
 })
 
+test('analyze: a failed success rate names what failed (distinct, 3 at most)', () => {
+  const fail = (name: string, detail: string) => ({ ok: false, latencyMs: 3000, name, detail })
+  const one = analyze([r(true, 10), r(true, 10), r(true, 10), fail('docs', 'timed out after 3000 ms')], {
+    minSuccessRate: 0.99,
+    maxP95Ms: 5000,
+  })
+  assert.equal(one.reasons, ['success rate 75.0% below 99.0% (1 of 4 failed: docs: timed out after 3000 ms)'])
+  const many = analyze(
+    [fail('a', 'x'), fail('a', 'x'), fail('b', 'HTTP 502'), fail('c', 'reset'), fail('d', 'refused'), r(true, 1)],
+    { minSuccessRate: 0.99, maxP95Ms: 5000 },
+  )
+  assert.match(many.reasons[0]!, /\(5 of 6 failed: a: x; b: HTTP 502; c: reset; 1 more\)$/)
+})
+
 test('analyze: no results is not ok', () => {
   const a = analyze([], { minSuccessRate: 0.5, maxP95Ms: 100 })
   assert.is(a.ok, false)

@@ -10,6 +10,11 @@ const log = require('./log.js');
 const POOL_SIZE = 10;
 const pool = new Pool({ ...pg, max: POOL_SIZE, connectionTimeoutMillis: 5000, idleTimeoutMillis: 0, statement_timeout: 10000 });
 pool.on('error', (err) => log.warn('postgres pool error', { error: err.message }));
+// Readiness has its own connection: it asks whether PostgreSQL answers, not whether one of the ten
+// request connections is free (under a saturating load the ping queued behind requests and /ready
+// said 503: a verification window then switched a healthy release back, seen in CI).
+const probe = new Pool({ ...pg, max: 1, connectionTimeoutMillis: 1500, idleTimeoutMillis: 0, statement_timeout: 1500 });
+probe.on('error', (err) => log.warn('postgres readiness connection error', { error: err.message }));
 
 /** Opens every pooled connection in parallel (true when all are open; never throws). */
 async function warm() {
@@ -26,7 +31,7 @@ const toDoc = (r) => r && { id: Number(r.id), title: r.title, body: r.body, crea
 module.exports = {
   pool,
   warm,
-  async ping() { await pool.query('SELECT 1'); },
+  async ping() { await probe.query('SELECT 1'); },
   async list(limit = 100) {
     const { rows } = await pool.query(`SELECT ${COLS} FROM documents ORDER BY id DESC LIMIT $1`, [limit]);
     return rows.map(toDoc);
@@ -48,5 +53,5 @@ module.exports = {
     const { rowCount } = await pool.query('DELETE FROM documents WHERE id = $1', [id]);
     return rowCount > 0;
   },
-  async close() { await pool.end(); },
+  async close() { await Promise.all([pool.end(), probe.end()]); },
 };
