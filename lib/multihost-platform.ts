@@ -44,6 +44,14 @@ export function multiHostOf(config: Config, paths: Paths, m: Manifest, parallel?
   }
 }
 
+/** The SSH settings of the target's app hosts, with our ssh config and wrapper written (for a one-off call). */
+export function sshOptionsFor(config: Config, paths: Paths): MultiHost['ssh'] {
+  const m = appOf(config)
+  const { ssh } = multiHostOf(config, paths, m)
+  writeSshFiles(m.hosts ?? [], ssh)
+  return ssh
+}
+
 /** The platform of the target's app: across its app hosts when the manifest names hosts, else this machine. */
 export function platformFor(config: Config, paths: Paths, ui: Printer, o: PlatformOptions = {}): Platform {
   const m = appOf(config)

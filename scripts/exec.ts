@@ -8,6 +8,8 @@ import { readLive } from '../lib/nginx.ts'
 import { readState } from '../lib/state.ts'
 import { appendAudit } from '../lib/audit.ts'
 import { describeExec, planExec } from '../lib/day2/exec.ts'
+import { sshOptionsFor } from '../lib/multihost-platform.ts'
+import { runOnHost } from '../lib/ssh.ts'
 
 await runScript(
   {
@@ -20,12 +22,18 @@ await runScript(
     flags: {
       running: { type: 'string', value: '<service>', description: 'run inside this running app container instead' },
       slot: { type: 'string', value: '<blue|green>', description: 'the release of this slot (default: the live one)' },
+      host: {
+        type: 'string',
+        value: '<name>',
+        description: 'app hosts: the host whose --running container (default: the first that runs it)',
+      },
       timeout: { type: 'duration', default: '1h', description: 'stop the command after this long' },
     },
     examples: [
       'npx zx scripts/exec.ts -- node -e "console.log(process.version)"',
       'npx zx scripts/exec.ts --running api -- sh',
       'npx zx scripts/exec.ts --slot green --dry-run -- node /app/src/migrate.js --list-pending',
+      'npx zx scripts/exec.ts --running web-2 --host app-2 -- sh   # on an app host, over SSH',
     ],
     exitCodes: [
       [EXIT.OK, 'the command ran and exited 0'],
@@ -43,6 +51,7 @@ await runScript(
         command: ctx.positionals,
         ...(typeof ctx.flags.running === 'string' ? { running: ctx.flags.running } : {}),
         ...(typeof ctx.flags.slot === 'string' ? { slot: ctx.flags.slot } : {}),
+        ...(typeof ctx.flags.host === 'string' ? { host: ctx.flags.host } : {}),
         tty,
       },
       readState(paths.state, config.target),
@@ -50,7 +59,9 @@ await runScript(
     )
     ui.info(ui.mask(`Plan (${config.target}): ${plan.steps.join('; ')}`))
     if (ctx.common.dryRun) {
-      ui.info(ui.mask(`[dry-run] docker ${quoteArgv(plan.args)}`))
+      ui.info(
+        ui.mask(`[dry-run] docker ${quoteArgv(plan.args)}${plan.host ? ` (on ${plan.host.name}, over SSH)` : ''}`),
+      )
       ui.result({ ok: true, dryRun: true, mode: plan.mode, slot: plan.slot, version: plan.version, args: plan.args })
       return EXIT.OK
     }
@@ -64,15 +75,17 @@ await runScript(
     const t0 = Date.now()
     let r: Awaited<ReturnType<typeof run>>
     try {
-      r = await run('docker', plan.args, {
-        env: plan.env,
+      const o = {
         stdinFd: 0,
         inherit: tty,
         nothrow: true,
         timeoutMs: Number(ctx.flags.timeout),
         killGraceMs: 10_000,
         action: `run a command in ${plan.mode === 'one-off' ? 'a one-off container' : plan.service}`,
-      })
+      }
+      r = plan.host
+        ? await runOnHost(plan.host, 'docker', plan.args, { ...o, ssh: sshOptionsFor(config, paths), tries: 1 })
+        : await run('docker', plan.args, { ...o, env: plan.env })
     } catch (e) {
       audit('failed', { durationMs: Date.now() - t0, detail: `${describeExec(plan)}: ${(e as Error).message}` })
       throw e

@@ -8,6 +8,8 @@ import { run } from '../lib/gateway.ts'
 import { readLive } from '../lib/nginx.ts'
 import { readState } from '../lib/state.ts'
 import { formatLine, lineSplitter, planLogs } from '../lib/day2/logs.ts'
+import { runOnHost } from '../lib/ssh.ts'
+import { sshOptionsFor } from '../lib/multihost-platform.ts'
 
 const FOLLOW_MS = 7 * 24 * 3_600_000
 
@@ -16,7 +18,8 @@ await runScript(
     name: 'logs',
     summary: 'Show the logs of the app services of the live slot (or --slot, --release), or of one accessory.',
     description:
-      'Each line is "<service> <slot> | <time> <text>", secrets masked. --follow runs until Ctrl-C (exit 130).',
+      'Each line is "<service> <slot> | <time> <text>", secrets masked; on app hosts (over SSH) the slot is\n' +
+      '"<slot>@<host>". --follow runs until Ctrl-C (exit 130).',
     flags: {
       service: {
         type: 'string',
@@ -63,26 +66,53 @@ await runScript(
       readLive(paths.live).live,
     )
     const lines: string[] = []
-    const out = lineSplitter((l) => {
-      const shown = formatLine(l, plan.source, plan.grep, (s) => ui.mask(s))
-      if (shown === null) return
-      if (ctx.common.json) lines.push(shown)
-      else process.stdout.write(`${shown}\n`)
-    })
-    const r = await run('docker', plan.args, {
-      env: plan.env,
-      changes: false,
-      nothrow: true,
-      onStdout: (c) => out.push(c),
-      action: `read the logs of ${plan.services.join(', ')} (${plan.source})`,
-      ...(plan.follow ? { timeoutMs: FOLLOW_MS } : {}),
-    })
-    out.end()
-    if (!r.ok) {
-      ui.error(`Can't read the logs: ${ui.mask(r.stderr.trim().split('\n').pop() ?? `docker exited ${r.code}`)}`)
+    const splitter = (label: string) =>
+      lineSplitter((l) => {
+        const shown = formatLine(l, label, plan.grep, (s) => ui.mask(s))
+        if (shown === null) return
+        if (ctx.common.json) lines.push(shown)
+        else process.stdout.write(`${shown}\n`)
+      })
+    const action = `read the logs of ${plan.services.join(', ')} (${plan.source})`
+    const timeout = plan.follow ? { timeoutMs: FOLLOW_MS } : {}
+    // here, or on each app host over SSH at once (--follow streams every host side by side)
+    const reads = plan.hosts
+      ? plan.hosts.map((h) => ({ where: h.host.name, label: h.label, args: h.args, host: h.host }))
+      : [{ where: '', label: plan.source, args: plan.args, host: undefined }]
+    const ssh = plan.hosts ? sshOptionsFor(config, paths) : undefined
+    const failures = await Promise.all(
+      reads.map(async (x) => {
+        const out = splitter(x.label)
+        const o = { changes: false, nothrow: true, onStdout: (c: string) => out.push(c), ...timeout }
+        try {
+          const r =
+            x.host && ssh
+              ? await runOnHost(x.host, 'docker', x.args, { ...o, ssh, tries: 1, action: `${action} on ${x.where}` })
+              : await run('docker', x.args, { ...o, env: plan.env, action })
+          return r.ok
+            ? null
+            : `${x.where ? `${x.where}: ` : ''}${r.stderr.trim().split('\n').pop() || `docker exited ${r.code}`}`
+        } catch (e) {
+          return `${x.where}: ${(e as Error).message.split('\n')[0]}`
+        } finally {
+          out.end()
+        }
+      }),
+    )
+    const failed = failures.filter((f): f is string => f !== null)
+    if (failed.length) {
+      ui.error(`Can't read the logs: ${ui.mask(failed.join('; '))}`)
       return EXIT.FAILED
     }
-    ui.result({ ok: true, source: plan.source, version: plan.version, services: plan.services, lines })
+    const hosts = plan.hosts?.map((h) => h.host.name)
+    ui.result({
+      ok: true,
+      source: plan.source,
+      version: plan.version,
+      services: plan.services,
+      ...(hosts ? { hosts } : {}),
+      lines,
+    })
     return EXIT.OK
   },
 )

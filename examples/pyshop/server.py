@@ -49,4 +49,5 @@ class Handler(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("0.0.0.0", PORT), Handler)
 server.daemon_threads = True
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("pyshop %s %s (%s) listening on %d" % (SERVICE, VERSION, SLOT, PORT), flush=True)
 server.serve_forever()

@@ -7,6 +7,8 @@ import { coreServices } from '../core-stack.ts'
 import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
+import { appHosts, hostInstances } from '../manifest/render-hosts.ts'
+import type { ManifestHost } from '../manifest/types.ts'
 
 export type LogsRequest = {
   service?: string
@@ -27,7 +29,15 @@ export type LogsPlan = {
   env: Record<string, string>
   follow: boolean
   grep: RegExp | null
+  /**
+   * An app whose manifest names hosts: the reads on the app hosts over SSH, one `docker compose -p <project>
+   * logs` each, its lines labelled "<source>@<host>"; `args` is then empty unless the source is on this
+   * machine (a balancer accessory).
+   */
+  hosts?: HostLogs[]
 }
+
+export type HostLogs = { host: ManifestHost; label: string; args: string[] }
 
 const SINCE_RE = /^(\d+(s|m|h)|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?(Z|[+-]\d\d:\d\d)?)?)$/
 
@@ -71,7 +81,8 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
   }
   const service = req.service
   const app = appServiceNames(appOf(config))
-  const core = coreServices(config)
+  // the core here, and the accessories the manifest puts on app hosts
+  const core = [...coreServices(config), ...(appOf(config).hosts ?? []).flatMap((h) => h.accessories)]
   const accessory = service !== undefined && core.includes(service)
   if (service !== undefined && !accessory && !app.includes(service))
     throw new UsageError(
@@ -89,17 +100,44 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
     t = slotTarget(config, chosen.slot, chosen.version ?? 'unknown')
   }
   const services = service ? [service] : app
-  const args = composeArgs(
-    t,
-    'logs',
+  const options = [
     '--no-color',
     '--timestamps',
     ...(req.since ? ['--since', req.since] : []),
     ...(req.tail !== undefined ? ['--tail', String(req.tail)] : []),
     ...(req.follow ? ['--follow'] : []),
-    ...services,
-  )
-  return { source, version, services, args, env: t.env, follow: !!req.follow, grep }
+  ]
+  const plan = { source, version, services, env: t.env, follow: !!req.follow, grep }
+  const m = appOf(config)
+  const onHosts = m.hosts ? hostLogs(m, source, services, options) : []
+  if (onHosts.length) return { ...plan, args: [], hosts: onHosts }
+  return { ...plan, args: composeArgs(t, 'logs', ...options, ...services) }
+}
+
+/**
+ * Where the logs are on the app hosts: a slot's services on each host that runs some (its compose services are
+ * the instances, web-1, web-2…), an accessory on the host the manifest puts it on. Empty: read them here.
+ */
+function hostLogs(
+  m: ReturnType<typeof appOf>,
+  source: LogsPlan['source'],
+  services: string[],
+  options: string[],
+): HostLogs[] {
+  const logs = (host: ManifestHost, project: string, names: string[]): HostLogs => ({
+    host,
+    label: `${source}@${host.name}`,
+    args: ['compose', '-p', project, 'logs', ...options, ...names],
+  })
+  if (source === 'core') {
+    const on = appHosts(m).find((h) => h.accessories.includes(services[0]!))
+    return on ? [logs(on, `${m.name}-accessories`, services)] : []
+  }
+  const mine = hostInstances(m, source).filter((x) => services.includes(x.name))
+  return appHosts(m).flatMap((h) => {
+    const names = mine.filter((x) => x.host.name === h.name).map((x) => x.name)
+    return names.length ? [logs(h, `${m.name}-${source}`, names)] : []
+  })
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what it removes

@@ -138,8 +138,45 @@ test('an accessory on host-2 and a release command: deploy-production starts kv 
   const health = await script(t, 'health-check', ['--json'])
   const kv = () => JSON.parse(health.stdout).checks.find((c: { name: string }) => c.name === 'accessory_kv')
   assert.is(kv()?.status, 'OK', health.stdout)
-  // kv stopped on host-2: health-check names it CRITICAL; the next deploy starts it again
+  // logs.ts reads the live slot on each app host and kv on host-2, over SSH, each line naming its host
+  const logs = await script(t, 'logs', ['--json'])
+  assert.is(logs.code, 0, logs.stderr)
+  const doc = JSON.parse(logs.stdout) as { hosts: string[]; lines: string[] }
+  assert.equal(doc.hosts, ['host-1', 'host-2'])
+  for (const [line, host] of [
+    ['web-1', 'host-1'],
+    ['web-2', 'host-2'],
+    ['api', 'host-1'],
+  ])
+    assert.ok(
+      doc.lines.some((l) =>
+        new RegExp(`^${line} green@${host} \\| \\S+ pyshop \\w+ ${V1} \\(green\\) listening`).test(l),
+      ),
+      `${line} on ${host}: ${doc.lines.join('\n')}`,
+    )
+  const kvLogs = await script(t, 'logs', ['--service', 'kv', '--json'])
+  assert.is(kvLogs.code, 0, kvLogs.stderr)
+  assert.equal(JSON.parse(kvLogs.stdout).hosts, ['host-2'])
+  assert.match(JSON.parse(kvLogs.stdout).lines.join('\n'), /^kv core@host-2 \| \S+ pyshop kv /m)
+  // exec.ts runs inside a running container of the host named, over SSH, and audits it
   const host2 = ['-H', `unix://${g.hosts[1]!.dockerSock}`]
+  const probe = "import os, socket; print(os.environ['SLOT'], socket.gethostname())"
+  const ex = await script(t, 'exec', ['--running', 'web-1', '--host', 'host-2', '--', 'python3', '-c', probe])
+  assert.is(ex.code, 0, ex.stderr)
+  const web2 = await $({
+    quiet: true,
+  })`docker ${host2} ps -q --filter ${'label=com.docker.compose.project=pyshop-green'} --filter ${'label=com.docker.compose.service=web-1'}`
+  // stdout: the plan line, then the command's own output
+  assert.is(
+    ex.stdout.trim().split('\n').pop(),
+    `green ${web2.stdout.trim()}`,
+    "host-2's web-1 of the live slot answered",
+  )
+  assert.match(fs.readFileSync(t.paths.audit, 'utf8'), /inside web-1 on host-2 of green/)
+  const oneOff = await script(t, 'exec', ['--', 'true'])
+  assert.is(oneOff.code, 2, 'a one-off container on the app hosts is refused')
+  assert.match(oneOff.stderr, /--running <service> \[--host <name>\]/)
+  // kv stopped on host-2: health-check names it CRITICAL; the next deploy starts it again
   await $({ quiet: true })`docker ${host2} stop -t 2 pyshop-accessories-kv-1`
   const down = await script(t, 'health-check', ['--json'])
   const kvDown = JSON.parse(down.stdout).checks.find((c: { name: string }) => c.name === 'accessory_kv')

@@ -132,6 +132,67 @@ test('logs: the live slot by default, --slot or the slot of --release; bad choic
   refused(() => chooseSlot({ slot: 'blue', release: '1.0.0' }, s, 'green'), /both given/)
 })
 
+/** pyshop on two app hosts behind lb: web on both, api and the accessory kv on app-2 */
+function hostsConfig() {
+  const dir = removeOnExit(tmp())
+  const pyshop = fs.readFileSync(path.join(ROOT, 'examples/pyshop/app.yaml'), 'utf8').replace(/^ +build: \.\n/gm, '')
+  const hosts = [
+    'accessories:\n  kv: { image: pyshop/app:1, port: 7000 }',
+    'hosts:',
+    '  - { name: lb, address: 10.0.0.10, role: balancer }',
+    '  - { name: app-1, address: 10.0.0.11, services: [web] }',
+    '  - { name: app-2, address: 10.0.0.12, services: [web, api], accessories: [kv] }',
+  ]
+  fs.writeFileSync(path.join(dir, 'app.yaml'), `${pyshop}\n${hosts.join('\n')}\n`)
+  return loadConfig({
+    target: 'production',
+    env: { DMS_ENV_DIR: tempEnvDir(), VAR_DIR: removeOnExit(tmp()), APP: path.join(dir, 'app.yaml') },
+    generateSecrets: true,
+  })
+}
+
+test('logs with hosts: a slot read on each app host that runs some of it (its instances), an accessory on its host', () => {
+  const c = hostsConfig()
+  const s = state('v2', 'v1')
+  const all = planLogs(c, { tail: 5 }, s, 'blue')
+  assert.equal(all.args, [], 'nothing read here')
+  const on = (p: ReturnType<typeof planLogs>) => p.hosts?.map((h) => [h.host.name, h.label, h.args.join(' ')])
+  assert.equal(on(all), [
+    ['app-1', 'blue@app-1', 'compose -p pyshop-blue logs --no-color --timestamps --tail 5 web-1 web-2'],
+    ['app-2', 'blue@app-2', 'compose -p pyshop-blue logs --no-color --timestamps --tail 5 web-1 web-2 api'],
+  ])
+  assert.equal(on(planLogs(c, { service: 'api', slot: 'green' }, s, 'blue')), [
+    ['app-2', 'green@app-2', 'compose -p pyshop-green logs --no-color --timestamps api'],
+  ])
+  assert.equal(on(planLogs(c, { service: 'kv', follow: true }, s, 'blue')), [
+    ['app-2', 'core@app-2', 'compose -p pyshop-accessories logs --no-color --timestamps --follow kv'],
+  ])
+  const ng = planLogs(c, { service: 'nginx' }, s, 'blue')
+  assert.is(ng.hosts, undefined, "nginx is the balancer's: read here")
+  assert.equal(ng.args.slice(-1), ['nginx'])
+})
+
+test('exec with hosts: --running on the first host that runs it or --host, over SSH; a one-off or a wrong host refused (exit 2)', () => {
+  const c = hostsConfig()
+  const s = state('v2', 'v1')
+  const first = planExec(c, { command: ['sh', '-c', 'id'], running: 'web-2', tty: false }, s, 'blue')
+  assert.is(first.host?.name, 'app-1')
+  assert.equal(first.args, ['compose', '-p', 'pyshop-blue', 'exec', '-T', 'web-2', 'sh', '-c', 'id'])
+  assert.match(describeExec(first), /^inside web-2 on app-1 of blue \(v2\): sh -c id$/)
+  const named = planExec(c, { command: ['ls'], running: 'web-2', host: 'app-2', slot: 'green', tty: true }, s, 'blue')
+  assert.equal([named.host?.name, named.args], ['app-2', ['compose', '-p', 'pyshop-green', 'exec', 'web-2', 'ls']])
+  refused(
+    () => planExec(c, { command: ['ls'], running: 'api', host: 'app-1', tty: false }, s, 'blue'),
+    /in api on app-1: that host does not run it/,
+  )
+  refused(() => planExec(c, { command: ['ls'], tty: false }, s, 'blue'), /one-off container on the app hosts/)
+  refused(
+    () =>
+      planExec(config, { command: ['ls'], running: 'api', host: 'app-1', tty: false }, state('1.0.0', null), 'blue'),
+    /names no app hosts/,
+  )
+})
+
 test('logs: the exact compose command for app services and for an accessory', () => {
   const s = state('1.0.0', null)
   const p = planLogs(config, { since: '10m', follow: true, tail: 50 }, s, 'blue')
