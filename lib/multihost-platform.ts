@@ -7,7 +7,7 @@ import type { Shell } from './compose.ts'
 import type { Config } from './config.ts'
 import type { FlagSpec } from './cli.ts'
 import { RefusedError } from './errors.ts'
-import { parseParallel } from './hosts.ts'
+import { parseParallel, type Host } from './hosts.ts'
 import { appOf, appServiceNames } from './manifest/app-model.ts'
 import { appHosts, hostInstances } from './manifest/render-hosts.ts'
 import type { Manifest } from './manifest/types.ts'
@@ -50,6 +50,22 @@ export function sshOptionsFor(config: Config, paths: Paths): MultiHost['ssh'] {
   const { ssh } = multiHostOf(config, paths, m)
   writeSshFiles(m.hosts ?? [], ssh)
   return ssh
+}
+
+/** The release's images (one per image of the manifest's services) and the app hosts that lack one (or did not answer). */
+async function hostsMissing(
+  mh: MultiHost,
+  version: string,
+): Promise<{ images: string[]; missing: Host[]; unreachable: string[] }> {
+  const images = [...new Set(mh.manifest.services.map((s) => `${s.image}:${version}`))]
+  const seen = await hostsCall(mh, 'docker', ['image', 'inspect', '-f', '{{.Id}}', ...images], 'find the images', {
+    nothrow: true,
+  })
+  return {
+    images,
+    missing: seen.filter((r) => r.ok && !r.value.ok).map((r) => r.host),
+    unreachable: seen.flatMap((r) => (r.ok ? [] : [`${r.host.name} (${r.error.message.split('\n')[0]})`])),
+  }
 }
 
 /** The platform of the target's app: across its app hosts when the manifest names hosts, else this machine. */
@@ -126,11 +142,26 @@ export function createMultiHostPlatform(
     clearGradual: local.clearGradual,
     slotStatus: (slot) => readSlotOnHosts(mh, slot),
     async imageAvailable(version) {
-      const images = [...new Set(m.services.map((s) => `${s.image}:${version}`))]
-      const seen = await hostsCall(mh, 'docker', ['image', 'inspect', '-f', '{{.Id}}', ...images], 'find the images', {
-        nothrow: true,
-      })
-      return seen.every((r) => r.ok && r.value.ok)
+      const { missing, unreachable } = await hostsMissing(mh, version)
+      return missing.length === 0 && unreachable.length === 0
+    },
+    // the release's images must be on every app host already: named hosts missing them refuse the create
+    // (nothing changed) with the two ways to put them there; the toolkit does not pull on app hosts
+    async resolveImage(version, o) {
+      if (o.build) return null
+      const { images, missing, unreachable } = await hostsMissing(mh, version)
+      if (unreachable.length)
+        throw new RefusedError(
+          `Can't use release ${version}: can't ask ${unreachable.join('; ')} for its image. Nothing was changed.`,
+          'Check that host (npx zx scripts/hosts.ts), then run this again.',
+        )
+      if (missing.length === 0) return { tag: images[0]!, ref: images[0]!, digest: '', source: 'local' }
+      const on = missing.map((h) => h.name).join(', ')
+      const first = missing[0]!
+      throw new RefusedError(
+        `Can't use release ${version}: ${images.join(', ')} ${images.length > 1 ? 'are' : 'is'} not on ${on} (the toolkit does not pull on app hosts). Nothing was changed.`,
+        `Put it on each of them first, e.g. docker save ${images.join(' ')} | ssh ${first.user}@${first.address} docker load, or DOCKER_HOST=ssh://${first.user}@${first.address} docker pull <registry>/${images[0]}.`,
+      )
     },
     async buildImage(version) {
       throw new RefusedError(

@@ -104,6 +104,24 @@ test("a drain on the toolkit's own nginx under load: host-1's containers stopped
   assert.is(l.counts.failed, 0, l.counts.errors.slice(0, 5).join('; '))
 })
 
+test('a release whose image is on no app host: create refused (exit 2) naming both hosts and how to load it, nothing changed', async () => {
+  const before = fs.readFileSync(t.paths.state, 'utf8')
+  const green = [await containersOf(g, 0, 'pyshop-green'), await containersOf(g, 1, 'pyshop-green')]
+  const c = await run('create-green-environment', ['--version', 'e2e-absent', '--replace'])
+  assert.is(c.code, 2, c.stderr)
+  assert.match(
+    c.stderr,
+    /Can't use release e2e-absent: pyshop\/app:e2e-absent is not on host-1, host-2 \(the toolkit does not pull on app hosts\)/,
+  )
+  assert.match(c.stderr, new RegExp(`docker save pyshop/app:e2e-absent \\| ssh root@${SUBNET}\\.11 docker load`))
+  assert.is(fs.readFileSync(t.paths.state, 'utf8'), before, 'the state is unchanged')
+  assert.equal(
+    [await containersOf(g, 0, 'pyshop-green'), await containersOf(g, 1, 'pyshop-green')],
+    green,
+    'green untouched',
+  )
+})
+
 test('an accessory on host-2 and a release command: deploy-production starts kv there and migrates on host-1 over SSH; web on host-1 reaches kv, health-check asks it', async () => {
   fs.writeFileSync(app, pyshopWithKv([1, 2], 2, `pyshop/app:${V1}`))
   const d = await run('deploy-production', ['--version', V1])
