@@ -3,7 +3,7 @@
 // accessory, each line prefixed with its service and slot, secrets masked; --follow streams them.
 import { runScript, EXIT } from '../lib/cli.ts'
 import { loadEnv } from '../lib/script-env.ts'
-import { UsageError } from '../lib/errors.ts'
+import { InterruptedError, UsageError } from '../lib/errors.ts'
 import { run } from '../lib/gateway.ts'
 import { readLive } from '../lib/nginx.ts'
 import { readState } from '../lib/state.ts'
@@ -93,6 +93,8 @@ await runScript(
             ? null
             : `${x.where ? `${x.where}: ` : ''}${r.stderr.trim().split('\n').pop() || `docker exited ${r.code}`}`
         } catch (e) {
+          // an interrupt (how --follow ends: exit 130) and a local failure end the script as they are
+          if (!x.host || e instanceof InterruptedError) throw e
           return `${x.where}: ${(e as Error).message.split('\n')[0]}`
         } finally {
           out.end()
