@@ -63,6 +63,17 @@ function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   return out
 }
 
+/**
+ * A short excerpt of a JSON or plain-text body (": …", at most 160 characters on one line), so a
+ * wrong status says why when the server told (a readiness path's reason); empty for HTML and others.
+ */
+export function bodyExcerpt(headers: Record<string, string>, body: string): string {
+  if (!/json|text\/plain/i.test(headers['content-type'] ?? '')) return ''
+  const line = body.replace(/\s+/g, ' ').trim()
+  if (!line) return ''
+  return `: ${line.length > 160 ? `${line.slice(0, 159)}…` : line}`
+}
+
 /** The verdict on a whole response: its status, the optional body pattern and header. */
 function checkResponse(
   opts: HttpProbeOptions,
@@ -72,7 +83,8 @@ function checkResponse(
   body: string,
 ): Omit<ProbeResult, 'name' | 'latencyMs'> {
   const problems: string[] = []
-  if (!statusMatches(status, expect)) problems.push(`status ${status}, expected ${describeExpect(expect)}`)
+  if (!statusMatches(status, expect))
+    problems.push(`status ${status}, expected ${describeExpect(expect)}${bodyExcerpt(resHeaders, body)}`)
   if (opts.bodyPattern && !opts.bodyPattern.test(body)) {
     problems.push(`body does not match ${opts.bodyPattern}`)
   }
@@ -123,8 +135,10 @@ export function probeHttp(opts: HttpProbeOptions): Promise<ProbeResult> {
       resolve({ name, latencyMs: elapsed(start), ...r, ...(tls ? { tls } : {}) })
     }
     const onAbort = () => finish({ ok: false, detail: 'aborted (overall deadline reached)' })
+    // one more turn of the event loop before the verdict: after a stall of this process the
+    // answer that arrived meanwhile is read first, not counted as a timeout
     const timer = setTimeout(
-      () => finish({ ok: false, detail: `timed out after ${opts.timeoutMs} ms` }),
+      () => setImmediate(() => finish({ ok: false, detail: `timed out after ${opts.timeoutMs} ms` })),
       opts.timeoutMs,
     )
     if (opts.signal?.aborted) return onAbort()

@@ -344,6 +344,26 @@ test('a slot whose app answers 500 is critical', async () => {
   }
 })
 
+test("a dependency that does not answer: the sample api's /ready names it, the health check quotes it", async () => {
+  const redisId = await containerId(stack.projects.core, 'redis')
+  try {
+    assert.is((await q`docker pause ${redisId}`).exitCode, 0)
+    const r = await request(publicUrl(stack, '/api/ready'), { timeoutMs: 10_000 })
+    assert.is(r.status, 503)
+    assert.match(r.body, /"reason":"redis: no answer within 2500 ms"/)
+    assert.match(r.body, /"postgres":"ok"/)
+    const { code, report } = await healthCheck()
+    assert.is(code, 2)
+    assert.match(
+      byName(report, 'role_api')!.detail,
+      /^status 503, expected 200: \{"ready":false,.*redis: no answer within 2500 ms/,
+    )
+  } finally {
+    await q`docker unpause ${redisId}`
+  }
+  await waitHttp(publicUrl(stack, '/api/ready'), { timeoutMs: 30_000 })
+})
+
 test('a hung endpoint: the run still ends by its deadline', async () => {
   const api = await containerId(stack.projects.blue, 'api')
   const redisId = await containerId(stack.projects.core, 'redis')

@@ -30,6 +30,12 @@ const handler: http.RequestListener = (req, res) => {
   if (url.pathname === '/ok') {
     res.writeHead(200, { 'x-slot': 'blue', 'content-type': 'text/plain' })
     res.end('status: ready')
+  } else if (url.pathname === '/not-ready') {
+    res.writeHead(503, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ ready: false, reason: `redis: no answer within 2500 ms ${'x'.repeat(300)}` }))
+  } else if (url.pathname === '/html-error') {
+    res.writeHead(502, { 'content-type': 'text/html' })
+    res.end('<html><body><h1>502 Bad Gateway</h1></body></html>')
   } else if (url.pathname === '/fail') {
     res.writeHead(500)
     res.end('broken')
@@ -165,6 +171,15 @@ test('http: wrong status, body and header are all named', async () => {
   assert.match(r.detail, /status 500, expected 200-299/)
   assert.match(r.detail, /body does not match/)
   assert.match(r.detail, /header X-Slot: missing/)
+})
+
+test("http: a wrong status quotes the start of a JSON body (the server's reason), not an HTML page", async () => {
+  const json = await probeHttp({ url: `${httpBase}/not-ready`, expectStatus: 200, timeoutMs: 2000 })
+  assert.is(json.ok, false)
+  assert.match(json.detail, /^status 503, expected 200: \{"ready":false,"reason":"redis: no answer within 2500 ms x+…$/)
+  assert.ok(json.detail.length < 200, json.detail)
+  const html = await probeHttp({ url: `${httpBase}/html-error`, expectStatus: 200, timeoutMs: 2000 })
+  assert.is(html.detail, 'status 502, expected 200')
 })
 
 test('http: method, body and request headers are sent', async () => {

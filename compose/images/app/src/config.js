@@ -23,6 +23,8 @@ module.exports = {
   failHealth: env.FAIL_HEALTH === '1' || env.FAIL_HEALTH === 'true',
   failAfterMs: int('FAIL_AFTER_MS', 0),
   slowMs: int('SLOW_MS', 0),
+  // /ready's limit for each dependency's answer; below the probes' 3 s so a slow one is named
+  readyTimeoutMs: int('READY_TIMEOUT_MS', 2500),
   maxDelayMs: 30000,
   shutdownCapMs: int('SHUTDOWN_CAP_MS', 25000),
   cacheTtlS: int('CACHE_TTL_S', 300),

@@ -1,7 +1,7 @@
 'use strict';
 // PostgreSQL access for documents (node-pg from Debian).
 const { Pool } = require('pg');
-const { pg } = require('./config.js');
+const { pg, readyTimeoutMs } = require('./config.js');
 const log = require('./log.js');
 
 // Connections are opened before traffic arrives and kept: a slot that receives all traffic at
@@ -13,7 +13,7 @@ pool.on('error', (err) => log.warn('postgres pool error', { error: err.message }
 // Readiness has its own connection: it asks whether PostgreSQL answers, not whether one of the ten
 // request connections is free (under a saturating load the ping queued behind requests and /ready
 // said 503: a verification window then switched a healthy release back, seen in CI).
-const probe = new Pool({ ...pg, max: 1, connectionTimeoutMillis: 1500, idleTimeoutMillis: 0, statement_timeout: 1500 });
+const probe = new Pool({ ...pg, max: 1, connectionTimeoutMillis: readyTimeoutMs, idleTimeoutMillis: 0, statement_timeout: readyTimeoutMs });
 probe.on('error', (err) => log.warn('postgres readiness connection error', { error: err.message }));
 
 /** Opens every pooled connection in parallel (true when all are open; never throws). */

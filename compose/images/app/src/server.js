@@ -13,12 +13,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const failing = () => cfg.failAfterMs > 0 && Date.now() - startedAt >= cfg.failAfterMs;
 const deps = cfg.role === 'api' ? { postgres: require('./db.js'), redis: require('./cache.js') } : {};
 
+// A dependency that has not answered within cfg.readyTimeoutMs makes /ready say 503. When the
+// deadline's timer fires, the event loop gets one more turn (setImmediate runs after the I/O poll)
+// before the verdict: a process that was stalled (CPU-starved on a busy host) finds the answer
+// that arrived meanwhile, instead of blaming a dependency that answered in time.
+const deadline = (ms) => new Promise((_, reject) => setTimeout(
+  () => setImmediate(() => reject(new Error(`no answer within ${ms} ms`))), ms).unref());
+
 async function ready() {
   const checks = {};
   const reasons = [];
   await Promise.all(Object.entries(deps).map(async ([name, dep]) => {
     try {
-      await Promise.race([dep.ping(), sleep(1500).then(() => { throw new Error('timed out after 1500 ms'); })]);
+      await Promise.race([dep.ping(), deadline(cfg.readyTimeoutMs)]);
       checks[name] = 'ok';
     } catch (err) { checks[name] = 'failed'; reasons.push(`${name}: ${err.message}`); }
   }));
