@@ -7,19 +7,16 @@ import { appOf } from './manifest/app-model.ts'
 import { appHosts } from './manifest/render-hosts.ts'
 import { hostCheck, hostLine, hostsHealth, type HostRow } from './multihost-health.ts'
 import { hostRows } from './multihost.ts'
-import { multiHostOf } from './multihost-platform.ts'
+import { connectHosts } from './multihost-platform.ts'
 import { readLive } from './nginx.ts'
 import type { Paths } from './paths.ts'
 import type { CheckStatus } from './health/model.ts'
-import { writeSshFiles } from './ssh.ts'
 
 /** Every app host's row (one SSH sweep), or undefined when the manifest names no hosts. */
 export async function readHostRows(config: Config, paths: Paths): Promise<HostRow[] | undefined> {
   const m = appOf(config)
   if (!m.hosts) return undefined
-  const mh = multiHostOf(config, paths, m)
-  writeSshFiles(m.hosts, mh.ssh)
-  return hostRows(mh)
+  return hostRows(connectHosts(config, paths, m))
 }
 
 /** health-check's checks of the app hosts: host_<name> each, CRITICAL naming a host whose live containers fail. */

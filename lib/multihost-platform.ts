@@ -44,12 +44,16 @@ export function multiHostOf(config: Config, paths: Paths, m: Manifest, parallel?
   }
 }
 
+/** multiHostOf, with our ssh config and wrapper for its hosts written: ready for a call over SSH. */
+export function connectHosts(config: Config, paths: Paths, m: Manifest): MultiHost {
+  const mh = multiHostOf(config, paths, m)
+  writeSshFiles(m.hosts ?? [], mh.ssh)
+  return mh
+}
+
 /** The SSH settings of the target's app hosts, with our ssh config and wrapper written (for a one-off call). */
 export function sshOptionsFor(config: Config, paths: Paths): MultiHost['ssh'] {
-  const m = appOf(config)
-  const { ssh } = multiHostOf(config, paths, m)
-  writeSshFiles(m.hosts ?? [], ssh)
-  return ssh
+  return connectHosts(config, paths, appOf(config)).ssh
 }
 
 /** The release's images (one per image of the manifest's services) and the app hosts that lack one (or did not answer). */

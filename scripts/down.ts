@@ -9,8 +9,7 @@ import { fileStore } from '../lib/stores/file-store.ts'
 import { readState } from '../lib/state.ts'
 import { executeDown, planDown, recordDown } from '../lib/day2/down.ts'
 import { appOf } from '../lib/manifest/app-model.ts'
-import { multiHostOf } from '../lib/multihost-platform.ts'
-import { writeSshFiles } from '../lib/ssh.ts'
+import { connectHosts } from '../lib/multihost-platform.ts'
 
 await runScript(
   {
@@ -41,8 +40,7 @@ await runScript(
         try {
           // with hosts (#16): the slots on every app host and the accessories the app hosts run, over SSH
           const m = appOf(config)
-          const hosts = m.hosts && !ctx.common.dryRun ? multiHostOf(config, paths, m) : undefined
-          if (hosts) writeSshFiles(m.hosts ?? [], hosts.ssh)
+          const hosts = m.hosts && !ctx.common.dryRun ? connectHosts(config, paths, m) : undefined
           const stopped = await executeDown(sh, plan, hosts)
           if (!ctx.common.dryRun) {
             store.update((s) => recordDown(s, volumes))

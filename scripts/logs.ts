@@ -7,7 +7,7 @@ import { InterruptedError, UsageError } from '../lib/errors.ts'
 import { run } from '../lib/gateway.ts'
 import { readLive } from '../lib/nginx.ts'
 import { readState } from '../lib/state.ts'
-import { formatLine, lineSplitter, planLogs } from '../lib/day2/logs.ts'
+import { formatLine, type HostLogs, lineSplitter, planLogs } from '../lib/day2/logs.ts'
 import { runOnHost } from '../lib/ssh.ts'
 import { sshOptionsFor } from '../lib/multihost-platform.ts'
 
@@ -76,45 +76,50 @@ await runScript(
     const action = `read the logs of ${plan.services.join(', ')} (${plan.source})`
     const timeout = plan.follow ? { timeoutMs: FOLLOW_MS } : {}
     // here, or on each app host over SSH at once (--follow streams every host side by side)
-    const reads = plan.hosts
-      ? plan.hosts.map((h) => ({ where: h.host.name, label: h.label, args: h.args, host: h.host }))
-      : [{ where: '', label: plan.source, args: plan.args, host: undefined }]
+    const reads: Array<Omit<HostLogs, 'host'> & { host?: HostLogs['host'] }> = plan.hosts ?? [
+      { label: plan.source, args: plan.args },
+    ]
     const ssh = plan.hosts ? sshOptionsFor(config, paths) : undefined
     const failures = await Promise.all(
       reads.map(async (x) => {
         const out = splitter(x.label)
         const o = { changes: false, nothrow: true, onStdout: (c: string) => out.push(c), ...timeout }
+        const where = x.host ? `${x.host.name}: ` : ''
         try {
           const r =
             x.host && ssh
-              ? await runOnHost(x.host, 'docker', x.args, { ...o, ssh, tries: 1, action: `${action} on ${x.where}` })
+              ? await runOnHost(x.host, 'docker', x.args, {
+                  ...o,
+                  ssh,
+                  tries: 1,
+                  action: `${action} on ${x.host.name}`,
+                })
               : await run('docker', x.args, { ...o, env: plan.env, action })
-          return r.ok
-            ? null
-            : `${x.where ? `${x.where}: ` : ''}${r.stderr.trim().split('\n').pop() || `docker exited ${r.code}`}`
+          return r.ok ? null : `${where}${r.stderr.trim().split('\n').pop() || `docker exited ${r.code}`}`
         } catch (e) {
           // an interrupt (how --follow ends: exit 130) and a local failure end the script as they are
           if (!x.host || e instanceof InterruptedError) throw e
-          return `${x.where}: ${(e as Error).message.split('\n')[0]}`
+          return `${where}${(e as Error).message.split('\n')[0]}`
         } finally {
           out.end()
         }
       }),
     )
     const failed = failures.filter((f): f is string => f !== null)
-    if (failed.length) {
-      ui.error(`Can't read the logs: ${ui.mask(failed.join('; '))}`)
-      return EXIT.FAILED
-    }
+    const error = failed.length ? `Can't read the logs: ${ui.mask(failed.join('; '))}` : undefined
     const hosts = plan.hosts?.map((h) => h.host.name)
+    // with --json, a host that can't be read still leaves the others' lines in the document
     ui.result({
-      ok: true,
+      ok: !error,
+      ...(error ? { exitCode: EXIT.FAILED, error } : {}),
       source: plan.source,
       version: plan.version,
       services: plan.services,
       ...(hosts ? { hosts } : {}),
       lines,
     })
-    return EXIT.OK
+    if (!error) return EXIT.OK
+    ui.error(error)
+    return EXIT.FAILED
   },
 )

@@ -8,7 +8,7 @@ import { appOf, appServiceNames } from '../manifest/app-model.ts'
 import { UsageError } from '../errors.ts'
 import type { DeployState, Slot } from '../model.ts'
 import { appHosts, hostInstances } from '../manifest/render-hosts.ts'
-import type { ManifestHost } from '../manifest/types.ts'
+import type { Manifest, ManifestHost } from '../manifest/types.ts'
 
 export type LogsRequest = {
   service?: string
@@ -80,9 +80,10 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
     }
   }
   const service = req.service
-  const app = appServiceNames(appOf(config))
+  const m = appOf(config)
+  const app = appServiceNames(m)
   // the core here, and the accessories the manifest puts on app hosts
-  const core = [...coreServices(config), ...(appOf(config).hosts ?? []).flatMap((h) => h.accessories)]
+  const core = [...coreServices(config), ...(m.hosts ?? []).flatMap((h) => h.accessories)]
   const accessory = service !== undefined && core.includes(service)
   if (service !== undefined && !accessory && !app.includes(service))
     throw new UsageError(
@@ -108,7 +109,6 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
     ...(req.follow ? ['--follow'] : []),
   ]
   const plan = { source, version, services, env: t.env, follow: !!req.follow, grep }
-  const m = appOf(config)
   const onHosts = m.hosts ? hostLogs(m, source, services, options) : []
   if (onHosts.length) return { ...plan, args: [], hosts: onHosts }
   return { ...plan, args: composeArgs(t, 'logs', ...options, ...services) }
@@ -118,12 +118,7 @@ export function planLogs(config: Config, req: LogsRequest, state: DeployState, l
  * Where the logs are on the app hosts: a slot's services on each host that runs some (its compose services are
  * the instances, web-1, web-2…), an accessory on the host the manifest puts it on. Empty: read them here.
  */
-function hostLogs(
-  m: ReturnType<typeof appOf>,
-  source: LogsPlan['source'],
-  services: string[],
-  options: string[],
-): HostLogs[] {
+function hostLogs(m: Manifest, source: LogsPlan['source'], services: string[], options: string[]): HostLogs[] {
   const logs = (host: ManifestHost, project: string, names: string[]): HostLogs => ({
     host,
     label: `${source}@${host.name}`,

@@ -7,7 +7,8 @@
 // both hosts serving; host-2's dockerd stopped before a create or deploy-production: refused (exit 2) naming
 // it, nothing changed;
 // host-2 failing while the candidate starts: aborted (exit 1) naming it, removed everywhere, nothing switched;
-// host-2 down after the switch: health-check CRITICAL naming it, status one row per host.
+// host-2 down after the switch: health-check CRITICAL naming it, status one row per host, logs.ts
+// host-1's lines and host-2 named (exit 1).
 // Prefix dmst-hosts, namespaces dmsh-1..2, 172.29.50.0/24, ports 35xxx (the lane runs its files one by one).
 import fs from 'node:fs'
 import path from 'node:path'
@@ -211,6 +212,21 @@ test("after the switch, host-2's dockerd stopped: health-check CRITICAL naming h
     const text = await script(t, 'status', [])
     assert.match(text.stdout, /host-2 +172\.29\.50\.12 +UNREACHABLE/)
     assert.match(text.stdout, /CRITICAL: host-2 \(172\.29\.50\.12\): unreachable/)
+    // logs.ts: host-1's lines, then host-2 named (exit 1); with --json the same in one document
+    const logs = await script(t, 'logs', ['--tail', '20'])
+    assert.is(logs.code, 1, logs.stderr)
+    assert.match(logs.stdout, /^web-1 green@host-1 \| /m)
+    assert.not.match(logs.stdout, /@host-2/)
+    assert.match(logs.stderr, /Can't read the logs: host-2: .*docker daemon/i)
+    const lj = await script(t, 'logs', ['--tail', '20', '--json'])
+    assert.is(lj.code, 1, lj.stderr)
+    const ldoc = JSON.parse(lj.stdout) as { ok: boolean; exitCode: number; error: string; lines: string[] }
+    assert.equal([ldoc.ok, ldoc.exitCode], [false, 1])
+    assert.match(ldoc.error, /^Can't read the logs: host-2: /)
+    assert.ok(
+      ldoc.lines.some((l) => /^web-1 green@host-1 \| /.test(l)),
+      `host-1's lines are kept: ${ldoc.lines.join('\n')}`,
+    )
     await waitServed('green', V1)
   } finally {
     await startDockerd(g.hosts[1]!)
