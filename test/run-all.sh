@@ -34,6 +34,16 @@ if [ "${DMS_TEST_SETUP:-1}" != "0" ]; then
   fi
 fi
 
+# The suites listen on ports up to 38999, and Linux hands out ports from 32768 up to outgoing
+# connections (ip_local_port_range): a load test's or SSH's connection that happens to take, say,
+# 35443 makes nginx's bind to it fail (seen once: the balancer of hosts-multi never listened).
+# Reserving 33000-38999 keeps them out of the ephemeral pool; listening on them is unaffected.
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ] && ! grep -q '33000-38999' "$reserved"; then
+  current=$(cat "$reserved")
+  echo "${current:+$current,}33000-38999" > "$reserved" && echo "ports 33000-38999 reserved (net.ipv4.ip_local_reserved_ports)"
+fi
+
 echo "== lint (biome check: formatting and lint rules)"
 if npx biome check .; then passed=$((passed + 1)); echo "lint: ok"; else failed=$((failed + 1)); broken+=("lint"); fi
 

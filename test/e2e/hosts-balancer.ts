@@ -81,6 +81,15 @@ export async function startBalancer(m: Manifest): Promise<void> {
   ].flatMap(([from, to]) => ['-v', `${from}:${to}:ro`])
   const r = await docker(['run', '-d', '--name', NGINX, '--network', 'host', ...mounts, 'dms/nginx:local'])
   if (!r.ok) throw new Error(`nginx did not start: ${r.stderr}`)
+  // listening, or why not: an nginx that exits (a port taken, a refused configuration) says so here
+  await waitFor('the balancer to listen', async () => {
+    const state = await docker(['inspect', '-f', '{{.State.Status}}', NGINX])
+    if (state.stdout.trim() !== 'running') {
+      const logs = await docker(['logs', '--tail', '20', NGINX])
+      throw new Error(`the balancer's nginx is ${state.stdout.trim() || 'gone'}: ${logs.stdout}${logs.stderr}`)
+    }
+    return (await request(publicUrl('/'), { timeoutMs: 2000 }).catch(() => undefined)) ? true : undefined
+  })
 }
 
 export async function removeBalancer(): Promise<void> {
