@@ -24,6 +24,9 @@ export type LoadOptions = {
   postRatio?: number
   /** GET paths, picked round-robin */
   paths?: string[]
+  /** a steady pace: at most this many requests per second over all connections (request i is not sent
+   * before i/rate s); unset, every connection sends its next request as soon as the last one is answered */
+  rate?: number
   signal?: AbortSignal
 }
 
@@ -101,8 +104,16 @@ export function startLoad(o: LoadOptions): LoadRun {
       })
       req.end(body)
     })
+  const paced = (i: number) => {
+    const wait = o.rate ? t0 + (i * 1000) / o.rate - performance.now() : 0
+    return wait > 0 ? new Promise((r) => setTimeout(r, wait)) : undefined
+  }
   const worker = async () => {
-    while (!stopped && !o.signal?.aborted && performance.now() < deadline && issued < max) await one(issued++)
+    while (!stopped && !o.signal?.aborted && performance.now() < deadline && issued < max) {
+      const i = issued++
+      await paced(i)
+      await one(i)
+    }
   }
   const done = Promise.all(Array.from({ length: o.connections ?? 50 }, worker)).then(() => {
     agent.destroy()

@@ -111,8 +111,9 @@ async function rollout(version: string, dir: string): Promise<number> {
   return Math.round(performance.now() - s)
 }
 
-/** Brings the peer up, runs `runs` rollouts under 50 keep-alive connections, removes it. */
-export async function runPeer(runs: number): Promise<PeerResult> {
+/** Brings the peer up, runs `runs` rollouts under 50 keep-alive connections (at `rate` req/s, or as fast as
+ * they are answered), removes it. */
+export async function runPeer(runs: number, rate?: number): Promise<PeerResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dms-bench-peer-'))
   const env = { ...process.env, PEER_VERSION: VERSIONS[0] } as Record<string, string>
   const down = () => sh`docker compose -f ${dir}/compose.yml -p ${PROJECT} down --volumes --timeout 5`
@@ -131,7 +132,13 @@ export async function runPeer(runs: number): Promise<PeerResult> {
       $({ quiet: true, nothrow: true, env })`docker compose -f ${dir}/compose.yml -p ${PROJECT} up -d --wait`,
       'start',
     )
-    const load = startLoad({ url: `https://127.0.0.1:${PORT}`, connections: 50, durationMs: 30 * 60_000, paths: ['/'] })
+    const load = startLoad({
+      url: `https://127.0.0.1:${PORT}`,
+      connections: 50,
+      rate,
+      durationMs: 30 * 60_000,
+      paths: ['/'],
+    })
     while (load.records.length < 200) await new Promise((r) => setTimeout(r, 50))
     const ms: number[] = []
     for (let i = 0; i < runs; i++) ms.push(await rollout(VERSIONS[(i + 1) % 2]!, dir))

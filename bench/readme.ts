@@ -11,7 +11,8 @@ export type BenchBlock = {
   loadAvg: string
   runs: number
   table: string[]
-  load: { requests: number; failed: number; rps: number; p50: number; p99: number }
+  /** each load the figures were measured under, with what it carried */
+  loads: { name: string; requests: number; failed: number; rps: number; p50: number; p99: number }[]
 }
 
 /** The markdown of one run: what was measured where, the table, the load it ran under. */
@@ -19,8 +20,10 @@ export function benchBlock(b: BenchBlock): string {
   return [
     `**Measured ${b.date.slice(0, 10)}** (${b.date.slice(11, 16)} UTC) by \`npm run bench\` on ${b.machine},`,
     `${b.runs} runs per figure; load average at the end ${b.loadAvg.split(' ').slice(0, 3).join(' ')}.`,
-    `Under the bench's load throughout: ${b.load.requests.toLocaleString('en')} requests, **${b.load.failed} failed**,`,
-    `${b.load.rps} req/s, p50 ${b.load.p50} ms, p99 ${b.load.p99} ms.`,
+    ...b.loads.map(
+      (l) =>
+        `Under the ${l.name} load: ${l.requests.toLocaleString('en')} requests, **${l.failed} failed**, ${l.rps} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms.`,
+    ),
     '',
     ...b.table,
   ].join('\n')

@@ -1,15 +1,16 @@
-// npm run bench: the #19 figures on the real stack, each the median and spread of five runs, all under the
-// same keep-alive load with its failed-request count: release switch-over, warm rollback as typed,
-// health-check, deploy-production with a 5 s window, and script start-up; and the peer (bench/peer.ts), the
-// docker-rollout method on one service under a load of the same shape. Prints the table and writes
-// docs/bench/results.json, docs/bench/switch.svg (requests by slot) and docs/bench/timeline.svg, and
-// regenerates the README's figures (the block between its bench markers, bench/readme.ts).
+// npm run bench: the #19 figures on the real stack, each the median and spread of five runs, under two
+// keep-alive loads with their failed-request counts (a steady pace, then as fast as the stack answers):
+// release switch-over, warm rollback as typed, health-check, deploy-production with a 5 s window, and
+// script start-up; and the peer (bench/peer.ts), the docker-rollout method on one service under loads of
+// the same shape. Prints the table and writes docs/bench/results.json, docs/bench/switch.svg (requests by
+// slot), docs/bench/timeline.svg (the median switch-over under the steady load) and
+// timeline-flat-out.svg, and regenerates the README's figures (the block between its bench markers).
 import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { $ } from 'zx'
-import { startLoad, summarize } from './load.ts'
-import { figure, showFigure, TABLE_HEAD, tableRow, type Figure } from './stats.ts'
+import { startLoad, summarize, type LoadRecord, type LoadSummary } from './load.ts'
+import { figure, showFigure, tableHead, tableRow, type Cell } from './stats.ts'
 import { switchChart, type ChartEvent } from './svg.ts'
 import { timelineChart, timelineRows } from './timeline-svg.ts'
 import { benchBlock, spliceReadme } from './readme.ts'
@@ -22,6 +23,12 @@ import { ROOT } from '../test/helpers/run.ts'
 
 const PREFIX = 'dmst-bench'
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+/** the steady load's pace over its 50 connections, requests per second */
+const RATE = Number(process.env.BENCH_RATE ?? 100)
+const LOADS = [
+  { name: 'steady', rate: RATE as number | undefined, says: `a steady ${RATE} req/s` },
+  { name: 'flat-out', rate: undefined, says: 'each connection sending as soon as it is answered' },
+]
 const t = toolkitTarget(PREFIX, '172.29.40', 25, {
   VERIFY_WINDOW: '5s',
   SWITCH_MAX_P95_MS: '20000',
@@ -66,6 +73,132 @@ const otherVersion = () => {
   return s.live && s.slots[s.live]?.version === '1.0.0' ? '2.0.0' : '1.0.0'
 }
 
+type SwitchRun = { create: TimelineEntry[]; createMs: number; switch: TimelineEntry[]; total: number }
+type Pass = {
+  /** figure name → its runs (ms) */
+  runs: Record<string, number[]>
+  /** figure name → the failed requests of its phase */
+  failed: Record<string, number>
+  timelines: SwitchRun[]
+  records: LoadRecord[]
+  events: ChartEvent[]
+  all: LoadSummary
+  peer: Awaited<ReturnType<typeof runPeer>>
+}
+
+/** Every figure, RUNS times, under one load (at `rate` req/s over 50 keep-alive connections, or flat out). */
+async function measure(rate: number | undefined): Promise<Pass> {
+  const load = startLoad({
+    url: `https://127.0.0.1:${t.config.ports.https}`,
+    connections: 50,
+    rate,
+    durationMs: 60 * 60_000,
+    postRatio: 0.1,
+  })
+  const at = () => performance.now() - load.t0
+  while (load.records.length < 200) await new Promise((r) => setTimeout(r, 50))
+  const events: ChartEvent[] = []
+  const phases: Record<string, [number, number]> = {}
+  const runs: Record<string, number[]> = {}
+  const phaseOf: Record<string, string> = {}
+  const add = (ph: string, name: string, ms: number) => {
+    phaseOf[name] = ph
+    runs[name] = [...(runs[name] ?? []), ms]
+  }
+  const phase = async (name: string, fn: () => Promise<void>) => {
+    const s = at()
+    events.push({ at: s, label: name })
+    await fn()
+    phases[name] = [s, at()]
+  }
+
+  // 1. release switch-over: create --replace in the idle slot, then switch with a 1 s verification
+  const timelines: SwitchRun[] = []
+  await phase('switch-over', async () => {
+    for (let i = 0; i < RUNS; i++) {
+      const c = await timed('create-green-environment', ['--version', otherVersion(), '--replace', '--yes'])
+      const s = await timed('switch-to-green', ['--yes', '--verify', '1s'])
+      add('switch-over', 'switch-over', c.ms + s.ms)
+      add('switch-over', 'create', c.ms)
+      add('switch-over', 'switch', s.ms)
+      timelines.push({ create: c.timeline, createMs: c.ms, switch: s.timeline, total: c.ms + s.ms })
+    }
+  })
+  // 2. warm rollback as typed (npx and zx start-up included), and as cron runs it
+  await phase('rollbacks', async () => {
+    for (let i = 0; i < RUNS; i++) {
+      add('rollbacks', 'rollback-npx', await typed(['npx', 'zx', 'scripts/rollback-production.ts', '--yes']))
+      add(
+        'rollbacks',
+        'rollback-node',
+        await typed(['node', '--import', 'tsx', 'scripts/rollback-production.ts', '--yes']),
+      )
+    }
+  })
+  // 3. health-check of the healthy stack
+  await phase('health-checks', async () => {
+    for (let i = 0; i < RUNS; i++) {
+      add('health-checks', 'health-npx', await typed(['npx', 'zx', 'scripts/health-check.ts', '--json']))
+      add('health-checks', 'health-node', await typed(['node', '--import', 'tsx', 'scripts/health-check.ts', '--json']))
+    }
+  })
+  // 4. deploy-production with a 5 s verification window
+  await phase('deploys', async () => {
+    for (let i = 0; i < RUNS; i++)
+      add('deploys', 'deploy', (await timed('deploy-production', ['--version', otherVersion(), '--yes'])).ms)
+  })
+  // 5. start-up alone: --help
+  await phase('start-up', async () => {
+    for (const s of HELP)
+      for (let i = 0; i < RUNS; i++)
+        add('start-up', `help-${s}`, await typed(['npx', 'zx', `scripts/${s}.ts`, '--help']))
+  })
+  load.stop()
+  const records = await load.done
+  const failed = Object.fromEntries(
+    Object.entries(phaseOf).map(([name, ph]) => [name, summarize(records, phases[ph]).failed]),
+  )
+  // 6. the peer, after the toolkit's load has stopped, under its own load of the same shape
+  say(`The peer: ${RUNS} rollouts the docker-rollout way under 50 keep-alive connections…`)
+  const peer = await runPeer(RUNS, rate)
+  runs.peer = peer.ms
+  failed.peer = peer.failed
+  return { runs, failed, timelines, records, events, all: summarize(records), peer }
+}
+
+const HELP = ['rollback-production', 'health-check', 'deploy-production']
+/** the table's rows: what, the figure's name in a Pass, target (ms) */
+const ROWS: [string, string, number][] = [
+  ['release switch-over: create --replace + switch --verify 1s (4 services)', 'switch-over', 5000],
+  ['  of which create-green-environment --replace', 'create', 5000],
+  ['  of which switch-to-green --verify 1s', 'switch', 5000],
+  ['warm rollback, `npx zx scripts/rollback-production.ts --yes`', 'rollback-npx', 1000],
+  ['warm rollback, `node --import tsx scripts/rollback-production.ts --yes`', 'rollback-node', 1000],
+  ['health-check, healthy, `npx zx scripts/health-check.ts --json`', 'health-npx', 1000],
+  ['health-check, healthy, `node --import tsx … --json`', 'health-node', 1000],
+  ['deploy-production, images present, 5 s verification window', 'deploy', 12_000],
+  ...HELP.map((s) => [`start-up: \`npx zx scripts/${s}.ts --help\``, `help-${s}`, 1000] as [string, string, number]),
+  [
+    'peer: scale to 2, Docker healthy, remove the old (docker-rollout method), 1 pyshop service, nginx by Docker DNS',
+    'peer',
+    5000,
+  ],
+]
+
+/** the median run of a pass's switch-overs */
+const medianRun = (p: Pass) => [...p.timelines].sort((a, b) => a.total - b.total)[Math.floor(p.timelines.length / 2)]!
+
+function timelineSvg(run: SwitchRun, load: string): string {
+  const rows = [...timelineRows(run.create, 0, 'create: '), ...timelineRows(run.switch, run.createMs, 'switch: ')]
+  const marks = run.create
+    .filter((e) => e.service)
+    .map((e) => ({ label: `${e.service}: ${e.name}`, start: e.start, end: e.end, ok: e.ok, service: e.service! }))
+  return timelineChart(rows, {
+    title: `Release switch-over under the ${load} load, median of ${RUNS} runs (${showFigure(figure([run.total]))}): create, then switch`,
+    marks,
+  })
+}
+
 try {
   say(`Preparing: images, a clean target, two deploys (not timed)… (${RUNS} runs per figure)`)
   await removeProjects(PREFIX)
@@ -85,175 +218,73 @@ try {
   }
   await timed('deploy-production', ['--version', '2.0.0', '--yes'])
 
-  const load = startLoad({
-    url: `https://127.0.0.1:${t.config.ports.https}`,
-    connections: 50,
-    durationMs: 60 * 60_000,
-    postRatio: 0.1,
-  })
-  const at = () => performance.now() - load.t0
-  while (load.records.length < 200) await new Promise((r) => setTimeout(r, 50))
-  const events: ChartEvent[] = []
-  const phases: Record<string, [number, number]> = {}
-  const phase = async (name: string, fn: () => Promise<void>) => {
-    const s = at()
-    events.push({ at: s, label: name })
-    await fn()
-    phases[name] = [s, at()]
+  const passes: Pass[] = []
+  for (const l of LOADS) {
+    say(`Under the ${l.name} load (50 keep-alive connections, ${l.says})…`)
+    passes.push(await measure(l.rate))
   }
-
-  // 1. release switch-over: create --replace in the idle slot, then switch with a 1 s verification
-  const switchOver: number[] = []
-  const createMs: number[] = []
-  const switchMs: number[] = []
-  const timelines: { create: TimelineEntry[]; createMs: number; switch: TimelineEntry[]; total: number }[] = []
-  await phase('switch-over', async () => {
-    for (let i = 0; i < RUNS; i++) {
-      const c = await timed('create-green-environment', ['--version', otherVersion(), '--replace', '--yes'])
-      const s = await timed('switch-to-green', ['--yes', '--verify', '1s'])
-      createMs.push(c.ms)
-      switchMs.push(s.ms)
-      switchOver.push(c.ms + s.ms)
-      timelines.push({ create: c.timeline, createMs: c.ms, switch: s.timeline, total: c.ms + s.ms })
-    }
-  })
-  // 2. warm rollback as typed (npx and zx start-up included), and as cron runs it
-  const rollbackNpx: number[] = []
-  const rollbackNode: number[] = []
-  await phase('rollbacks', async () => {
-    for (let i = 0; i < RUNS; i++) {
-      rollbackNpx.push(await typed(['npx', 'zx', 'scripts/rollback-production.ts', '--yes']))
-      rollbackNode.push(await typed(['node', '--import', 'tsx', 'scripts/rollback-production.ts', '--yes']))
-    }
-  })
-  // 3. health-check of the healthy stack
-  const healthNpx: number[] = []
-  const healthNode: number[] = []
-  await phase('health-checks', async () => {
-    for (let i = 0; i < RUNS; i++) {
-      healthNpx.push(await typed(['npx', 'zx', 'scripts/health-check.ts', '--json']))
-      healthNode.push(await typed(['node', '--import', 'tsx', 'scripts/health-check.ts', '--json']))
-    }
-  })
-  // 4. deploy-production with a 5 s verification window
-  const deploys: number[] = []
-  await phase('deploys', async () => {
-    for (let i = 0; i < RUNS; i++)
-      deploys.push((await timed('deploy-production', ['--version', otherVersion(), '--yes'])).ms)
-  })
-  // 5. start-up alone: --help
-  const help: Record<string, number[]> = {}
-  await phase('start-up', async () => {
-    for (const s of ['rollback-production', 'health-check', 'deploy-production']) {
-      help[s] = []
-      for (let i = 0; i < RUNS; i++) help[s]!.push(await typed(['npx', 'zx', `scripts/${s}.ts`, '--help']))
-    }
-  })
-  load.stop()
-  const records = await load.done
-  const failedIn = (name: string) => summarize(records, phases[name]).failed
-  const all = summarize(records)
-  // 6. the peer, after the toolkit's load has stopped, under its own load of the same shape
-  say(`The peer: ${RUNS} rollouts the docker-rollout way under 50 keep-alive connections…`)
-  const peer = await runPeer(RUNS)
-
-  /** what, figure, target (ms), and the phase whose failed requests it shows (or the count itself) */
-  const rows: [string, Figure, number, string | number][] = [
-    [
-      'release switch-over: create --replace + switch --verify 1s (4 services)',
-      figure(switchOver),
-      5000,
-      'switch-over',
-    ],
-    ['  of which create-green-environment --replace', figure(createMs), 5000, 'switch-over'],
-    ['  of which switch-to-green --verify 1s', figure(switchMs), 5000, 'switch-over'],
-    ['warm rollback, `npx zx scripts/rollback-production.ts --yes`', figure(rollbackNpx), 1000, 'rollbacks'],
-    [
-      'warm rollback, `node --import tsx scripts/rollback-production.ts --yes`',
-      figure(rollbackNode),
-      1000,
-      'rollbacks',
-    ],
-    ['health-check, healthy, `npx zx scripts/health-check.ts --json`', figure(healthNpx), 1000, 'health-checks'],
-    ['health-check, healthy, `node --import tsx … --json`', figure(healthNode), 1000, 'health-checks'],
-    ['deploy-production, images present, 5 s verification window', figure(deploys), 12_000, 'deploys'],
-    ...Object.entries(help).map(
-      ([s, r]) =>
-        [`start-up: \`npx zx scripts/${s}.ts --help\``, figure(r), 1000, 'start-up'] as [
-          string,
-          Figure,
-          number,
-          string,
-        ],
-    ),
-    [
-      'peer: scale to 2, Docker healthy, remove the old (docker-rollout method), 1 pyshop service, nginx by Docker DNS',
-      figure(peer.ms),
-      5000,
-      peer.failed,
-    ],
-  ]
   const table = [
-    ...TABLE_HEAD,
-    ...rows.map(([what, f, target, ph]) => tableRow(what, f, target, typeof ph === 'number' ? ph : failedIn(ph))),
+    ...tableHead(LOADS.map((l) => l.name)),
+    ...ROWS.map(([what, name, target]) =>
+      tableRow(
+        what,
+        target,
+        passes.map((p): Cell => ({ f: figure(p.runs[name]!), failed: p.failed[name]! })),
+      ),
+    ),
   ]
-
-  // the timeline chart: the median switch-over run, create then switch on one axis
-  const sorted = [...timelines].sort((a, b) => a.total - b.total)
-  const median = sorted[Math.floor(sorted.length / 2)]!
-  const chartRows = [
-    ...timelineRows(median.create, 0, 'create: '),
-    ...timelineRows(median.switch, median.createMs, 'switch: '),
-  ]
-  const marks = median.create
-    .filter((e) => e.service)
-    .map((e) => ({ label: `${e.service}: ${e.name}`, start: e.start, end: e.end, ok: e.ok, service: e.service! }))
 
   fs.mkdirSync(out, { recursive: true })
   const machine = `${(await $`nproc`.quiet()).stdout.trim()} cores, ${(await $`uname -sr`.quiet()).stdout.trim()}`
   const loadAvg = (await $`cat /proc/loadavg`.quiet()).stdout.trim()
+  const loads = LOADS.map((l, i) => {
+    const a = passes[i]!.all
+    return { name: l.name, requests: a.requests, failed: a.failed, rps: a.rps, p50: a.p50, p99: a.p99 }
+  })
   const results = {
     machine,
     loadAvgAtEnd: loadAvg,
     date: new Date().toISOString(),
     runs: RUNS,
-    load: { connections: 50, requests: all.requests, failed: all.failed, rps: all.rps, p50Ms: all.p50, p99Ms: all.p99 },
-    failedByPhase: Object.fromEntries(Object.keys(phases).map((p) => [p, failedIn(p)])),
-    peer,
-    figures: Object.fromEntries(rows.map(([what, f]) => [what.trim(), f])),
-    medianSwitchOverTimeline: { create: median.create, createMs: median.createMs, switch: median.switch },
+    loads: LOADS.map((l, i) => ({
+      ...loads[i]!,
+      connections: 50,
+      pace: l.rate ?? 'flat out',
+      figures: Object.fromEntries(ROWS.map(([what, name]) => [what.trim(), figure(passes[i]!.runs[name]!)])),
+      failedByFigure: passes[i]!.failed,
+      peer: passes[i]!.peer,
+      medianSwitchOverTimeline: medianRun(passes[i]!),
+    })),
   }
   fs.writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
+  // requests by slot through every phase: the flat-out pass, where a failure would be likeliest
+  const flat = passes.at(-1)!
   fs.writeFileSync(
     path.join(out, 'switch.svg'),
-    switchChart(records, events, { title: 'Requests/s by slot, 50 keep-alive connections, through every bench phase' }),
-  )
-  fs.writeFileSync(
-    path.join(out, 'timeline.svg'),
-    timelineChart(chartRows, {
-      title: `Release switch-over, median of ${RUNS} runs (${showFigure(figure([median.total]))}): create, then switch`,
-      marks,
+    switchChart(flat.records, flat.events, {
+      title: 'Requests/s by slot, 50 keep-alive connections flat out, through every bench phase',
     }),
   )
+  fs.writeFileSync(path.join(out, 'timeline.svg'), timelineSvg(medianRun(passes[0]!), LOADS[0]!.name))
+  fs.writeFileSync(path.join(out, 'timeline-flat-out.svg'), timelineSvg(medianRun(flat), LOADS.at(-1)!.name))
   // the README's figures are this run's: the block between its bench markers is regenerated
   const readmeFile = path.join(ROOT, 'README.md')
-  const block = benchBlock({
-    date: results.date,
-    machine,
-    loadAvg,
-    runs: RUNS,
-    table,
-    load: { requests: all.requests, failed: all.failed, rps: all.rps, p50: all.p50, p99: all.p99 },
-  })
+  const block = benchBlock({ date: results.date, machine, loadAvg, runs: RUNS, table, loads })
   fs.writeFileSync(readmeFile, spliceReadme(fs.readFileSync(readmeFile, 'utf8'), block))
   say('')
   for (const l of table) say(l)
   say('')
-  say(`load: ${all.requests} requests, ${all.failed} failed, ${all.rps} req/s, p50 ${all.p50} ms, p99 ${all.p99} ms`)
-  say(`peer's load: ${peer.requests} requests, ${peer.failed} failed (${peer.firstErrors.join('; ') || 'none'})`)
+  for (const l of loads)
+    say(`${l.name} load: ${l.requests} requests, ${l.failed} failed, ${l.rps} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms`)
+  for (const [i, p] of passes.entries())
+    say(
+      `peer's ${LOADS[i]!.name} load: ${p.peer.requests} requests, ${p.peer.failed} failed (${p.peer.firstErrors.join('; ') || 'none'})`,
+    )
   say(`machine: ${machine}; load average at the end: ${loadAvg}`)
-  say(`wrote ${path.relative(ROOT, out)}/results.json, switch.svg and timeline.svg, and the README's figures`)
-  if (all.failed > 0) process.exitCode = 1
+  say(
+    `wrote ${path.relative(ROOT, out)}/results.json, switch.svg, timeline.svg and timeline-flat-out.svg, and the README's figures`,
+  )
+  if (loads.some((l) => l.failed > 0)) process.exitCode = 1
 } finally {
   await removeProjects(PREFIX)
 }

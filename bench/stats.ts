@@ -18,13 +18,19 @@ export function showFigure(f: Figure): string {
   return `${sec(f.median)} s (${sec(f.min)}–${sec(f.max)})`
 }
 
-/** A markdown table row: what, median and spread, target, met or not. */
-export function tableRow(what: string, f: Figure, targetMs: number, failed: number): string {
-  const met = f.median < targetMs ? 'yes' : 'no'
-  return `| ${what} | ${showFigure(f)} | ${f.runs.length} | < ${targetMs / 1000} s | ${met} | ${failed} |`
+/** One figure under one load: its median and spread, and the failed requests of its phase. */
+export type Cell = { f: Figure; failed: number }
+
+/** A markdown table row: what, its target, then for each load the median and spread, met or not, failed requests. */
+export function tableRow(what: string, targetMs: number, cells: readonly Cell[]): string {
+  const under = cells.map(({ f, failed }) => `${showFigure(f)} | ${f.median < targetMs ? 'yes' : 'no'} | ${failed}`)
+  return `| ${what} | < ${targetMs / 1000} s | ${under.join(' | ')} |`
 }
 
-export const TABLE_HEAD = [
-  '| figure | median (min–max) | runs | target | met | failed requests |',
-  '| --- | --- | --- | --- | --- | --- |',
-]
+/** The table's head for these loads: each has its median, met and failed columns. */
+export function tableHead(loads: readonly string[]): string[] {
+  return [
+    `| figure | target | ${loads.map((l) => `${l}: median (min–max) | met | failed`).join(' | ')} |`,
+    `| --- | --- | ${loads.map(() => '--- | --- | ---').join(' | ')} |`,
+  ]
+}

@@ -2,7 +2,7 @@
 // rows and SVG (bench/timeline-svg.ts).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { figure, showFigure, tableRow } from '../../bench/stats.ts'
+import { figure, showFigure, tableHead, tableRow } from '../../bench/stats.ts'
 import { timelineChart, timelineRows } from '../../bench/timeline-svg.ts'
 import { END, START, benchBlock, spliceReadme } from '../../bench/readme.ts'
 import { summarize, type LoadRecord } from '../../bench/load.ts'
@@ -22,8 +22,29 @@ test('figure: median of an odd and an even count, min and max, the runs kept in 
 test('showFigure and tableRow: seconds with the spread, target met or not, failed requests', () => {
   const f = figure([1200, 900, 1000, 1100, 1500])
   assert.is(showFigure(f), '1.10 s (0.90–1.50)')
-  assert.is(tableRow('rollback', f, 1000, 0), '| rollback | 1.10 s (0.90–1.50) | 5 | < 1 s | no | 0 |')
-  assert.match(tableRow('switch', f, 5000, 2), /\| yes \| 2 \|$/)
+  const g = figure([700, 800, 900])
+  assert.is(
+    tableRow('rollback', 1000, [
+      { f, failed: 0 },
+      { f: g, failed: 3 },
+    ]),
+    '| rollback | < 1 s | 1.10 s (0.90–1.50) | no | 0 | 0.80 s (0.70–0.90) | yes | 3 |',
+  )
+  assert.match(tableRow('switch', 5000, [{ f, failed: 2 }]), /\| yes \| 2 \|$/)
+})
+
+test('tableHead: a median, met and failed column per load, and a separator of the same width', () => {
+  const [head, sep] = tableHead(['steady', 'flat-out'])
+  assert.is(
+    head,
+    '| figure | target | steady: median (min–max) | met | failed | flat-out: median (min–max) | met | failed |',
+  )
+  assert.is(sep!.split('|').length, head!.split('|').length)
+  const row = tableRow('x', 1000, [
+    { f: figure([1]), failed: 0 },
+    { f: figure([2]), failed: 0 },
+  ])
+  assert.is(row.split('|').length, head!.split('|').length, 'a row has as many cells as the head')
 })
 
 const entries: TimelineEntry[] = [
@@ -65,11 +86,15 @@ test('the README block: replaced between its markers only; refused without them'
     loadAvg: '1.50 1.20 0.90 2/300 1234',
     runs: 5,
     table: ['| figure | median |', '| --- | --- |', '| x | 1.00 s |'],
-    load: { requests: 12345, failed: 0, rps: 400, p50: 12, p99: 80 },
+    loads: [
+      { name: 'steady', requests: 12345, failed: 0, rps: 100, p50: 12, p99: 80 },
+      { name: 'flat-out', requests: 99999, failed: 1, rps: 700, p50: 40, p99: 300 },
+    ],
   })
   assert.match(block, /^\*\*Measured 2026-12-03\*\* \(06:10 UTC\)/)
   assert.match(block, /load average at the end 1\.50 1\.20 0\.90\./)
-  assert.match(block, /12,345 requests, \*\*0 failed\*\*/)
+  assert.match(block, /Under the steady load: 12,345 requests, \*\*0 failed\*\*, 100 req\/s/)
+  assert.match(block, /Under the flat-out load: 99,999 requests, \*\*1 failed\*\*, 700 req\/s/)
   const readme = `# T\nbefore\n${START}\nold table\n${END}\nafter\n`
   const out = spliceReadme(readme, block)
   assert.ok(out.startsWith(`# T\nbefore\n${START}\n**Measured`))
