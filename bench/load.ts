@@ -104,9 +104,13 @@ export function startLoad(o: LoadOptions): LoadRun {
       })
       req.end(body)
     })
-  const paced = (i: number) => {
-    const wait = o.rate ? t0 + (i * 1000) / o.rate - performance.now() : 0
-    return wait > 0 ? new Promise((r) => setTimeout(r, wait)) : undefined
+  // a timer can fire before its time by real clock (libuv measures it from the loop's cached time, which is
+  // stale on a busy loop): wait again until the request's moment has really come
+  const paced = async (i: number) => {
+    if (!o.rate) return
+    const due = t0 + (i * 1000) / o.rate
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now())
+      await new Promise((r) => setTimeout(r, wait))
   }
   const worker = async () => {
     while (!stopped && !o.signal?.aborted && performance.now() < deadline && issued < max) {
